@@ -1,0 +1,56 @@
+//! Receipts and events.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::hash::Hash;
+
+/// Something a module reports on success; indexed and streamed.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Event {
+    pub module: String,
+    pub kind: String,
+    /// Ordered attributes (no map: order is part of the encoding).
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Event {
+    pub fn new(module: &str, kind: &str) -> Self {
+        Event {
+            module: module.to_string(),
+            kind: kind.to_string(),
+            attributes: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.attributes.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an included transaction failed.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TxError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The outcome of one included transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx_hash: Hash,
+    pub height: u64,
+    pub index: u32,
+    pub success: bool,
+    pub error: Option<TxError>,
+    pub events: Vec<Event>,
+}

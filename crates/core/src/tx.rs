@@ -1,0 +1,243 @@
+//! The signed transaction envelope.
+//!
+//! Signing bytes: `len(tag) || tag || borsh(UnsignedTx)` with tag [`domain::TX_SIGN`]; the
+//! unsigned part includes the chain id, so a transaction signed for one chain is invalid on any
+//! other. The transaction id is `SHA-256` (domain [`domain::TX_ID`]) of the full borsh encoding,
+//! signature included.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, UrbisError};
+use crate::hash::{Hash, domain, sha256_domain};
+use crate::keys::{Address, PublicKey, SecretKey, Signature};
+use crate::limits;
+
+/// A call into one module: the module name and the module's own borsh-encoded call enum.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Call {
+    pub module: String,
+    #[serde(with = "crate::hexser")]
+    pub data: Vec<u8>,
+}
+
+impl Call {
+    /// Encode a module's call value.
+    pub fn new<T: BorshSerialize>(module: &str, call: &T) -> Self {
+        Call {
+            module: module.to_string(),
+            data: borsh::to_vec(call).expect("borsh to vec never fails"),
+        }
+    }
+}
+
+/// The part of a transaction that is signed.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct UnsignedTx {
+    pub chain_id: String,
+    pub signer: PublicKey,
+    pub nonce: u64,
+    pub call: Call,
+}
+
+impl UnsignedTx {
+    /// The exact bytes the signer signs.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128 + self.call.data.len());
+        out.push(domain::TX_SIGN.len() as u8);
+        out.extend_from_slice(domain::TX_SIGN);
+        borsh::to_writer(&mut out, self).expect("writing to a vec never fails");
+        out
+    }
+
+    pub fn sign(self, key: &SecretKey) -> SignedTx {
+        let signature = key.sign(&self.signing_bytes());
+        SignedTx {
+            chain_id: self.chain_id,
+            signer: self.signer,
+            nonce: self.nonce,
+            call: self.call,
+            signature,
+        }
+    }
+}
+
+/// A signed transaction as submitted, gossiped and included in blocks.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTx {
+    pub chain_id: String,
+    pub signer: PublicKey,
+    pub nonce: u64,
+    pub call: Call,
+    pub signature: Signature,
+}
+
+impl SignedTx {
+    /// Build and sign in one step.
+    pub fn new(chain_id: &str, key: &SecretKey, nonce: u64, call: Call) -> Self {
+        UnsignedTx {
+            chain_id: chain_id.to_string(),
+            signer: key.public_key(),
+            nonce,
+            call,
+        }
+        .sign(key)
+    }
+
+    pub fn unsigned(&self) -> UnsignedTx {
+        UnsignedTx {
+            chain_id: self.chain_id.clone(),
+            signer: self.signer,
+            nonce: self.nonce,
+            call: self.call.clone(),
+        }
+    }
+
+    pub fn sender(&self) -> Address {
+        self.signer.address()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh to vec never fails")
+    }
+
+    /// Transaction id.
+    pub fn hash(&self) -> Hash {
+        sha256_domain(domain::TX_ID, &[&self.encode()])
+    }
+
+    /// Decode outside bytes: size limit first, then exact borsh (no trailing bytes).
+    pub fn decode(bytes: &[u8]) -> Result<SignedTx, UrbisError> {
+        if bytes.len() > limits::MAX_TX_BYTES {
+            return Err(UrbisError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "transaction is {} bytes; the limit is {}",
+                    bytes.len(),
+                    limits::MAX_TX_BYTES
+                ),
+            ));
+        }
+        borsh::from_slice(bytes).map_err(|e| {
+            UrbisError::new(
+                ErrorCode::Malformed,
+                format!("transaction does not decode: {e}"),
+            )
+        })
+    }
+
+    /// Checks that need no state: size, chain id, field limits, signature.
+    pub fn check_stateless(&self, chain_id: &str) -> Result<(), UrbisError> {
+        let size = borsh::object_length(self).unwrap_or(usize::MAX);
+        if size > limits::MAX_TX_BYTES {
+            return Err(UrbisError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "transaction is {size} bytes; the limit is {}",
+                    limits::MAX_TX_BYTES
+                ),
+            ));
+        }
+        if self.chain_id != chain_id {
+            return Err(UrbisError::new(
+                ErrorCode::WrongChainId,
+                format!(
+                    "transaction is for chain {:?}, this is {chain_id:?}",
+                    truncate(&self.chain_id, limits::MAX_CHAIN_ID_LEN)
+                ),
+            ));
+        }
+        if self.call.module.is_empty() || self.call.module.len() > limits::MAX_MODULE_NAME_LEN {
+            return Err(UrbisError::new(
+                ErrorCode::UnknownModule,
+                "module name is empty or too long",
+            ));
+        }
+        self.signer
+            .verify(&self.unsigned().signing_bytes(), &self.signature)
+            .map_err(|e| UrbisError::new(ErrorCode::BadSignature, e.to_string()))
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample(nonce: u64, data: Vec<u8>) -> SignedTx {
+        let key = SecretKey::from_label("alice");
+        SignedTx::new(
+            "urbis-test",
+            &key,
+            nonce,
+            Call {
+                module: "rewards".into(),
+                data,
+            },
+        )
+    }
+
+    #[test]
+    fn valid_tx_passes_stateless_checks() {
+        sample(0, vec![1, 2, 3]).check_stateless("urbis-test").unwrap();
+    }
+
+    #[test]
+    fn wrong_chain_is_rejected() {
+        let err = sample(0, vec![]).check_stateless("other").unwrap_err();
+        assert_eq!(err.code, ErrorCode::WrongChainId);
+    }
+
+    #[test]
+    fn tampered_fields_break_the_signature() {
+        let mut tx = sample(0, vec![1]);
+        tx.nonce = 1;
+        assert_eq!(
+            tx.check_stateless("urbis-test").unwrap_err().code,
+            ErrorCode::BadSignature
+        );
+        let mut tx = sample(0, vec![1]);
+        tx.call.data[0] = 2;
+        assert_eq!(
+            tx.check_stateless("urbis-test").unwrap_err().code,
+            ErrorCode::BadSignature
+        );
+    }
+
+    #[test]
+    fn oversized_and_garbage_bytes_are_rejected() {
+        let big = vec![0u8; limits::MAX_TX_BYTES + 1];
+        assert_eq!(SignedTx::decode(&big).unwrap_err().code, ErrorCode::TooLarge);
+        assert_eq!(
+            SignedTx::decode(&[1, 2, 3]).unwrap_err().code,
+            ErrorCode::Malformed
+        );
+        let mut bytes = sample(0, vec![]).encode();
+        bytes.push(0);
+        assert_eq!(
+            SignedTx::decode(&bytes).unwrap_err().code,
+            ErrorCode::Malformed,
+            "trailing bytes are rejected"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn borsh_and_json_roundtrip(nonce in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let tx = sample(nonce, data);
+            let decoded = SignedTx::decode(&tx.encode()).unwrap();
+            prop_assert_eq!(&decoded, &tx);
+            prop_assert_eq!(decoded.hash(), tx.hash());
+            let json = serde_json::to_string(&tx).unwrap();
+            let back: SignedTx = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, tx);
+        }
+    }
+}
