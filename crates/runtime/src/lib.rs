@@ -1,0 +1,53 @@
+//! The Urbis runtime: the module contract and deterministic block execution.
+//!
+//! A [`Module`] owns a state namespace (keys starting with `"<module>/"`), a borsh call enum,
+//! queries, events and genesis config. The [`Runtime`] dispatches each transaction of a block to
+//! its module inside a fresh [`Ctx`]: the call's writes are buffered and only merged into the
+//! block's write set if the call succeeds. A transaction whose nonce is valid consumes that nonce
+//! even when its call fails (otherwise a failed, publicly visible transaction could be replayed
+//! later when it would succeed); it makes no other write.
+//!
+//! Execution reads state only through [`StateView`] and the block environment, never the clock,
+//! randomness or floating point, and iterates only ordered maps, so every node that executes the
+//! same blocks on the same state produces the same write set and receipts.
+
+mod ctx;
+mod runtime;
+mod state;
+
+pub use ctx::{BlockEnv, Ctx, decode_value, view_get};
+pub use runtime::{BlockOutcome, Genesis, Runtime, nonce_key, read_nonce};
+pub use state::{MemState, StateView, WriteSet};
+
+use urbis_core::UrbisError;
+
+/// What a query returns: the logical state key it read (so that the node can attach a proof of
+/// that key) and a JSON rendering of the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryAnswer {
+    pub key: Vec<u8>,
+    pub value: serde_json::Value,
+}
+
+/// The contract every city service implements.
+pub trait Module: Send + Sync + 'static {
+    /// Namespace and dispatch name, e.g. `"rewards"`.
+    fn name(&self) -> &'static str;
+
+    /// Apply this module's section of the genesis file (`null` if absent).
+    fn genesis(&self, ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError>;
+
+    /// Execute one call (`data` is the module's borsh call enum) on behalf of `ctx.sender()`.
+    fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError>;
+
+    /// Answer a read-only query, e.g. `["balance", "urbis1…"]`.
+    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError>;
+
+    /// Decode a call for display (JSON), used by explorers and the CLI.
+    fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError>;
+
+    /// Work done after the block's transactions (e.g. closing a market interval).
+    fn end_block(&self, _ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
+        Ok(())
+    }
+}
