@@ -1,0 +1,255 @@
+//! The authenticated state: Commonware QMDB ("current", ordered keys, variable values).
+//!
+//! One batch per block: every write of the block is merkleized, applied and committed together,
+//! with the block height as the commit metadata, so after a crash the store reopens at the last
+//! committed block and reports which one that is. Proofs are against the current root only;
+//! historical questions are answered from the chain store's receipts and blocks.
+
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Sha256, sha256::Digest};
+use commonware_parallel::Sequential;
+use commonware_runtime::buffer::paged::{CacheRef, page_size};
+use commonware_runtime::{BLOB_PAGE_SIZE, Spawner};
+use commonware_storage::journal::contiguous::variable::Config as JournalConfig;
+use commonware_storage::merkle::full::Config as MerkleConfig;
+use commonware_storage::qmdb::current::VariableConfig;
+use commonware_storage::qmdb::current::ordered::variable::Db;
+use commonware_storage::qmdb::floor::Proportional;
+use commonware_storage::translator::EightCap;
+use commonware_utils::{NZU64, NZUsize};
+use urbis_core::{ErrorCode, Hash, UrbisError};
+use urbis_runtime::WriteSet;
+
+use crate::proof::{CHUNK, Family, StateProof, Value, ValueCfg, hashed_key, value_cfg};
+
+type StateDb<E> = Db<Family, E, Digest, Value, Sha256, EightCap, CHUNK, Sequential>;
+type OpCfg = ((), ValueCfg);
+
+/// How often (in blocks) the store is fully synced and pruned, bounding replay on restart.
+const SYNC_EVERY: u64 = 64;
+
+fn internal(e: impl std::fmt::Display) -> UrbisError {
+    UrbisError::new(ErrorCode::Internal, format!("authenticated state: {e}"))
+}
+
+fn config(prefix: &str) -> VariableConfig<EightCap, OpCfg, Sequential> {
+    let page_cache = CacheRef::new(page_size(BLOB_PAGE_SIZE), NZUsize!(4096));
+    VariableConfig {
+        merkle_config: MerkleConfig {
+            journal_partition: format!("{prefix}-mmr-journal"),
+            metadata_partition: format!("{prefix}-mmr-metadata"),
+            items_per_blob: NZU64!(100_000),
+            write_buffer: NZUsize!(1 << 20),
+            replay_buffer: NZUsize!(1 << 20),
+            strategy: Sequential,
+            page_cache: page_cache.clone(),
+        },
+        journal_config: JournalConfig {
+            partition: format!("{prefix}-log"),
+            items_per_section: NZU64!(10_000),
+            compression: None,
+            codec_config: ((), value_cfg()),
+            page_cache,
+            write_buffer: NZUsize!(1 << 20),
+            replay_buffer: NZUsize!(1 << 20),
+        },
+        grafted_metadata_partition: format!("{prefix}-grafted-metadata"),
+        translator: EightCap,
+        init_cache: Some(NZUsize!(1 << 16)),
+        init_buffer: NZUsize!(1 << 21),
+        init_concurrency: (),
+    }
+}
+
+/// The authenticated state. The database handle moves through each mutating call; if one fails
+/// the handle is gone and every later call reports it, so the node stops rather than diverge.
+pub struct AuthState<E: commonware_storage::Context + Spawner> {
+    db: Option<StateDb<E>>,
+    height: Option<u64>,
+}
+
+impl<E: commonware_storage::Context + Spawner> AuthState<E> {
+    /// Open (or create) the store under the runtime's storage, in partitions named `prefix-*`.
+    pub async fn open(context: E, prefix: &str) -> Result<Self, UrbisError> {
+        let db = StateDb::<E>::init(context, config(prefix), None)
+            .await
+            .map_err(internal)?;
+        let height = match db.get_metadata().await.map_err(internal)? {
+            Some(bytes) => Some(u64::from_le_bytes(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| internal("commit metadata is not a height"))?,
+            )),
+            None => None,
+        };
+        Ok(AuthState {
+            db: Some(db),
+            height,
+        })
+    }
+
+    fn db(&self) -> Result<&StateDb<E>, UrbisError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| internal("unavailable after an earlier storage failure"))
+    }
+
+    /// Height of the last committed block (`None` before genesis).
+    pub fn height(&self) -> Option<u64> {
+        self.height
+    }
+
+    pub fn root(&self) -> Result<Hash, UrbisError> {
+        Ok(Hash(self.db()?.root().0))
+    }
+
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
+        self.db()?
+            .get(&Digest(hashed_key(key).0))
+            .await
+            .map_err(internal)
+    }
+
+    /// Apply one block's writes and commit them durably, recording `height`.
+    pub async fn apply(&mut self, height: u64, writes: &WriteSet) -> Result<Hash, UrbisError> {
+        let db = self.db.take().ok_or_else(|| internal("unavailable"))?;
+        let mut batch = db.new_batch();
+        for (k, v) in writes {
+            batch = batch.write(Digest(hashed_key(k).0), v.clone());
+        }
+        let merkleized = batch
+            .merkleize(&db, Some(height.to_le_bytes().to_vec()), &mut Proportional)
+            .await
+            .map_err(internal)?;
+        if let Err(e) = db.validate_batch(&merkleized) {
+            self.db = Some(db);
+            return Err(internal(e));
+        }
+        let db = db.apply_batch(merkleized).await.map_err(internal)?;
+        let mut db = db.commit().await.map_err(internal)?;
+        if height % SYNC_EVERY == 0 {
+            let boundary = db.sync_boundary();
+            db = db.prune(boundary).await.map_err(internal)?;
+            db = db.sync().await.map_err(internal)?;
+        }
+        let root = Hash(db.root().0);
+        self.db = Some(db);
+        self.height = Some(height);
+        Ok(root)
+    }
+
+    /// Prove the current value (or absence) of `key` against the current root.
+    pub async fn prove(&self, key: &[u8]) -> Result<StateProof, UrbisError> {
+        let db = self.db()?;
+        let hk = Digest(hashed_key(key).0);
+        let root = Hash(db.root().0);
+        match db.get(&hk).await.map_err(internal)? {
+            Some(value) => {
+                let proof = db.key_value_proof(hk).await.map_err(internal)?;
+                Ok(StateProof {
+                    key: key.to_vec(),
+                    value: Some(value),
+                    root,
+                    proof: proof.encode().to_vec(),
+                })
+            }
+            None => {
+                let proof = db.exclusion_proof(&hk).await.map_err(internal)?;
+                Ok(StateProof {
+                    key: key.to_vec(),
+                    value: None,
+                    root,
+                    proof: proof.encode().to_vec(),
+                })
+            }
+        }
+    }
+
+    /// Flush everything to disk (on clean shutdown).
+    pub async fn sync(&mut self) -> Result<(), UrbisError> {
+        let db = self.db.take().ok_or_else(|| internal("unavailable"))?;
+        self.db = Some(db.sync().await.map_err(internal)?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::verify_state_proof;
+    use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
+
+    fn ws(items: &[(&str, Option<&str>)]) -> WriteSet {
+        items
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn apply_prove_verify_and_tamper() {
+        deterministic::Runner::seeded(7).start(|ctx| async move {
+            let mut s = AuthState::open(ctx.child("state"), "t").await.unwrap();
+            assert_eq!(s.height(), None);
+            let r1 = s
+                .apply(0, &ws(&[("a/x", Some("1")), ("a/y", Some("2"))]))
+                .await
+                .unwrap();
+            let r2 = s
+                .apply(1, &ws(&[("a/x", Some("3")), ("a/y", None)]))
+                .await
+                .unwrap();
+            assert_ne!(r1, r2);
+            assert_eq!(s.height(), Some(1));
+            assert_eq!(s.get(b"a/x").await.unwrap(), Some(b"3".to_vec()));
+
+            let p = s.prove(b"a/x").await.unwrap();
+            assert_eq!(p.root, r2);
+            verify_state_proof(&p).unwrap();
+            let absent = s.prove(b"a/y").await.unwrap();
+            assert_eq!(absent.value, None);
+            verify_state_proof(&absent).unwrap();
+
+            // Tampering with the value, the key, the root or any proof byte must fail.
+            let mut t = p.clone();
+            t.value = Some(b"4".to_vec());
+            assert!(verify_state_proof(&t).is_err());
+            let mut t = p.clone();
+            t.key = b"a/z".to_vec();
+            assert!(verify_state_proof(&t).is_err());
+            let mut t = p.clone();
+            t.root = r1;
+            assert!(verify_state_proof(&t).is_err());
+            for i in 0..p.proof.len() {
+                let mut t = p.clone();
+                t.proof[i] ^= 1;
+                assert!(verify_state_proof(&t).is_err(), "flipped byte {i} accepted");
+            }
+            // Claiming absence of a present key fails.
+            let mut t = absent.clone();
+            t.key = b"a/x".to_vec();
+            assert!(verify_state_proof(&t).is_err());
+        });
+    }
+
+    #[test]
+    fn same_writes_same_root_and_reopen_keeps_it() {
+        let (root, checkpoint) = deterministic::Runner::seeded(1).start_and_recover(|ctx| async move {
+            let mut a = AuthState::open(ctx.child("a"), "a").await.unwrap();
+            let mut b = AuthState::open(ctx.child("b"), "b").await.unwrap();
+            for h in 0..5u64 {
+                let w = ws(&[("k", Some(&h.to_string())), ("const", Some("c"))]);
+                let ra = a.apply(h, &w).await.unwrap();
+                let rb = b.apply(h, &w).await.unwrap();
+                assert_eq!(ra, rb);
+            }
+            a.root().unwrap()
+        });
+        deterministic::Runner::from(checkpoint).start(|ctx| async move {
+            let a = AuthState::open(ctx.child("a"), "a").await.unwrap();
+            assert_eq!(a.root().unwrap(), root);
+            assert_eq!(a.height(), Some(4));
+        });
+    }
+}

@@ -1,0 +1,241 @@
+//! The chain store: finalized blocks, receipts, transaction index, state roots, commit
+//! certificates, and a plain copy of the logical state for fast synchronous reads during
+//! execution and queries. Backed by `redb` with immediate durability and quick repair, so a
+//! committed block survives `kill -9` and reopening after a crash is fast.
+//!
+//! The authenticated store ([`crate::auth`]) is the source of truth for the state root; this
+//! store is written *after* it for each block, in one redb transaction, so that after a crash
+//! the chain store is at most one block behind the authenticated store and the executor
+//! re-executes that block (deterministically reproducing the same writes) to catch up.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use urbis_core::{Block, ErrorCode, Hash, Receipt, UrbisError};
+use urbis_runtime::{StateView, WriteSet};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const BLOCK_BY_HASH: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_by_hash");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("roots");
+const CERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
+const CERTIFIED_BY: TableDefinition<u64, u64> = TableDefinition::new("certified_by");
+
+const EXECUTED_HEIGHT: &str = "executed_height";
+
+/// Errors from the chain store are internal: the node cannot continue safely after one.
+fn internal(e: impl std::fmt::Display) -> UrbisError {
+    UrbisError::new(ErrorCode::Internal, format!("chain store: {e}"))
+}
+
+/// Everything recorded for one executed block.
+pub struct BlockRecord<'a> {
+    pub block: &'a Block,
+    pub receipts: &'a [Receipt],
+    pub writes: &'a WriteSet,
+    pub state_root: Hash,
+    /// Encoded finalization certificate of this block, if this node has one.
+    pub finalization: Option<Vec<u8>>,
+}
+
+pub struct ChainStore {
+    db: Database,
+}
+
+impl ChainStore {
+    pub fn open(path: &Path) -> Result<Self, UrbisError> {
+        let db = Database::builder().create(path).map_err(internal)?;
+        let store = ChainStore { db };
+        // Create every table so that readers never see a missing table.
+        let mut tx = store.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            tx.open_table(META).map_err(internal)?;
+            tx.open_table(STATE).map_err(internal)?;
+            tx.open_table(BLOCKS).map_err(internal)?;
+            tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
+            tx.open_table(RECEIPTS).map_err(internal)?;
+            tx.open_table(TX_INDEX).map_err(internal)?;
+            tx.open_table(ROOTS).map_err(internal)?;
+            tx.open_table(CERTS).map_err(internal)?;
+            tx.open_table(CERTIFIED_BY).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)?;
+        Ok(store)
+    }
+
+    /// Height of the last block whose record is committed here (`None` before genesis).
+    pub fn executed_height(&self) -> Result<Option<u64>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(META).map_err(internal)?;
+        let v = t.get(EXECUTED_HEIGHT).map_err(internal)?;
+        Ok(match v {
+            Some(g) => Some(u64::from_le_bytes(
+                g.value().try_into().map_err(|_| internal("bad height"))?,
+            )),
+            None => None,
+        })
+    }
+
+    /// Record an executed block (genesis included) atomically.
+    pub fn commit_block(&self, rec: BlockRecord<'_>) -> Result<(), UrbisError> {
+        let h = rec.block.header.height;
+        let hash = rec.block.digest();
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            let mut state = tx.open_table(STATE).map_err(internal)?;
+            for (k, v) in rec.writes {
+                match v {
+                    Some(v) => {
+                        state.insert(k.as_slice(), v.as_slice()).map_err(internal)?;
+                    }
+                    None => {
+                        state.remove(k.as_slice()).map_err(internal)?;
+                    }
+                }
+            }
+            let mut blocks = tx.open_table(BLOCKS).map_err(internal)?;
+            blocks
+                .insert(h, rec.block.encode().as_slice())
+                .map_err(internal)?;
+            let mut by_hash = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
+            by_hash.insert(&hash.0, h).map_err(internal)?;
+            let mut receipts = tx.open_table(RECEIPTS).map_err(internal)?;
+            let encoded = borsh::to_vec(rec.receipts).map_err(internal)?;
+            receipts.insert(h, encoded.as_slice()).map_err(internal)?;
+            let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
+            for r in rec.receipts {
+                index.insert(&r.tx_hash.0, (h, r.index)).map_err(internal)?;
+            }
+            let mut roots = tx.open_table(ROOTS).map_err(internal)?;
+            roots.insert(h, &rec.state_root.0).map_err(internal)?;
+            if let Some(f) = &rec.finalization {
+                let mut certs = tx.open_table(CERTS).map_err(internal)?;
+                certs.insert(h, f.as_slice()).map_err(internal)?;
+            }
+            if h > 0 {
+                let mut cb = tx.open_table(CERTIFIED_BY).map_err(internal)?;
+                let sh = rec.block.header.state_height;
+                if cb.get(sh).map_err(internal)?.is_none() {
+                    cb.insert(sh, h).map_err(internal)?;
+                }
+            }
+            let mut meta = tx.open_table(META).map_err(internal)?;
+            meta.insert(EXECUTED_HEIGHT, h.to_le_bytes().as_slice())
+                .map_err(internal)?;
+        }
+        tx.commit().map_err(internal)
+    }
+
+    /// Store a finalization certificate learned after the block was recorded.
+    pub fn put_finalization(&self, height: u64, bytes: &[u8]) -> Result<(), UrbisError> {
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            let mut certs = tx.open_table(CERTS).map_err(internal)?;
+            certs.insert(height, bytes).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(BLOCKS).map_err(internal)?;
+        let v = t.get(height).map_err(internal)?;
+        v.map(|g| Block::decode(g.value())).transpose()
+    }
+
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
+        Ok(t.get(&hash.0).map_err(internal)?.map(|g| g.value()))
+    }
+
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(RECEIPTS).map_err(internal)?;
+        let v = t.get(height).map_err(internal)?;
+        v.map(|g| borsh::from_slice(g.value()).map_err(internal))
+            .transpose()
+    }
+
+    /// Where a transaction was included: `(height, index)`.
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<(u64, u32)>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(TX_INDEX).map_err(internal)?;
+        Ok(t.get(&hash.0).map_err(internal)?.map(|g| g.value()))
+    }
+
+    pub fn receipt(&self, hash: &Hash) -> Result<Option<Receipt>, UrbisError> {
+        let Some((h, i)) = self.tx_location(hash)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .receipts(h)?
+            .and_then(|rs| rs.into_iter().nth(i as usize)))
+    }
+
+    pub fn state_root(&self, height: u64) -> Result<Option<Hash>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(ROOTS).map_err(internal)?;
+        Ok(t.get(height).map_err(internal)?.map(|g| Hash(*g.value())))
+    }
+
+    pub fn finalization(&self, height: u64) -> Result<Option<Vec<u8>>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(CERTS).map_err(internal)?;
+        Ok(t.get(height).map_err(internal)?.map(|g| g.value().to_vec()))
+    }
+
+    /// The first block whose header certifies the state after `state_height`.
+    pub fn certified_by(&self, state_height: u64) -> Result<Option<u64>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(CERTIFIED_BY).map_err(internal)?;
+        Ok(t.get(state_height).map_err(internal)?.map(|g| g.value()))
+    }
+
+    /// The lowest height `>= from` that has a stored finalization certificate.
+    pub fn next_finalized(&self, from: u64) -> Result<Option<(u64, Vec<u8>)>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(CERTS).map_err(internal)?;
+        let mut it = t.range(from..).map_err(internal)?;
+        match it.next() {
+            Some(r) => {
+                let (k, v) = r.map_err(internal)?;
+                Ok(Some((k.value(), v.value().to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A consistent snapshot of the logical state for execution and queries.
+    pub fn state_view(&self) -> Result<StateSnapshot, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let table = tx.open_table(STATE).map_err(internal)?;
+        Ok(StateSnapshot { table })
+    }
+
+    /// Size of the database file in bytes.
+    pub fn disk_bytes(&self, path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// A read-only state snapshot (a redb read transaction).
+pub struct StateSnapshot {
+    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl StateView for StateSnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
+        Ok(self
+            .table
+            .get(key)
+            .map_err(internal)?
+            .map(|g| g.value().to_vec()))
+    }
+}
