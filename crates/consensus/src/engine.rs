@@ -1,0 +1,380 @@
+//! Wiring: simplex consensus + marshal + the Urbis application and executor.
+//!
+//! The same path runs a one-validator dev chain and a consortium: only the p2p network differs
+//! (an in-process simulated network for a single validator, Commonware's authenticated network
+//! otherwise). Channels: 0 votes, 1 certificates, 2 consensus resolver, 3 marshal backfill,
+//! 4 block broadcast.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use commonware_broadcast::buffered;
+use commonware_consensus::marshal::core::{Actor, Mailbox};
+use commonware_consensus::marshal::resolver::p2p as mresolver;
+use commonware_consensus::marshal::standard::{Inline, Standard};
+use commonware_consensus::marshal::{self, Start};
+use commonware_consensus::simplex::elector::RoundRobin;
+use commonware_consensus::simplex::scheme::ed25519::Scheme;
+use commonware_consensus::simplex::{self, ForwardPolicy, SkipBudget, SkipPolicy};
+use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_cryptography::{Digested, Sha256, Signer as _, ed25519};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::buffer::paged::CacheRef;
+use commonware_runtime::{Clock, Handle, Metrics, Quota, Spawner, Storage};
+use commonware_storage::archive::immutable;
+use commonware_utils::ordered::Set;
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, TryCollect as _};
+use rand_core::CryptoRng;
+use tracing::{error, info};
+use urbis_core::limits;
+
+use crate::app::{ProposerConfig, UrbisApp};
+use crate::codec::{ChainBlock, to_digest};
+use crate::executor::{self, Finalized};
+use crate::shared::{Shared, consensus_namespace};
+
+pub const CHANNEL_VOTES: u64 = 0;
+pub const CHANNEL_CERTS: u64 = 1;
+pub const CHANNEL_RESOLVER: u64 = 2;
+pub const CHANNEL_BACKFILL: u64 = 3;
+pub const CHANNEL_BLOCKS: u64 = 4;
+
+/// Per-peer message quota on every channel. Commonware's defaults throttle consensus; this is
+/// sized for hundreds of views per second plus backfill.
+pub fn channel_quota() -> Quota {
+    Quota::per_second(NonZeroU32::new(10_000).unwrap_or(NZU32!(1)))
+}
+
+/// Largest p2p message the chain needs (blocks with certificates, votes).
+pub fn max_message_size(validators: usize) -> u32 {
+    let n = validators as u32;
+    let block_cfg = limits::MAX_BLOCK_BYTES;
+    commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, commonware_cryptography::sha256::Digest>(n),
+        marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(n, &block_cfg),
+    ])
+}
+
+/// Consensus timing.
+#[derive(Clone, Debug)]
+pub struct TimingConfig {
+    pub leader_timeout: Duration,
+    pub certification_timeout: Duration,
+    pub timeout_retry: Duration,
+}
+
+impl TimingConfig {
+    /// Timeouts that leave room for the configured block time.
+    pub fn for_block_time(block_time: Duration) -> Self {
+        let leader = Duration::from_secs(2).max(block_time * 4);
+        TimingConfig {
+            leader_timeout: leader,
+            certification_timeout: leader * 2,
+            timeout_retry: leader * 5,
+        }
+    }
+}
+
+/// One p2p channel: sender and receiver.
+pub type Channel<S, R> = (S, R);
+
+/// The five channels a validator needs, registered on whichever network is in use.
+pub struct Channels<S, R> {
+    pub votes: Channel<S, R>,
+    pub certs: Channel<S, R>,
+    pub resolver: Channel<S, R>,
+    pub backfill: Channel<S, R>,
+    pub blocks: Channel<S, R>,
+}
+
+/// What a running validator exposes to the rest of the node.
+pub struct Running {
+    pub marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    pub engine: Handle<()>,
+    pub executor: Handle<Result<(), urbis_core::UrbisError>>,
+}
+
+/// The validator set as Commonware sees it.
+pub fn participant_set(shared_validators: &[urbis_core::PublicKey]) -> Set<ed25519::PublicKey> {
+    shared_validators
+        .iter()
+        .filter_map(|pk| {
+            let bytes = pk.raw();
+            commonware_codec::DecodeExt::decode(commonware_codec::Copying(bytes)).ok()
+        })
+        .try_collect()
+        .expect("genesis validators are unique")
+}
+
+/// Start consensus, marshal, application and executor for one validator.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_validator<E, S, R, B, P>(
+    context: E,
+    shared: Arc<Shared<E>>,
+    signer: ed25519::PrivateKey,
+    proposer: ProposerConfig,
+    timing: TimingConfig,
+    blocker: B,
+    provider: P,
+    channels: Channels<S, R>,
+) -> Running
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + Clone + commonware_storage::Context,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey>,
+    P: Provider<PublicKey = ed25519::PublicKey>,
+{
+    let participants = participant_set(&shared.validators);
+    let namespace = consensus_namespace(&shared.chain_id);
+    let scheme = Scheme::signer(&namespace, participants.clone(), signer.clone())
+        .expect("this validator's key is in the genesis validator set");
+    let me = signer.public_key();
+    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let page_cache = CacheRef::new(NZU16!(16_384), NZUsize!(4_096));
+    let block_cfg = limits::MAX_BLOCK_BYTES;
+
+    let genesis = ChainBlock::new(shared.genesis_block.clone());
+    let genesis_digest = to_digest(&genesis.hash());
+    let config = marshal::Config {
+        provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+        epocher: epocher.clone(),
+        start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+        partition_prefix: "marshal".into(),
+        mailbox_size: NZUsize!(1024),
+        view_retention: ViewDelta::new(10),
+        prunable_items_per_section: NZU64!(4096),
+        page_cache: page_cache.clone(),
+        replay_buffer: NZUsize!(1 << 20),
+        key_write_buffer: NZUsize!(1 << 20),
+        value_write_buffer: NZUsize!(1 << 20),
+        block_codec_config: block_cfg,
+        max_repair: NZUsize!(16),
+        max_pending_acks: NZUsize!(1),
+        strategy: Sequential,
+    };
+
+    let resolver = mresolver::init(
+        context.child("marshal_resolver"),
+        mresolver::Config {
+            public_key: me.clone(),
+            peer_provider: provider.clone(),
+            blocker: blocker.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+    let (broadcast_engine, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 10,
+            priority: false,
+            codec_config: block_cfg,
+            peer_provider: provider.clone(),
+            strategy: Sequential,
+        },
+    );
+    broadcast_engine.start(channels.blocks);
+
+    let archive = |name: &'static str| {
+        let p = format!("marshal-{name}");
+        immutable::Config {
+            metadata_partition: format!("{p}-metadata"),
+            freezer_table_partition: format!("{p}-freezer-table"),
+            freezer_table_initial_size: 65_536,
+            freezer_table_resize_frequency: 4,
+            freezer_table_resize_chunk_size: 1 << 14,
+            freezer_key_partition: format!("{p}-freezer-key"),
+            freezer_key_page_cache: page_cache.clone(),
+            freezer_value_partition: format!("{p}-freezer-value"),
+            freezer_value_target_size: 1 << 29,
+            freezer_value_compression: None,
+            ordinal_partition: format!("{p}-ordinal"),
+            items_per_section: NZU64!(262_144),
+            codec_config: (),
+            replay_buffer: NZUsize!(1 << 20),
+            freezer_key_write_buffer: NZUsize!(1 << 20),
+            freezer_value_write_buffer: NZUsize!(1 << 20),
+            ordinal_write_buffer: NZUsize!(1 << 20),
+        }
+    };
+    let fin_cfg = archive("finalizations");
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        immutable::Config {
+            codec_config: Scheme::certificate_codec_config_unbounded(),
+            metadata_partition: fin_cfg.metadata_partition,
+            freezer_table_partition: fin_cfg.freezer_table_partition,
+            freezer_table_initial_size: fin_cfg.freezer_table_initial_size,
+            freezer_table_resize_frequency: fin_cfg.freezer_table_resize_frequency,
+            freezer_table_resize_chunk_size: fin_cfg.freezer_table_resize_chunk_size,
+            freezer_key_partition: fin_cfg.freezer_key_partition,
+            freezer_key_page_cache: fin_cfg.freezer_key_page_cache,
+            freezer_value_partition: fin_cfg.freezer_value_partition,
+            freezer_value_target_size: fin_cfg.freezer_value_target_size,
+            freezer_value_compression: None,
+            ordinal_partition: fin_cfg.ordinal_partition,
+            items_per_section: fin_cfg.items_per_section,
+            replay_buffer: fin_cfg.replay_buffer,
+            freezer_key_write_buffer: fin_cfg.freezer_key_write_buffer,
+            freezer_value_write_buffer: fin_cfg.freezer_value_write_buffer,
+            ordinal_write_buffer: fin_cfg.ordinal_write_buffer,
+        },
+    )
+    .await
+    .expect("open the finalizations archive");
+    let blk_cfg = archive("blocks");
+    let blocks = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        immutable::Config {
+            codec_config: block_cfg,
+            metadata_partition: blk_cfg.metadata_partition,
+            freezer_table_partition: blk_cfg.freezer_table_partition,
+            freezer_table_initial_size: blk_cfg.freezer_table_initial_size,
+            freezer_table_resize_frequency: blk_cfg.freezer_table_resize_frequency,
+            freezer_table_resize_chunk_size: blk_cfg.freezer_table_resize_chunk_size,
+            freezer_key_partition: blk_cfg.freezer_key_partition,
+            freezer_key_page_cache: blk_cfg.freezer_key_page_cache,
+            freezer_value_partition: blk_cfg.freezer_value_partition,
+            freezer_value_target_size: blk_cfg.freezer_value_target_size,
+            freezer_value_compression: None,
+            ordinal_partition: blk_cfg.ordinal_partition,
+            items_per_section: blk_cfg.items_per_section,
+            replay_buffer: blk_cfg.replay_buffer,
+            freezer_key_write_buffer: blk_cfg.freezer_key_write_buffer,
+            freezer_value_write_buffer: blk_cfg.freezer_value_write_buffer,
+            ordinal_write_buffer: blk_cfg.ordinal_write_buffer,
+        },
+    )
+    .await
+    .expect("open the blocks archive");
+
+    let (actor, mailbox, floor) =
+        Actor::init(context.child("marshal"), finalizations, blocks, config).await;
+    info!(
+        processed = ?floor.processed().map(|p| p.height()),
+        executed = shared.executed_height(),
+        "marshal ready"
+    );
+    let (finalized, deliveries) = Finalized::new();
+    actor.start(finalized, buffer, resolver);
+
+    let exec_shared = shared.clone();
+    let exec_marshal = mailbox.clone();
+    let executor = context.child("executor").spawn(move |ctx| async move {
+        let r = executor::run(ctx, exec_shared, exec_marshal, deliveries).await;
+        if let Err(e) = &r {
+            error!(%e, "executor stopped");
+        }
+        r
+    });
+
+    let app = UrbisApp::new(shared.clone(), proposer);
+    let inline = Inline::new(context.child("application"), app, mailbox.clone(), epocher);
+    let engine = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: inline.clone(),
+            relay: inline.clone(),
+            reporter: inline,
+            partition: "simplex".into(),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            replay_buffer: NZUsize!(1 << 20),
+            write_buffer: NZUsize!(1 << 20),
+            leader_timeout: timing.leader_timeout,
+            certification_timeout: timing.certification_timeout,
+            timeout_retry: timing.timeout_retry,
+            fetch_timeout: NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            view_retention: ViewDelta::new(10),
+            skip: SkipPolicy::Enabled {
+                timeout: timing.timeout_retry + Duration::from_secs(1),
+                budget: SkipBudget::Participants,
+            },
+            page_cache,
+            strategy: Sequential,
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    let engine = engine.start(channels.votes, channels.certs, channels.resolver);
+    Running {
+        marshal: mailbox,
+        engine,
+        executor,
+    }
+}
+
+/// A single-validator chain on an in-process network (the dev chain).
+pub async fn start_single<E>(
+    context: E,
+    shared: Arc<Shared<E>>,
+    signer: ed25519::PrivateKey,
+    proposer: ProposerConfig,
+) -> Running
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + Clone
+        + commonware_storage::Context + commonware_runtime::Network,
+{
+    use commonware_p2p::simulated;
+    let me = signer.public_key();
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: max_message_size(1),
+            max_peers_per_set: NZUsize!(1),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        vec![me.clone()],
+    )
+    .await;
+    network.start();
+    let control = oracle.control(me.clone());
+    let q = channel_quota();
+    let mut reg = Vec::new();
+    for ch in [
+        CHANNEL_VOTES,
+        CHANNEL_CERTS,
+        CHANNEL_RESOLVER,
+        CHANNEL_BACKFILL,
+        CHANNEL_BLOCKS,
+    ] {
+        reg.push(control.register(ch, q).await.expect("register channel"));
+    }
+    let mut it = reg.into_iter();
+    let mut next = || it.next().expect("five channels");
+    let channels = Channels {
+        votes: next(),
+        certs: next(),
+        resolver: next(),
+        backfill: next(),
+        blocks: next(),
+    };
+    let timing = TimingConfig::for_block_time(proposer.block_time);
+    start_validator(
+        context,
+        shared,
+        signer,
+        proposer,
+        timing,
+        control,
+        oracle.manager(),
+        channels,
+    )
+    .await
+}

@@ -1,0 +1,161 @@
+//! The executor: applies finalized blocks, in order, exactly once.
+//!
+//! Marshal reports each finalized block with an acknowledgement; the executor
+//! 1. skips (and acknowledges) blocks at or below the chain store's executed height, which a
+//!    restart can redeliver;
+//! 2. executes the block against the chain store's state (height - 1);
+//! 3. commits the writes to the authenticated store, unless a crash already did (its commit
+//!    metadata says so), and takes the root;
+//! 4. records block, receipts, root and certificate in the chain store in one transaction;
+//! 5. acknowledges, prunes the mempool and announces the block.
+//!
+//! A storage failure stops the node: continuing could diverge from the other validators.
+
+use std::sync::Arc;
+
+use commonware_codec::Encode as _;
+use commonware_consensus::Reporter;
+use commonware_consensus::marshal::Update;
+use commonware_consensus::marshal::core::Mailbox;
+use commonware_consensus::marshal::standard::Standard;
+use commonware_consensus::simplex::scheme::ed25519::Scheme;
+use commonware_consensus::types::Height;
+use commonware_cryptography::Digested;
+use commonware_runtime::{Clock, Spawner};
+use commonware_utils::Acknowledgement as _;
+use commonware_utils::acknowledgement::Exact;
+use futures::StreamExt as _;
+use futures::channel::mpsc;
+use tracing::{error, info};
+use urbis_core::{UrbisError, ErrorCode};
+use urbis_runtime::BlockEnv;
+use urbis_state::BlockRecord;
+
+use crate::app::millis;
+use crate::codec::ChainBlock;
+use crate::shared::{Counters, ExecutedBlock, Shared};
+
+type Delivery = (Digested<ChainBlock>, Exact);
+
+/// The marshal-facing side: hands finalized blocks to the executor task without blocking.
+#[derive(Clone)]
+pub struct Finalized {
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl Finalized {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Delivery>) {
+        let (tx, rx) = mpsc::unbounded();
+        (Finalized { tx }, rx)
+    }
+}
+
+impl Reporter for Finalized {
+    type Activity = Update<ChainBlock>;
+
+    fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
+        match activity {
+            Update::Block(block, ack) => match self.tx.unbounded_send((block, ack)) {
+                Ok(()) => commonware_actor::Feedback::Ok,
+                Err(_) => commonware_actor::Feedback::Closed,
+            },
+            Update::Tip(..) => commonware_actor::Feedback::Ok,
+        }
+    }
+}
+
+/// Run the executor until the channel closes or storage fails.
+pub async fn run<E>(
+    context: E,
+    shared: Arc<Shared<E>>,
+    marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    while let Some((block, ack)) = rx.next().await {
+        let height = block.inner().block.header.height;
+        let executed = shared.chain.executed_height()?.unwrap_or(0);
+        if height <= executed {
+            ack.acknowledge();
+            continue;
+        }
+        if height != executed + 1 {
+            error!(height, executed, "finalized block delivered out of order");
+            return Err(UrbisError::new(ErrorCode::Internal, "delivery gap"));
+        }
+        let finalization = marshal
+            .get_finalization(Height::new(height))
+            .await
+            .map(|f| f.encode().to_vec());
+        execute(&context, &shared, &block.inner().block, finalization).await?;
+        ack.acknowledge();
+    }
+    Ok(())
+}
+
+/// Execute and record one finalized block.
+pub async fn execute<E>(
+    context: &E,
+    shared: &Shared<E>,
+    block: &urbis_core::Block,
+    finalization: Option<Vec<u8>>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    let h = &block.header;
+    let env = BlockEnv {
+        chain_id: shared.chain_id.clone(),
+        height: h.height,
+        timestamp_ms: h.timestamp_ms,
+        proposer: Some(h.proposer),
+    };
+    let view = shared.chain.state_view()?;
+    let outcome = shared.runtime.execute_block(&view, &env, &block.txs)?;
+    drop(view);
+    let root = {
+        let mut auth = shared.auth.lock().await;
+        match auth.height() {
+            Some(ah) if ah >= h.height => {
+                info!(height = h.height, "state already committed before a restart; reusing it");
+                auth.root()?
+            }
+            _ => auth.apply(h.height, &outcome.writes).await?,
+        }
+    };
+    shared.chain.commit_block(BlockRecord {
+        block,
+        receipts: &outcome.receipts,
+        writes: &outcome.writes,
+        state_root: root,
+        finalization,
+    })?;
+
+    let failed = outcome.receipts.iter().filter(|r| !r.success).count() as u64;
+    let c = &shared.counters;
+    Counters::add(&c.blocks_executed, 1);
+    Counters::add(&c.txs_committed, outcome.receipts.len() as u64);
+    Counters::add(&c.txs_failed, failed);
+    let latency = millis(context.current()).saturating_sub(h.timestamp_ms);
+    Counters::add(&c.finality_ms_sum, latency);
+    Counters::add(&c.finality_samples, 1);
+    c.last_finality_ms
+        .store(latency, std::sync::atomic::Ordering::Relaxed);
+
+    if let Ok(view) = shared.chain.state_view() {
+        shared.mempool.on_executed(&block.txs, |a| {
+            urbis_runtime::read_nonce(&view, a).unwrap_or(0)
+        });
+    }
+    shared.executed.send_replace(h.height);
+    let _ = shared.events.send(Arc::new(ExecutedBlock {
+        height: h.height,
+        hash: block.digest(),
+        timestamp_ms: h.timestamp_ms,
+        state_root: root,
+        receipts: outcome.receipts,
+    }));
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Urbis consensus: the Commonware simplex + marshal wiring, the block proposer and verifier,
+//! the executor that applies finalized blocks, and the mempool.
+//!
+//! All generic-heavy consensus code lives in this crate so that the rest of the workspace
+//! recompiles quickly.
+
+pub mod app;
+pub mod codec;
+pub mod engine;
+pub mod executor;
+pub mod mempool;
+pub mod shared;
+
+pub use app::ProposerConfig;
+pub use engine::{Running, start_single, start_validator};
+pub use mempool::{Mempool, MempoolConfig};
+pub use shared::{ExecutedBlock, Shared, consensus_namespace, validator_set_hash};

@@ -1,0 +1,200 @@
+//! State shared by the consensus application, the executor and the API.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use commonware_runtime::Spawner;
+use tokio::sync::{Mutex, broadcast, watch};
+use urbis_core::hash::domain;
+use urbis_core::{
+    Block, ErrorCode, Hash, Header, PublicKey, Receipt, UrbisError, sha256_domain,
+};
+use urbis_runtime::{Genesis, MemState, Runtime, WriteSet};
+use urbis_state::{AuthState, BlockRecord, ChainStore};
+
+use crate::mempool::{Mempool, MempoolConfig};
+
+/// What the executor announces after each block (for the event stream and waiters).
+#[derive(Clone, Debug)]
+pub struct ExecutedBlock {
+    pub height: u64,
+    pub hash: Hash,
+    pub timestamp_ms: u64,
+    pub state_root: Hash,
+    pub receipts: Vec<Receipt>,
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Counters {
+    pub txs_committed: AtomicU64,
+    pub txs_failed: AtomicU64,
+    pub blocks_executed: AtomicU64,
+    pub proposals: AtomicU64,
+    pub verify_rejections: AtomicU64,
+    /// Sum and count of finalization latency (proposal timestamp to execution), milliseconds.
+    pub finality_ms_sum: AtomicU64,
+    pub finality_samples: AtomicU64,
+    pub last_finality_ms: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Shared<E: commonware_storage::Context + Spawner> {
+    pub chain_id: String,
+    pub genesis: Genesis,
+    pub genesis_block: Block,
+    pub validators: Vec<PublicKey>,
+    pub validator_set: Hash,
+    pub runtime: Runtime,
+    pub chain: Arc<ChainStore>,
+    pub auth: Mutex<AuthState<E>>,
+    pub mempool: Mempool,
+    pub executed: watch::Sender<u64>,
+    pub events: broadcast::Sender<Arc<ExecutedBlock>>,
+    pub counters: Counters,
+}
+
+/// Hash identifying a validator set (sorted public keys).
+pub fn validator_set_hash(validators: &[PublicKey]) -> Hash {
+    let mut sorted = validators.to_vec();
+    sorted.sort();
+    let bytes = borsh::to_vec(&sorted).expect("borsh to vec never fails");
+    sha256_domain(domain::VALIDATOR_SET, &[&bytes])
+}
+
+/// The consensus namespace of a chain: distinct per chain so that votes for one chain can never
+/// count on another.
+pub fn consensus_namespace(chain_id: &str) -> Vec<u8> {
+    format!("urbis/{chain_id}/consensus").into_bytes()
+}
+
+impl<E: commonware_storage::Context + Spawner> Shared<E> {
+    /// Open the stores and, on first start, write the genesis state and genesis block.
+    pub async fn open(
+        context: E,
+        chain: Arc<ChainStore>,
+        genesis: Genesis,
+        runtime: Runtime,
+        mempool: MempoolConfig,
+    ) -> Result<Self, UrbisError> {
+        let mut auth = AuthState::open(context, "state").await?;
+        let validators: Vec<PublicKey> = genesis.validators.iter().map(|v| v.public_key).collect();
+        if validators.is_empty() {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidArgument,
+                "genesis lists no validators",
+            ));
+        }
+        let validator_set = validator_set_hash(&validators);
+        let genesis_block = match chain.block(0)? {
+            Some(b) => b,
+            None => {
+                let writes: WriteSet = runtime.genesis(&MemState::default(), &genesis)?;
+                let root = match auth.height() {
+                    Some(0) => auth.root()?,
+                    None => auth.apply(0, &writes).await?,
+                    Some(h) => {
+                        return Err(UrbisError::new(
+                            ErrorCode::Internal,
+                            format!("state is at height {h} but the chain store is empty"),
+                        ));
+                    }
+                };
+                let mut sorted = validators.clone();
+                sorted.sort();
+                let block = Block {
+                    header: Header {
+                        chain_id: genesis.chain_id.clone(),
+                        height: 0,
+                        parent: Hash::ZERO,
+                        view: 0,
+                        timestamp_ms: genesis.genesis_time_ms,
+                        proposer: sorted[0],
+                        txs_root: Block::compute_txs_root(&[]),
+                        tx_count: 0,
+                        state_height: 0,
+                        state_root: root,
+                        validator_set,
+                    },
+                    txs: vec![],
+                };
+                chain.commit_block(BlockRecord {
+                    block: &block,
+                    receipts: &[],
+                    writes: &writes,
+                    state_root: root,
+                    finalization: None,
+                })?;
+                block
+            }
+        };
+        if genesis_block.header.chain_id != genesis.chain_id
+            || genesis_block.header.validator_set != validator_set
+        {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidArgument,
+                "the data directory belongs to a different genesis (chain id or validators differ)",
+            ));
+        }
+        let executed = chain.executed_height()?.unwrap_or(0);
+        let (executed_tx, _) = watch::channel(executed);
+        let (events, _) = broadcast::channel(1024);
+        Ok(Shared {
+            chain_id: genesis.chain_id.clone(),
+            genesis,
+            genesis_block,
+            validators,
+            validator_set,
+            runtime,
+            chain,
+            auth: Mutex::new(auth),
+            mempool: Mempool::new(mempool),
+            executed: executed_tx,
+            events,
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn executed_height(&self) -> u64 {
+        *self.executed.borrow()
+    }
+
+    /// Wait until the executor has executed `height`.
+    pub async fn wait_executed(&self, height: u64) {
+        let mut rx = self.executed.subscribe();
+        // The sender lives as long as `self`, so this only ends when the height is reached.
+        let _ = rx.wait_for(|h| *h >= height).await;
+    }
+
+    /// Door checks for a submitted transaction, then admission to the mempool.
+    pub fn submit(&self, tx: urbis_core::SignedTx) -> Result<Hash, UrbisError> {
+        tx.check_stateless(&self.chain_id)?;
+        let hash = tx.hash();
+        if self.chain.tx_location(&hash)?.is_some() {
+            return Err(UrbisError::new(
+                ErrorCode::DuplicateTx,
+                format!("transaction {hash} is already committed"),
+            ));
+        }
+        let view = self.chain.state_view()?;
+        self.runtime.check_nonce(&view, &tx, 0).or_else(|e| {
+            // Pending transactions of the same sender are accounted for by the mempool itself;
+            // only an unknown module is final here.
+            if e.code == ErrorCode::UnknownModule {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        })?;
+        let committed = urbis_runtime::read_nonce(&view, &tx.sender())?;
+        self.mempool.insert(tx, committed)
+    }
+}
