@@ -1,0 +1,113 @@
+//! The accounts call enum and its execution.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use urbis_core::{Address, ErrorCode, Event, UrbisError};
+use urbis_runtime::Ctx;
+
+use crate::keys::MODULE;
+use crate::record::validate_label;
+use crate::{Account, Role, load_account, store_account};
+
+/// A call into the accounts module (borsh in transactions, JSON for display).
+///
+/// The borsh encoding is the variant index followed by the fields: never reorder, only append.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum AccountsCall {
+    /// Give `account` the role `role`.
+    GrantRole { account: Address, role: Role },
+    /// Take `role` away from `account`.
+    RevokeRole { account: Address, role: Role },
+    /// Set (or, with an empty string, clear) the sender's own display label.
+    SetLabel { label: String },
+}
+
+impl AccountsCall {
+    /// Decode a call from transaction data.
+    pub fn decode(data: &[u8]) -> Result<Self, UrbisError> {
+        borsh::from_slice(data)
+            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+    }
+
+    pub(crate) fn execute(self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
+        match self {
+            AccountsCall::GrantRole { account, role } => grant_role(ctx, account, role),
+            AccountsCall::RevokeRole { account, role } => revoke_role(ctx, account, role),
+            AccountsCall::SetLabel { label } => set_label(ctx, label),
+        }
+    }
+}
+
+/// The sender must hold one of the roles that manage `role`.
+fn authorize(ctx: &Ctx<'_>, action: &str, role: Role) -> Result<(), UrbisError> {
+    let sender = load_account(ctx, &ctx.sender())?;
+    if role.is_managed_by(&sender.roles) {
+        return Ok(());
+    }
+    let needed: Vec<&str> = role.managers().iter().map(|r| r.as_str()).collect();
+    Err(UrbisError::new(
+        ErrorCode::Unauthorized,
+        format!(
+            "{action} the {role} role requires the {} role",
+            needed.join(" or ")
+        ),
+    ))
+}
+
+fn grant_role(ctx: &mut Ctx<'_>, account: Address, role: Role) -> Result<(), UrbisError> {
+    authorize(ctx, "granting", role)?;
+    let mut record = load_account(ctx, &account)?;
+    if !record.add_role(role) {
+        return Err(UrbisError::new(
+            ErrorCode::AlreadyExists,
+            format!("{account} already has the {role} role"),
+        ));
+    }
+    store_account(ctx, &account, &record);
+    ctx.emit(role_event("role_granted", ctx.sender(), account, role));
+    Ok(())
+}
+
+fn revoke_role(ctx: &mut Ctx<'_>, account: Address, role: Role) -> Result<(), UrbisError> {
+    authorize(ctx, "revoking", role)?;
+    if role == Role::CityAdmin && account == ctx.sender() {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            "a city admin cannot revoke their own city_admin role",
+        ));
+    }
+    let mut record = load_account(ctx, &account)?;
+    if !record.remove_role(role) {
+        return Err(UrbisError::new(
+            ErrorCode::NotFound,
+            format!("{account} does not have the {role} role"),
+        ));
+    }
+    store_account(ctx, &account, &record);
+    ctx.emit(role_event("role_revoked", ctx.sender(), account, role));
+    Ok(())
+}
+
+fn set_label(ctx: &mut Ctx<'_>, label: String) -> Result<(), UrbisError> {
+    validate_label(&label)?;
+    let sender = ctx.sender();
+    let record = Account {
+        label,
+        ..load_account(ctx, &sender)?
+    };
+    store_account(ctx, &sender, &record);
+    ctx.emit(
+        Event::new(MODULE, "label_set")
+            .with("account", sender)
+            .with("label", &record.label),
+    );
+    Ok(())
+}
+
+fn role_event(kind: &str, by: Address, account: Address, role: Role) -> Event {
+    Event::new(MODULE, kind)
+        .with("account", account)
+        .with("role", role)
+        .with("by", by)
+}

@@ -1,0 +1,11 @@
+//! State keys of the accounts module. Every key this module reads or writes is built here.
+
+use urbis_core::Address;
+
+/// The module's namespace and dispatch name.
+pub const MODULE: &str = "accounts";
+
+/// `accounts/account/<addr>`: the [`Account`](crate::Account) record of `addr`.
+pub fn account(addr: &Address) -> Vec<u8> {
+    format!("{MODULE}/account/{addr}").into_bytes()
+}

@@ -1,0 +1,171 @@
+//! The Urbis accounts module (`"accounts"`): who is who in the city.
+//!
+//! Every account is identified by its [`Address`]. This module attaches to an address a set of
+//! [`Role`]s and an optional display label, and is the single place other modules ask "may this
+//! sender do that?" (see [`has_role`], [`require_role`] and [`roles_of`]).
+//!
+//! # State
+//!
+//! | key                       | value (borsh)  |
+//! |---------------------------|----------------|
+//! | `accounts/account/<addr>` | [`Account`]    |
+//!
+//! `<addr>` is the bech32m text form (`urbis1…`). Keys are only built by [`keys`]. An account
+//! with no role and an empty label has no record: revoking the last role of an unlabelled
+//! account deletes the key, so "absent" and "nobody" are the same thing.
+//!
+//! # Permission table
+//!
+//! | role granted or revoked                                  | may be granted/revoked by                  |
+//! |----------------------------------------------------------|--------------------------------------------|
+//! | `city_admin`, `department`, `validator_operator`, `credential_issuer` | `city_admin`                  |
+//! | `certified_device`, `merchant`                           | `city_admin`, `department`                 |
+//! | `citizen`                                                | `city_admin`, `department`, `credential_issuer` |
+//!
+//! Anyone else gets [`ErrorCode::Unauthorized`], with a message naming the role they lack. The
+//! table lives in [`Role::managers`].
+//!
+//! Further rules:
+//! - granting a role the account already holds is [`ErrorCode::AlreadyExists`]; revoking one it
+//!   does not hold is [`ErrorCode::NotFound`];
+//! - a city admin cannot revoke their own `city_admin` role ([`ErrorCode::InvalidState`]), so
+//!   the city cannot lock itself out by accident (another admin can still do it);
+//! - [`AccountsCall::SetLabel`] sets the sender's own label: at most [`MAX_LABEL_CHARS`]
+//!   characters, no control characters; empty clears it. Anyone may label themselves.
+//!
+//! # Calls, events, queries
+//!
+//! Calls are the borsh-encoded [`AccountsCall`]; data that does not decode is
+//! [`ErrorCode::UnknownCall`]. On success the module emits
+//! `role_granted {account, role, by}`, `role_revoked {account, role, by}` or
+//! `label_set {account, label}`.
+//!
+//! The only query is `["account", <addr>]`, answering `{address, roles, label}` or `null` when
+//! the account has no record; the answer's key is the account key either way, so the node can
+//! prove presence or absence.
+//!
+//! # Genesis
+//!
+//! See [`GenesisConfig`]: `{ "accounts": [ { "address": "urbis1…", "roles": ["city_admin"],
+//! "label": "City" } ] }`; `null` creates nothing. A repeated address, a repeated role or an
+//! invalid label is [`ErrorCode::InvalidArgument`].
+
+mod call;
+mod genesis;
+pub mod keys;
+mod record;
+mod role;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use urbis_core::{Address, ErrorCode, UrbisError};
+use urbis_runtime::{Ctx, Module, QueryAnswer, StateView, view_get};
+
+pub use call::AccountsCall;
+pub use genesis::{GenesisAccount, GenesisConfig};
+pub use keys::MODULE;
+pub use record::{Account, MAX_LABEL_CHARS, validate_label};
+pub use role::{ParseRoleError, Role};
+
+/// The accounts module.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Accounts;
+
+/// The module, ready to hand to [`urbis_runtime::Runtime::new`].
+pub fn module() -> Arc<dyn Module> {
+    Arc::new(Accounts)
+}
+
+impl Module for Accounts {
+    fn name(&self) -> &'static str {
+        MODULE
+    }
+
+    fn genesis(&self, ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
+        GenesisConfig::parse(config)?.apply(ctx)
+    }
+
+    fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
+        AccountsCall::decode(data)?.execute(ctx)
+    }
+
+    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {
+        match path {
+            ["account", addr] => query_account(state, &parse_address(addr)?),
+            _ => Err(UrbisError::new(
+                ErrorCode::NotFound,
+                "accounts queries: account/<address>",
+            )),
+        }
+    }
+
+    fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
+        let call = AccountsCall::decode(data)?;
+        serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    }
+}
+
+/// Whether `addr` holds `role`, as seen by the current call.
+pub fn has_role(ctx: &Ctx<'_>, addr: &Address, role: Role) -> Result<bool, UrbisError> {
+    Ok(load_account(ctx, addr)?.has(role))
+}
+
+/// Fails with [`ErrorCode::Unauthorized`] unless the sender of the current call holds `role`.
+pub fn require_role(ctx: &Ctx<'_>, role: Role) -> Result<(), UrbisError> {
+    if has_role(ctx, &ctx.sender(), role)? {
+        Ok(())
+    } else {
+        Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            format!("this call requires the {role} role"),
+        ))
+    }
+}
+
+/// The roles of `addr` in committed state (empty for an unknown account).
+pub fn roles_of(view: &dyn StateView, addr: &Address) -> Result<Vec<Role>, UrbisError> {
+    Ok(account_of(view, addr)?.map(|a| a.roles).unwrap_or_default())
+}
+
+/// The record of `addr` in committed state, if any.
+pub fn account_of(view: &dyn StateView, addr: &Address) -> Result<Option<Account>, UrbisError> {
+    view_get(view, &keys::account(addr))
+}
+
+/// Parse a bech32m address argument, mapping failure to [`ErrorCode::InvalidArgument`].
+pub fn parse_address(text: &str) -> Result<Address, UrbisError> {
+    text.parse().map_err(|e: urbis_core::keys::KeyError| {
+        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
+    })
+}
+
+/// The record of `addr` as seen by the current call; an unknown account is the empty record.
+fn load_account(ctx: &Ctx<'_>, addr: &Address) -> Result<Account, UrbisError> {
+    Ok(ctx.get(&keys::account(addr))?.unwrap_or_default())
+}
+
+/// Write the record of `addr`, deleting the key when there is nothing left to store.
+fn store_account(ctx: &mut Ctx<'_>, addr: &Address, account: &Account) {
+    let key = keys::account(addr);
+    if account.is_empty() {
+        ctx.delete(key);
+    } else {
+        ctx.put(key, account);
+    }
+}
+
+fn query_account(state: &dyn StateView, addr: &Address) -> Result<QueryAnswer, UrbisError> {
+    let value = match account_of(state, addr)? {
+        Some(a) => serde_json::json!({ "address": addr, "roles": a.roles, "label": a.label }),
+        None => serde_json::Value::Null,
+    };
+    Ok(QueryAnswer {
+        key: keys::account(addr),
+        value,
+    })
+}

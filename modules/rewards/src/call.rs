@@ -1,0 +1,314 @@
+//! The rewards call enum and its execution.
+//!
+//! Each handler checks, in order: the sender's role, the arguments, then state; it writes
+//! nothing before every check has passed (and the runtime discards a failed call's writes
+//! anyway).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use urbis_accounts::{Role, has_role, require_role};
+use urbis_core::{Address, ErrorCode, Event, UrbisError};
+use urbis_runtime::Ctx;
+
+use crate::keys::{self, MODULE};
+use crate::store;
+use crate::types::{
+    Category, Program, ProgramSpec, Redemption, checked_add, invalid, validate_text,
+};
+
+/// A call into the rewards module (borsh in transactions, JSON for display).
+///
+/// The borsh encoding is the variant index followed by the fields: never reorder, only append.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum RewardsCall {
+    /// Open a new program (city admin).
+    CreateProgram {
+        name: String,
+        category: Category,
+        budget: u64,
+        cap_per_period: u64,
+        period_ms: u64,
+        transferable: bool,
+    },
+    /// Pause or resume awards of a program (city admin).
+    SetProgramActive { program: u64, active: bool },
+    /// Mint `amount` tokens of `program` to the citizen `to` (department).
+    Award {
+        program: u64,
+        to: Address,
+        amount: u64,
+        reason: String,
+    },
+    /// Move tokens of a transferable program to another account.
+    Transfer {
+        to: Address,
+        program: u64,
+        amount: u64,
+    },
+    /// Spend (burn) tokens at a merchant for `item`.
+    Redeem {
+        merchant: Address,
+        program: u64,
+        amount: u64,
+        item: String,
+    },
+}
+
+impl RewardsCall {
+    /// Decode a call from transaction data.
+    pub fn decode(data: &[u8]) -> Result<Self, UrbisError> {
+        borsh::from_slice(data)
+            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+    }
+
+    pub(crate) fn execute(self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
+        match self {
+            RewardsCall::CreateProgram {
+                name,
+                category,
+                budget,
+                cap_per_period,
+                period_ms,
+                transferable,
+            } => {
+                let spec = ProgramSpec {
+                    name,
+                    category,
+                    budget,
+                    cap_per_period,
+                    period_ms,
+                    transferable,
+                };
+                create(ctx, spec)
+            }
+            RewardsCall::SetProgramActive { program, active } => {
+                set_program_active(ctx, program, active)
+            }
+            RewardsCall::Award {
+                program,
+                to,
+                amount,
+                reason,
+            } => award(ctx, program, to, amount, reason),
+            RewardsCall::Transfer {
+                to,
+                program,
+                amount,
+            } => transfer(ctx, to, program, amount),
+            RewardsCall::Redeem {
+                merchant,
+                program,
+                amount,
+                item,
+            } => redeem(ctx, merchant, program, amount, item),
+        }
+    }
+}
+
+fn create(ctx: &mut Ctx<'_>, spec: ProgramSpec) -> Result<(), UrbisError> {
+    require_role(ctx, Role::CityAdmin)?;
+    create_program(ctx, spec).map(|_| ())
+}
+
+/// Store a new active program created by the sender; also used by genesis. Returns its id.
+pub(crate) fn create_program(ctx: &mut Ctx<'_>, spec: ProgramSpec) -> Result<u64, UrbisError> {
+    spec.validate()?;
+    let id = store::take_id(ctx, keys::next_program_id())?;
+    let program = Program {
+        id,
+        name: spec.name,
+        category: spec.category,
+        budget: spec.budget,
+        minted: 0,
+        burned: 0,
+        cap_per_period: spec.cap_per_period,
+        period_ms: spec.period_ms,
+        transferable: spec.transferable,
+        active: true,
+        created_by: ctx.sender(),
+        created_height: ctx.height(),
+    };
+    store::put_program(ctx, &program);
+    ctx.emit(
+        Event::new(MODULE, "program_created")
+            .with("program", id)
+            .with("name", &program.name)
+            .with("budget", program.budget),
+    );
+    Ok(id)
+}
+
+fn set_program_active(ctx: &mut Ctx<'_>, id: u64, active: bool) -> Result<(), UrbisError> {
+    require_role(ctx, Role::CityAdmin)?;
+    let mut program = store::program(ctx, id)?;
+    if program.active == active {
+        let state = if active { "active" } else { "inactive" };
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            format!("program {id} is already {state}"),
+        ));
+    }
+    program.active = active;
+    store::put_program(ctx, &program);
+    ctx.emit(
+        Event::new(MODULE, "program_status")
+            .with("program", id)
+            .with("active", active)
+            .with("by", ctx.sender()),
+    );
+    Ok(())
+}
+
+fn award(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    to: Address,
+    amount: u64,
+    reason: String,
+) -> Result<(), UrbisError> {
+    require_role(ctx, Role::Department)?;
+    validate_text("reason", &reason)?;
+    require_positive(amount)?;
+    let mut program = store::program(ctx, id)?;
+    if !program.active {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            format!("program {id} is not active"),
+        ));
+    }
+    if !has_role(ctx, &to, Role::Citizen)? {
+        return Err(invalid("recipient is not a registered citizen"));
+    }
+    program.minted = within_limit(program.minted, amount, program.budget).ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::OverBudget,
+            format!(
+                "program {id} has {} of its budget {} left",
+                program.budget.saturating_sub(program.minted),
+                program.budget
+            ),
+        )
+    })?;
+    let period = program.period_of(ctx.timestamp_ms());
+    let already = store::awarded(ctx, id, &to, period)?;
+    let awarded = within_limit(already, amount, program.cap_per_period).ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::OverCap,
+            format!(
+                "{to} was already awarded {already} of the cap {} this period",
+                program.cap_per_period
+            ),
+        )
+    })?;
+    let mut holdings = store::holdings(ctx, &to)?;
+    holdings.credit(id, amount)?;
+    let mut supply = store::supply(ctx)?;
+    supply.minted = checked_add(supply.minted, amount)?;
+
+    store::put_program(ctx, &program);
+    store::put_awarded(ctx, id, &to, period, awarded);
+    store::put_holdings(ctx, &to, &holdings);
+    store::put_supply(ctx, &supply);
+    ctx.emit(
+        Event::new(MODULE, "awarded")
+            .with("program", id)
+            .with("to", to)
+            .with("amount", amount)
+            .with("reason", reason)
+            .with("by", ctx.sender())
+            .with("period", period),
+    );
+    Ok(())
+}
+
+fn transfer(ctx: &mut Ctx<'_>, to: Address, id: u64, amount: u64) -> Result<(), UrbisError> {
+    let from = ctx.sender();
+    if to == from {
+        return Err(invalid("cannot transfer to yourself"));
+    }
+    require_positive(amount)?;
+    let program = store::program(ctx, id)?;
+    if !program.transferable {
+        return Err(UrbisError::new(
+            ErrorCode::NonTransferable,
+            format!("tokens of program {id} are not transferable"),
+        ));
+    }
+    let mut sender = store::holdings(ctx, &from)?;
+    sender.debit(id, amount)?;
+    let mut recipient = store::holdings(ctx, &to)?;
+    recipient.credit(id, amount)?;
+
+    store::put_holdings(ctx, &from, &sender);
+    store::put_holdings(ctx, &to, &recipient);
+    ctx.emit(
+        Event::new(MODULE, "transferred")
+            .with("program", id)
+            .with("from", from)
+            .with("to", to)
+            .with("amount", amount),
+    );
+    Ok(())
+}
+
+fn redeem(
+    ctx: &mut Ctx<'_>,
+    merchant: Address,
+    id: u64,
+    amount: u64,
+    item: String,
+) -> Result<(), UrbisError> {
+    let citizen = ctx.sender();
+    validate_text("item", &item)?;
+    require_positive(amount)?;
+    if merchant == citizen {
+        return Err(invalid("cannot redeem at yourself"));
+    }
+    if !has_role(ctx, &merchant, Role::Merchant)? {
+        return Err(invalid(format!("{merchant} is not a registered merchant")));
+    }
+    let mut program = store::program(ctx, id)?;
+    let mut holdings = store::holdings(ctx, &citizen)?;
+    holdings.debit(id, amount)?;
+    program.burned = checked_add(program.burned, amount)?;
+    let mut supply = store::supply(ctx)?;
+    supply.burned = checked_add(supply.burned, amount)?;
+    let redemption = Redemption {
+        id: store::take_id(ctx, keys::next_redemption_id())?,
+        citizen,
+        merchant,
+        program: id,
+        amount,
+        item,
+        height: ctx.height(),
+        timestamp_ms: ctx.timestamp_ms(),
+    };
+
+    store::put_program(ctx, &program);
+    store::put_holdings(ctx, &citizen, &holdings);
+    store::put_supply(ctx, &supply);
+    store::put_redemption(ctx, &redemption);
+    ctx.emit(
+        Event::new(MODULE, "redeemed")
+            .with("redemption", redemption.id)
+            .with("citizen", citizen)
+            .with("merchant", merchant)
+            .with("program", id)
+            .with("amount", amount)
+            .with("item", &redemption.item),
+    );
+    Ok(())
+}
+
+fn require_positive(amount: u64) -> Result<(), UrbisError> {
+    if amount == 0 {
+        return Err(invalid("amount must be positive"));
+    }
+    Ok(())
+}
+
+/// `current + amount` if it stays within `limit` (an overflowing sum is over any limit).
+fn within_limit(current: u64, amount: u64, limit: u64) -> Option<u64> {
+    current.checked_add(amount).filter(|sum| *sum <= limit)
+}
