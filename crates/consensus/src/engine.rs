@@ -1,10 +1,11 @@
 //! Wiring: simplex consensus + marshal + the Urbis application and executor.
 //!
 //! The same path runs a one-validator dev chain and a consortium: only the p2p network differs
-//! (an in-process simulated network for a single validator, Commonware's authenticated network
-//! otherwise). Channels: 0 votes, 1 certificates, 2 consensus resolver, 3 marshal backfill,
+//! (Commonware's authenticated network on loopback for one validator, on real addresses for a
+//! consortium; the simulated network in deterministic tests). Channels: 0 votes, 1 certificates, 2 consensus resolver, 3 marshal backfill,
 //! 4 block broadcast.
 
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +20,13 @@ use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_consensus::simplex::{self, ForwardPolicy, SkipBudget, SkipPolicy};
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
 use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
-use commonware_cryptography::{Digested, Sha256, Signer as _, ed25519};
+use commonware_cryptography::{ChaCha20Poly1305, Digested, Sha256, Signer as _, ed25519};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Quota, Spawner, Storage};
 use commonware_storage::archive::immutable;
-use commonware_utils::ordered::Set;
+use commonware_utils::ordered::{Map, Set};
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, TryCollect as _};
 use rand_core::CryptoRng;
 use tracing::{error, info};
@@ -122,7 +123,7 @@ pub async fn start_validator<E, S, R, B, P>(
     channels: Channels<S, R>,
 ) -> Running
 where
-    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + Clone + commonware_storage::Context,
+    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + commonware_storage::Context,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey>,
@@ -319,52 +320,68 @@ where
     }
 }
 
-/// A single-validator chain on an in-process network (the dev chain).
-pub async fn start_single<E>(
+/// A validator on Commonware's authenticated p2p network (encrypted, talking only to the
+/// validator set). With a single validator (the dev chain) nobody dials in, and consensus runs the
+/// same path as on a consortium.
+pub async fn start_networked<E>(
     context: E,
     shared: Arc<Shared<E>>,
     signer: ed25519::PrivateKey,
     proposer: ProposerConfig,
+    listen: SocketAddr,
+    peers: Vec<(ed25519::PublicKey, SocketAddr)>,
 ) -> Running
 where
-    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + Clone
-        + commonware_storage::Context + commonware_runtime::Network,
+    E: Spawner
+        + Clock
+        + Storage
+        + Metrics
+        + CryptoRng
+        + rand_core::Rng
+        + commonware_storage::Context
+        + commonware_runtime::Network
+        + commonware_runtime::Resolver,
 {
-    use commonware_p2p::simulated;
+    use commonware_p2p::AddressableManager as _;
+    use commonware_p2p::authenticated::{self, lookup};
+    use commonware_stream::cups::{self, Cups};
+    use commonware_stream::sake::{self, Sake};
+
     let me = signer.public_key();
-    let (network, oracle) = simulated::Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: max_message_size(1),
-            max_peers_per_set: NZUsize!(1),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        vec![me.clone()],
-    )
-    .await;
-    network.start();
-    let control = oracle.control(me.clone());
+    let participants = participant_set(&shared.validators);
+    let p2p_namespace = format!("urbis/{}/p2p", shared.chain_id).into_bytes();
+    let cfg = lookup::Config::local(
+        Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: signer.clone(),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        ),
+        &p2p_namespace,
+        listen,
+        authenticated::peer_set_limit(participants.iter(), &me),
+        max_message_size(participants.len()),
+        NZUsize!(4_096),
+    );
+    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), cfg);
+    let addresses: Map<ed25519::PublicKey, commonware_p2p::Address> = peers
+        .into_iter()
+        .map(|(pk, addr)| (pk, addr.into()))
+        .try_collect()
+        .expect("peer keys are unique");
+    let _ = oracle.track(0, addresses);
     let q = channel_quota();
-    let mut reg = Vec::new();
-    for ch in [
-        CHANNEL_VOTES,
-        CHANNEL_CERTS,
-        CHANNEL_RESOLVER,
-        CHANNEL_BACKFILL,
-        CHANNEL_BLOCKS,
-    ] {
-        reg.push(control.register(ch, q).await.expect("register channel"));
-    }
-    let mut it = reg.into_iter();
-    let mut next = || it.next().expect("five channels");
     let channels = Channels {
-        votes: next(),
-        certs: next(),
-        resolver: next(),
-        backfill: next(),
-        blocks: next(),
+        votes: network.register(CHANNEL_VOTES, q),
+        certs: network.register(CHANNEL_CERTS, q),
+        resolver: network.register(CHANNEL_RESOLVER, q),
+        backfill: network.register(CHANNEL_BACKFILL, q),
+        blocks: network.register(CHANNEL_BLOCKS, q),
     };
+    network.start();
     let timing = TimingConfig::for_block_time(proposer.block_time);
     start_validator(
         context,
@@ -372,8 +389,8 @@ where
         signer,
         proposer,
         timing,
-        control,
-        oracle.manager(),
+        oracle.clone(),
+        oracle,
         channels,
     )
     .await

@@ -5,6 +5,7 @@
 //! recompiles quickly.
 
 pub mod app;
+pub mod bundle;
 pub mod codec;
 pub mod engine;
 pub mod executor;
@@ -12,6 +13,7 @@ pub mod mempool;
 pub mod shared;
 
 pub use app::ProposerConfig;
-pub use engine::{Running, start_single, start_validator};
+pub use bundle::{ProofBundle, verify_bundle, verify_finalization};
+pub use engine::{Running, start_networked, start_validator};
 pub use mempool::{Mempool, MempoolConfig};
 pub use shared::{ExecutedBlock, Shared, consensus_namespace, validator_set_hash};

@@ -16,7 +16,7 @@ mod runtime;
 mod state;
 
 pub use ctx::{BlockEnv, Ctx, decode_value, view_get};
-pub use runtime::{BlockOutcome, Genesis, Runtime, nonce_key, read_nonce};
+pub use runtime::{BlockOutcome, Genesis, GenesisValidator, Runtime, nonce_key, read_nonce};
 pub use state::{MemState, StateView, WriteSet};
 
 use urbis_core::UrbisError;

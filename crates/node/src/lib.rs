@@ -1,0 +1,21 @@
+//! Urbis node assembly: the data directory, genesis, the consensus engine, and the HTTP API.
+//!
+//! The runtime is Commonware's tokio runner; everything (consensus, storage, API) runs inside it.
+//! [`node::run`] starts a validator from a [`node::NodeSpec`]; [`dev`] builds a single-validator
+//! spec (keys and genesis in a local data directory) and runs it.
+
+pub mod api;
+pub mod dev;
+pub mod node;
+pub mod openapi;
+pub mod problem;
+
+/// The modules every Urbis node runs, in one place so that all nodes agree.
+pub fn modules() -> Vec<std::sync::Arc<dyn urbis_runtime::Module>> {
+    vec![urbis_accounts::module(), urbis_rewards::module()]
+}
+
+/// The runtime for a chain.
+pub fn runtime(chain_id: &str) -> urbis_runtime::Runtime {
+    urbis_runtime::Runtime::new(chain_id, modules())
+}

@@ -1,0 +1,145 @@
+//! Running a validator: storage, consensus, executor and API inside one Commonware tokio runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use commonware_codec::DecodeExt as _;
+use commonware_cryptography::{Signer as _, ed25519};
+use commonware_runtime::{Metrics as _, Runner as _, Supervisor as _, tokio as cw_tokio};
+use tracing::{info, warn};
+use urbis_consensus::{MempoolConfig, ProposerConfig, Shared};
+use urbis_core::SecretKey;
+use urbis_runtime::Genesis;
+use urbis_state::ChainStore;
+
+use crate::api::{self, ApiState};
+
+/// The runtime context every node component runs on.
+pub type Ctx = cw_tokio::Context;
+
+/// Everything needed to run one validator.
+pub struct NodeSpec {
+    pub data_dir: PathBuf,
+    pub genesis: Genesis,
+    /// The validator's consensus key (32-byte Ed25519 seed).
+    pub validator_key: SecretKey,
+    pub api: SocketAddr,
+    /// p2p listen address.
+    pub p2p: SocketAddr,
+    pub block_time: Duration,
+    pub mempool: MempoolConfig,
+}
+
+/// Facts about a started node, handed to the caller once the API is listening.
+pub struct Started {
+    pub api: SocketAddr,
+    pub chain_id: String,
+}
+
+/// Convert an Urbis secret key into the consensus signer.
+pub fn consensus_signer(key: &SecretKey) -> anyhow::Result<ed25519::PrivateKey> {
+    let signer = ed25519::PrivateKey::decode(bytes::Bytes::copy_from_slice(key.seed()))
+        .map_err(|e| anyhow::anyhow!("validator key: {e}"))?;
+    let pk = urbis_consensus::app::to_public_key(&signer.public_key());
+    if pk != key.public_key() {
+        bail!("validator key derivation mismatch");
+    }
+    Ok(signer)
+}
+
+/// Run a node until Ctrl-C (or a fatal error). Blocks the calling thread.
+pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&spec.data_dir)
+        .with_context(|| format!("create data directory {}", spec.data_dir.display()))?;
+    let me = spec.validator_key.public_key();
+    if !spec.genesis.validators.iter().any(|v| v.public_key == me) {
+        bail!("this node's validator key {me} is not in the genesis validator set");
+    }
+    let signer = consensus_signer(&spec.validator_key)?;
+    let cfg = cw_tokio::Config::new()
+        .with_storage_directory(spec.data_dir.join("store"))
+        .with_worker_threads(2)
+        .with_catch_panics(false);
+    let runner = cw_tokio::Runner::new(cfg);
+    runner.start(|context| async move {
+        let chain = Arc::new(
+            ChainStore::open(&spec.data_dir.join("chain.redb"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        let runtime = crate::runtime(&spec.genesis.chain_id);
+        let chain_id = spec.genesis.chain_id.clone();
+        let shared = Arc::new(
+            Shared::open(
+                context.child("state"),
+                chain,
+                spec.genesis,
+                runtime,
+                spec.mempool,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        info!(
+            chain_id = %chain_id,
+            validator = %me,
+            height = shared.executed_height(),
+            "state opened"
+        );
+        let proposer = ProposerConfig {
+            block_time: spec.block_time,
+            ..ProposerConfig::default()
+        };
+        let me_cw = signer.public_key();
+        let running = urbis_consensus::start_networked(
+            context.child("consensus"),
+            shared.clone(),
+            signer,
+            proposer,
+            spec.p2p,
+            vec![(me_cw, spec.p2p)],
+        )
+        .await;
+
+        let metrics_ctx = context.child("metrics");
+        let state = ApiState {
+            shared: shared.clone(),
+            metrics: Arc::new(move || metrics_ctx.encode()),
+            block_time: spec.block_time,
+        };
+        let listener = tokio::net::TcpListener::bind(spec.api)
+            .await
+            .with_context(|| format!("bind API address {}", spec.api))?;
+        let api_addr = listener.local_addr()?;
+        let app = api::router(state);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                warn!(%e, "API server stopped");
+            }
+        });
+        info!(api = %api_addr, "API listening");
+        on_started(&Started {
+            api: api_addr,
+            chain_id: chain_id.clone(),
+        });
+
+        let result = tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                r.context("install Ctrl-C handler")?;
+                info!("shutting down");
+                Ok(())
+            }
+            r = running.executor => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("executor failed: {e}")),
+                Err(e) => Err(anyhow::anyhow!("executor task ended: {e:?}")),
+            },
+        };
+        if let Err(e) = shared.auth.lock().await.sync().await {
+            warn!(%e, "final state sync failed (the next start replays the journal)");
+        }
+        result
+    })
+}
