@@ -110,7 +110,7 @@ impl commonware_consensus::BoundedBlock for ChainBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commonware_codec::{DecodeExt as _, Encode as _};
+    use commonware_codec::{Decode as _, Encode as _};
     use urbis_core::{Header, SecretKey};
 
     #[test]
@@ -136,8 +136,11 @@ mod tests {
         assert_eq!(bytes.len(), cb.encode_size());
         let back = ChainBlock::read_cfg(&mut bytes.clone(), &1_000_000).unwrap();
         assert_eq!(back, cb);
-        assert!(ChainBlock::read_cfg(&mut &bytes[..bytes.len() - 1], &1_000_000).is_err());
+        let truncated = bytes.slice(..bytes.len() - 1);
+        assert!(ChainBlock::read_cfg(&mut truncated.clone(), &1_000_000).is_err());
         assert!(ChainBlock::read_cfg(&mut bytes.clone(), &10).is_err());
-        let _ = sha256::Digest::decode(&[0u8; 32][..]).unwrap();
+        let mut trailing = bytes.to_vec();
+        trailing.push(0);
+        assert!(ChainBlock::decode_cfg(bytes::Bytes::from(trailing), &1_000_000).is_err());
     }
 }

@@ -24,6 +24,8 @@ pub struct DevOptions {
     pub block_time: Duration,
     /// Delete the data directory first.
     pub reset: bool,
+    /// Stops the chain when it resolves (besides Ctrl-C).
+    pub shutdown: Option<futures::channel::oneshot::Receiver<()>>,
 }
 
 /// Handed to the caller once the dev chain's API is listening.
@@ -158,6 +160,7 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
         p2p: free_loopback_port()?,
         block_time: opts.block_time,
         mempool: MempoolConfig::default(),
+        shutdown: opts.shutdown,
     };
     let genesis_path = data_dir.join("genesis.json");
     node::run(

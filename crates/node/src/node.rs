@@ -31,6 +31,8 @@ pub struct NodeSpec {
     pub p2p: SocketAddr,
     pub block_time: Duration,
     pub mempool: MempoolConfig,
+    /// Stops the node when it resolves (besides Ctrl-C); used by tests and embedders.
+    pub shutdown: Option<futures::channel::oneshot::Receiver<()>>,
 }
 
 /// Facts about a started node, handed to the caller once the API is listening.
@@ -125,7 +127,19 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             chain_id: chain_id.clone(),
         });
 
+        let shutdown = async move {
+            match spec.shutdown {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => futures::future::pending::<()>().await,
+            }
+        };
         let result = tokio::select! {
+            () = shutdown => {
+                info!("shutdown requested");
+                Ok(())
+            }
             r = tokio::signal::ctrl_c() => {
                 r.context("install Ctrl-C handler")?;
                 info!("shutting down");
