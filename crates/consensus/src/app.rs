@@ -171,7 +171,11 @@ where
             validator_set: shared.validator_set,
         };
         let block = ChainBlock::new(Block { header, txs });
-        debug!(height = block.block.header.height, txs = block.block.txs.len(), "proposing");
+        debug!(
+            height = block.block.header.height,
+            txs = block.block.txs.len(),
+            "proposing"
+        );
         Counters::add(&shared.counters.proposals, 1);
         let digest = to_digest(&block.hash());
         Some(Digested::precomputed(block, digest))
@@ -192,7 +196,12 @@ where
         let block = block.inner().block.clone();
         let parent = parent.inner().block.clone();
         let reject = |why: &str| {
-            warn!(height = block.header.height, view = block.header.view, why, "rejecting proposal");
+            warn!(
+                height = block.header.height,
+                view = block.header.view,
+                why,
+                "rejecting proposal"
+            );
             Counters::add(&shared.counters.verify_rejections, 1);
             false
         };
@@ -237,7 +246,10 @@ where
             Ok(Some(root)) if root == h.state_root => true,
             Ok(Some(_)) => reject("state root differs from ours"),
             _ => {
-                warn!(state_height = h.state_height, "executed height has no recorded root");
+                warn!(
+                    state_height = h.state_height,
+                    "executed height has no recorded root"
+                );
                 false
             }
         }

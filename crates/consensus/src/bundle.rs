@@ -50,7 +50,9 @@ pub fn verify_finalization(
 ) -> Result<(), UrbisError> {
     let participants = participant_set(validators);
     if participants.len() != validators.len() {
-        return Err(invalid("validator set contains an invalid or duplicate key"));
+        return Err(invalid(
+            "validator set contains an invalid or duplicate key",
+        ));
     }
     let verifier = Scheme::verifier(&consensus_namespace(chain_id), participants.clone());
     let fin = Finalization::<Scheme, sha256::Digest>::decode_cfg(
@@ -77,7 +79,10 @@ pub fn verify_bundle(
     validators: &[PublicKey],
 ) -> Result<(), UrbisError> {
     if bundle.version != BUNDLE_VERSION {
-        return Err(invalid(format!("unsupported bundle version {}", bundle.version)));
+        return Err(invalid(format!(
+            "unsupported bundle version {}",
+            bundle.version
+        )));
     }
     if bundle.chain_id != chain_id {
         return Err(invalid(format!(
@@ -108,7 +113,10 @@ pub fn verify_bundle(
         if i > 0 {
             let prev = &bundle.headers[i - 1];
             if h.parent != prev.digest() || h.height != prev.height + 1 {
-                return Err(invalid(format!("header {i} does not extend header {}", i - 1)));
+                return Err(invalid(format!(
+                    "header {i} does not extend header {}",
+                    i - 1
+                )));
             }
         }
     }

@@ -123,7 +123,13 @@ pub async fn start_validator<E, S, R, B, P>(
     channels: Channels<S, R>,
 ) -> Running
 where
-    E: Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + commonware_storage::Context,
+    E: Spawner
+        + Clock
+        + Storage
+        + Metrics
+        + CryptoRng
+        + rand_core::Rng
+        + commonware_storage::Context,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey>,
@@ -144,7 +150,7 @@ where
         provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
         epocher: epocher.clone(),
         start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
-        partition_prefix: "marshal".into(),
+        partition_prefix: format!("{}marshal", shared.partition_prefix),
         mailbox_size: NZUsize!(1024),
         view_retention: ViewDelta::new(10),
         prunable_items_per_section: NZU64!(4096),
@@ -187,7 +193,7 @@ where
     broadcast_engine.start(channels.blocks);
 
     let archive = |name: &'static str| {
-        let p = format!("marshal-{name}");
+        let p = format!("{}marshal-{name}", shared.partition_prefix);
         immutable::Config {
             metadata_partition: format!("{p}-metadata"),
             freezer_table_partition: format!("{p}-freezer-table"),
@@ -290,7 +296,7 @@ where
             automaton: inline.clone(),
             relay: inline.clone(),
             reporter: inline,
-            partition: "simplex".into(),
+            partition: format!("{}simplex", shared.partition_prefix),
             mailbox_size: NZUsize!(1024),
             epoch: Epoch::zero(),
             floor: simplex::Floor::Genesis(genesis_digest),

@@ -27,7 +27,7 @@ use commonware_utils::acknowledgement::Exact;
 use futures::StreamExt as _;
 use futures::channel::mpsc;
 use tracing::{error, info};
-use urbis_core::{UrbisError, ErrorCode};
+use urbis_core::{ErrorCode, UrbisError};
 use urbis_runtime::BlockEnv;
 use urbis_state::BlockRecord;
 
@@ -119,7 +119,10 @@ where
         let mut auth = shared.auth.lock().await;
         match auth.height() {
             Some(ah) if ah >= h.height => {
-                info!(height = h.height, "state already committed before a restart; reusing it");
+                info!(
+                    height = h.height,
+                    "state already committed before a restart; reusing it"
+                );
                 auth.root()?
             }
             _ => auth.apply(h.height, &outcome.writes).await?,

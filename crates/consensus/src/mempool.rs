@@ -250,16 +250,30 @@ mod tests {
     use urbis_core::{Call, SecretKey};
 
     fn tx(label: &str, nonce: u64) -> SignedTx {
-        SignedTx::new("c", &SecretKey::from_label(label), nonce, Call::new("m", &0u8))
+        SignedTx::new(
+            "c",
+            &SecretKey::from_label(label),
+            nonce,
+            Call::new("m", &0u8),
+        )
     }
 
     #[test]
     fn nonce_rules() {
         let pool = Mempool::new(MempoolConfig::default());
         pool.insert(tx("a", 5), 5).unwrap();
-        assert_eq!(pool.insert(tx("a", 5), 5).unwrap_err().code, ErrorCode::DuplicateTx);
-        assert_eq!(pool.insert(tx("a", 4), 5).unwrap_err().code, ErrorCode::NonceTooLow);
-        assert_eq!(pool.insert(tx("a", 7), 5).unwrap_err().code, ErrorCode::NonceGap);
+        assert_eq!(
+            pool.insert(tx("a", 5), 5).unwrap_err().code,
+            ErrorCode::DuplicateTx
+        );
+        assert_eq!(
+            pool.insert(tx("a", 4), 5).unwrap_err().code,
+            ErrorCode::NonceTooLow
+        );
+        assert_eq!(
+            pool.insert(tx("a", 7), 5).unwrap_err().code,
+            ErrorCode::NonceGap
+        );
         pool.insert(tx("a", 6), 5).unwrap();
         assert_eq!(pool.next_nonce(&SecretKey::from_label("a").address(), 5), 7);
     }
@@ -271,7 +285,10 @@ mod tests {
             ..MempoolConfig::default()
         });
         pool.insert(tx("a", 0), 0).unwrap();
-        assert_eq!(pool.insert(tx("b", 0), 0).unwrap_err().code, ErrorCode::MempoolFull);
+        assert_eq!(
+            pool.insert(tx("b", 0), 0).unwrap_err().code,
+            ErrorCode::MempoolFull
+        );
     }
 
     #[test]

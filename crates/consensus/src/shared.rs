@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use commonware_runtime::Spawner;
 use tokio::sync::{Mutex, broadcast, watch};
 use urbis_core::hash::domain;
-use urbis_core::{
-    Block, ErrorCode, Hash, Header, PublicKey, Receipt, UrbisError, sha256_domain,
-};
+use urbis_core::{Block, ErrorCode, Hash, Header, PublicKey, Receipt, UrbisError, sha256_domain};
 use urbis_runtime::{Genesis, MemState, Runtime, WriteSet};
 use urbis_state::{AuthState, BlockRecord, ChainStore};
 
@@ -49,6 +47,9 @@ impl Counters {
 
 pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub chain_id: String,
+    /// Prefix of every storage partition of this node (several nodes can share one runtime's
+    /// storage in simulations).
+    pub partition_prefix: String,
     pub genesis: Genesis,
     pub genesis_block: Block,
     pub validators: Vec<PublicKey>,
@@ -80,12 +81,13 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     /// Open the stores and, on first start, write the genesis state and genesis block.
     pub async fn open(
         context: E,
+        partition_prefix: &str,
         chain: Arc<ChainStore>,
         genesis: Genesis,
         runtime: Runtime,
         mempool: MempoolConfig,
     ) -> Result<Self, UrbisError> {
-        let mut auth = AuthState::open(context, "state").await?;
+        let mut auth = AuthState::open(context, &format!("{partition_prefix}state")).await?;
         let validators: Vec<PublicKey> = genesis.validators.iter().map(|v| v.public_key).collect();
         if validators.is_empty() {
             return Err(UrbisError::new(
@@ -149,6 +151,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let (events, _) = broadcast::channel(1024);
         Ok(Shared {
             chain_id: genesis.chain_id.clone(),
+            partition_prefix: partition_prefix.to_string(),
             genesis,
             genesis_block,
             validators,

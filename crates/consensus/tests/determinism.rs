@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Two fresh nodes fed the same finalized blocks reach the same state root at every height,
 //! through the real executor (runtime + QMDB + chain store).
 
@@ -39,7 +40,9 @@ fn workload(ops: &[(u8, u8, u8, u16)]) -> Vec<Vec<SignedTx>> {
     let admin = SecretKey::from_label("admin");
     let dept = SecretKey::from_label("dept");
     let shop = SecretKey::from_label("shop");
-    let citizens: Vec<SecretKey> = (0..3).map(|i| SecretKey::from_label(&format!("c{i}"))).collect();
+    let citizens: Vec<SecretKey> = (0..3)
+        .map(|i| SecretKey::from_label(&format!("c{i}")))
+        .collect();
     let mut nonces: BTreeMap<String, u64> = BTreeMap::new();
     let mut tx = |key: &SecretKey, label: &str, call: Call| {
         let n = nonces.entry(label.to_string()).or_default();
@@ -48,16 +51,57 @@ fn workload(ops: &[(u8, u8, u8, u16)]) -> Vec<Vec<SignedTx>> {
         t
     };
     let mut setup = vec![
-        tx(&admin, "admin", Call::new("accounts", &AccountsCall::GrantRole { account: dept.address(), role: Role::Department })),
-        tx(&admin, "admin", Call::new("accounts", &AccountsCall::GrantRole { account: shop.address(), role: Role::Merchant })),
-        tx(&admin, "admin", Call::new("rewards", &RewardsCall::CreateProgram {
-            name: "recycling".into(), category: Category::Recycling, budget: 5_000,
-            cap_per_period: 700, period_ms: 10_000, transferable: true,
-        })),
+        tx(
+            &admin,
+            "admin",
+            Call::new(
+                "accounts",
+                &AccountsCall::GrantRole {
+                    account: dept.address(),
+                    role: Role::Department,
+                },
+            ),
+        ),
+        tx(
+            &admin,
+            "admin",
+            Call::new(
+                "accounts",
+                &AccountsCall::GrantRole {
+                    account: shop.address(),
+                    role: Role::Merchant,
+                },
+            ),
+        ),
+        tx(
+            &admin,
+            "admin",
+            Call::new(
+                "rewards",
+                &RewardsCall::CreateProgram {
+                    name: "recycling".into(),
+                    category: Category::Recycling,
+                    budget: 5_000,
+                    cap_per_period: 700,
+                    period_ms: 10_000,
+                    transferable: true,
+                },
+            ),
+        ),
     ];
     for (i, c) in citizens.iter().enumerate() {
         let _ = i;
-        setup.push(tx(&admin, "admin", Call::new("accounts", &AccountsCall::GrantRole { account: c.address(), role: Role::Citizen })));
+        setup.push(tx(
+            &admin,
+            "admin",
+            Call::new(
+                "accounts",
+                &AccountsCall::GrantRole {
+                    account: c.address(),
+                    role: Role::Citizen,
+                },
+            ),
+        ));
     }
     let mut blocks = vec![setup];
     for chunk in ops.chunks(4) {
@@ -68,9 +112,44 @@ fn workload(ops: &[(u8, u8, u8, u16)]) -> Vec<Vec<SignedTx>> {
             let amount = u64::from(amount % 400);
             let label = format!("c{}", a % 3);
             let t = match kind % 3 {
-                0 => tx(&dept, "dept", Call::new("rewards", &RewardsCall::Award { program: 1, to, amount, reason: "bin".into() })),
-                1 => tx(from, &label, Call::new("rewards", &RewardsCall::Transfer { to, program: 1, amount })),
-                _ => tx(from, &label, Call::new("rewards", &RewardsCall::Redeem { merchant: shop.address(), program: 1, amount, item: "coffee".into() })),
+                0 => tx(
+                    &dept,
+                    "dept",
+                    Call::new(
+                        "rewards",
+                        &RewardsCall::Award {
+                            program: 1,
+                            to,
+                            amount,
+                            reason: "bin".into(),
+                        },
+                    ),
+                ),
+                1 => tx(
+                    from,
+                    &label,
+                    Call::new(
+                        "rewards",
+                        &RewardsCall::Transfer {
+                            to,
+                            program: 1,
+                            amount,
+                        },
+                    ),
+                ),
+                _ => tx(
+                    from,
+                    &label,
+                    Call::new(
+                        "rewards",
+                        &RewardsCall::Redeem {
+                            merchant: shop.address(),
+                            program: 1,
+                            amount,
+                            item: "coffee".into(),
+                        },
+                    ),
+                ),
             };
             txs.push(t);
         }
@@ -85,10 +164,20 @@ fn run_node(seed: u64, blocks: Vec<Vec<SignedTx>>) -> Vec<Hash> {
     let path = dir.path().join("chain.redb");
     deterministic::Runner::seeded(seed).start(|ctx| async move {
         let chain = Arc::new(ChainStore::open(&path).expect("chain store"));
-        let runtime = Runtime::new(CHAIN, vec![urbis_accounts::module(), urbis_rewards::module()]);
-        let shared = Shared::open(ctx.child("state"), chain, genesis(), runtime, MempoolConfig::default())
-            .await
-            .expect("open");
+        let runtime = Runtime::new(
+            CHAIN,
+            vec![urbis_accounts::module(), urbis_rewards::module()],
+        );
+        let shared = Shared::open(
+            ctx.child("state"),
+            "",
+            chain,
+            genesis(),
+            runtime,
+            MempoolConfig::default(),
+        )
+        .await
+        .expect("open");
         let mut roots = vec![shared.chain.state_root(0).unwrap().unwrap()];
         let mut parent = shared.genesis_block.clone();
         for (i, txs) in blocks.into_iter().enumerate() {
@@ -110,7 +199,9 @@ fn run_node(seed: u64, blocks: Vec<Vec<SignedTx>>) -> Vec<Hash> {
                 },
                 txs,
             };
-            executor::execute(&ctx, &shared, &block, None).await.expect("execute");
+            executor::execute(&ctx, &shared, &block, None)
+                .await
+                .expect("execute");
             roots.push(shared.chain.state_root(height).unwrap().unwrap());
             parent = block;
         }

@@ -84,7 +84,10 @@ impl Block {
     pub fn check_structure(&self, chain_id: &str) -> Result<(), UrbisError> {
         let h = &self.header;
         if h.chain_id != chain_id {
-            return Err(UrbisError::new(ErrorCode::WrongChainId, "block for another chain"));
+            return Err(UrbisError::new(
+                ErrorCode::WrongChainId,
+                "block for another chain",
+            ));
         }
         if self.txs.len() > limits::MAX_BLOCK_TXS || self.txs.len() != h.tx_count as usize {
             return Err(UrbisError::new(
@@ -146,7 +149,10 @@ mod tests {
         assert_eq!(Block::decode(&b.encode()).unwrap(), b);
 
         let dup = block_with(vec![tx.clone(), tx.clone()]);
-        assert_eq!(dup.check_structure("c").unwrap_err().code, ErrorCode::DuplicateTx);
+        assert_eq!(
+            dup.check_structure("c").unwrap_err().code,
+            ErrorCode::DuplicateTx
+        );
 
         let mut bad_root = b.clone();
         bad_root.header.txs_root = Hash::ZERO;

@@ -186,7 +186,9 @@ mod tests {
 
     #[test]
     fn valid_tx_passes_stateless_checks() {
-        sample(0, vec![1, 2, 3]).check_stateless("urbis-test").unwrap();
+        sample(0, vec![1, 2, 3])
+            .check_stateless("urbis-test")
+            .unwrap();
     }
 
     #[test]
@@ -214,7 +216,10 @@ mod tests {
     #[test]
     fn oversized_and_garbage_bytes_are_rejected() {
         let big = vec![0u8; limits::MAX_TX_BYTES + 1];
-        assert_eq!(SignedTx::decode(&big).unwrap_err().code, ErrorCode::TooLarge);
+        assert_eq!(
+            SignedTx::decode(&big).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
         assert_eq!(
             SignedTx::decode(&[1, 2, 3]).unwrap_err().code,
             ErrorCode::Malformed

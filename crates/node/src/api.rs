@@ -57,7 +57,10 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such endpoint; see /v1/openapi.json",
+    )
 }
 
 async fn healthz() -> &'static str {
@@ -103,22 +106,68 @@ async fn metrics(State(s): State<ApiState>) -> Response {
             "# HELP urbis_{name} {help}\n# TYPE urbis_{name} {kind}\nurbis_{name} {v}\n"
         ));
     };
-    gauge("height", "Height of the last executed block.", "gauge", sh.executed_height());
-    gauge("blocks_executed_total", "Blocks executed since start.", "counter", Counters::get(&c.blocks_executed));
-    gauge("txs_committed_total", "Transactions included and executed.", "counter", Counters::get(&c.txs_committed));
-    gauge("txs_failed_total", "Included transactions whose call failed.", "counter", Counters::get(&c.txs_failed));
-    gauge("proposals_total", "Blocks proposed by this validator.", "counter", Counters::get(&c.proposals));
-    gauge("verify_rejections_total", "Proposals this validator rejected.", "counter", Counters::get(&c.verify_rejections));
-    gauge("mempool_txs", "Transactions waiting in the mempool.", "gauge", mp.txs as u64);
-    gauge("mempool_bytes", "Bytes waiting in the mempool.", "gauge", mp.bytes as u64);
-    gauge("finality_latency_ms_last", "Block timestamp to execution, last block.", "gauge", Counters::get(&c.last_finality_ms));
-    gauge("finality_latency_ms_avg", "Block timestamp to execution, average.", "gauge", Counters::get(&c.finality_ms_sum) / samples);
+    gauge(
+        "height",
+        "Height of the last executed block.",
+        "gauge",
+        sh.executed_height(),
+    );
+    gauge(
+        "blocks_executed_total",
+        "Blocks executed since start.",
+        "counter",
+        Counters::get(&c.blocks_executed),
+    );
+    gauge(
+        "txs_committed_total",
+        "Transactions included and executed.",
+        "counter",
+        Counters::get(&c.txs_committed),
+    );
+    gauge(
+        "txs_failed_total",
+        "Included transactions whose call failed.",
+        "counter",
+        Counters::get(&c.txs_failed),
+    );
+    gauge(
+        "proposals_total",
+        "Blocks proposed by this validator.",
+        "counter",
+        Counters::get(&c.proposals),
+    );
+    gauge(
+        "verify_rejections_total",
+        "Proposals this validator rejected.",
+        "counter",
+        Counters::get(&c.verify_rejections),
+    );
+    gauge(
+        "mempool_txs",
+        "Transactions waiting in the mempool.",
+        "gauge",
+        mp.txs as u64,
+    );
+    gauge(
+        "mempool_bytes",
+        "Bytes waiting in the mempool.",
+        "gauge",
+        mp.bytes as u64,
+    );
+    gauge(
+        "finality_latency_ms_last",
+        "Block timestamp to execution, last block.",
+        "gauge",
+        Counters::get(&c.last_finality_ms),
+    );
+    gauge(
+        "finality_latency_ms_avg",
+        "Block timestamp to execution, average.",
+        "gauge",
+        Counters::get(&c.finality_ms_sum) / samples,
+    );
     out.push_str(&(s.metrics)());
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        out,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
 async fn openapi() -> Json<Value> {
@@ -205,7 +254,9 @@ async fn submit_tx(
             Err(_) => {
                 return Err(ApiError::new(
                     ErrorCode::Timeout,
-                    format!("transaction {hash} not executed within {WAIT_TIMEOUT:?}; it may still be"),
+                    format!(
+                        "transaction {hash} not executed within {WAIT_TIMEOUT:?}; it may still be"
+                    ),
                 ));
             }
             Ok(Err(broadcast::error::RecvError::Closed)) => {
@@ -261,9 +312,9 @@ async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<J
             .height_of(&hash)?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no block {hash}")))?
     };
-    let block = chain
-        .block(height)?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no block at height {height}")))?;
+    let block = chain.block(height)?.ok_or_else(|| {
+        ApiError::new(ErrorCode::NotFound, format!("no block at height {height}"))
+    })?;
     let receipts = chain.receipts(height)?.unwrap_or_default();
     let finalization = chain.finalization(height)?.map(hex::encode);
     Ok(Json(json!({
@@ -276,9 +327,9 @@ async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<J
 }
 
 async fn nonce(State(s): State<ApiState>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
-    let addr: urbis_core::Address = address
-        .parse()
-        .map_err(|e: urbis_core::keys::KeyError| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+    let addr: urbis_core::Address = address.parse().map_err(|e: urbis_core::keys::KeyError| {
+        ApiError::new(ErrorCode::InvalidArgument, e.to_string())
+    })?;
     let view = s.shared.chain.state_view()?;
     let committed = urbis_runtime::read_nonce(&view, &addr)?;
     Ok(Json(json!({
@@ -301,7 +352,10 @@ async fn query(
 ) -> ApiResult<Json<Value>> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if parts.len() > 8 || path.len() > 512 {
-        return Err(ApiError::new(ErrorCode::InvalidArgument, "query path too long"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "query path too long",
+        ));
     }
     let sh = &s.shared;
     if !q.prove {
@@ -355,7 +409,10 @@ async fn prove_query(
         let proof = auth.prove(&answer.key).await?;
         return Ok((answer, proof, height));
     }
-    Err(ApiError::new(ErrorCode::NotReady, "state is being written; retry"))
+    Err(ApiError::new(
+        ErrorCode::NotReady,
+        "state is being written; retry",
+    ))
 }
 
 /// Attach the headers and commit certificate that make `proof` checkable offline.
@@ -367,24 +424,24 @@ async fn certify(
     let mut events = sh.events.subscribe();
     let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
     loop {
-        if let Some(c) = sh.chain.certified_by(state_height)? {
-            if let Some((f, finalization)) = sh.chain.next_finalized(c)? {
-                let mut headers = Vec::new();
-                for h in c..=f {
-                    let b = sh.chain.block(h)?.ok_or_else(|| {
-                        ApiError::new(ErrorCode::Internal, format!("block {h} missing"))
-                    })?;
-                    headers.push(b.header);
-                }
-                return Ok(ProofBundle {
-                    version: urbis_consensus::bundle::BUNDLE_VERSION,
-                    chain_id: sh.chain_id.clone(),
-                    state_height,
-                    state: proof,
-                    headers,
-                    finalization,
-                });
+        if let Some(c) = sh.chain.certified_by(state_height)?
+            && let Some((f, finalization)) = sh.chain.next_finalized(c)?
+        {
+            let mut headers = Vec::new();
+            for h in c..=f {
+                let b = sh.chain.block(h)?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::Internal, format!("block {h} missing"))
+                })?;
+                headers.push(b.header);
             }
+            return Ok(ProofBundle {
+                version: urbis_consensus::bundle::BUNDLE_VERSION,
+                chain_id: sh.chain_id.clone(),
+                state_height,
+                state: proof,
+                headers,
+                finalization,
+            });
         }
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Err(_) => {
@@ -416,24 +473,17 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = s.shared.events.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(b) => {
-                    let ev = SseEvent::default()
-                        .event("block")
-                        .id(b.height.to_string())
-                        .data(block_event(&b).to_string());
-                    return Some((Ok(ev), rx));
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let ev = SseEvent::default()
-                        .event("lagged")
-                        .data(json!({ "skipped": n }).to_string());
-                    return Some((Ok(ev), rx));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+        let ev = match rx.recv().await {
+            Ok(b) => SseEvent::default()
+                .event("block")
+                .id(b.height.to_string())
+                .data(block_event(&b).to_string()),
+            Err(broadcast::error::RecvError::Lagged(n)) => SseEvent::default()
+                .event("lagged")
+                .data(json!({ "skipped": n }).to_string()),
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(ev), rx))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -86,14 +86,16 @@ fn parse_seed(hex_seed: &str) -> anyhow::Result<SecretKey> {
 
 /// Create (first start) or load the dev keys and genesis.
 pub fn prepare(data_dir: &Path) -> anyhow::Result<(SecretKey, SecretKey, Genesis)> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("create {}", data_dir.display()))?;
     let keys_path = data_dir.join("dev-keys.json");
     let genesis_path = data_dir.join("genesis.json");
     let (validator, admin) = if keys_path.exists() {
         let keys: DevKeys = serde_json::from_slice(&std::fs::read(&keys_path)?)
             .with_context(|| format!("read {}", keys_path.display()))?;
-        (parse_seed(&keys.validator_seed)?, parse_seed(&keys.admin_seed)?)
+        (
+            parse_seed(&keys.validator_seed)?,
+            parse_seed(&keys.admin_seed)?,
+        )
     } else {
         let v = SecretKey::generate();
         let a = SecretKey::generate();

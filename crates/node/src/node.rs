@@ -76,6 +76,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         let shared = Arc::new(
             Shared::open(
                 context.child("state"),
+                "",
                 chain,
                 spec.genesis,
                 runtime,

@@ -9,17 +9,49 @@ use urbis_core::ErrorCode;
 /// `(method, path, summary)` of every endpoint.
 pub const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/healthz", "Liveness: the process is up."),
-    ("get", "/readyz", "Readiness: the node has executed a recent block (not catching up)."),
+    (
+        "get",
+        "/readyz",
+        "Readiness: the node has executed a recent block (not catching up).",
+    ),
     ("get", "/metrics", "Prometheus metrics."),
     ("get", "/v1/openapi.json", "This document."),
-    ("get", "/v1/status", "Chain id, height, state root, validators, mempool."),
+    (
+        "get",
+        "/v1/status",
+        "Chain id, height, state root, validators, mempool.",
+    ),
     ("get", "/v1/genesis", "The genesis document of this chain."),
-    ("post", "/v1/txs", "Submit a signed transaction (JSON, or borsh with application/octet-stream). ?wait=true waits for execution."),
-    ("get", "/v1/txs/{hash}", "Status and receipt of a transaction."),
-    ("get", "/v1/blocks/{id}", "A block by height, hash or `latest`, with receipts and its finalization certificate."),
-    ("get", "/v1/nonce/{address}", "Committed and next nonce of an account."),
-    ("get", "/v1/query/{module}/{path}", "Module query; ?prove=true adds a proof bundle checkable offline."),
-    ("get", "/v1/events", "Server-sent events: one `block` event per executed block with its receipts."),
+    (
+        "post",
+        "/v1/txs",
+        "Submit a signed transaction (JSON, or borsh with application/octet-stream). ?wait=true waits for execution.",
+    ),
+    (
+        "get",
+        "/v1/txs/{hash}",
+        "Status and receipt of a transaction.",
+    ),
+    (
+        "get",
+        "/v1/blocks/{id}",
+        "A block by height, hash or `latest`, with receipts and its finalization certificate.",
+    ),
+    (
+        "get",
+        "/v1/nonce/{address}",
+        "Committed and next nonce of an account.",
+    ),
+    (
+        "get",
+        "/v1/query/{module}/{path}",
+        "Module query; ?prove=true adds a proof bundle checkable offline.",
+    ),
+    (
+        "get",
+        "/v1/events",
+        "Server-sent events: one `block` event per executed block with its receipts.",
+    ),
 ];
 
 pub fn document() -> Value {

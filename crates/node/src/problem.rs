@@ -38,7 +38,10 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %self.0.message, "internal error serving a request");
         }
         let body = Problem {
-            r#type: format!("https://urbis.city/errors/{}", code.as_str().replace('_', "-")),
+            r#type: format!(
+                "https://urbis.city/errors/{}",
+                code.as_str().replace('_', "-")
+            ),
             title: code.title(),
             status,
             code: code.as_str(),

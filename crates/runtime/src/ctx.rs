@@ -76,7 +76,9 @@ impl<'a> Ctx<'a> {
 
     /// Read and decode a borsh value.
     pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, UrbisError> {
-        self.get_raw(key)?.map(|b| decode_value(key, &b)).transpose()
+        self.get_raw(key)?
+            .map(|b| decode_value(key, &b))
+            .transpose()
     }
 
     /// Encode and write a borsh value.

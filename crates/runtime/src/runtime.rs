@@ -2,9 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use urbis_core::{
-    Address, ErrorCode, Event, PublicKey, Receipt, SignedTx, TxError, UrbisError,
-};
+use urbis_core::{Address, ErrorCode, Event, PublicKey, Receipt, SignedTx, TxError, UrbisError};
 
 use crate::ctx::{BlockEnv, Ctx, view_get};
 use crate::state::{Overlay, StateView, WriteSet};
@@ -187,10 +185,7 @@ impl Runtime {
             events: Vec::new(),
         };
         let sender = tx.sender();
-        let overlay = Overlay {
-            base: view,
-            writes,
-        };
+        let overlay = Overlay { base: view, writes };
         let expected = match read_nonce(&overlay, &sender) {
             Ok(n) => n,
             Err(e) => return fail(e),
@@ -253,7 +248,11 @@ impl Runtime {
     }
 
     /// Decode a call for display.
-    pub fn describe_call(&self, module: &str, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
+    pub fn describe_call(
+        &self,
+        module: &str,
+        data: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
         self.module(module)?.describe_call(data)
     }
 }

@@ -128,7 +128,7 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         }
         let db = db.apply_batch(merkleized).await.map_err(internal)?;
         let mut db = db.commit().await.map_err(internal)?;
-        if height % SYNC_EVERY == 0 {
+        if height.is_multiple_of(SYNC_EVERY) {
             let boundary = db.sync_boundary();
             db = db.prune(boundary).await.map_err(internal)?;
             db = db.sync().await.map_err(internal)?;
@@ -235,17 +235,18 @@ mod tests {
 
     #[test]
     fn same_writes_same_root_and_reopen_keeps_it() {
-        let (root, checkpoint) = deterministic::Runner::seeded(1).start_and_recover(|ctx| async move {
-            let mut a = AuthState::open(ctx.child("a"), "a").await.unwrap();
-            let mut b = AuthState::open(ctx.child("b"), "b").await.unwrap();
-            for h in 0..5u64 {
-                let w = ws(&[("k", Some(&h.to_string())), ("const", Some("c"))]);
-                let ra = a.apply(h, &w).await.unwrap();
-                let rb = b.apply(h, &w).await.unwrap();
-                assert_eq!(ra, rb);
-            }
-            a.root().unwrap()
-        });
+        let (root, checkpoint) =
+            deterministic::Runner::seeded(1).start_and_recover(|ctx| async move {
+                let mut a = AuthState::open(ctx.child("a"), "a").await.unwrap();
+                let mut b = AuthState::open(ctx.child("b"), "b").await.unwrap();
+                for h in 0..5u64 {
+                    let w = ws(&[("k", Some(&h.to_string())), ("const", Some("c"))]);
+                    let ra = a.apply(h, &w).await.unwrap();
+                    let rb = b.apply(h, &w).await.unwrap();
+                    assert_eq!(ra, rb);
+                }
+                a.root().unwrap()
+            });
         deterministic::Runner::from(checkpoint).start(|ctx| async move {
             let a = AuthState::open(ctx.child("a"), "a").await.unwrap();
             assert_eq!(a.root().unwrap(), root);

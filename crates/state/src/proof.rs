@@ -5,9 +5,7 @@ use commonware_cryptography::{Sha256, sha256::Digest};
 use commonware_storage::merkle::MAX_PROOF_DIGESTS_PER_ELEMENT;
 use commonware_storage::mmr;
 use commonware_storage::qmdb::any::value::VariableEncoding;
-use commonware_storage::qmdb::current::ordered::proof::constant::{
-    ExclusionProof, KeyValueProof,
-};
+use commonware_storage::qmdb::current::ordered::proof::constant::{ExclusionProof, KeyValueProof};
 use serde::{Deserialize, Serialize};
 use urbis_core::hash::domain;
 use urbis_core::{ErrorCode, Hash, UrbisError, sha256_domain};
@@ -79,12 +77,17 @@ pub fn verify_state_proof(p: &StateProof) -> Result<(), UrbisError> {
             if proof.verify::<Sha256, ValueEnc>(key, value.clone(), &root) {
                 Ok(())
             } else {
-                Err(bad("inclusion proof does not match the key, value and root"))
+                Err(bad(
+                    "inclusion proof does not match the key, value and root",
+                ))
             }
         }
         None => {
-            let cfg: <AbsenceProof as Read>::Cfg =
-                (MAX_PROOF_DIGESTS_PER_ELEMENT, ((), value_cfg()), value_cfg());
+            let cfg: <AbsenceProof as Read>::Cfg = (
+                MAX_PROOF_DIGESTS_PER_ELEMENT,
+                ((), value_cfg()),
+                value_cfg(),
+            );
             let proof = AbsenceProof::decode_cfg(Copying(&p.proof), &cfg)
                 .map_err(|_| bad("exclusion proof does not decode"))?;
             if proof.verify::<Sha256>(&key, &root) {

@@ -1,0 +1,564 @@
+//! Command-line definitions (clap derive).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use urbis_accounts::Role;
+use urbis_client::BlockId;
+use urbis_core::Hash;
+use urbis_rewards::Category;
+
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:8545";
+
+/// Urbis: keys, transactions, queries and proofs for the Urbis city chain.
+#[derive(Debug, Parser)]
+#[command(name = "urbis", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Node HTTP API base URL.
+    #[arg(long, global = true, env = "URBIS_NODE", default_value = DEFAULT_NODE)]
+    pub node: String,
+
+    /// Keystore file [default: $XDG_DATA_HOME/urbis/keystore.json or
+    /// ~/.local/share/urbis/keystore.json].
+    #[arg(long, global = true, env = "URBIS_KEYSTORE")]
+    pub keystore: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a single-validator development chain until Ctrl-C.
+    Dev(DevArgs),
+    /// Manage local signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Sign and submit transactions, or look one up.
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Read chain state, optionally with a proof.
+    #[command(subcommand)]
+    Query(QueryCmd),
+    /// Show a block (default: the latest).
+    Block {
+        /// `latest`, a height, or a block hash.
+        #[arg(default_value = "latest")]
+        id: BlockId,
+    },
+    /// Show the node's status.
+    Status,
+    /// Verify a proof bundle against a trusted genesis file.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Data directory [default: $XDG_DATA_HOME/urbis/dev or ~/.local/share/urbis/dev].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address the HTTP API listens on.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub api: SocketAddr,
+    /// Target time between blocks, in milliseconds.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_time_ms: u64,
+    /// Delete the data directory first (a fresh chain).
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Generate a new key.
+    New { name: String },
+    /// List keys.
+    List,
+    /// Show a key's public key and address.
+    Show {
+        name: String,
+        /// Also print the secret seed.
+        #[arg(long)]
+        reveal_secret: bool,
+    },
+    /// Import a key from its 32-byte seed (64 hex digits).
+    Import {
+        name: String,
+        #[arg(long)]
+        seed: String,
+    },
+}
+
+/// Options every transaction command takes.
+#[derive(Debug, Args)]
+pub struct TxOpts {
+    /// Keystore name of the signing key.
+    #[arg(long)]
+    pub from: String,
+    /// Submit and print the hash without waiting for execution.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TxCmd {
+    /// Accounts module: roles and labels.
+    #[command(subcommand)]
+    Accounts(AccountsTx),
+    /// Rewards module: programs, awards, transfers, redemptions.
+    #[command(subcommand)]
+    Rewards(RewardsTx),
+    /// Show a transaction's status and receipt.
+    Status { hash: Hash },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsTx {
+    /// Give an account a role.
+    GrantRole {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// Address or keystore name.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        role: Role,
+    },
+    /// Take a role away from an account.
+    RevokeRole {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// Address or keystore name.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        role: Role,
+    },
+    /// Set the sender's display label (empty clears it).
+    SetLabel {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RewardsTx {
+    /// Open a reward program (city admin).
+    CreateProgram {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        name: String,
+        /// recycling, public_transport, energy_saving or other.
+        #[arg(long)]
+        category: Category,
+        /// Most tokens the program may ever mint.
+        #[arg(long)]
+        budget: u64,
+        /// Most tokens one account may be awarded per period.
+        #[arg(long)]
+        cap: u64,
+        /// Period length in milliseconds of block time.
+        #[arg(long)]
+        period_ms: u64,
+        /// Tokens cannot be transferred between accounts.
+        #[arg(long)]
+        non_transferable: bool,
+    },
+    /// Award tokens to a citizen (department).
+    Award {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        program: u64,
+        /// Address or keystore name.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Transfer tokens of a transferable program.
+    Transfer {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        program: u64,
+        /// Address or keystore name.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Spend tokens at a merchant.
+    Redeem {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// Address or keystore name.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        program: u64,
+        #[arg(long)]
+        amount: u64,
+        #[arg(long)]
+        item: String,
+    },
+    /// Pause or resume awards of a program (city admin).
+    SetProgramActive {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        program: u64,
+        #[arg(long, action = ArgAction::Set)]
+        active: bool,
+    },
+}
+
+/// `--prove [--out FILE]`, shared by every query.
+#[derive(Debug, Args)]
+pub struct ProveOpts {
+    /// Ask for a proof bundle (verifiable with `urbis verify`).
+    #[arg(long)]
+    pub prove: bool,
+    /// Write the proof bundle JSON to FILE instead of printing it.
+    #[arg(long, requires = "prove")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCmd {
+    /// An account's roles and label.
+    Account {
+        /// Address or keystore name.
+        address: String,
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+    /// An account's reward balances.
+    Balance {
+        /// Address or keystore name.
+        address: String,
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+    /// A reward program.
+    Program {
+        id: u64,
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+    /// Reward token totals.
+    Supply {
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+    /// A redemption record.
+    Redemption {
+        id: u64,
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+    /// Any module query, e.g. `raw system nonce urbis1…`.
+    Raw {
+        module: String,
+        #[arg(required = true, num_args = 1..)]
+        path: Vec<String>,
+        #[command(flatten)]
+        prove: ProveOpts,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Proof bundle JSON (as written by `query … --prove --out`), or a full query answer.
+    pub proof: PathBuf,
+    /// Trusted genesis file. Without it, the genesis is fetched from --node, which means
+    /// trusting that node.
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("urbis").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_and_defaults() {
+        let cli = parse(&["status"]).expect("parses");
+        assert_eq!(cli.output, Output::Table);
+        assert!(matches!(cli.command, Command::Status));
+        // The default may be overridden by URBIS_NODE in the environment; only check it is set.
+        assert!(!cli.node.is_empty());
+
+        let cli = parse(&["--node", "http://h:1", "status", "--output", "json"]).expect("parses");
+        assert_eq!(cli.node, "http://h:1");
+        assert_eq!(cli.output, Output::Json);
+
+        let cli = parse(&["block"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Block {
+                id: BlockId::Latest
+            }
+        ));
+        let cli = parse(&["block", "12"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Block {
+                id: BlockId::Height(12)
+            }
+        ));
+        assert!(parse(&["block", "x"]).is_err());
+        assert!(parse(&["--output", "yaml", "status"]).is_err());
+    }
+
+    #[test]
+    fn tx_commands() {
+        let cli = parse(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            "alice",
+            "--role",
+            "citizen",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Tx(TxCmd::Accounts(AccountsTx::GrantRole { tx, account, role })) => {
+                assert_eq!(tx.from, "admin");
+                assert!(!tx.no_wait);
+                assert_eq!(account, "alice");
+                assert_eq!(role, Role::Citizen);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = parse(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "a",
+            "--account",
+            "b",
+            "--role",
+            "mayor",
+        ])
+        .expect_err("bad role");
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+
+        let cli = parse(&[
+            "tx",
+            "rewards",
+            "create-program",
+            "--from",
+            "admin",
+            "--name",
+            "Bottles",
+            "--category",
+            "recycling",
+            "--budget",
+            "1000",
+            "--cap",
+            "10",
+            "--period-ms",
+            "86400000",
+            "--non-transferable",
+            "--no-wait",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Tx(TxCmd::Rewards(RewardsTx::CreateProgram {
+                tx,
+                category,
+                budget,
+                cap,
+                period_ms,
+                non_transferable,
+                ..
+            })) => {
+                assert!(tx.no_wait);
+                assert_eq!(category, Category::Recycling);
+                assert_eq!((budget, cap, period_ms), (1000, 10, 86_400_000));
+                assert!(non_transferable);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let cli = parse(&[
+            "tx",
+            "rewards",
+            "set-program-active",
+            "--from",
+            "admin",
+            "--program",
+            "1",
+            "--active",
+            "false",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Tx(TxCmd::Rewards(RewardsTx::SetProgramActive {
+                active: false,
+                program: 1,
+                ..
+            }))
+        ));
+        assert!(
+            parse(&[
+                "tx",
+                "rewards",
+                "set-program-active",
+                "--from",
+                "a",
+                "--program",
+                "1"
+            ])
+            .is_err(),
+            "--active is required"
+        );
+        assert!(
+            parse(&[
+                "tx",
+                "rewards",
+                "award",
+                "--from",
+                "a",
+                "--program",
+                "1",
+                "--to",
+                "b",
+                "--amount",
+                "-5",
+                "--reason",
+                "r"
+            ])
+            .is_err(),
+            "amounts are unsigned"
+        );
+        assert!(
+            parse(&["tx", "accounts", "set-label", "--label", "x"]).is_err(),
+            "--from is required"
+        );
+
+        let h = Hash::ZERO.to_hex();
+        let cli = parse(&["tx", "status", &h]).expect("parses");
+        assert!(matches!(cli.command, Command::Tx(TxCmd::Status { .. })));
+        assert!(parse(&["tx", "status", "abc"]).is_err());
+    }
+
+    #[test]
+    fn query_and_verify_commands() {
+        let cli =
+            parse(&["query", "balance", "alice", "--prove", "--out", "p.json"]).expect("parses");
+        match cli.command {
+            Command::Query(QueryCmd::Balance { address, prove }) => {
+                assert_eq!(address, "alice");
+                assert!(prove.prove);
+                assert_eq!(prove.out, Some(PathBuf::from("p.json")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            parse(&["query", "supply", "--out", "p.json"]).is_err(),
+            "--out needs --prove"
+        );
+        let cli = parse(&["query", "raw", "system", "nonce", "urbis1x"]).expect("parses");
+        match cli.command {
+            Command::Query(QueryCmd::Raw { module, path, .. }) => {
+                assert_eq!(module, "system");
+                assert_eq!(path, vec!["nonce", "urbis1x"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            parse(&["query", "raw", "system"]).is_err(),
+            "a path is required"
+        );
+        assert!(parse(&["query", "program", "one"]).is_err());
+
+        let cli = parse(&["verify", "p.json", "--genesis", "g.json"]).expect("parses");
+        match cli.command {
+            Command::Verify(v) => {
+                assert_eq!(v.proof, PathBuf::from("p.json"));
+                assert_eq!(v.genesis, Some(PathBuf::from("g.json")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["verify"]).is_err());
+    }
+
+    #[test]
+    fn keys_and_dev_commands() {
+        let cli = parse(&["keys", "show", "alice", "--reveal-secret"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Keys(KeysCmd::Show {
+                reveal_secret: true,
+                ..
+            })
+        ));
+        assert!(
+            parse(&["keys", "import", "a"]).is_err(),
+            "--seed is required"
+        );
+
+        let cli = parse(&[
+            "dev",
+            "--api",
+            "127.0.0.1:9000",
+            "--block-time-ms",
+            "200",
+            "--reset",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Dev(d) => {
+                assert_eq!(d.api.port(), 9000);
+                assert_eq!(d.block_time_ms, 200);
+                assert!(d.reset);
+                assert!(d.data_dir.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["dev", "--block-time-ms", "0"]).is_err());
+        assert!(parse(&["dev", "--api", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn usage_errors_exit_with_2() {
+        let err = parse(&["frobnicate"]).expect_err("unknown command");
+        assert_eq!(err.exit_code(), 2);
+        let err = parse(&["tx", "accounts", "grant-role"]).expect_err("missing args");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

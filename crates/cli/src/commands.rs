@@ -1,0 +1,569 @@
+//! Every command except `dev`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+use urbis_accounts::AccountsCall;
+use urbis_client::keystore::{is_valid_name, parse_seed};
+use urbis_client::{
+    Client, ClientError, Keystore, KeystoreError, ProofBundle, QueryResult, Signer, TxStatus,
+    verify_proof, verify_query,
+};
+use urbis_core::{Address, Call, SecretKey};
+use urbis_rewards::RewardsCall;
+use urbis_runtime::Genesis;
+
+use crate::cli::{
+    AccountsTx, Cli, Command, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx, TxCmd, TxOpts,
+    VerifyArgs,
+};
+use crate::{fail, output, values};
+
+/// Largest proof or genesis file read.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+struct Ctx {
+    node: String,
+    keystore_path: Option<PathBuf>,
+    out: Output,
+}
+
+impl Ctx {
+    fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.node)?)
+    }
+
+    fn keystore_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.keystore_path {
+            Some(p) => Ok(p.clone()),
+            None => Ok(Keystore::default_path()?),
+        }
+    }
+
+    fn keystore(&self) -> anyhow::Result<Keystore> {
+        Ok(Keystore::open(self.keystore_path()?)?)
+    }
+
+    /// An address given as `urbis1…` or as the name of a key in the keystore.
+    fn resolve_address(&self, text: &str) -> anyhow::Result<Address> {
+        if let Ok(addr) = text.parse::<Address>() {
+            return Ok(addr);
+        }
+        let bad_address = || {
+            let reason = text
+                .parse::<Address>()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            fail(
+                "invalid_argument",
+                format!("{text:?} is not a valid address: {reason}"),
+            )
+        };
+        if !is_valid_name(text) {
+            return Err(bad_address());
+        }
+        let ks = self.keystore()?;
+        match ks.entry(text) {
+            Ok(e) => Ok(e.address),
+            Err(_) if text.starts_with("urbis1") => Err(bad_address()),
+            Err(_) => Err(fail(
+                "invalid_argument",
+                format!(
+                    "{text:?} is neither an address nor a key in {}",
+                    ks.path().display()
+                ),
+            )),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx {
+        node: cli.node,
+        keystore_path: cli.keystore,
+        out: cli.output,
+    };
+    match cli.command {
+        Command::Dev(_) => Err(fail("internal", "dev is run outside the async runtime")),
+        Command::Keys(cmd) => keys(&ctx, cmd),
+        Command::Tx(cmd) => tx(&ctx, cmd).await,
+        Command::Query(cmd) => query(&ctx, cmd).await,
+        Command::Block { id } => {
+            let block = ctx.client()?.block(id).await?;
+            match ctx.out {
+                Output::Json => output::json(&block),
+                Output::Table => {
+                    output::block(&block);
+                    Ok(())
+                }
+            }
+        }
+        Command::Status => {
+            let status = ctx.client()?.status().await?;
+            match ctx.out {
+                Output::Json => output::json(&status),
+                Output::Table => {
+                    output::node_status(&status);
+                    Ok(())
+                }
+            }
+        }
+        Command::Verify(args) => verify(&ctx, args).await,
+    }
+}
+
+// ---------------------------------------------------------------- keys
+
+#[derive(Serialize)]
+struct KeyView<'a> {
+    name: &'a str,
+    public_key: String,
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+}
+
+fn print_key(ctx: &Ctx, view: &KeyView<'_>) -> anyhow::Result<()> {
+    match ctx.out {
+        Output::Json => output::json(view),
+        Output::Table => {
+            let mut rows = vec![
+                ("name", view.name.to_string()),
+                ("address", view.address.clone()),
+                ("public_key", view.public_key.clone()),
+            ];
+            if let Some(seed) = &view.seed {
+                rows.push(("seed", seed.clone()));
+            }
+            output::rows(&rows);
+            Ok(())
+        }
+    }
+}
+
+fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
+    let mut ks = ctx.keystore()?;
+    match cmd {
+        KeysCmd::New { name } => {
+            let e = ks.create(&name)?;
+            print_key(
+                ctx,
+                &KeyView {
+                    name: &e.name,
+                    public_key: e.public_key.to_text(),
+                    address: e.address.to_string(),
+                    seed: None,
+                },
+            )?;
+            eprintln!("saved to {}", ks.path().display());
+            Ok(())
+        }
+        KeysCmd::Import { name, seed } => {
+            if !is_valid_name(&name) {
+                return Err(KeystoreError::InvalidName(name).into());
+            }
+            let seed = parse_seed(&seed)?;
+            let e = ks.import(&name, seed)?;
+            print_key(
+                ctx,
+                &KeyView {
+                    name: &e.name,
+                    public_key: e.public_key.to_text(),
+                    address: e.address.to_string(),
+                    seed: None,
+                },
+            )
+        }
+        KeysCmd::Show {
+            name,
+            reveal_secret,
+        } => {
+            let e = ks.entry(&name)?;
+            let seed = if reveal_secret {
+                Some(hex::encode(ks.get(&name)?.seed()))
+            } else {
+                None
+            };
+            print_key(
+                ctx,
+                &KeyView {
+                    name: &e.name,
+                    public_key: e.public_key.to_text(),
+                    address: e.address.to_string(),
+                    seed,
+                },
+            )
+        }
+        KeysCmd::List => {
+            let list = ks.list();
+            match ctx.out {
+                Output::Json => output::json(&list),
+                Output::Table => {
+                    if list.is_empty() {
+                        eprintln!("no keys in {}", ks.path().display());
+                        return Ok(());
+                    }
+                    let width = list.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
+                    println!("{:<width$}  {:<45}  PUBLIC KEY", "NAME", "ADDRESS");
+                    for e in &list {
+                        println!(
+                            "{:<width$}  {:<45}  {}",
+                            e.name,
+                            e.address.to_string(),
+                            e.public_key.to_text()
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- transactions
+
+async fn tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
+    let (opts, call) = match cmd {
+        TxCmd::Status { hash } => {
+            let status = ctx.client()?.tx(&hash).await?;
+            return match ctx.out {
+                Output::Json => output::json(&status),
+                Output::Table => {
+                    output::tx_status(&status);
+                    Ok(())
+                }
+            };
+        }
+        TxCmd::Accounts(cmd) => accounts_call(ctx, cmd)?,
+        TxCmd::Rewards(cmd) => rewards_call(ctx, cmd)?,
+    };
+    send(ctx, &opts, call).await
+}
+
+fn accounts_call(ctx: &Ctx, cmd: AccountsTx) -> anyhow::Result<(TxOpts, Call)> {
+    let (opts, call) = match cmd {
+        AccountsTx::GrantRole { tx, account, role } => (
+            tx,
+            AccountsCall::GrantRole {
+                account: ctx.resolve_address(&account)?,
+                role,
+            },
+        ),
+        AccountsTx::RevokeRole { tx, account, role } => (
+            tx,
+            AccountsCall::RevokeRole {
+                account: ctx.resolve_address(&account)?,
+                role,
+            },
+        ),
+        AccountsTx::SetLabel { tx, label } => (tx, AccountsCall::SetLabel { label }),
+    };
+    Ok((opts, Call::new(urbis_accounts::MODULE, &call)))
+}
+
+fn rewards_call(ctx: &Ctx, cmd: RewardsTx) -> anyhow::Result<(TxOpts, Call)> {
+    let (opts, call) = match cmd {
+        RewardsTx::CreateProgram {
+            tx,
+            name,
+            category,
+            budget,
+            cap,
+            period_ms,
+            non_transferable,
+        } => (
+            tx,
+            RewardsCall::CreateProgram {
+                name,
+                category,
+                budget,
+                cap_per_period: cap,
+                period_ms,
+                transferable: !non_transferable,
+            },
+        ),
+        RewardsTx::Award {
+            tx,
+            program,
+            to,
+            amount,
+            reason,
+        } => (
+            tx,
+            RewardsCall::Award {
+                program,
+                to: ctx.resolve_address(&to)?,
+                amount,
+                reason,
+            },
+        ),
+        RewardsTx::Transfer {
+            tx,
+            program,
+            to,
+            amount,
+        } => (
+            tx,
+            RewardsCall::Transfer {
+                to: ctx.resolve_address(&to)?,
+                program,
+                amount,
+            },
+        ),
+        RewardsTx::Redeem {
+            tx,
+            merchant,
+            program,
+            amount,
+            item,
+        } => (
+            tx,
+            RewardsCall::Redeem {
+                merchant: ctx.resolve_address(&merchant)?,
+                program,
+                amount,
+                item,
+            },
+        ),
+        RewardsTx::SetProgramActive {
+            tx,
+            program,
+            active,
+        } => (tx, RewardsCall::SetProgramActive { program, active }),
+    };
+    Ok((opts, Call::new(urbis_rewards::MODULE, &call)))
+}
+
+/// Sign with `--from`, submit, and print the outcome; a failed receipt is an error.
+async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
+    let key: SecretKey = ctx.keystore()?.get(&opts.from)?;
+    let client = ctx.client()?;
+    let signer = Signer::for_node(&client, key).await?;
+    let tx = signer.sign_next(&client, call).await?;
+    if opts.no_wait {
+        let status = client.submit(&tx).await?;
+        return match ctx.out {
+            Output::Json => output::json(&status),
+            Output::Table => {
+                println!("{}", status.hash());
+                Ok(())
+            }
+        };
+    }
+    let committed = client.submit_and_wait(&tx).await?;
+    let receipt = committed.receipt.clone();
+    let status = TxStatus::Committed(committed);
+    match ctx.out {
+        Output::Json => output::json(&status)?,
+        Output::Table => output::tx_status(&status),
+    }
+    urbis_client::check_receipt(receipt)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- queries
+
+async fn query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
+    let (module, path, prove): (String, Vec<String>, ProveOpts) = match cmd {
+        QueryCmd::Account { address, prove } => (
+            "accounts".into(),
+            vec!["account".into(), ctx.resolve_address(&address)?.to_string()],
+            prove,
+        ),
+        QueryCmd::Balance { address, prove } => (
+            "rewards".into(),
+            vec!["balance".into(), ctx.resolve_address(&address)?.to_string()],
+            prove,
+        ),
+        QueryCmd::Program { id, prove } => (
+            "rewards".into(),
+            vec!["program".into(), id.to_string()],
+            prove,
+        ),
+        QueryCmd::Supply { prove } => ("rewards".into(), vec!["supply".into()], prove),
+        QueryCmd::Redemption { id, prove } => (
+            "rewards".into(),
+            vec!["redemption".into(), id.to_string()],
+            prove,
+        ),
+        QueryCmd::Raw {
+            module,
+            path,
+            prove,
+        } => (module, path, prove),
+    };
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let mut result = ctx.client()?.query(&module, &segments, prove.prove).await?;
+
+    if !prove.prove {
+        return print_query(ctx, &result);
+    }
+    let bundle = result.proof.take().ok_or_else(|| {
+        fail(
+            "decode",
+            "asked for a proof, but the node's answer has none",
+        )
+    })?;
+    if let Some(out) = &prove.out {
+        let text = serde_json::to_string_pretty(&bundle)
+            .map_err(|e| fail("internal", format!("cannot render the proof: {e}")))?;
+        std::fs::write(out, text + "\n")
+            .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
+        print_query(ctx, &result)?;
+        eprintln!("proof written to {}", out.display());
+        return Ok(());
+    }
+    match ctx.out {
+        Output::Json => {
+            result.proof = Some(bundle);
+            output::json(&result)
+        }
+        Output::Table => {
+            // Keep stdout a pure bundle (redirect it to a file for `urbis verify`).
+            eprintln!(
+                "{} = {} at height {}",
+                result.key,
+                render_value(&result.value),
+                result.height
+            );
+            output::json(&bundle)
+        }
+    }
+}
+
+fn render_value(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        "absent".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+fn print_query(ctx: &Ctx, result: &QueryResult) -> anyhow::Result<()> {
+    match ctx.out {
+        Output::Json => output::json(result),
+        Output::Table => {
+            output::rows(&[
+                ("key", result.key.clone()),
+                ("height", result.height.to_string()),
+            ]);
+            if result.value.is_null() {
+                println!("value   absent");
+            } else {
+                let text = serde_json::to_string_pretty(&result.value)
+                    .map_err(|e| fail("internal", format!("cannot render JSON: {e}")))?;
+                println!("value:\n{text}");
+            }
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- verify
+
+fn read_json_file(path: &Path, what: &str) -> anyhow::Result<serde_json::Value> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(
+            "too_large",
+            format!("{} is larger than {MAX_FILE_BYTES} bytes", path.display()),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        fail(
+            "malformed",
+            format!("{} is not a valid {what} (JSON): {e}", path.display()),
+        )
+    })
+}
+
+/// A bundle file, or a query answer (`--output json … --prove`) that contains one.
+enum ProofInput {
+    Bundle(ProofBundle),
+    Answer(QueryResult),
+}
+
+fn read_proof(path: &Path) -> anyhow::Result<ProofInput> {
+    let value = read_json_file(path, "proof bundle")?;
+    let is_answer = value.get("proof").is_some() && value.get("state").is_none();
+    if is_answer {
+        let answer: QueryResult = serde_json::from_value(value).map_err(|e| {
+            fail(
+                "malformed",
+                format!("{} is not a valid query answer: {e}", path.display()),
+            )
+        })?;
+        return Ok(ProofInput::Answer(answer));
+    }
+    let bundle: ProofBundle = serde_json::from_value(value).map_err(|e| {
+        fail(
+            "malformed",
+            format!("{} is not a valid proof bundle: {e}", path.display()),
+        )
+    })?;
+    Ok(ProofInput::Bundle(bundle))
+}
+
+async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
+    let input = read_proof(&args.proof)?;
+    let genesis: Genesis = match &args.genesis {
+        Some(path) => {
+            serde_json::from_value(read_json_file(path, "genesis file")?).map_err(|e| {
+                fail(
+                    "malformed",
+                    format!("{} is not a valid genesis file: {e}", path.display()),
+                )
+            })?
+        }
+        None => {
+            eprintln!(
+                "warning: no --genesis given; fetching the genesis (validator set) from {}, so this check trusts that node",
+                ctx.node
+            );
+            ctx.client()?.genesis().await.map_err(|e: ClientError| {
+                fail(
+                    "http",
+                    format!("cannot fetch the genesis from {}: {e}", ctx.node),
+                )
+            })?
+        }
+    };
+    let verified = match &input {
+        ProofInput::Bundle(b) => verify_proof(b, &genesis)?,
+        ProofInput::Answer(a) => verify_query(a, &genesis)?,
+    };
+    let key = verified.key_text();
+    let value = verified.value.as_deref().map(|v| values::describe(&key, v));
+    match ctx.out {
+        Output::Json => output::json(&json!({
+            "ok": true,
+            "chain_id": verified.chain_id,
+            "key": key,
+            "value": value,
+            "value_hex": verified.value.as_deref().map(hex::encode),
+            "state_height": verified.state_height,
+            "certified_height": verified.certified_height,
+            "certified_block": verified.certified_block,
+            "validators": verified.validators,
+        })),
+        Output::Table => {
+            let shown = value
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "absent".into());
+            println!(
+                "OK: {key} = {shown} at height {} (certified by block {} {}, finalized by the {}-validator set of chain {})",
+                verified.state_height,
+                verified.certified_height,
+                verified.certified_block,
+                verified.validators,
+                verified.chain_id,
+            );
+            Ok(())
+        }
+    }
+}

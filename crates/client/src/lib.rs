@@ -1,0 +1,39 @@
+//! Client library for the Urbis node HTTP API.
+//!
+//! - [`Client`]: typed async calls to `/v1/...` ([`Client::status`], [`Client::submit`],
+//!   [`Client::submit_and_wait`], [`Client::query`], …). Errors are [`ClientError`]; API errors
+//!   carry the node's stable [`urbis_core::ErrorCode`].
+//! - [`Signer`]: a key plus chain id that fetches the next nonce, signs, submits and waits.
+//! - [`keystore`]: named keys in a local JSON file.
+//! - [`verify`]: check proof bundles against a trusted genesis file.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), urbis_client::ClientError> {
+//! use urbis_client::{Client, Signer, check_receipt};
+//! use urbis_core::{Call, SecretKey};
+//!
+//! let client = Client::new("http://127.0.0.1:8545")?;
+//! let signer = Signer::for_node(&client, SecretKey::generate()).await?;
+//! let receipt = signer.send(&client, Call::new("accounts", &0u8)).await?;
+//! let receipt = check_receipt(receipt)?;
+//! println!("included at height {}", receipt.height);
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+mod client;
+mod error;
+pub mod keystore;
+mod signer;
+pub mod verify;
+
+pub use api::{
+    BlockEvent, BlockId, BlockResponse, CommittedTx, MempoolStatus, NodeStatus, NonceInfo,
+    QueryResult, SubmitResult, TxStatus,
+};
+pub use client::Client;
+pub use error::{ApiCode, ClientError};
+pub use keystore::{KeyEntry, Keystore, KeystoreError};
+pub use signer::{Signer, check_receipt};
+pub use urbis_consensus::ProofBundle;
+pub use verify::{VerifiedProof, verify_bundle_with_genesis, verify_proof, verify_query};
