@@ -317,8 +317,10 @@ async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<J
     })?;
     let receipts = chain.receipts(height)?.unwrap_or_default();
     let finalization = chain.finalization(height)?.map(hex::encode);
+    let state_root_after = chain.state_root(height)?;
     Ok(Json(json!({
         "hash": block.digest(),
+        "state_root_after": state_root_after,
         "header": block.header,
         "txs": block.txs,
         "receipts": receipts,

@@ -35,7 +35,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/blocks/{id}",
-        "A block by height, hash or `latest`, with receipts and its finalization certificate.",
+        "A block by height, hash or `latest`, with receipts, the state root after it, and its finalization certificate.",
     ),
     (
         "get",

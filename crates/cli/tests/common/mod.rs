@@ -1,0 +1,99 @@
+//! Shared helpers for integration tests: an in-process dev node on port 0 in a temp dir.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use urbis_core::SecretKey;
+use urbis_node::dev::{DevOptions, DevReady};
+
+pub struct TestNode {
+    pub api: SocketAddr,
+    pub url: String,
+    pub admin: SecretKey,
+    pub chain_id: String,
+    pub data_dir: PathBuf,
+    pub genesis_path: PathBuf,
+    stop: Option<futures::channel::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestNode {
+    /// Start a dev chain in a fresh temp dir.
+    pub fn start() -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("dev");
+        let mut node = TestNode::start_in(data_dir);
+        node._dir = Some(dir);
+        node
+    }
+
+    /// Start (or restart) a dev chain in `data_dir`.
+    pub fn start_in(data_dir: PathBuf) -> TestNode {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
+        let opts = DevOptions {
+            data_dir: Some(data_dir),
+            api: "127.0.0.1:0".parse().unwrap(),
+            block_time: Duration::from_millis(50),
+            reset: false,
+            shutdown: Some(stop_rx),
+        };
+        let thread = std::thread::spawn(move || {
+            urbis_node::dev::run(
+                opts,
+                Box::new(move |r: &DevReady| {
+                    let _ = ready_tx.send((
+                        r.api,
+                        r.admin.clone(),
+                        r.chain_id.clone(),
+                        r.data_dir.clone(),
+                        r.genesis_path.clone(),
+                    ));
+                }),
+            )
+        });
+        let (api, admin, chain_id, data_dir, genesis_path) = ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("dev node did not start");
+        TestNode {
+            api,
+            url: format!("http://{api}"),
+            admin,
+            chain_id,
+            data_dir,
+            genesis_path,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            _dir: None,
+        }
+    }
+
+    /// Stop cleanly and wait for the node thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Durability: `kill -9` the node while transactions stream in, restart it, and check that
+//! everything reported committed before the kill is still there, at the same heights, with the
+//! same block hashes and state roots, and that the chain keeps going.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use urbis_accounts::{AccountsCall, Role};
+use urbis_core::{Call, Hash, SecretKey, SignedTx};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_node(dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
+        .args(["dev", "--data-dir"])
+        .arg(dir.join("chain"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{port}"),
+            "--block-time-ms",
+            "50",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
+    let r = http.get(url).send().ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().ok()
+}
+
+fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if get(http, &format!("{base}/v1/status")).is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("node did not come up");
+}
+
+fn admin_key(dir: &Path) -> SecretKey {
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("chain/dev-keys.json")).unwrap()).unwrap();
+    let seed: [u8; 32] = hex::decode(keys["admin_seed"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    SecretKey::from_seed(seed)
+}
+
+fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
+    let account = SecretKey::from_label(&format!("citizen-{nonce}")).address();
+    SignedTx::new(
+        chain,
+        admin,
+        nonce,
+        Call::new(
+            "accounts",
+            &AccountsCall::GrantRole {
+                account,
+                role: Role::Citizen,
+            },
+        ),
+    )
+}
+
+#[test]
+fn committed_blocks_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut child = spawn_node(dir.path(), port);
+    wait_ready(&http, &base);
+    let admin = admin_key(dir.path());
+    let chain = get(&http, &format!("{base}/v1/status")).unwrap()["chain_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Stream transactions; remember which ones the node reported committed.
+    let mut submitted: Vec<SignedTx> = Vec::new();
+    let mut committed: Vec<(Hash, u64)> = Vec::new();
+    let mut nonce = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed.len() < 40 && Instant::now() < deadline {
+        for _ in 0..5 {
+            let tx = grant(&admin, &chain, nonce);
+            let r = http
+                .post(format!("{base}/v1/txs"))
+                .header("content-type", "application/octet-stream")
+                .body(tx.encode())
+                .send()
+                .unwrap();
+            assert!(r.status().is_success(), "{:?}", r.text());
+            submitted.push(tx);
+            nonce += 1;
+        }
+        committed.clear();
+        for tx in &submitted {
+            if let Some(v) = get(&http, &format!("{base}/v1/txs/{}", tx.hash()))
+                && v["status"] == "committed"
+            {
+                committed.push((tx.hash(), v["height"].as_u64().unwrap()));
+            }
+        }
+    }
+    assert!(committed.len() >= 40, "too few transactions committed");
+    let status = get(&http, &format!("{base}/v1/status")).unwrap();
+    let height = status["height"].as_u64().unwrap();
+    let mut blocks = Vec::new();
+    for h in 1..=height {
+        let b = get(&http, &format!("{base}/v1/blocks/{h}")).unwrap();
+        blocks.push((h, b["hash"].clone(), b["state_root_after"].clone()));
+    }
+    // Keep submitting right up to the kill, so that it lands mid-stream.
+    for _ in 0..5 {
+        let tx = grant(&admin, &chain, nonce);
+        let _ = http
+            .post(format!("{base}/v1/txs"))
+            .header("content-type", "application/octet-stream")
+            .body(tx.encode())
+            .send();
+        nonce += 1;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut child = spawn_node(dir.path(), port);
+    wait_ready(&http, &base);
+    for (hash, h) in &committed {
+        let v = get(&http, &format!("{base}/v1/txs/{hash}")).expect("committed tx lost");
+        assert_eq!(v["status"], "committed");
+        assert_eq!(v["height"].as_u64().unwrap(), *h);
+    }
+    for (h, hash, root) in &blocks {
+        let b = get(&http, &format!("{base}/v1/blocks/{h}")).expect("block lost");
+        assert_eq!(&b["hash"], hash, "block {h} changed");
+        assert_eq!(&b["state_root_after"], root, "state root at {h} changed");
+    }
+
+    // The chain goes on: the admin's next transaction (after whatever survived) commits.
+    let next = get(&http, &format!("{base}/v1/nonce/{}", admin.address())).unwrap()["next_nonce"]
+        .as_u64()
+        .unwrap();
+    let tx = grant(&admin, &chain, next);
+    let r = http
+        .post(format!("{base}/v1/txs?wait=true"))
+        .json(&tx)
+        .timeout(Duration::from_secs(40))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["receipt"]["success"], true);
+    assert!(v["height"].as_u64().unwrap() > height);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
