@@ -61,6 +61,77 @@ pub enum Command {
     Status,
     /// Verify a proof bundle against a trusted genesis file.
     Verify(VerifyArgs),
+    /// Create a validator key and node config (consortium set-up).
+    Init(InitArgs),
+    /// Assemble a genesis file from validators' public parts.
+    Genesis(GenesisArgs),
+    /// Run a validator from its config until Ctrl-C.
+    Node(NodeArgs),
+    /// Create (and by default run) a local multi-validator network on loopback.
+    Testnet(TestnetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory for node.toml, validator.key and validator.json.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Validator name [default: the directory's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// HTTP API listen address.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub api: SocketAddr,
+    /// p2p listen address (other validators dial it).
+    #[arg(long, default_value = "127.0.0.1:9545")]
+    pub p2p: SocketAddr,
+    /// Genesis file the node will read (relative to --dir).
+    #[arg(long, default_value = "genesis.json")]
+    pub genesis: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenesisArgs {
+    #[arg(long)]
+    pub chain_id: String,
+    /// A validator.json file, or a directory holding one; repeat for each validator.
+    #[arg(long, required = true)]
+    pub validator: Vec<PathBuf>,
+    /// Address given the city_admin role; repeatable.
+    #[arg(long)]
+    pub admin: Vec<urbis_core::Address>,
+    #[arg(long, default_value = "genesis.json")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Path of node.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TestnetArgs {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub validators: u16,
+    /// Directory for the configs (DIR/node0/node.toml …).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Only write the configs; start each node with `urbis node --config DIR/nodeI/node.toml`.
+    #[arg(long)]
+    pub init_only: bool,
+    #[arg(long, default_value = "urbis-testnet")]
+    pub chain_id: String,
+    /// API port of node0 (nodeI uses base+I).
+    #[arg(long, default_value_t = 8600)]
+    pub base_api: u16,
+    /// p2p port of node0 (nodeI uses base+I).
+    #[arg(long, default_value_t = 9600)]
+    pub base_p2p: u16,
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_time_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -86,7 +86,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         out: cli.output,
     };
     match cli.command {
-        Command::Dev(_) => Err(fail("internal", "dev is run outside the async runtime")),
+        Command::Dev(_)
+        | Command::Init(_)
+        | Command::Genesis(_)
+        | Command::Node(_)
+        | Command::Testnet(_) => Err(fail(
+            "internal",
+            "node commands run outside the async runtime",
+        )),
         Command::Keys(cmd) => keys(&ctx, cmd),
         Command::Tx(cmd) => tx(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,

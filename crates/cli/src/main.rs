@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod dev;
+mod network;
 mod output;
 mod values;
 
@@ -72,9 +73,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Dev(args) = cli.command {
-        // The dev chain runs its own async runtime: call it outside of ours.
-        return dev::run(args, cli.keystore);
+    // Commands that run a node use the node's own async runtime: call them outside of ours.
+    match cli.command {
+        Command::Dev(args) => {
+            network::init_logging(None);
+            return dev::run(args, cli.keystore);
+        }
+        Command::Init(args) => return network::init(args),
+        Command::Genesis(args) => return network::genesis(args),
+        Command::Node(args) => return network::node(args),
+        Command::Testnet(args) => return network::testnet(args),
+        _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

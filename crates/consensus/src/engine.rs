@@ -34,6 +34,7 @@ use urbis_core::limits;
 
 use crate::app::{ProposerConfig, UrbisApp};
 use crate::codec::{ChainBlock, to_digest};
+use crate::evidence::WithEvidence;
 use crate::executor::{self, Finalized};
 use crate::shared::{Shared, consensus_namespace};
 
@@ -42,6 +43,7 @@ pub const CHANNEL_CERTS: u64 = 1;
 pub const CHANNEL_RESOLVER: u64 = 2;
 pub const CHANNEL_BACKFILL: u64 = 3;
 pub const CHANNEL_BLOCKS: u64 = 4;
+pub const CHANNEL_TXS: u64 = 5;
 
 /// Per-peer message quota on every channel. Commonware's defaults throttle consensus; this is
 /// sized for hundreds of views per second plus backfill.
@@ -89,6 +91,7 @@ pub struct Channels<S, R> {
     pub resolver: Channel<S, R>,
     pub backfill: Channel<S, R>,
     pub blocks: Channel<S, R>,
+    pub txs: Channel<S, R>,
 }
 
 /// What a running validator exposes to the rest of the node.
@@ -285,8 +288,27 @@ where
         r
     });
 
+    // Transaction gossip.
+    let (gossip_tx, gossip_rx) = futures::channel::mpsc::unbounded();
+    if shared.gossip.set(gossip_tx).is_err() {
+        error!("transaction gossip was already started for this node");
+    }
+    let (txs_sender, txs_receiver) = channels.txs;
+    context
+        .child("gossip_out")
+        .spawn(move |_| crate::gossip::outbound(gossip_rx, txs_sender));
+    let gossip_shared = shared.clone();
+    context
+        .child("gossip_in")
+        .spawn(move |_| crate::gossip::inbound(gossip_shared, txs_receiver));
+
     let app = UrbisApp::new(shared.clone(), proposer);
     let inline = Inline::new(context.child("application"), app, mailbox.clone(), epocher);
+    let reporter = WithEvidence {
+        inner: inline.clone(),
+        log: shared.evidence.clone(),
+        scheme: scheme.clone(),
+    };
     let engine = simplex::Engine::new(
         context.child("simplex"),
         simplex::Config {
@@ -294,8 +316,8 @@ where
             elector: RoundRobin::<Sha256>::default(),
             blocker,
             automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
+            relay: inline,
+            reporter,
             partition: format!("{}simplex", shared.partition_prefix),
             mailbox_size: NZUsize!(1024),
             epoch: Epoch::zero(),
@@ -369,7 +391,7 @@ where
         &p2p_namespace,
         listen,
         authenticated::peer_set_limit(participants.iter(), &me),
-        max_message_size(participants.len()),
+        max_message_size(participants.len()).max(crate::gossip::max_gossip_bytes() as u32),
         NZUsize!(4_096),
     );
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), cfg);
@@ -386,6 +408,7 @@ where
         resolver: network.register(CHANNEL_RESOLVER, q),
         backfill: network.register(CHANNEL_BACKFILL, q),
         blocks: network.register(CHANNEL_BLOCKS, q),
+        txs: network.register(CHANNEL_TXS, q),
     };
     network.start();
     let timing = TimingConfig::for_block_time(proposer.block_time);

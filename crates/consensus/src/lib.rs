@@ -8,7 +8,9 @@ pub mod app;
 pub mod bundle;
 pub mod codec;
 pub mod engine;
+pub mod evidence;
 pub mod executor;
+pub mod gossip;
 pub mod mempool;
 pub mod shared;
 

@@ -1,15 +1,18 @@
 //! State shared by the consensus application, the executor and the API.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use commonware_runtime::Spawner;
 use tokio::sync::{Mutex, broadcast, watch};
 use urbis_core::hash::domain;
-use urbis_core::{Block, ErrorCode, Hash, Header, PublicKey, Receipt, UrbisError, sha256_domain};
+use urbis_core::{
+    Block, ErrorCode, Hash, Header, PublicKey, Receipt, SignedTx, UrbisError, sha256_domain,
+};
 use urbis_runtime::{Genesis, MemState, Runtime, WriteSet};
 use urbis_state::{AuthState, BlockRecord, ChainStore};
 
+use crate::evidence::EvidenceLog;
 use crate::mempool::{Mempool, MempoolConfig};
 
 /// What the executor announces after each block (for the event stream and waiters).
@@ -61,6 +64,10 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub executed: watch::Sender<u64>,
     pub events: broadcast::Sender<Arc<ExecutedBlock>>,
     pub counters: Counters,
+    pub evidence: Arc<EvidenceLog>,
+    /// Set by the engine when a p2p network is running: transactions admitted through the API
+    /// are forwarded to the other validators.
+    pub gossip: OnceLock<futures::channel::mpsc::UnboundedSender<SignedTx>>,
 }
 
 /// Hash identifying a validator set (sorted public keys).
@@ -163,6 +170,8 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             executed: executed_tx,
             events,
             counters: Counters::default(),
+            evidence: Arc::new(EvidenceLog::default()),
+            gossip: OnceLock::new(),
         })
     }
 
@@ -177,8 +186,23 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let _ = rx.wait_for(|h| *h >= height).await;
     }
 
-    /// Door checks for a submitted transaction, then admission to the mempool.
-    pub fn submit(&self, tx: urbis_core::SignedTx) -> Result<Hash, UrbisError> {
+    /// Admit a transaction submitted by a client, and forward it to the other validators.
+    pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
+        let hash = self.admit(tx.clone())?;
+        if let Some(g) = self.gossip.get() {
+            let _ = g.unbounded_send(tx);
+        }
+        Ok(hash)
+    }
+
+    /// Admit a transaction forwarded by a peer (not forwarded again: validators are fully
+    /// connected, so one hop reaches everyone).
+    pub fn submit_from_peer(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
+        self.admit(tx)
+    }
+
+    /// Door checks for a transaction, then admission to the mempool.
+    fn admit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
         tx.check_stateless(&self.chain_id)?;
         let hash = tx.hash();
         if self.chain.tx_location(&hash)?.is_some() {

@@ -154,12 +154,14 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
             .with_context(|| format!("reset {}", data_dir.display()))?;
     }
     let (validator, admin, genesis) = prepare(&data_dir)?;
+    let p2p = free_loopback_port()?;
     let spec = NodeSpec {
         data_dir: data_dir.clone(),
         genesis,
+        peers: vec![(validator.public_key(), p2p)],
         validator_key: validator,
         api: opts.api,
-        p2p: free_loopback_port()?,
+        p2p,
         block_time: opts.block_time,
         mempool: MempoolConfig::default(),
         shutdown: opts.shutdown,

@@ -29,6 +29,8 @@ pub struct NodeSpec {
     pub api: SocketAddr,
     /// p2p listen address.
     pub p2p: SocketAddr,
+    /// Every validator's consensus key and p2p address (this node included).
+    pub peers: Vec<(urbis_core::PublicKey, SocketAddr)>,
     pub block_time: Duration,
     pub mempool: MempoolConfig,
     /// Stops the node when it resolves (besides Ctrl-C); used by tests and embedders.
@@ -95,14 +97,21 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             block_time: spec.block_time,
             ..ProposerConfig::default()
         };
-        let me_cw = signer.public_key();
+        let mut peers = Vec::new();
+        for (pk, addr) in &spec.peers {
+            let key = commonware_cryptography::ed25519::PublicKey::decode(
+                bytes::Bytes::copy_from_slice(pk.raw()),
+            )
+            .map_err(|e| anyhow::anyhow!("validator key {pk}: {e}"))?;
+            peers.push((key, *addr));
+        }
         let running = urbis_consensus::start_networked(
             context.child("consensus"),
             shared.clone(),
             signer,
             proposer,
             spec.p2p,
-            vec![(me_cw, spec.p2p)],
+            peers,
         )
         .await;
 

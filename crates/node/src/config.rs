@@ -1,0 +1,302 @@
+//! Consortium set-up: validator keys, node configuration files, genesis assembly, local testnets.
+//!
+//! Files:
+//! - `node.toml`: where a node keeps its data, its genesis and key files, and which addresses
+//!   its API and p2p endpoint listen on (relative paths are relative to the config file);
+//! - `validator.key`: the validator's 32-byte Ed25519 seed in hex (mode 0600);
+//! - `validator.json`: the public part (name, public key, p2p address) that operators exchange to
+//!   assemble the genesis file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use urbis_consensus::MempoolConfig;
+use urbis_core::{Address, PublicKey, SecretKey};
+use urbis_runtime::{Genesis, GenesisValidator};
+
+use crate::dev::write_private;
+use crate::node::NodeSpec;
+
+/// `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Validator name, used in logs.
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    pub validator_key: PathBuf,
+    /// HTTP API listen address.
+    pub api: SocketAddr,
+    /// p2p listen address (must match this validator's address in the genesis file).
+    pub p2p: SocketAddr,
+    #[serde(default = "default_block_time_ms")]
+    pub block_time_ms: u64,
+}
+
+fn default_block_time_ms() -> u64 {
+    500
+}
+
+/// `validator.json`: what a validator operator hands to whoever assembles the genesis.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ValidatorPublic {
+    pub name: String,
+    pub public_key: PublicKey,
+    pub p2p: SocketAddr,
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Read a hex seed file.
+pub fn read_key(path: &Path) -> anyhow::Result<SecretKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read validator key {}", path.display()))?;
+    let bytes = hex::decode(text.trim()).context("validator key is not hex")?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("validator key must be 32 bytes"))?;
+    Ok(SecretKey::from_seed(seed))
+}
+
+/// `urbis init`: create a validator key and a node config in `dir`.
+pub fn init(
+    dir: &Path,
+    name: &str,
+    api: SocketAddr,
+    p2p: SocketAddr,
+    genesis: &Path,
+) -> anyhow::Result<ValidatorPublic> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let key_path = dir.join("validator.key");
+    if key_path.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite a validator key",
+            key_path.display()
+        );
+    }
+    let key = SecretKey::generate();
+    write_private(&key_path, hex::encode(key.seed()).as_bytes())?;
+    let cfg = NodeConfig {
+        name: name.to_string(),
+        data_dir: PathBuf::from("data"),
+        genesis: genesis.to_path_buf(),
+        validator_key: PathBuf::from("validator.key"),
+        api,
+        p2p,
+        block_time_ms: default_block_time_ms(),
+    };
+    std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
+    let public = ValidatorPublic {
+        name: name.to_string(),
+        public_key: key.public_key(),
+        p2p,
+    };
+    std::fs::write(
+        dir.join("validator.json"),
+        serde_json::to_vec_pretty(&public)?,
+    )?;
+    Ok(public)
+}
+
+/// `urbis genesis`: assemble a genesis from validators' public parts.
+pub fn assemble_genesis(
+    chain_id: &str,
+    validators: &[ValidatorPublic],
+    admins: &[Address],
+    genesis_time_ms: u64,
+) -> anyhow::Result<Genesis> {
+    if validators.is_empty() {
+        bail!("a genesis needs at least one validator");
+    }
+    if chain_id.is_empty() || chain_id.len() > urbis_core::limits::MAX_CHAIN_ID_LEN {
+        bail!(
+            "chain id must be 1 to {} characters",
+            urbis_core::limits::MAX_CHAIN_ID_LEN
+        );
+    }
+    let mut keys: Vec<PublicKey> = validators.iter().map(|v| v.public_key).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.len() != validators.len() {
+        bail!("two validators share a public key");
+    }
+    let accounts: Vec<serde_json::Value> = admins
+        .iter()
+        .map(|a| serde_json::json!({"address": a, "roles": ["city_admin"]}))
+        .collect();
+    let mut modules = std::collections::BTreeMap::new();
+    modules.insert(
+        "accounts".to_string(),
+        serde_json::json!({ "accounts": accounts }),
+    );
+    Ok(Genesis {
+        chain_id: chain_id.to_string(),
+        genesis_time_ms,
+        validators: validators
+            .iter()
+            .map(|v| GenesisValidator {
+                name: v.name.clone(),
+                public_key: v.public_key,
+                address: v.p2p.to_string(),
+            })
+            .collect(),
+        modules,
+    })
+}
+
+/// Load `node.toml` and everything it points to into a runnable spec.
+pub fn load(config_path: &Path) -> anyhow::Result<(NodeConfig, NodeSpec)> {
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("read {}", config_path.display()))?;
+    let cfg: NodeConfig =
+        toml::from_str(&text).with_context(|| format!("parse {}", config_path.display()))?;
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let genesis_path = resolve(base, &cfg.genesis);
+    let genesis: Genesis = serde_json::from_slice(
+        &std::fs::read(&genesis_path)
+            .with_context(|| format!("read genesis {}", genesis_path.display()))?,
+    )
+    .with_context(|| format!("parse genesis {}", genesis_path.display()))?;
+    let key = read_key(&resolve(base, &cfg.validator_key))?;
+    let me = key.public_key();
+    let mut peers = Vec::new();
+    for v in &genesis.validators {
+        let addr: SocketAddr = v.address.parse().with_context(|| {
+            format!(
+                "validator {} has no valid p2p address ({:?})",
+                v.name, v.address
+            )
+        })?;
+        if v.public_key == me && addr.port() != cfg.p2p.port() {
+            bail!(
+                "config p2p port {} differs from this validator's genesis address {addr}",
+                cfg.p2p
+            );
+        }
+        peers.push((v.public_key, addr));
+    }
+    if !genesis.validators.iter().any(|v| v.public_key == me) {
+        bail!("validator key {me} is not in the genesis validator set");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if now + 60_000 < genesis.genesis_time_ms {
+        bail!(
+            "this machine's clock is {} s behind the genesis time: fix the clock (or the genesis)",
+            (genesis.genesis_time_ms - now) / 1000
+        );
+    }
+    let spec = NodeSpec {
+        data_dir: resolve(base, &cfg.data_dir),
+        genesis,
+        validator_key: key,
+        api: cfg.api,
+        p2p: cfg.p2p,
+        peers,
+        block_time: Duration::from_millis(cfg.block_time_ms),
+        mempool: MempoolConfig::default(),
+        shutdown: None,
+    };
+    Ok((cfg, spec))
+}
+
+/// `urbis testnet --init-only`: N validators on loopback under `dir`, sharing one genesis, with
+/// one city-admin key (`dir/admin.key`). Returns each node's config path.
+pub fn init_testnet(
+    dir: &Path,
+    validators: usize,
+    chain_id: &str,
+    base_api: u16,
+    base_p2p: u16,
+    block_time_ms: u64,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if validators == 0 {
+        bail!("a testnet needs at least one validator");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let mut publics = Vec::new();
+    let mut configs = Vec::new();
+    for i in 0..validators {
+        let node_dir = dir.join(format!("node{i}"));
+        let api: SocketAddr = ([127, 0, 0, 1], base_api + i as u16).into();
+        let p2p: SocketAddr = ([127, 0, 0, 1], base_p2p + i as u16).into();
+        let public = init(
+            &node_dir,
+            &format!("node{i}"),
+            api,
+            p2p,
+            Path::new("../genesis.json"),
+        )?;
+        let cfg_path = node_dir.join("node.toml");
+        let mut cfg: NodeConfig = toml::from_str(&std::fs::read_to_string(&cfg_path)?)?;
+        cfg.block_time_ms = block_time_ms;
+        std::fs::write(&cfg_path, toml::to_string_pretty(&cfg)?)?;
+        publics.push(public);
+        configs.push(cfg_path);
+    }
+    let admin = SecretKey::generate();
+    write_private(&dir.join("admin.key"), hex::encode(admin.seed()).as_bytes())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let genesis = assemble_genesis(chain_id, &publics, &[admin.address()], now)?;
+    std::fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_vec_pretty(&genesis)?,
+    )?;
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn testnet_configs_load_and_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let configs = init_testnet(dir.path(), 4, "t", 18000, 19000, 100).unwrap();
+        assert_eq!(configs.len(), 4);
+        let mut genesis = None;
+        for (i, c) in configs.iter().enumerate() {
+            let (cfg, spec) = load(c).unwrap();
+            assert_eq!(cfg.name, format!("node{i}"));
+            assert_eq!(spec.peers.len(), 4);
+            assert_eq!(spec.block_time, Duration::from_millis(100));
+            if let Some(g) = &genesis {
+                assert_eq!(g, &spec.genesis);
+            }
+            genesis = Some(spec.genesis);
+        }
+        // Refuses to overwrite a key.
+        assert!(
+            init(
+                &dir.path().join("node0"),
+                "x",
+                "127.0.0.1:1".parse().unwrap(),
+                "127.0.0.1:2".parse().unwrap(),
+                Path::new("g")
+            )
+            .is_err()
+        );
+        // A key outside the validator set is refused at load.
+        std::fs::write(
+            dir.path().join("node0/validator.key"),
+            hex::encode([9u8; 32]),
+        )
+        .unwrap();
+        assert!(load(&configs[0]).is_err());
+    }
+}
