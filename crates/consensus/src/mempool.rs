@@ -31,6 +31,23 @@ impl Default for MempoolConfig {
     }
 }
 
+/// How far ahead of the committed nonce a relayed transaction may be parked.
+pub const MAX_NONCE_AHEAD: u64 = 64;
+
+/// End of the contiguous run of nonces in `queue` starting at `from`.
+fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<SignedTx>>>, from: u64) -> u64 {
+    let mut next = from;
+    if let Some(q) = queue {
+        for n in q.range(from..).map(|(n, _)| *n) {
+            if n != next {
+                break;
+            }
+            next += 1;
+        }
+    }
+    next
+}
+
 #[derive(Default)]
 struct Inner {
     by_sender: BTreeMap<Address, BTreeMap<u64, Arc<SignedTx>>>,
@@ -78,21 +95,25 @@ impl Mempool {
         self.lock().hashes.contains_key(hash)
     }
 
-    /// The nonce the sender's next submission must carry, given its committed nonce.
+    /// The nonce the sender's next submission must carry, given its committed nonce: the end of
+    /// the contiguous run of pending transactions starting at `committed`.
     pub fn next_nonce(&self, sender: &Address, committed: u64) -> u64 {
         let inner = self.lock();
-        inner
-            .by_sender
-            .get(sender)
-            .and_then(|q| q.last_key_value())
-            .map(|(n, _)| n + 1)
-            .filter(|n| *n > committed)
-            .unwrap_or(committed)
+        contiguous_end(inner.by_sender.get(sender), committed)
     }
 
     /// Admit a transaction that already passed the stateless checks. `committed` is the
     /// sender's nonce in the latest executed state.
-    pub fn insert(&self, tx: SignedTx, committed: u64) -> Result<Hash, UrbisError> {
+    ///
+    /// Clients must submit nonces in order (a gap is `nonce_gap`); transactions relayed by peers
+    /// may arrive out of order, so with `allow_gap` they are parked up to [`MAX_NONCE_AHEAD`]
+    /// ahead and become eligible once the gap fills.
+    pub fn insert(
+        &self,
+        tx: SignedTx,
+        committed: u64,
+        allow_gap: bool,
+    ) -> Result<Hash, UrbisError> {
         let hash = tx.hash();
         let size = borsh::object_length(&tx).unwrap_or(limits::MAX_TX_BYTES);
         let sender = tx.sender();
@@ -103,21 +124,16 @@ impl Mempool {
                 format!("transaction {hash} is already pending"),
             ));
         }
-        let queue_len = inner.by_sender.get(&sender).map_or(0, BTreeMap::len);
-        let expected = inner
-            .by_sender
-            .get(&sender)
-            .and_then(|q| q.last_key_value())
-            .map(|(n, _)| n + 1)
-            .filter(|n| *n > committed)
-            .unwrap_or(committed);
+        let queue = inner.by_sender.get(&sender);
+        let queue_len = queue.map_or(0, BTreeMap::len);
+        let expected = contiguous_end(queue, committed);
         if tx.nonce < committed {
             return Err(UrbisError::new(
                 ErrorCode::NonceTooLow,
                 format!("nonce {} already used; next is {expected}", tx.nonce),
             ));
         }
-        if tx.nonce < expected {
+        if queue.is_some_and(|q| q.contains_key(&tx.nonce)) {
             return Err(UrbisError::new(
                 ErrorCode::NonceTooLow,
                 format!(
@@ -126,7 +142,12 @@ impl Mempool {
                 ),
             ));
         }
-        if tx.nonce > expected {
+        let limit = if allow_gap {
+            committed.saturating_add(MAX_NONCE_AHEAD)
+        } else {
+            expected
+        };
+        if tx.nonce > limit {
             return Err(UrbisError::new(
                 ErrorCode::NonceGap,
                 format!("nonce {} skips ahead; next is {expected}", tx.nonce),
@@ -175,12 +196,20 @@ impl Mempool {
         let mut queues: Vec<Vec<Arc<SignedTx>>> = senders
             .iter()
             .map(|s| {
-                let floor = committed(s);
-                inner.by_sender[s]
-                    .range(floor..)
-                    .map(|(_, tx)| tx.clone())
-                    .filter(|tx| !in_flight.contains(&tx.hash()))
-                    .collect()
+                // Ready: the contiguous run from the committed nonce, minus what unexecuted
+                // ancestors already carry.
+                let mut next = committed(s);
+                let mut ready = Vec::new();
+                for (n, tx) in inner.by_sender[s].range(next..) {
+                    if *n != next {
+                        break;
+                    }
+                    next += 1;
+                    if !in_flight.contains(&tx.hash()) {
+                        ready.push(tx.clone());
+                    }
+                }
+                ready
             })
             .collect();
         let mut out = Vec::new();
@@ -261,20 +290,20 @@ mod tests {
     #[test]
     fn nonce_rules() {
         let pool = Mempool::new(MempoolConfig::default());
-        pool.insert(tx("a", 5), 5).unwrap();
+        pool.insert(tx("a", 5), 5, false).unwrap();
         assert_eq!(
-            pool.insert(tx("a", 5), 5).unwrap_err().code,
+            pool.insert(tx("a", 5), 5, false).unwrap_err().code,
             ErrorCode::DuplicateTx
         );
         assert_eq!(
-            pool.insert(tx("a", 4), 5).unwrap_err().code,
+            pool.insert(tx("a", 4), 5, false).unwrap_err().code,
             ErrorCode::NonceTooLow
         );
         assert_eq!(
-            pool.insert(tx("a", 7), 5).unwrap_err().code,
+            pool.insert(tx("a", 7), 5, false).unwrap_err().code,
             ErrorCode::NonceGap
         );
-        pool.insert(tx("a", 6), 5).unwrap();
+        pool.insert(tx("a", 6), 5, false).unwrap();
         assert_eq!(pool.next_nonce(&SecretKey::from_label("a").address(), 5), 7);
     }
 
@@ -284,9 +313,9 @@ mod tests {
             max_txs: 1,
             ..MempoolConfig::default()
         });
-        pool.insert(tx("a", 0), 0).unwrap();
+        pool.insert(tx("a", 0), 0, false).unwrap();
         assert_eq!(
-            pool.insert(tx("b", 0), 0).unwrap_err().code,
+            pool.insert(tx("b", 0), 0, false).unwrap_err().code,
             ErrorCode::MempoolFull
         );
     }
@@ -295,8 +324,8 @@ mod tests {
     fn select_round_robin_skips_in_flight_and_prunes() {
         let pool = Mempool::new(MempoolConfig::default());
         for n in 0..3 {
-            pool.insert(tx("a", n), 0).unwrap();
-            pool.insert(tx("b", n), 0).unwrap();
+            pool.insert(tx("a", n), 0, false).unwrap();
+            pool.insert(tx("b", n), 0, false).unwrap();
         }
         let picked = pool.select(4, usize::MAX, &HashSet::new(), |_| 0);
         assert_eq!(picked.len(), 4);
@@ -307,5 +336,32 @@ mod tests {
         assert_eq!(pool.stats().txs, 2);
         pool.on_executed(&rest, |_| 3);
         assert_eq!(pool.stats().txs, 0);
+    }
+
+    #[test]
+    fn relayed_transactions_may_arrive_out_of_order() {
+        let pool = Mempool::new(MempoolConfig::default());
+        let a = SecretKey::from_label("a").address();
+        pool.insert(tx("a", 2), 0, true).unwrap();
+        pool.insert(tx("a", 1), 0, true).unwrap();
+        assert_eq!(pool.next_nonce(&a, 0), 0);
+        assert!(
+            pool.select(10, usize::MAX, &HashSet::new(), |_| 0)
+                .is_empty(),
+            "gap at 0"
+        );
+        assert_eq!(pool.insert(tx("a", 0), 0, true).unwrap(), tx("a", 0).hash());
+        assert_eq!(pool.next_nonce(&a, 0), 3);
+        let picked = pool.select(10, usize::MAX, &HashSet::new(), |_| 0);
+        assert_eq!(
+            picked.iter().map(|t| t.nonce).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            pool.insert(tx("a", 3 + MAX_NONCE_AHEAD), 0, true)
+                .unwrap_err()
+                .code,
+            ErrorCode::NonceGap
+        );
     }
 }

@@ -188,7 +188,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
 
     /// Admit a transaction submitted by a client, and forward it to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
-        let hash = self.admit(tx.clone())?;
+        let hash = self.admit(tx.clone(), false)?;
         if let Some(g) = self.gossip.get() {
             let _ = g.unbounded_send(tx);
         }
@@ -198,11 +198,11 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     /// Admit a transaction forwarded by a peer (not forwarded again: validators are fully
     /// connected, so one hop reaches everyone).
     pub fn submit_from_peer(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
-        self.admit(tx)
+        self.admit(tx, true)
     }
 
     /// Door checks for a transaction, then admission to the mempool.
-    fn admit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
+    fn admit(&self, tx: SignedTx, allow_gap: bool) -> Result<Hash, UrbisError> {
         tx.check_stateless(&self.chain_id)?;
         let hash = tx.hash();
         if self.chain.tx_location(&hash)?.is_some() {
@@ -222,6 +222,6 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             }
         })?;
         let committed = urbis_runtime::read_nonce(&view, &tx.sender())?;
-        self.mempool.insert(tx, committed)
+        self.mempool.insert(tx, committed, allow_gap)
     }
 }
