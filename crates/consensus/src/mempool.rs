@@ -198,13 +198,12 @@ impl Mempool {
             .map(|s| {
                 // Ready: the contiguous run from the committed nonce, minus what unexecuted
                 // ancestors already carry.
-                let mut next = committed(s);
+                let floor = committed(s);
                 let mut ready = Vec::new();
-                for (n, tx) in inner.by_sender[s].range(next..) {
-                    if *n != next {
+                for (expected, (n, tx)) in (floor..).zip(inner.by_sender[s].range(floor..)) {
+                    if *n != expected {
                         break;
                     }
-                    next += 1;
                     if !in_flight.contains(&tx.hash()) {
                         ready.push(tx.clone());
                     }
