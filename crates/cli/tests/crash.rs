@@ -47,7 +47,11 @@ fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
 fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if get(http, &format!("{base}/v1/status")).is_some() {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));

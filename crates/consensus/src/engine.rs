@@ -275,8 +275,16 @@ where
         executed = shared.executed_height(),
         "marshal ready"
     );
-    let (finalized, deliveries) = Finalized::new();
+    let (finalized, deliveries) = Finalized::new(shared.finalized_tip.clone());
     actor.start(finalized, buffer, resolver);
+    if let Some((stored, _)) = mailbox
+        .get_info(commonware_consensus::marshal::Identifier::Latest)
+        .await
+    {
+        shared
+            .startup_height
+            .fetch_max(stored.get(), std::sync::atomic::Ordering::Relaxed);
+    }
 
     let exec_shared = shared.clone();
     let exec_marshal = mailbox.clone();

@@ -41,12 +41,16 @@ type Delivery = (Digested<ChainBlock>, Exact);
 #[derive(Clone)]
 pub struct Finalized {
     tx: mpsc::UnboundedSender<Delivery>,
+    tip: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Finalized {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Delivery>) {
+    /// `tip` is raised to every finalized height marshal announces.
+    pub fn new(
+        tip: Arc<std::sync::atomic::AtomicU64>,
+    ) -> (Self, mpsc::UnboundedReceiver<Delivery>) {
         let (tx, rx) = mpsc::unbounded();
-        (Finalized { tx }, rx)
+        (Finalized { tx, tip }, rx)
     }
 }
 
@@ -59,7 +63,11 @@ impl Reporter for Finalized {
                 Ok(()) => commonware_actor::Feedback::Ok,
                 Err(_) => commonware_actor::Feedback::Closed,
             },
-            Update::Tip(..) => commonware_actor::Feedback::Ok,
+            Update::Tip(_, height, _) => {
+                self.tip
+                    .fetch_max(height.get(), std::sync::atomic::Ordering::Relaxed);
+                commonware_actor::Feedback::Ok
+            }
         }
     }
 }
@@ -152,6 +160,9 @@ where
             urbis_runtime::read_nonce(&view, a).unwrap_or(0)
         });
     }
+    shared
+        .finalized_tip
+        .fetch_max(h.height, std::sync::atomic::Ordering::Relaxed);
     shared.executed.send_replace(h.height);
     let _ = shared.events.send(Arc::new(ExecutedBlock {
         height: h.height,

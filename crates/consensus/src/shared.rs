@@ -68,6 +68,11 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     /// Set by the engine when a p2p network is running: transactions admitted through the API
     /// are forwarded to the other validators.
     pub gossip: OnceLock<futures::channel::mpsc::UnboundedSender<SignedTx>>,
+    /// Highest finalized height this node has heard of (from marshal), executed or not.
+    pub finalized_tip: Arc<std::sync::atomic::AtomicU64>,
+    /// Highest finalized height this node had stored when it started; until it hears of a
+    /// higher one from the network it cannot know how far behind it is.
+    pub startup_height: std::sync::atomic::AtomicU64,
 }
 
 /// Hash identifying a validator set (sorted public keys).
@@ -172,11 +177,33 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             counters: Counters::default(),
             evidence: Arc::new(EvidenceLog::default()),
             gossip: OnceLock::new(),
+            finalized_tip: Arc::new(std::sync::atomic::AtomicU64::new(executed)),
+            startup_height: std::sync::atomic::AtomicU64::new(executed),
         })
     }
 
     pub fn executed_height(&self) -> u64 {
         *self.executed.borrow()
+    }
+
+    /// How many finalized blocks this node still has to execute.
+    pub fn lag(&self) -> u64 {
+        self.finalized_tip
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(self.executed_height())
+    }
+
+    /// Caught up with the finalized chain (within a couple of blocks in flight), having heard of
+    /// at least one finalization since start (until then a restarted node cannot know how far
+    /// behind it is).
+    pub fn caught_up(&self) -> bool {
+        let tip = self
+            .finalized_tip
+            .load(std::sync::atomic::Ordering::Relaxed);
+        tip > self
+            .startup_height
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && self.lag() <= 2
     }
 
     /// Wait until the executor has executed `height`.
@@ -188,6 +215,15 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
 
     /// Admit a transaction submitted by a client, and forward it to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
+        if !self.caught_up() {
+            return Err(UrbisError::new(
+                ErrorCode::NotReady,
+                format!(
+                    "this node is catching up ({} blocks behind); retry or use another node",
+                    self.lag()
+                ),
+            ));
+        }
         let hash = self.admit(tx.clone(), false)?;
         if let Some(g) = self.gossip.get() {
             let _ = g.unbounded_send(tx);

@@ -67,8 +67,12 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the last executed block is recent: a node replaying or catching up is not.
+/// Ready when the node has executed the finalized chain it knows of, and its last block is
+/// recent: a node replaying or catching up is not.
 fn is_ready(s: &ApiState) -> bool {
+    if !s.shared.caught_up() {
+        return false;
+    }
     let Ok(Some(block)) = s.shared.chain.block(s.shared.executed_height()) else {
         return false;
     };
@@ -87,8 +91,9 @@ async fn readyz(State(s): State<ApiState>) -> Response {
         ApiError::new(
             ErrorCode::NotReady,
             format!(
-                "catching up: last executed block {} is not recent",
-                s.shared.executed_height()
+                "catching up: executed {} of {} finalized blocks",
+                s.shared.executed_height(),
+                s.shared.executed_height() + s.shared.lag()
             ),
         )
         .into_response()
@@ -197,6 +202,7 @@ async fn status(State(s): State<ApiState>) -> ApiResult<Json<Value>> {
         "validators": sh.validators,
         "mempool": sh.mempool.stats(),
         "ready": is_ready(&s),
+        "lag": sh.lag(),
         "version": env!("CARGO_PKG_VERSION"),
     })))
 }

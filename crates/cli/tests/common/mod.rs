@@ -59,6 +59,7 @@ impl TestNode {
         let (api, admin, chain_id, data_dir, genesis_path) = ready_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("dev node did not start");
+        wait_ready(&format!("http://{api}"));
         TestNode {
             api,
             url: format!("http://{api}"),
@@ -96,4 +97,27 @@ impl Drop for TestNode {
             let _ = t.join();
         }
     }
+}
+
+/// Wait until `/readyz` answers 200 (the node has executed the chain it knows of). Plain
+/// HTTP over std, so that it can be called from async tests too.
+pub fn wait_ready(base: &str) {
+    use std::io::{Read as _, Write as _};
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let ready = || -> std::io::Result<bool> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out.starts_with("HTTP/1.1 200"))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if ready().unwrap_or(false) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("node at {base} never became ready");
 }

@@ -1,0 +1,222 @@
+//! A real 4-validator network of `urbis node` processes on loopback: transactions submitted to
+//! different nodes, one validator killed with SIGKILL and restarted, and all nodes converging
+//! on the same height and state root.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use urbis_accounts::{AccountsCall, Role};
+use urbis_core::{Call, SecretKey, SignedTx};
+
+const N: usize = 4;
+
+/// A base port with `2 * N` free ports after it (API ports, then p2p ports).
+fn free_base() -> u16 {
+    for attempt in 0..200u16 {
+        let base = 20_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 7;
+        let ok =
+            (0..2 * N as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+fn urbis() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_urbis"))
+}
+
+fn start(dir: &Path, i: usize) -> Child {
+    let log = std::fs::File::create(dir.join(format!("node{i}/test.log"))).unwrap();
+    urbis()
+        .args(["node", "--config"])
+        .arg(dir.join(format!("node{i}/node.toml")))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
+    let r = http.get(url).send().ok()?;
+    r.status().is_success().then(|| r.json().ok()).flatten()
+}
+
+fn status(http: &reqwest::blocking::Client, api: &str) -> Option<Value> {
+    get(http, &format!("{api}/v1/status"))
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
+    let account = SecretKey::from_label(&format!("resident-{nonce}")).address();
+    SignedTx::new(
+        chain,
+        admin,
+        nonce,
+        Call::new(
+            "accounts",
+            &AccountsCall::GrantRole {
+                account,
+                role: Role::Citizen,
+            },
+        ),
+    )
+}
+
+#[test]
+fn four_process_testnet_survives_kill_9_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = free_base();
+    let out = urbis()
+        .args(["testnet", "--validators", "4", "--init-only", "--dir"])
+        .arg(d)
+        .args([
+            "--base-api",
+            &base.to_string(),
+            "--base-p2p",
+            &(base + N as u16).to_string(),
+        ])
+        .args(["--block-time-ms", "100", "--chain-id", "loopback"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 0..N {
+        assert!(d.join(format!("node{i}/node.toml")).exists());
+    }
+    let apis: Vec<String> = (0..N)
+        .map(|i| format!("http://127.0.0.1:{}", base + i as u16))
+        .collect();
+    let mut children: Vec<Option<Child>> = (0..N).map(|i| Some(start(d, i))).collect();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(45))
+        .build()
+        .unwrap();
+    wait_until(
+        "all nodes up and producing blocks",
+        Duration::from_secs(90),
+        || {
+            apis.iter()
+                .all(|a| status(&http, a).is_some_and(|s| s["height"].as_u64().unwrap_or(0) >= 3))
+        },
+    );
+
+    let seed: [u8; 32] = hex::decode(std::fs::read_to_string(d.join("admin.key")).unwrap().trim())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let admin = SecretKey::from_seed(seed);
+    let send = |api: &str, nonce: u64| {
+        let r = http
+            .post(format!("{api}/v1/txs?wait=true"))
+            .json(&grant(&admin, "loopback", nonce))
+            .send()
+            .unwrap();
+        if !r.status().is_success() {
+            let body = r.text().unwrap();
+            for a in &apis {
+                eprintln!("{a}: {:?}", status(&http, a));
+            }
+            let _ = std::fs::copy(d.join("node2/test.log"), "/tmp/node2-debug.log");
+            panic!("{body}");
+        }
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["receipt"]["success"], true, "{v}");
+    };
+    // Transactions to every node.
+    let mut nonce = 0;
+    for api in &apis {
+        send(api, nonce);
+        nonce += 1;
+    }
+
+    // SIGKILL node 2, keep the chain busy, restart it.
+    let mut victim = children[2].take().unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    for api in [&apis[0], &apis[1], &apis[3], &apis[0]] {
+        send(api, nonce);
+        nonce += 1;
+    }
+    children[2] = Some(start(d, 2));
+    wait_until(
+        "restarted node to catch up",
+        Duration::from_secs(90),
+        || {
+            http.get(format!("{}/readyz", apis[2]))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+        },
+    );
+    send(&apis[2], nonce); // the restarted node accepts and relays transactions again
+
+    // Everyone converges: same block and state root at a common height past the restart.
+    let target = status(&http, &apis[0]).unwrap()["height"].as_u64().unwrap() + 5;
+    wait_until("convergence", Duration::from_secs(120), || {
+        apis.iter()
+            .all(|a| status(&http, a).is_some_and(|s| s["height"].as_u64().unwrap_or(0) >= target))
+    });
+    let blocks: Vec<Value> = apis
+        .iter()
+        .map(|a| get(&http, &format!("{a}/v1/blocks/{target}")).unwrap())
+        .collect();
+    for b in &blocks[1..] {
+        assert_eq!(b["hash"], blocks[0]["hash"]);
+        assert_eq!(b["state_root_after"], blocks[0]["state_root_after"]);
+    }
+    let nonce_now = get(&http, &format!("{}/v1/nonce/{}", apis[2], admin.address())).unwrap();
+    assert_eq!(nonce_now["nonce"].as_u64().unwrap(), nonce + 1);
+
+    // A proof from any node verifies against the genesis validator set.
+    let genesis = d.join("genesis.json");
+    let proof_path = d.join("proof.json");
+    let addr = SecretKey::from_label("resident-0").address().to_string();
+    let out = urbis()
+        .args([
+            "--node", &apis[3], "query", "account", &addr, "--prove", "--out",
+        ])
+        .arg(&proof_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = urbis()
+        .arg("verify")
+        .arg(&proof_path)
+        .arg("--genesis")
+        .arg(&genesis)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+
+    for c in children.iter_mut().flatten() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
