@@ -216,12 +216,14 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     /// Admit a transaction submitted by a client, and forward it to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
         if !self.caught_up() {
+            let why = if self.lag() > 2 {
+                format!("it is {} blocks behind", self.lag())
+            } else {
+                "it has not yet seen a new finalized block since it started".to_string()
+            };
             return Err(UrbisError::new(
                 ErrorCode::NotReady,
-                format!(
-                    "this node is catching up ({} blocks behind); retry or use another node",
-                    self.lag()
-                ),
+                format!("this node is catching up ({why}); retry shortly or use another node"),
             ));
         }
         let hash = self.admit(tx.clone(), false)?;

@@ -294,6 +294,8 @@ fn four_validators_make_progress_and_agree() {
         for i in 0..N {
             nodes.push(net.start(&ctx, i).await);
         }
+        let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
+        wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         // Transactions submitted to different validators all get included (gossip).
         // Each goes to the next validator once the previous one has propagated.
         for (i, nonce) in (0..8u64).enumerate() {
@@ -301,7 +303,6 @@ fn four_validators_make_progress_and_agree() {
             node.submit(label_tx(nonce)).unwrap();
             ctx.sleep(Duration::from_millis(100)).await;
         }
-        let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 20, Duration::from_secs(60)).await;
         assert_consistent(&refs);
         let view = refs[0].chain.state_view().unwrap();
@@ -422,10 +423,11 @@ fn late_joiner_catches_up() {
         for i in 0..3 {
             nodes.push(net.start(&ctx, i).await);
         }
+        let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
+        wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         for nonce in 0..5 {
             nodes[0].1.submit(label_tx(nonce)).unwrap();
         }
-        let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 30, Duration::from_secs(120)).await;
         let late = net.start(&ctx, 3).await;
         let mut all = refs.clone();
