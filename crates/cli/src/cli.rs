@@ -69,6 +69,34 @@ pub enum Command {
     Node(NodeArgs),
     /// Create (and by default run) a local multi-validator network on loopback.
     Testnet(TestnetArgs),
+    /// Verifiable elections: run a simulated election, verify an election record.
+    #[command(subcommand)]
+    Election(ElectionCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ElectionCmd {
+    /// Run a complete simulated election (key ceremony, ballots with re-votes and spoiled
+    /// ballots, one absent trustee, tally) and write its record.
+    Demo {
+        #[arg(long, default_value_t = 100)]
+        ballots: usize,
+        #[arg(long, default_value_t = 5)]
+        trustees: u32,
+        #[arg(long, default_value_t = 3)]
+        threshold: u32,
+        /// Make the run reproducible.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A single yes/no contest instead of the multi-contest ballot.
+        #[arg(long)]
+        referendum: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check every proof, signature, the replacement rule, the aggregation and the result of an
+    /// election record; exits non-zero naming the first failed check.
+    Verify { record: PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -90,7 +90,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Init(_)
         | Command::Genesis(_)
         | Command::Node(_)
-        | Command::Testnet(_) => Err(fail(
+        | Command::Testnet(_)
+        | Command::Election(_) => Err(fail(
             "internal",
             "node commands run outside the async runtime",
         )),

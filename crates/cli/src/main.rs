@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod dev;
+mod election;
 mod network;
 mod output;
 mod values;
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Genesis(args) => return network::genesis(args),
         Command::Node(args) => return network::node(args),
         Command::Testnet(args) => return network::testnet(args),
+        Command::Election(cmd) => return election::run(cmd, cli.output),
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

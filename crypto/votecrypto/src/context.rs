@@ -1,0 +1,77 @@
+//! The public election context every ballot and proof is bound to.
+
+use std::collections::HashMap;
+
+use crate::VoteError;
+use crate::dkg::CeremonyRecord;
+use crate::encoding::{Hex32, Transcript};
+use crate::group::PublicKey;
+use crate::manifest::{Credential, Manifest, credentials_hash, index_credentials};
+
+/// Manifest, joint key, credential list and the election hash binding them.
+pub struct ElectionContext {
+    pub manifest: Manifest,
+    pub manifest_hash: Hex32,
+    pub election_hash: Hex32,
+    pub public_key: PublicKey,
+    pub credentials: Vec<Credential>,
+    pub(crate) credential_index: HashMap<Hex32, usize>,
+    pub trustees: u32,
+    pub threshold: u32,
+}
+
+/// `election_hash = H("election", manifest_hash, n, k, joint key, public shares, credentials_hash)`.
+pub fn election_hash(
+    manifest_hash: &Hex32,
+    ceremony: &CeremonyRecord,
+    credentials: &[Credential],
+) -> Hex32 {
+    let mut t = Transcript::new("election");
+    t.append_hex("manifest_hash", manifest_hash);
+    t.append_u64("trustees", u64::from(ceremony.trustees));
+    t.append_u64("threshold", u64::from(ceremony.threshold));
+    t.append_hex("joint_public_key", &ceremony.joint_public_key);
+    t.append_u64("public_shares", ceremony.public_shares.len() as u64);
+    for p in &ceremony.public_shares {
+        t.append_u64("index", u64::from(p.index));
+        t.append_hex("key", &p.key);
+    }
+    t.append_hex("credentials_hash", &credentials_hash(credentials));
+    t.hash("election_hash")
+}
+
+impl ElectionContext {
+    /// Build and validate the context.
+    pub fn new(
+        manifest: Manifest,
+        ceremony: &CeremonyRecord,
+        credentials: Vec<Credential>,
+    ) -> Result<Self, VoteError> {
+        manifest.validate()?;
+        let credential_index = index_credentials(&manifest, &credentials)?;
+        let manifest_hash = manifest.hash();
+        let point = ceremony.joint_public_key.point("joint public key")?;
+        Ok(ElectionContext {
+            election_hash: election_hash(&manifest_hash, ceremony, &credentials),
+            manifest,
+            manifest_hash,
+            public_key: PublicKey::new(point),
+            credentials,
+            credential_index,
+            trustees: ceremony.trustees,
+            threshold: ceremony.threshold,
+        })
+    }
+
+    /// The listed credential with this public key.
+    pub fn credential(&self, key: &Hex32) -> Option<&Credential> {
+        self.credential_index
+            .get(key)
+            .map(|&i| &self.credentials[i])
+    }
+
+    /// Sum of all credential weights: the bound on every decrypted count.
+    pub fn total_weight(&self) -> u64 {
+        self.credentials.iter().map(|c| c.weight).sum()
+    }
+}

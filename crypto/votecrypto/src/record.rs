@@ -1,0 +1,46 @@
+//! The election record: one versioned JSON document holding everything a verifier needs.
+//! See `SPEC.md` and `record.schema.json`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::VoteError;
+use crate::ballot::BoardEntry;
+use crate::dkg::CeremonyRecord;
+use crate::encoding::Hex32;
+use crate::manifest::{Credential, Manifest};
+use crate::tally::TallyRecord;
+
+/// Version string of the record format implemented by this crate.
+pub const RECORD_VERSION: &str = "urbis-election-record/1";
+
+/// The complete public record of an election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionRecord {
+    pub version: String,
+    pub manifest: Manifest,
+    pub ceremony: CeremonyRecord,
+    pub credentials: Vec<Credential>,
+    pub election_hash: Hex32,
+    /// Every cast and spoiled ballot, in bulletin-board order.
+    pub ballots: Vec<BoardEntry>,
+    /// Confirmation code of the last ballot (genesis code if there is none).
+    pub chain_head: Hex32,
+    pub tally: TallyRecord,
+}
+
+impl ElectionRecord {
+    /// Parse a record from JSON (structure only; use [`crate::verify_record`] to check it).
+    pub fn from_json(s: &str) -> Result<Self, VoteError> {
+        serde_json::from_str(s).map_err(|e| VoteError::Record(e.to_string()))
+    }
+
+    /// Pretty-printed JSON.
+    pub fn to_json_pretty(&self) -> Result<String, VoteError> {
+        serde_json::to_string_pretty(self).map_err(|e| VoteError::Record(e.to_string()))
+    }
+
+    /// Compact JSON.
+    pub fn to_json(&self) -> Result<String, VoteError> {
+        serde_json::to_string(self).map_err(|e| VoteError::Record(e.to_string()))
+    }
+}
