@@ -348,7 +348,16 @@ where
             track_historical_votes: false,
         },
     );
-    let engine = engine.start(channels.votes, channels.certs, channels.resolver);
+    let (votes_sender, votes_receiver) = channels.votes;
+    let votes_receiver = crate::peers::Observed {
+        inner: votes_receiver,
+        seen: shared.peers.clone(),
+    };
+    let engine = engine.start(
+        (votes_sender, votes_receiver),
+        channels.certs,
+        channels.resolver,
+    );
     Running {
         marshal: mailbox,
         engine,

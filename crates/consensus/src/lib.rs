@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod executor;
 pub mod gossip;
 pub mod mempool;
+pub mod peers;
 pub mod shared;
 
 pub use app::ProposerConfig;

@@ -73,6 +73,8 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     /// Highest finalized height this node had stored when it started; until it hears of a
     /// higher one from the network it cannot know how far behind it is.
     pub startup_height: std::sync::atomic::AtomicU64,
+    /// Validators this node hears from (for metrics).
+    pub peers: Arc<crate::peers::PeerSeen>,
 }
 
 /// Hash identifying a validator set (sorted public keys).
@@ -179,6 +181,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             gossip: OnceLock::new(),
             finalized_tip: Arc::new(std::sync::atomic::AtomicU64::new(executed)),
             startup_height: std::sync::atomic::AtomicU64::new(executed),
+            peers: Arc::new(crate::peers::PeerSeen::default()),
         })
     }
 

@@ -309,6 +309,17 @@ fn four_validators_make_progress_and_agree() {
         let nonce =
             urbis_runtime::read_nonce(&view, &SecretKey::from_label("admin").address()).unwrap();
         assert_eq!(nonce, 8, "all gossiped transactions executed");
+        for n in &refs {
+            assert_eq!(
+                n.peers.active(Duration::from_secs(3600)),
+                N - 1,
+                "hears every other validator"
+            );
+            assert!(
+                n.evidence.list().is_empty(),
+                "no evidence against honest validators"
+            );
+        }
     });
 }
 

@@ -50,6 +50,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
         .route("/v1/events", get(events))
+        .route("/v1/evidence", get(evidence))
         .fallback(not_found)
         // Bodies larger than this are cut off by axum; `submit_tx` reports them as too_large.
         .layer(DefaultBodyLimit::max(4 * limits::MAX_TX_BYTES))
@@ -464,6 +465,10 @@ async fn certify(
             Ok(_) => {}
         }
     }
+}
+
+async fn evidence(State(s): State<ApiState>) -> Json<Value> {
+    Json(json!({ "evidence": s.shared.evidence.list() }))
 }
 
 fn block_event(b: &ExecutedBlock) -> Value {
