@@ -225,8 +225,24 @@ where
         if h.state_height < ph.state_height || h.state_height > ph.height {
             return reject("state height out of range");
         }
-        if let Err(e) = block.check_structure(&shared.chain_id) {
-            return reject(&e.to_string());
+        // Signatures: skip those this node already verified at its mempool door, check the rest
+        // on a blocking thread across all cores.
+        let check = {
+            let block = block.clone();
+            let sh = self.shared.clone();
+            ctx.child("verify_block")
+                .shared(true)
+                .spawn(move |_| async move {
+                    block.check_structure_with(&sh.chain_id, |h| sh.mempool.contains(h))
+                })
+        };
+        match check.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return reject(&e.to_string()),
+            Err(e) => {
+                warn!(?e, "block verification task failed");
+                return false;
+            }
         }
         // A timestamp too far in our future: abstain until our clock catches up (either the
         // proposer's clock or ours is wrong; say so).

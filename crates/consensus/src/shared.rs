@@ -218,51 +218,82 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
 
     /// Admit a transaction submitted by a client, and forward it to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
-        if !self.caught_up() {
-            let why = if self.lag() > 2 {
-                format!("it is {} blocks behind", self.lag())
-            } else {
-                "it has not yet seen a new finalized block since it started".to_string()
-            };
-            return Err(UrbisError::new(
-                ErrorCode::NotReady,
-                format!("this node is catching up ({why}); retry shortly or use another node"),
-            ));
-        }
-        let hash = self.admit(tx.clone(), false)?;
+        self.ensure_ready()?;
+        let hash = self.admit(tx.clone(), false, false)?;
         if let Some(g) = self.gossip.get() {
             let _ = g.unbounded_send(tx);
         }
         Ok(hash)
     }
 
+    /// Admit many client transactions at once: signatures are checked on all cores, then each
+    /// transaction is admitted in order (so one sender's consecutive nonces can share a batch).
+    pub fn submit_batch(
+        &self,
+        txs: Vec<SignedTx>,
+    ) -> Result<Vec<Result<Hash, UrbisError>>, UrbisError> {
+        self.ensure_ready()?;
+        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_id);
+        Ok(txs
+            .into_iter()
+            .zip(checks)
+            .map(|(tx, check)| {
+                check?;
+                let hash = self.admit(tx.clone(), false, true)?;
+                if let Some(g) = self.gossip.get() {
+                    let _ = g.unbounded_send(tx);
+                }
+                Ok(hash)
+            })
+            .collect())
+    }
+
+    fn ensure_ready(&self) -> Result<(), UrbisError> {
+        if self.caught_up() {
+            return Ok(());
+        }
+        let why = if self.lag() > 2 {
+            format!("it is {} blocks behind", self.lag())
+        } else {
+            "it has not yet seen a new finalized block since it started".to_string()
+        };
+        Err(UrbisError::new(
+            ErrorCode::NotReady,
+            format!("this node is catching up ({why}); retry shortly or use another node"),
+        ))
+    }
+
     /// Admit a transaction forwarded by a peer (not forwarded again: validators are fully
     /// connected, so one hop reaches everyone).
     pub fn submit_from_peer(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
-        self.admit(tx, true)
+        self.admit(tx, true, false)
     }
 
     /// Door checks for a transaction, then admission to the mempool.
-    fn admit(&self, tx: SignedTx, allow_gap: bool) -> Result<Hash, UrbisError> {
-        tx.check_stateless(&self.chain_id)?;
+    fn admit(&self, tx: SignedTx, allow_gap: bool, verified: bool) -> Result<Hash, UrbisError> {
+        if !verified {
+            tx.check_stateless(&self.chain_id)?;
+        }
+        if !self.runtime.has_module(&tx.call.module) {
+            return Err(UrbisError::new(
+                ErrorCode::UnknownModule,
+                format!("no module named {:?}", tx.call.module),
+            ));
+        }
         let hash = tx.hash();
+        if self.mempool.contains(&hash) {
+            return Err(UrbisError::new(
+                ErrorCode::DuplicateTx,
+                format!("transaction {hash} is already pending"),
+            ));
+        }
         if self.chain.tx_location(&hash)?.is_some() {
             return Err(UrbisError::new(
                 ErrorCode::DuplicateTx,
                 format!("transaction {hash} is already committed"),
             ));
         }
-        let view = self.chain.state_view()?;
-        self.runtime.check_nonce(&view, &tx, 0).or_else(|e| {
-            // Pending transactions of the same sender are accounted for by the mempool itself;
-            // only an unknown module is final here.
-            if e.code == ErrorCode::UnknownModule {
-                Err(e)
-            } else {
-                Ok(())
-            }
-        })?;
-        let committed = urbis_runtime::read_nonce(&view, &tx.sender())?;
+        let committed = urbis_runtime::read_nonce(&self.chain.state_view()?, &tx.sender())?;
         self.mempool.insert(tx, committed, allow_gap)
     }
 }

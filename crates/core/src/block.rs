@@ -82,6 +82,17 @@ impl Block {
     /// Structural checks a validator makes on a proposal before looking at state:
     /// limits, transaction root, and each transaction's stateless validity.
     pub fn check_structure(&self, chain_id: &str) -> Result<(), UrbisError> {
+        self.check_structure_with(chain_id, |_| false)
+    }
+
+    /// As [`Block::check_structure`], skipping the signature check of transactions for which
+    /// `verified(hash)` is true (they were verified, with the same rule, when admitted to this
+    /// node's mempool). Remaining signatures are checked on all available cores.
+    pub fn check_structure_with(
+        &self,
+        chain_id: &str,
+        verified: impl Fn(&Hash) -> bool,
+    ) -> Result<(), UrbisError> {
         let h = &self.header;
         if h.chain_id != chain_id {
             return Err(UrbisError::new(
@@ -95,24 +106,59 @@ impl Block {
                 "transaction count exceeds the limit or does not match the header",
             ));
         }
-        if Self::compute_txs_root(&self.txs) != h.txs_root {
+        let ids: Vec<Hash> = self.txs.iter().map(SignedTx::hash).collect();
+        if merkle_root(&ids) != h.txs_root {
             return Err(UrbisError::new(
                 ErrorCode::InvalidArgument,
                 "transactions root does not match",
             ));
         }
         let mut seen = std::collections::BTreeSet::new();
-        for tx in &self.txs {
-            tx.check_stateless(chain_id)?;
-            if !seen.insert(tx.hash()) {
+        let mut to_verify = Vec::new();
+        for (tx, id) in self.txs.iter().zip(&ids) {
+            if !seen.insert(*id) {
                 return Err(UrbisError::new(
                     ErrorCode::DuplicateTx,
                     "transaction appears twice in the block",
                 ));
             }
+            if !verified(id) {
+                to_verify.push(tx);
+            }
         }
-        Ok(())
+        verify_parallel(&to_verify, chain_id)
     }
+}
+
+/// Stateless checks (signature included) of many transactions, spread over the machine's cores.
+/// Every transaction gets the same single-signature `verify_strict` rule, whatever the split.
+pub fn verify_parallel(txs: &[&SignedTx], chain_id: &str) -> Result<(), UrbisError> {
+    const MIN_PER_THREAD: usize = 64;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(txs.len() / MIN_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return txs.iter().try_for_each(|tx| tx.check_stateless(chain_id));
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().try_for_each(|tx| tx.check_stateless(chain_id)))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(UrbisError::new(
+                    ErrorCode::Internal,
+                    "verification thread panicked",
+                ))
+            })
+        })
+    })
 }
 
 #[cfg(test)]
@@ -153,6 +199,21 @@ mod tests {
             dup.check_structure("c").unwrap_err().code,
             ErrorCode::DuplicateTx
         );
+
+        // Many transactions: the parallel path finds one bad signature wherever it is.
+        let mut many: Vec<SignedTx> = (0..300)
+            .map(|n| SignedTx::new("c", &k, n, Call::new("m", &1u8)))
+            .collect();
+        block_with(many.clone()).check_structure("c").unwrap();
+        many[250].nonce += 1_000;
+        let bad = block_with(many);
+        assert_eq!(
+            bad.check_structure("c").unwrap_err().code,
+            ErrorCode::BadSignature
+        );
+        // ... unless the caller vouches for it (it verified that exact transaction before).
+        let vouched = bad.txs[250].hash();
+        bad.check_structure_with("c", |h| *h == vouched).unwrap();
 
         let mut bad_root = b.clone();
         bad_root.header.txs_root = Hash::ZERO;

@@ -159,6 +159,48 @@ impl SignedTx {
     }
 }
 
+/// Stateless checks of many transactions on all available cores, one result per transaction
+/// (same rule as [`SignedTx::check_stateless`]).
+pub fn check_stateless_many(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), UrbisError>> {
+    const MIN_PER_THREAD: usize = 32;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(txs.len() / MIN_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return txs.iter().map(|tx| tx.check_stateless(chain_id)).collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|tx| tx.check_stateless(chain_id))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(txs.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    vec![
+                        Err(UrbisError::new(
+                            ErrorCode::Internal,
+                            "verification thread panicked"
+                        ));
+                        part.len()
+                    ]
+                })
+            })
+            .collect()
+    })
+}
+
 fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],

@@ -25,6 +25,10 @@ use urbis_core::{ErrorCode, Hash, SignedTx, UrbisError, limits};
 use crate::node::Ctx;
 use crate::problem::{ApiError, ApiResult};
 
+/// Largest batch submission: transactions and bytes.
+pub const MAX_BATCH_TXS: usize = 10_000;
+pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
 /// How long `?wait=true` and proof requests wait for the chain.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -45,6 +49,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
         .route("/v1/txs", post(submit_tx))
+        .route(
+            "/v1/txs/batch",
+            post(submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+        )
         .route("/v1/txs/{hash}", get(tx_status))
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/nonce/{address}", get(nonce))
@@ -272,6 +280,72 @@ async fn submit_tx(
             Ok(_) => {}
         }
     }
+}
+
+/// `POST /v1/txs/batch`: many transactions (borsh `Vec<SignedTx>` with
+/// `application/octet-stream`, or a JSON array), admitted in order with signatures checked on
+/// all cores. Answers one result per transaction.
+async fn submit_batch(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!("batch larger than {MAX_BATCH_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(ErrorCode::Malformed, e.body_text())
+        }
+    })?;
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/octet-stream"));
+    let txs: Vec<SignedTx> = if binary {
+        borsh::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("batch: {e}")))?
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("batch JSON: {e}")))?
+    };
+    if txs.len() > MAX_BATCH_TXS {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "batch of {} transactions; the limit is {MAX_BATCH_TXS}",
+                txs.len()
+            ),
+        ));
+    }
+    if let Some(tx) = txs
+        .iter()
+        .find(|tx| borsh::object_length(tx).unwrap_or(usize::MAX) > limits::MAX_TX_BYTES)
+    {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "transaction {} exceeds {} bytes",
+                tx.hash(),
+                limits::MAX_TX_BYTES
+            ),
+        ));
+    }
+    let shared = s.shared.clone();
+    let results = tokio::task::spawn_blocking(move || shared.submit_batch(txs))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("batch task: {e}")))??;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(hash) => json!({ "hash": hash }),
+            Err(e) => json!({ "error": { "code": e.code, "message": e.message } }),
+        })
+        .collect();
+    Ok(Json(json!({ "accepted": accepted, "results": results })))
 }
 
 fn committed_status(s: &ApiState, hash: &Hash) -> Result<Option<Value>, UrbisError> {

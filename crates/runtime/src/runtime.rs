@@ -71,6 +71,10 @@ impl Runtime {
         &self.chain_id
     }
 
+    pub fn has_module(&self, name: &str) -> bool {
+        self.modules.contains_key(name)
+    }
+
     pub fn module_names(&self) -> Vec<&'static str> {
         self.modules.keys().copied().collect()
     }
