@@ -94,7 +94,7 @@ pub struct BlockResponse {
     pub txs: Vec<SignedTx>,
     pub receipts: Vec<Receipt>,
     /// Encoded finalization certificate, when the node has it.
-    #[serde(default, with = "opt_hex")]
+    #[serde(default, with = "urbis_core::hexser::opt")]
     pub finalization: Option<Vec<u8>>,
 }
 
@@ -186,23 +186,6 @@ impl From<u64> for BlockId {
 impl From<Hash> for BlockId {
     fn from(h: Hash) -> Self {
         BlockId::Hash(h)
-    }
-}
-
-mod opt_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_some(&hex::encode(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let v: Option<String> = Option::deserialize(d)?;
-        v.map(|s| hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 

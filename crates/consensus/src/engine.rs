@@ -81,6 +81,24 @@ impl TimingConfig {
     }
 }
 
+/// What a validator needs from its runtime context (Commonware's tokio context in production,
+/// the deterministic one in simulations).
+pub trait NodeContext:
+    Spawner + Clock + Storage + Metrics + CryptoRng + rand_core::Rng + commonware_storage::Context
+{
+}
+
+impl<T> NodeContext for T where
+    T: Spawner
+        + Clock
+        + Storage
+        + Metrics
+        + CryptoRng
+        + rand_core::Rng
+        + commonware_storage::Context
+{
+}
+
 /// One p2p channel: sender and receiver.
 pub type Channel<S, R> = (S, R);
 
@@ -126,13 +144,7 @@ pub async fn start_validator<E, S, R, B, P>(
     channels: Channels<S, R>,
 ) -> Running
 where
-    E: Spawner
-        + Clock
-        + Storage
-        + Metrics
-        + CryptoRng
-        + rand_core::Rng
-        + commonware_storage::Context,
+    E: NodeContext,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
     B: Blocker<PublicKey = ed25519::PublicKey>,
@@ -377,15 +389,7 @@ pub async fn start_networked<E>(
     peers: Vec<(ed25519::PublicKey, SocketAddr)>,
 ) -> Running
 where
-    E: Spawner
-        + Clock
-        + Storage
-        + Metrics
-        + CryptoRng
-        + rand_core::Rng
-        + commonware_storage::Context
-        + commonware_runtime::Network
-        + commonware_runtime::Resolver,
+    E: NodeContext + commonware_runtime::Network + commonware_runtime::Resolver,
 {
     use commonware_p2p::AddressableManager as _;
     use commonware_p2p::authenticated::{self, lookup};

@@ -126,39 +126,10 @@ impl Block {
                 to_verify.push(tx);
             }
         }
-        verify_parallel(&to_verify, chain_id)
+        crate::tx::check_stateless_many(&to_verify, chain_id)
+            .into_iter()
+            .collect()
     }
-}
-
-/// Stateless checks (signature included) of many transactions, spread over the machine's cores.
-/// Every transaction gets the same single-signature `verify_strict` rule, whatever the split.
-pub fn verify_parallel(txs: &[&SignedTx], chain_id: &str) -> Result<(), UrbisError> {
-    const MIN_PER_THREAD: usize = 64;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(txs.len() / MIN_PER_THREAD)
-        .max(1);
-    if threads == 1 {
-        return txs.iter().try_for_each(|tx| tx.check_stateless(chain_id));
-    }
-    let chunk = txs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().try_for_each(|tx| tx.check_stateless(chain_id)))
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join().unwrap_or_else(|_| {
-                Err(UrbisError::new(
-                    ErrorCode::Internal,
-                    "verification thread panicked",
-                ))
-            })
-        })
-    })
 }
 
 #[cfg(test)]

@@ -45,4 +45,24 @@ pub mod hexser {
         let s = <String as Deserialize>::deserialize(d)?;
         hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom)
     }
+
+    /// The same for `Option<Vec<u8>>` (`null` when absent).
+    pub mod opt {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(b) => s.serialize_some(&hex::encode(b)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+            let v: Option<String> = Option::deserialize(d)?;
+            v.map(|s| {
+                hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
 }

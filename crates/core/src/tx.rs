@@ -161,7 +161,10 @@ impl SignedTx {
 
 /// Stateless checks of many transactions on all available cores, one result per transaction
 /// (same rule as [`SignedTx::check_stateless`]).
-pub fn check_stateless_many(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), UrbisError>> {
+pub fn check_stateless_many<T>(txs: &[T], chain_id: &str) -> Vec<Result<(), UrbisError>>
+where
+    T: std::borrow::Borrow<SignedTx> + Sync,
+{
     const MIN_PER_THREAD: usize = 32;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -169,7 +172,10 @@ pub fn check_stateless_many(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), 
         .min(txs.len() / MIN_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return txs.iter().map(|tx| tx.check_stateless(chain_id)).collect();
+        return txs
+            .iter()
+            .map(|tx| tx.borrow().check_stateless(chain_id))
+            .collect();
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
@@ -178,7 +184,7 @@ pub fn check_stateless_many(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), 
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|tx| tx.check_stateless(chain_id))
+                        .map(|tx| tx.borrow().check_stateless(chain_id))
                         .collect::<Vec<_>>()
                 })
             })

@@ -38,29 +38,12 @@ pub struct StateProof {
     /// Logical key, UTF-8 for all built-in modules.
     #[serde(with = "urbis_core::hexser")]
     pub key: Vec<u8>,
-    #[serde(with = "opt_hex")]
+    #[serde(with = "urbis_core::hexser::opt")]
     pub value: Option<Vec<u8>>,
     pub root: Hash,
     /// Encoded QMDB proof (inclusion if `value` is present, exclusion otherwise).
     #[serde(with = "urbis_core::hexser")]
     pub proof: Vec<u8>,
-}
-
-mod opt_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_some(&hex::encode(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let v: Option<String> = Option::deserialize(d)?;
-        v.map(|s| hex::decode(s).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 /// Check a state proof against its root. The caller separately checks that the root is the
