@@ -72,6 +72,53 @@ pub enum Command {
     /// Verifiable elections: run a simulated election, verify an election record.
     #[command(subcommand)]
     Election(ElectionCmd),
+    /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Under a minute end to end: 100,000 transactions (unless --txs), 0.5 s verify ceiling.
+    #[arg(long)]
+    pub quick: bool,
+    /// Measured transactions [default: 300000, or 100000 with --quick].
+    #[arg(long)]
+    pub txs: Option<usize>,
+    /// Offered load in tx/s (global); default: as fast as the node accepts.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Concurrent submitter tasks.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub concurrency: u64,
+    /// Start a local testnet of this many validators instead of `urbis dev`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16), conflicts_with = "target")]
+    pub validators: Option<u64>,
+    /// Benchmark a running network at this API URL instead of starting nodes.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// With --target: the city admin's 32-byte seed in hex.
+    #[arg(long, requires = "target", conflicts_with = "admin_key")]
+    pub admin_seed: Option<String>,
+    /// With --target: the keystore name of a city admin key.
+    #[arg(long, requires = "target")]
+    pub admin_key: Option<String>,
+    /// Block time of the nodes the bench starts, in milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_time_ms: u64,
+    /// Departments (senders of awards).
+    #[arg(long, default_value_t = 32)]
+    pub departments: usize,
+    /// Citizens (senders of transfers and redemptions).
+    #[arg(long, default_value_t = 1000)]
+    pub citizens: usize,
+    #[arg(long, default_value_t = 4)]
+    pub merchants: usize,
+    /// Seed of the workload mix.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of the table (same as --output json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

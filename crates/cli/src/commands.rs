@@ -91,7 +91,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Genesis(_)
         | Command::Node(_)
         | Command::Testnet(_)
-        | Command::Election(_) => Err(fail(
+        | Command::Election(_)
+        | Command::Bench(_) => Err(fail(
             "internal",
             "node commands run outside the async runtime",
         )),

@@ -3,6 +3,7 @@
 //! Errors are printed as one line, `error: <code>: <detail>`, on stderr; the exit code is 2 for
 //! usage errors (clap) and 1 for everything else.
 
+mod bench;
 mod cli;
 mod commands;
 mod dev;
@@ -85,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(args) => return network::node(args),
         Command::Testnet(args) => return network::testnet(args),
         Command::Election(cmd) => return election::run(cmd, cli.output),
+        Command::Bench(args) => return bench::run(args, cli.keystore, cli.output),
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

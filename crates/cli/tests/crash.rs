@@ -36,6 +36,16 @@ fn spawn_node(dir: &Path, port: u16) -> Child {
         .unwrap()
 }
 
+/// Kills the node process however the test ends (a panic included).
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
     let r = http.get(url).send().ok()?;
     if !r.status().is_success() {
@@ -94,7 +104,7 @@ fn committed_blocks_survive_kill_9() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut child = spawn_node(dir.path(), port);
+    let mut child = Guard(spawn_node(dir.path(), port));
     wait_ready(&http, &base);
     let admin = admin_key(dir.path());
     let chain = get(&http, &format!("{base}/v1/status")).unwrap()["chain_id"]
@@ -147,10 +157,10 @@ fn committed_blocks_survive_kill_9() {
             .send();
         nonce += 1;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
 
-    let mut child = spawn_node(dir.path(), port);
+    let child = Guard(spawn_node(dir.path(), port));
     wait_ready(&http, &base);
     for (hash, h) in &committed {
         let v = get(&http, &format!("{base}/v1/txs/{hash}")).expect("committed tx lost");
@@ -179,6 +189,5 @@ fn committed_blocks_survive_kill_9() {
     assert_eq!(v["receipt"]["success"], true);
     assert!(v["height"].as_u64().unwrap() > height);
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
 }

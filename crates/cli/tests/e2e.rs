@@ -298,6 +298,33 @@ async fn submit_query_prove_verify_and_reject_bad_input() {
         .unwrap();
     assert!(block.finalization.is_some());
 
+    // Batch submission: valid transactions are admitted in order, bad ones get their own code.
+    let n0 = client.next_nonce(&admin.address()).await.unwrap();
+    let label = |l: &str| Call::new("accounts", &AccountsCall::SetLabel { label: l.into() });
+    let mut forged = admin.sign(n0 + 2, label("forged"));
+    forged.signature = admin.sign(n0 + 3, label("other")).signature;
+    let batch = vec![
+        admin.sign(n0, label("b0")),
+        admin.sign(n0 + 1, label("b1")),
+        forged,
+    ];
+    let r = http
+        .post(format!("{}/v1/txs/batch", node.url))
+        .header("content-type", "application/octet-stream")
+        .body(borsh::to_vec(&batch).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["results"][2]["error"]["code"], "bad_signature");
+    let last = client
+        .submit_and_wait(&admin.sign(n0 + 2, label("after batch")))
+        .await
+        .unwrap();
+    assert!(last.receipt.success);
+
     // Unknown ids and endpoints.
     let missing = client.tx(&urbis_core::Hash([7; 32])).await.unwrap_err();
     assert_eq!(code(&missing), "not_found");

@@ -26,6 +26,18 @@ fn free_base() -> u16 {
     panic!("no free ports");
 }
 
+/// Kills the node processes however the test ends (a panic included).
+struct Nodes(Vec<Option<Child>>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn urbis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_urbis"))
 }
@@ -105,7 +117,8 @@ fn four_process_testnet_survives_kill_9_and_converges() {
     let apis: Vec<String> = (0..N)
         .map(|i| format!("http://127.0.0.1:{}", base + i as u16))
         .collect();
-    let mut children: Vec<Option<Child>> = (0..N).map(|i| Some(start(d, i))).collect();
+    let mut nodes = Nodes((0..N).map(|i| Some(start(d, i))).collect());
+    let children = &mut nodes.0;
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(45))
         .build()
@@ -215,8 +228,5 @@ fn four_process_testnet_survives_kill_9_and_converges() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 
-    for c in children.iter_mut().flatten() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    drop(nodes);
 }

@@ -1,0 +1,156 @@
+//! `Runtime::execute_block` of 10,000 transactions (accounts + rewards modules) on an in-memory
+//! state: all awards, and the `urbis bench` mix (60% awards, 30% transfers, 10% redemptions).
+
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use urbis_accounts::Role;
+use urbis_bench::workload::{self, Accounts, Kind};
+use urbis_core::{Call, SecretKey, SignedTx};
+use urbis_rewards::{Category, RewardsCall};
+use urbis_runtime::{BlockEnv, MemState, Runtime};
+
+const CHAIN: &str = "urbis-bench";
+const TXS: usize = 10_000;
+
+fn env(height: u64) -> BlockEnv {
+    BlockEnv {
+        chain_id: CHAIN.into(),
+        height,
+        timestamp_ms: 1_700_000_000_000 + height * 100,
+        proposer: None,
+    }
+}
+
+fn run_block(rt: &Runtime, state: &MemState, height: u64, txs: &[SignedTx]) {
+    let out = rt
+        .execute_block(state, &env(height), txs)
+        .expect("block executes");
+    if let Some(bad) = out.receipts.iter().find(|r| !r.success) {
+        panic!("set-up transaction failed: {:?}", bad.error);
+    }
+    state.apply(&out.writes);
+}
+
+/// A state with the bench's accounts and a funded program; returns it with the accounts, the
+/// program id and every sender's next nonce.
+fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
+    let rt = urbis_node::runtime(CHAIN);
+    let state = MemState::default();
+    let validator = SecretKey::from_label("bench/validator");
+    let admin = SecretKey::from_label("bench/admin");
+    let mut genesis = urbis_node::dev::dev_genesis(&validator, &admin, 0);
+    genesis.chain_id = CHAIN.into();
+    state.apply(&rt.genesis(&state, &genesis).expect("genesis"));
+
+    let acc = Accounts::new("bench", 32, 1000, 4);
+    let mut calls: Vec<Call> = Vec::new();
+    calls.extend(
+        acc.departments
+            .iter()
+            .map(|k| workload::grant(k.address(), Role::Department)),
+    );
+    calls.extend(
+        acc.merchants
+            .iter()
+            .map(|k| workload::grant(k.address(), Role::Merchant)),
+    );
+    calls.extend(
+        acc.citizens
+            .iter()
+            .map(|k| workload::grant(k.address(), Role::Citizen)),
+    );
+    calls.push(Call::new(
+        urbis_rewards::MODULE,
+        &RewardsCall::CreateProgram {
+            name: "bench".into(),
+            category: Category::Other,
+            budget: u64::MAX / 4,
+            cap_per_period: u64::MAX / 4,
+            period_ms: 86_400_000,
+            transferable: true,
+        },
+    ));
+    let txs: Vec<SignedTx> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| SignedTx::new(CHAIN, &admin, i as u64, c))
+        .collect();
+    run_block(&rt, &state, 1, &txs);
+    let program = 1;
+
+    let d = acc.departments.len();
+    let mut nonces = vec![0u64; acc.sender_count()];
+    let funding: Vec<SignedTx> = acc
+        .citizens
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let call = RewardsCall::Award {
+                program,
+                to: c.address(),
+                amount: 1_000_000,
+                reason: "funding".into(),
+            };
+            let nonce = nonces[i % d];
+            nonces[i % d] += 1;
+            SignedTx::new(
+                CHAIN,
+                &acc.departments[i % d],
+                nonce,
+                Call::new(urbis_rewards::MODULE, &call),
+            )
+        })
+        .collect();
+    run_block(&rt, &state, 2, &funding);
+    (rt, state, acc, program, nonces)
+}
+
+fn signed(acc: &Accounts, planned: Vec<workload::Planned>) -> Vec<SignedTx> {
+    planned
+        .into_iter()
+        .map(|p| SignedTx::new(CHAIN, acc.sender(p.sender), p.nonce, p.call))
+        .collect()
+}
+
+fn block_exec(c: &mut Criterion) {
+    let (rt, state, acc, program, nonces) = prepared();
+    let mix = signed(&acc, workload::plan(&acc, program, TXS, &nonces, 1));
+    // Awards only: keep the award entries of a longer plan, renumbering nonces per sender.
+    let mut next = nonces.clone();
+    let awards: Vec<SignedTx> = workload::plan(&acc, program, TXS * 2, &nonces, 2)
+        .into_iter()
+        .filter(|p| p.kind == Kind::Award)
+        .take(TXS)
+        .map(|mut p| {
+            p.nonce = next[p.sender];
+            next[p.sender] += 1;
+            SignedTx::new(CHAIN, acc.sender(p.sender), p.nonce, p.call)
+        })
+        .collect();
+    assert_eq!(awards.len(), TXS);
+    for (name, txs) in [("awards", &awards), ("mix", &mix)] {
+        let out = rt.execute_block(&state, &env(3), txs).expect("executes");
+        let failed = out.receipts.iter().filter(|r| !r.success).count();
+        assert_eq!(failed, 0, "{name}: {failed} transactions failed");
+    }
+
+    let mut g = c.benchmark_group("block_exec");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(TXS as u64));
+    g.bench_function("awards_10k", |b| {
+        b.iter(|| {
+            rt.execute_block(&state, &env(3), &awards)
+                .expect("executes")
+        })
+    });
+    g.bench_function("mix_10k", |b| {
+        b.iter(|| rt.execute_block(&state, &env(3), &mix).expect("executes"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, block_exec);
+criterion_main!(benches);

@@ -1,0 +1,237 @@
+//! Urbis benchmarks.
+//!
+//! [`run`] is `urbis bench`: an end-to-end load generator. It starts a dev chain or a local
+//! testnet as child processes of the `urbis` binary (or targets a running network), sets up
+//! departments, citizens, merchants and a reward program, pre-signs a mix of transactions (60%
+//! awards, 30% transfers, 10% redemptions), submits them over the public API and follows
+//! finalization over `/v1/events`. In the same run it measures this machine's Ed25519
+//! verification rate ([`ceiling`]) and reports the chain's throughput as a share of it.
+//!
+//! The criterion micro-benchmarks live in `benches/`.
+
+pub mod ceiling;
+pub mod cluster;
+pub mod load;
+pub mod report;
+pub mod stats;
+pub mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use urbis_client::Client;
+use urbis_core::SecretKey;
+
+pub use report::Report;
+
+/// Where the load goes.
+pub enum Target {
+    /// `urbis dev` started by the bench on a temporary directory.
+    Dev,
+    /// A local testnet of this many validators started by the bench.
+    Testnet(usize),
+    /// A running network: its API URL and a key holding the `city_admin` role.
+    Remote { url: String, admin: SecretKey },
+}
+
+pub struct Options {
+    pub target: Target,
+    /// The `urbis` binary used to start nodes.
+    pub exe: PathBuf,
+    /// Measured transactions.
+    pub txs: usize,
+    /// Global submission rate (tx/s); `None` submits as fast as the node accepts.
+    pub rate: Option<f64>,
+    /// Concurrent submitter tasks.
+    pub concurrency: usize,
+    /// Block time of the nodes the bench starts.
+    pub block_time_ms: u64,
+    pub departments: usize,
+    pub citizens: usize,
+    pub merchants: usize,
+    /// How long each verification-rate measurement runs.
+    pub ceiling_time: Duration,
+    /// Seed of the workload mix.
+    pub seed: u64,
+}
+
+impl Options {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.txs == 0 {
+            bail!("--txs must be positive");
+        }
+        if self.departments == 0 || self.citizens < 2 || self.merchants == 0 {
+            bail!("the workload needs at least one department, two citizens and one merchant");
+        }
+        if self.departments + self.citizens + self.merchants + 1 > 4_000 {
+            bail!("at most 4000 accounts (the admin's set-up must fit its mempool queue)");
+        }
+        if let Some(r) = self.rate
+            && !(r > 0.0 && r.is_finite())
+        {
+            bail!("--rate must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// Run the whole benchmark; progress goes to stderr.
+pub fn run(opts: Options) -> anyhow::Result<Report> {
+    opts.validate()?;
+    let started_at = std::time::SystemTime::now();
+    let wall = Instant::now();
+
+    // The ceiling first, while this machine is otherwise idle.
+    eprintln!("measuring the Ed25519 verification rate (single and batched, one core)…");
+    let ceiling = ceiling::measure(opts.ceiling_time);
+
+    let mut cluster = match opts.target {
+        Target::Dev => {
+            eprintln!("starting urbis dev (block time {} ms)…", opts.block_time_ms);
+            Some(cluster::Cluster::start_dev(&opts.exe, opts.block_time_ms)?)
+        }
+        Target::Testnet(n) => {
+            eprintln!(
+                "starting a {n}-validator testnet (block time {} ms)…",
+                opts.block_time_ms
+            );
+            Some(cluster::Cluster::start_testnet(
+                &opts.exe,
+                n,
+                opts.block_time_ms,
+            )?)
+        }
+        Target::Remote { .. } => None,
+    };
+    let (urls, admin) = match (&opts.target, &cluster) {
+        (Target::Remote { url, admin }, _) => (vec![url.clone()], admin.clone()),
+        (_, Some(c)) => (
+            c.nodes.iter().map(|n| n.api.clone()).collect(),
+            c.admin.clone(),
+        ),
+        (_, None) => bail!("no nodes"),
+    };
+    let validators = match opts.target {
+        Target::Dev => 1,
+        Target::Testnet(n) => n,
+        Target::Remote { .. } => 0,
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let result = rt.block_on(async {
+        let clients = urls
+            .iter()
+            .map(|u| Client::new(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let status = clients[0].status().await.context("read /v1/status")?;
+        let validators = if validators == 0 {
+            status.validators.len()
+        } else {
+            validators
+        };
+        let prefix = format!(
+            "urbis-bench/{}/{}",
+            std::process::id(),
+            started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let accounts =
+            workload::Accounts::new(&prefix, opts.departments, opts.citizens, opts.merchants);
+        eprintln!(
+            "set-up: {} departments, {} citizens, {} merchants, one program…",
+            opts.departments, opts.citizens, opts.merchants
+        );
+        let setup = load::setup(&clients[0], &status.chain_id, &admin, &accounts, 1_000_000)
+            .await
+            .context("set-up")?;
+        eprintln!("signing {} transactions…", opts.txs);
+        let planned = workload::plan(
+            &accounts,
+            setup.program,
+            opts.txs,
+            &setup.next_nonce,
+            opts.seed,
+        );
+        let chain_id = status.chain_id.clone();
+        let txs =
+            tokio::task::spawn_blocking(move || workload::sign_all(&accounts, &chain_id, planned))
+                .await?;
+        let txs = Arc::new(txs);
+        let disk_before = cluster.as_ref().map(|c| c.disk_usage());
+        eprintln!(
+            "submitting {} transactions ({}, {} tasks over {} node(s))…",
+            opts.txs,
+            opts.rate
+                .map(|r| format!("{r} tx/s"))
+                .unwrap_or_else(|| "as fast as accepted".into()),
+            opts.concurrency,
+            clients.len()
+        );
+        let events_url = format!("{}/v1/events", urls[0].trim_end_matches('/'));
+        let obs = load::run(
+            &clients,
+            &events_url,
+            txs.clone(),
+            opts.concurrency,
+            opts.rate,
+            || match cluster.as_mut() {
+                Some(c) => c.check_alive(),
+                None => Ok(()),
+            },
+        )
+        .await?;
+        let metrics = match clients[0].base_url().join("metrics") {
+            Ok(u) => match reqwest::get(u).await {
+                Ok(r) => r.text().await.ok(),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        Ok::<_, anyhow::Error>((obs, disk_before, validators, status.chain_id, metrics))
+    });
+    let (obs, disk_before, validators, chain_id, metrics) = result?;
+
+    let (peak_rss, disk_delta) = match cluster.as_mut() {
+        Some(c) => {
+            let rss = c.peak_rss();
+            let after = c.disk_usage();
+            let before = disk_before.unwrap_or_default();
+            let delta: Vec<u64> = after
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a.saturating_sub(before.get(i).copied().unwrap_or(0)))
+                .collect();
+            c.stop();
+            (Some(rss), Some(delta))
+        }
+        None => (None, None),
+    };
+    drop(cluster);
+
+    Ok(report::build(report::Inputs {
+        obs: &obs,
+        ceiling,
+        validators,
+        chain_id,
+        target: match &opts.target {
+            Target::Dev => "dev".into(),
+            Target::Testnet(n) => format!("testnet ({n} validators)"),
+            Target::Remote { url, .. } => url.clone(),
+        },
+        rate: opts.rate,
+        block_time_ms: opts.block_time_ms,
+        peak_rss,
+        disk_delta,
+        metrics: metrics.as_deref(),
+        duration_s: wall.elapsed().as_secs_f64(),
+        started_at,
+    }))
+}

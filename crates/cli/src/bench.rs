@@ -1,0 +1,64 @@
+//! `urbis bench`: the end-to-end load benchmark of `urbis-bench`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use urbis_bench::{Options, Target};
+use urbis_client::Keystore;
+
+use crate::cli::{BenchArgs, Output};
+use crate::fail;
+
+pub fn run(args: BenchArgs, keystore: Option<PathBuf>, output: Output) -> anyhow::Result<()> {
+    let target = match (&args.target, args.validators) {
+        (Some(url), _) => {
+            let admin = match (&args.admin_seed, &args.admin_key) {
+                (Some(seed), _) => urbis_bench::cluster::parse_seed(seed)
+                    .map_err(|e| fail("invalid_argument", format!("--admin-seed: {e:#}")))?,
+                (None, Some(name)) => {
+                    let ks = match keystore {
+                        Some(p) => Keystore::open(p)?,
+                        None => Keystore::open_default()?,
+                    };
+                    ks.get(name)?
+                }
+                (None, None) => {
+                    return Err(fail(
+                        "invalid_argument",
+                        "--target needs a city admin key: --admin-seed HEX or --admin-key NAME",
+                    ));
+                }
+            };
+            Target::Remote {
+                url: url.clone(),
+                admin,
+            }
+        }
+        (None, Some(n)) if n > 1 => Target::Testnet(n as usize),
+        (None, _) => Target::Dev,
+    };
+    let txs = args
+        .txs
+        .unwrap_or(if args.quick { 100_000 } else { 300_000 });
+    let opts = Options {
+        target,
+        exe: std::env::current_exe().context("locate the urbis binary")?,
+        txs,
+        rate: args.rate,
+        concurrency: args.concurrency as usize,
+        block_time_ms: args.block_time_ms,
+        departments: args.departments,
+        citizens: args.citizens,
+        merchants: args.merchants,
+        ceiling_time: Duration::from_millis(if args.quick { 500 } else { 1000 }),
+        seed: args.seed,
+    };
+    let report = urbis_bench::run(opts).map_err(|e| fail("bench", format!("{e:#}")))?;
+    if args.json || output == Output::Json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
