@@ -46,6 +46,8 @@ pub struct Options {
     pub rate: Option<f64>,
     /// Concurrent submitter tasks.
     pub concurrency: usize,
+    /// Transactions per request: 1 posts each to `/v1/txs`, more use `/v1/txs/batch`.
+    pub batch: usize,
     /// Block time of the nodes the bench starts.
     pub block_time_ms: u64,
     pub departments: usize,
@@ -182,6 +184,7 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
             txs.clone(),
             opts.concurrency,
             opts.rate,
+            opts.batch,
             || match cluster.as_mut() {
                 Some(c) => c.check_alive(),
                 None => Ok(()),

@@ -355,6 +355,7 @@ struct Submitted {
     retries: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn submitter(
     client: Client,
     txs: Arc<Vec<Prepared>>,
@@ -362,6 +363,7 @@ async fn submitter(
     limiter: Option<Arc<Limiter>>,
     t0: Instant,
     progress: Arc<AtomicUsize>,
+    batch: usize,
 ) -> Submitted {
     let mut out = Submitted {
         at: Vec::with_capacity(order.len()),
@@ -369,6 +371,79 @@ async fn submitter(
         retries: 0,
     };
     let mut dead: HashSet<usize> = HashSet::new();
+    if batch > 1 {
+        for chunk in order.chunks(batch) {
+            let mut pending: Vec<usize> = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                if dead.contains(&txs[i].sender) {
+                    out.rejected.push("skipped_after_refusal".into());
+                    continue;
+                }
+                if let Some(l) = &limiter {
+                    l.wait().await;
+                }
+                pending.push(i);
+            }
+            let sent = t0.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let mut backoff = Duration::from_millis(5);
+            while !pending.is_empty() {
+                let bodies: Vec<&[u8]> = pending.iter().map(|&i| txs[i].bytes.as_slice()).collect();
+                let results = match client.submit_batch_raw(&bodies).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let busy = e.is(ErrorCode::MempoolFull)
+                            || e.is(ErrorCode::NotReady)
+                            || matches!(e, ClientError::Http(_));
+                        if !busy || start.elapsed() > RETRY_FOR {
+                            for &i in &pending {
+                                dead.insert(txs[i].sender);
+                                out.rejected.push(e.code_str().to_string());
+                            }
+                            break;
+                        }
+                        out.retries += 1;
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_millis(200));
+                        continue;
+                    }
+                };
+                let mut retry = Vec::new();
+                for (&i, r) in pending.iter().zip(results) {
+                    match r {
+                        Ok(_) => {
+                            out.at.push((i, sent));
+                            progress.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err((code, _)) if code == "duplicate_tx" => {
+                            out.at.push((i, sent));
+                            progress.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err((code, _))
+                            if (code == "mempool_full"
+                                || code == "not_ready"
+                                || code == "nonce_gap")
+                                && start.elapsed() < RETRY_FOR =>
+                        {
+                            // Busy, or an earlier nonce of the sender was refused as busy.
+                            retry.push(i);
+                        }
+                        Err((code, _)) => {
+                            dead.insert(txs[i].sender);
+                            out.rejected.push(code);
+                        }
+                    }
+                }
+                if !retry.is_empty() {
+                    out.retries += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                }
+                pending = retry;
+            }
+        }
+        return out;
+    }
     for i in order {
         let tx = &txs[i];
         if dead.contains(&tx.sender) {
@@ -403,6 +478,7 @@ pub async fn run(
     txs: Arc<Vec<Prepared>>,
     concurrency: usize,
     rate: Option<f64>,
+    batch: usize,
     mut alive: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Observed> {
     let n = txs.len();
@@ -444,6 +520,7 @@ pub async fn run(
             limiter.clone(),
             t0,
             progress.clone(),
+            batch,
         )));
     }
     let seen = |c: &Arc<Mutex<Collector>>| c.lock().map(|c| c.seen).unwrap_or(0);

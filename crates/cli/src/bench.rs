@@ -47,6 +47,7 @@ pub fn run(args: BenchArgs, keystore: Option<PathBuf>, output: Output) -> anyhow
         txs,
         rate: args.rate,
         concurrency: args.concurrency as usize,
+        batch: args.batch as usize,
         block_time_ms: args.block_time_ms,
         departments: args.departments,
         citizens: args.citizens,

@@ -90,6 +90,9 @@ pub struct BenchArgs {
     /// Concurrent submitter tasks.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub concurrency: u64,
+    /// Transactions per request: 1 posts each to /v1/txs, more use /v1/txs/batch.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
     /// Start a local testnet of this many validators instead of `urbis dev`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16), conflicts_with = "target")]
     pub validators: Option<u64>,

@@ -85,6 +85,48 @@ impl Client {
         committed(status)
     }
 
+    /// `POST /v1/txs/batch` with already-encoded transactions (each the borsh of a `SignedTx`):
+    /// one result per transaction, `Ok(hash)` or `Err((code, message))`.
+    pub async fn submit_batch_raw(
+        &self,
+        encoded: &[&[u8]],
+    ) -> Result<Vec<Result<Hash, (String, String)>>, ClientError> {
+        // A borsh Vec is a u32 little-endian length followed by the elements.
+        let len = u32::try_from(encoded.len())
+            .map_err(|_| ClientError::Decode("batch too large".into()))?;
+        let mut body = Vec::with_capacity(4 + encoded.iter().map(|e| e.len()).sum::<usize>());
+        body.extend_from_slice(&len.to_le_bytes());
+        for e in encoded {
+            body.extend_from_slice(e);
+        }
+        let url = self.url(&["v1", "txs", "batch"], &[])?;
+        let req = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        let answer: BatchAnswer = decode_response(req.send().await?).await?;
+        Ok(answer
+            .results
+            .into_iter()
+            .map(|r| match (r.hash, r.error) {
+                (Some(h), _) => Ok(h),
+                (None, Some(e)) => Err((e.code, e.message)),
+                (None, None) => Err(("malformed".into(), "empty result".into())),
+            })
+            .collect())
+    }
+
+    /// `POST /v1/txs/batch`.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTx],
+    ) -> Result<Vec<Result<Hash, (String, String)>>, ClientError> {
+        let encoded: Vec<Vec<u8>> = txs.iter().map(SignedTx::encode).collect();
+        let refs: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+        self.submit_batch_raw(&refs).await
+    }
+
     /// `GET /v1/txs/{hash}`; an unknown transaction is `not_found`.
     pub async fn tx(&self, hash: &Hash) -> Result<TxStatus, ClientError> {
         self.get(&["v1", "txs", &hash.to_hex()], &[]).await
@@ -166,6 +208,23 @@ impl Client {
         };
         decode_response(req.send().await?).await
     }
+}
+
+#[derive(serde::Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchResult {
+    hash: Option<Hash>,
+    error: Option<BatchError>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchError {
+    code: String,
+    message: String,
 }
 
 enum Body<'a> {

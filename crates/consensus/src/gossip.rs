@@ -67,8 +67,10 @@ where
             debug!(?peer, "undecodable gossip message dropped");
             continue;
         };
-        for tx in batch.into_iter().take(MAX_BATCH) {
-            let _ = shared.submit_from_peer(tx);
+        if batch.len() > MAX_BATCH {
+            debug!(?peer, "oversized gossip batch dropped");
+            continue;
         }
+        shared.submit_from_peer_batch(batch);
     }
 }

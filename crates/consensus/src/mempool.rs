@@ -35,7 +35,7 @@ impl Default for MempoolConfig {
 pub const MAX_NONCE_AHEAD: u64 = 64;
 
 /// End of the contiguous run of nonces in `queue` starting at `from`.
-fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<SignedTx>>>, from: u64) -> u64 {
+fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<PoolTx>>>, from: u64) -> u64 {
     let mut next = from;
     if let Some(q) = queue {
         for n in q.range(from..).map(|(n, _)| *n) {
@@ -48,9 +48,16 @@ fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<SignedTx>>>, from: u64) -> u6
     next
 }
 
+/// A pooled transaction with its id and size computed once.
+struct PoolTx {
+    tx: SignedTx,
+    hash: Hash,
+    size: usize,
+}
+
 #[derive(Default)]
 struct Inner {
-    by_sender: BTreeMap<Address, BTreeMap<u64, Arc<SignedTx>>>,
+    by_sender: BTreeMap<Address, BTreeMap<u64, Arc<PoolTx>>>,
     hashes: HashMap<Hash, (Address, u64)>,
     bytes: usize,
     /// Round-robin cursor so that no sender starves the others.
@@ -114,10 +121,25 @@ impl Mempool {
         committed: u64,
         allow_gap: bool,
     ) -> Result<Hash, UrbisError> {
+        self.insert_with(tx, allow_gap, |_| Ok(committed))
+    }
+
+    /// As [`Mempool::insert`], reading the sender's committed nonce while holding the pool's
+    /// lock. [`Mempool::on_executed`] prunes under the same lock after the chain store has
+    /// committed, so the nonce read here is never older than the pool's contents (reading it
+    /// before taking the lock could see the old nonce after the pool was pruned, and refuse the
+    /// next nonce as a gap).
+    pub fn insert_with(
+        &self,
+        tx: SignedTx,
+        allow_gap: bool,
+        committed: impl FnOnce(&Address) -> Result<u64, UrbisError>,
+    ) -> Result<Hash, UrbisError> {
         let hash = tx.hash();
         let size = borsh::object_length(&tx).unwrap_or(limits::MAX_TX_BYTES);
         let sender = tx.sender();
         let mut inner = self.lock();
+        let committed = committed(&sender)?;
         if inner.hashes.contains_key(&hash) {
             return Err(UrbisError::new(
                 ErrorCode::DuplicateTx,
@@ -168,7 +190,7 @@ impl Mempool {
             .by_sender
             .entry(sender)
             .or_default()
-            .insert(tx.nonce, Arc::new(tx));
+            .insert(tx.nonce, Arc::new(PoolTx { tx, hash, size }));
         Ok(hash)
     }
 
@@ -193,7 +215,7 @@ impl Mempool {
             None => inner.by_sender.keys().copied().collect(),
         };
         // One iterator per sender over its ready transactions.
-        let mut queues: Vec<Vec<Arc<SignedTx>>> = senders
+        let mut queues: Vec<Vec<Arc<PoolTx>>> = senders
             .iter()
             .map(|s| {
                 // Ready: the contiguous run from the committed nonce, minus what unexecuted
@@ -204,7 +226,7 @@ impl Mempool {
                     if *n != expected {
                         break;
                     }
-                    if !in_flight.contains(&tx.hash()) {
+                    if !in_flight.contains(&tx.hash) {
                         ready.push(tx.clone());
                     }
                 }
@@ -219,12 +241,12 @@ impl Mempool {
             let mut progressed = false;
             for (i, q) in queues.iter_mut().enumerate() {
                 if let Some(tx) = q.get(round) {
-                    let size = borsh::object_length(tx.as_ref()).unwrap_or(limits::MAX_TX_BYTES);
+                    let size = tx.size;
                     if out.len() >= max_txs || bytes + size > max_bytes {
                         break 'outer;
                     }
                     bytes += size;
-                    out.push(tx.as_ref().clone());
+                    out.push(tx.tx.clone());
                     last_sender = Some(senders[i]);
                     progressed = true;
                 }
@@ -261,9 +283,9 @@ impl Mempool {
             let removed = std::mem::replace(queue, keep);
             let now_empty = queue.is_empty();
             for tx in removed.values() {
-                let size = borsh::object_length(tx.as_ref()).unwrap_or(0);
+                let size = tx.size;
                 inner.bytes = inner.bytes.saturating_sub(size);
-                inner.hashes.remove(&tx.hash());
+                inner.hashes.remove(&tx.hash);
             }
             if now_empty {
                 inner.by_sender.remove(&sender);

@@ -269,6 +269,15 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         self.admit(tx, true, false)
     }
 
+    /// Admit a batch relayed by a peer, its signatures batch-verified on all cores.
+    pub fn submit_from_peer_batch(&self, txs: Vec<SignedTx>) -> usize {
+        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_id);
+        txs.into_iter()
+            .zip(checks)
+            .filter(|(tx, check)| check.is_ok() && self.admit(tx.clone(), true, true).is_ok())
+            .count()
+    }
+
     /// Door checks for a transaction, then admission to the mempool.
     fn admit(&self, tx: SignedTx, allow_gap: bool, verified: bool) -> Result<Hash, UrbisError> {
         if !verified {
@@ -293,7 +302,8 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 format!("transaction {hash} is already committed"),
             ));
         }
-        let committed = urbis_runtime::read_nonce(&self.chain.state_view()?, &tx.sender())?;
-        self.mempool.insert(tx, committed, allow_gap)
+        self.mempool.insert_with(tx, allow_gap, |sender| {
+            urbis_runtime::read_nonce(&self.chain.state_view()?, sender)
+        })
     }
 }

@@ -1,15 +1,21 @@
 //! Keys, signatures and addresses.
 //!
 //! The key type is an enum so that other schemes (e.g. P-256 passkeys) can be added without
-//! changing the transaction envelope. Ed25519 signatures are checked with `verify_strict`
-//! everywhere (mempool, block validation, light client): one acceptance rule, so a crafted
-//! signature cannot be accepted by some validators and rejected by others.
+//! changing the transaction envelope.
+//!
+//! Acceptance rule: Ed25519 signatures are checked with ZIP-215 semantics everywhere (mempool,
+//! block validation, light clients), through the same Ed25519 core that checks validator votes.
+//! Under ZIP-215 single and batch verification accept exactly the same signatures, so batching
+//! at the door or in block validation can never split the validators. Every signature is over
+//! `len(tag) || tag || message` with a domain tag (at most 127 bytes).
 
 use std::fmt;
 use std::str::FromStr;
 
 use bech32::{Bech32m, Hrp, primitives::decode::CheckedHrpstring};
 use borsh::{BorshDeserialize, BorshSerialize};
+use commonware_codec::{Copying, DecodeExt as _};
+use commonware_cryptography::ed25519 as cw_ed25519;
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroize;
@@ -46,17 +52,73 @@ pub enum KeyError {
     InvalidHex(String),
 }
 
+/// The consensus-engine form of a key and signature.
+fn engine_parts(
+    pk: &PublicKey,
+    sig: &Signature,
+) -> Result<(cw_ed25519::PublicKey, cw_ed25519::Signature), KeyError> {
+    let (PublicKey::Ed25519(pk), Signature::Ed25519(s)) = (pk, sig);
+    let key = cw_ed25519::PublicKey::decode(Copying(pk)).map_err(|_| KeyError::InvalidPublicKey)?;
+    let sig = cw_ed25519::Signature::decode(Copying(s)).map_err(|_| KeyError::BadSignature)?;
+    Ok((key, sig))
+}
+
+/// Frame a message under a domain tag: `len(tag) || tag || msg`.
+pub fn framed(tag: &[u8], msg: &[u8]) -> Vec<u8> {
+    assert!(tag.len() < 128, "domain tags are shorter than 128 bytes");
+    let mut out = Vec::with_capacity(1 + tag.len() + msg.len());
+    out.push(tag.len() as u8);
+    out.extend_from_slice(tag);
+    out.extend_from_slice(msg);
+    out
+}
+
+/// One signature to check in a batch: key, domain tag, message (unframed), signature.
+pub type BatchItem<'a> = (&'a PublicKey, &'a [u8], &'a [u8], &'a Signature);
+
+/// Check many signatures at once (ZIP-215; same verdicts as [`PublicKey::verify`]).
+/// `true` only if every one verifies; an empty batch is `true`.
+pub fn verify_batch(items: &[BatchItem<'_>]) -> bool {
+    use commonware_cryptography::{BatchEntry, BatchVerifier as _};
+    if items.is_empty() {
+        return true;
+    }
+    let mut parts = Vec::with_capacity(items.len());
+    for (pk, tag, _, sig) in items {
+        if tag.len() >= 128 {
+            return false;
+        }
+        match engine_parts(pk, sig) {
+            Ok(p) => parts.push(p),
+            Err(_) => return false,
+        }
+    }
+    let mut rng = commonware_utils::sys_rng();
+    cw_ed25519::PublicKey::verify_batch(
+        &mut rng,
+        &parts,
+        |i, (key, sig)| BatchEntry {
+            namespace: items[i].1,
+            message: items[i].2,
+            public_key: key,
+            signature: sig,
+        },
+        &commonware_parallel::Sequential,
+    )
+}
+
 impl PublicKey {
-    /// Verify `sig` over `msg` (the caller supplies domain-separated bytes).
-    pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), KeyError> {
-        match (self, sig) {
-            (PublicKey::Ed25519(pk), Signature::Ed25519(s)) => {
-                let vk = ed25519_dalek::VerifyingKey::from_bytes(pk)
-                    .map_err(|_| KeyError::InvalidPublicKey)?;
-                let sig = ed25519_dalek::Signature::from_bytes(s);
-                vk.verify_strict(msg, &sig)
-                    .map_err(|_| KeyError::BadSignature)
-            }
+    /// Verify `sig` over `len(tag) || tag || msg`.
+    pub fn verify(&self, tag: &[u8], msg: &[u8], sig: &Signature) -> Result<(), KeyError> {
+        use commonware_cryptography::Verifier as _;
+        if tag.len() >= 128 {
+            return Err(KeyError::BadSignature);
+        }
+        let (key, sig) = engine_parts(self, sig)?;
+        if key.verify(tag, msg, &sig) {
+            Ok(())
+        } else {
+            Err(KeyError::BadSignature)
         }
     }
 
@@ -191,10 +253,10 @@ impl SecretKey {
         self.public_key().address()
     }
 
-    /// Sign already domain-separated bytes.
-    pub fn sign(&self, msg: &[u8]) -> Signature {
+    /// Sign `len(tag) || tag || msg`.
+    pub fn sign(&self, tag: &[u8], msg: &[u8]) -> Signature {
         let sk = ed25519_dalek::SigningKey::from_bytes(&self.seed);
-        Signature::Ed25519(sk.sign(msg).to_bytes())
+        Signature::Ed25519(sk.sign(&framed(tag, msg)).to_bytes())
     }
 }
 
@@ -275,11 +337,51 @@ mod tests {
     fn sign_verify_and_reject() {
         let sk = SecretKey::from_label("alice");
         let pk = sk.public_key();
-        let sig = sk.sign(b"hello");
-        assert!(pk.verify(b"hello", &sig).is_ok());
-        assert_eq!(pk.verify(b"hellO", &sig), Err(KeyError::BadSignature));
+        let sig = sk.sign(b"t", b"hello");
+        assert!(pk.verify(b"t", b"hello", &sig).is_ok());
+        assert_eq!(pk.verify(b"t", b"hellO", &sig), Err(KeyError::BadSignature));
+        assert_eq!(
+            pk.verify(b"u", b"hello", &sig),
+            Err(KeyError::BadSignature),
+            "domain tag"
+        );
         let other = SecretKey::from_label("bob").public_key();
-        assert_eq!(other.verify(b"hello", &sig), Err(KeyError::BadSignature));
+        assert_eq!(
+            other.verify(b"t", b"hello", &sig),
+            Err(KeyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn batch_and_single_agree() {
+        let keys: Vec<SecretKey> = (0..20)
+            .map(|i| SecretKey::from_label(&format!("k{i}")))
+            .collect();
+        let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+        let msgs: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 10]).collect();
+        let mut sigs: Vec<Signature> = keys
+            .iter()
+            .zip(&msgs)
+            .map(|(k, m)| k.sign(b"t", m))
+            .collect();
+        let items = |sigs: &[Signature]| -> bool {
+            let v: Vec<BatchItem<'_>> = (0..20)
+                .map(|i| (&pks[i], &b"t"[..], &msgs[i][..], &sigs[i]))
+                .collect();
+            verify_batch(&v)
+        };
+        assert!(items(&sigs));
+        sigs[7] = keys[7].sign(b"t", b"other");
+        assert!(!items(&sigs));
+        assert!(pks[7].verify(b"t", &msgs[7], &sigs[7]).is_err());
+        // The framing matches a plain Ed25519 signature over the framed bytes.
+        let plain =
+            ed25519_dalek::SigningKey::from_bytes(keys[0].seed()).sign(&framed(b"t", &msgs[0]));
+        assert!(
+            pks[0]
+                .verify(b"t", &msgs[0], &Signature::Ed25519(plain.to_bytes()))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -41,17 +41,18 @@ pub struct UnsignedTx {
 }
 
 impl UnsignedTx {
-    /// The exact bytes the signer signs.
+    /// The exact bytes the signer signs: `len(tag) || tag || borsh(self)`.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128 + self.call.data.len());
-        out.push(domain::TX_SIGN.len() as u8);
-        out.extend_from_slice(domain::TX_SIGN);
-        borsh::to_writer(&mut out, self).expect("writing to a vec never fails");
-        out
+        crate::keys::framed(domain::TX_SIGN, &self.body())
+    }
+
+    /// `borsh(self)`: the signed message without its domain framing.
+    pub fn body(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh to vec never fails")
     }
 
     pub fn sign(self, key: &SecretKey) -> SignedTx {
-        let signature = key.sign(&self.signing_bytes());
+        let signature = key.sign(domain::TX_SIGN, &self.body());
         SignedTx {
             chain_id: self.chain_id,
             signer: self.signer,
@@ -128,6 +129,14 @@ impl SignedTx {
 
     /// Checks that need no state: size, chain id, field limits, signature.
     pub fn check_stateless(&self, chain_id: &str) -> Result<(), UrbisError> {
+        self.check_fields(chain_id)?;
+        self.signer
+            .verify(domain::TX_SIGN, &self.unsigned().body(), &self.signature)
+            .map_err(|e| UrbisError::new(ErrorCode::BadSignature, e.to_string()))
+    }
+
+    /// Everything [`SignedTx::check_stateless`] checks except the signature.
+    pub fn check_fields(&self, chain_id: &str) -> Result<(), UrbisError> {
         let size = borsh::object_length(self).unwrap_or(usize::MAX);
         if size > limits::MAX_TX_BYTES {
             return Err(UrbisError::new(
@@ -153,14 +162,14 @@ impl SignedTx {
                 "module name is empty or too long",
             ));
         }
-        self.signer
-            .verify(&self.unsigned().signing_bytes(), &self.signature)
-            .map_err(|e| UrbisError::new(ErrorCode::BadSignature, e.to_string()))
+        Ok(())
     }
 }
 
-/// Stateless checks of many transactions on all available cores, one result per transaction
-/// (same rule as [`SignedTx::check_stateless`]).
+/// Stateless checks of many transactions, one result per transaction (same verdicts as
+/// [`SignedTx::check_stateless`]). Signatures are batch-verified (ZIP-215 batch and single
+/// verification agree) in chunks spread over the available cores; a chunk whose batch fails is
+/// re-checked one by one to find the culprits.
 pub fn check_stateless_many<T>(txs: &[T], chain_id: &str) -> Vec<Result<(), UrbisError>>
 where
     T: std::borrow::Borrow<SignedTx> + Sync,
@@ -172,22 +181,13 @@ where
         .min(txs.len() / MIN_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return txs
-            .iter()
-            .map(|tx| tx.borrow().check_stateless(chain_id))
-            .collect();
+        return check_chunk(txs, chain_id);
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = txs
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|tx| tx.borrow().check_stateless(chain_id))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || check_chunk(part, chain_id)))
             .collect();
         handles
             .into_iter()
@@ -205,6 +205,38 @@ where
             })
             .collect()
     })
+}
+
+fn check_chunk<T: std::borrow::Borrow<SignedTx>>(
+    txs: &[T],
+    chain_id: &str,
+) -> Vec<Result<(), UrbisError>> {
+    let mut results: Vec<Result<(), UrbisError>> = txs
+        .iter()
+        .map(|tx| tx.borrow().check_fields(chain_id))
+        .collect();
+    let bodies: Vec<(usize, Vec<u8>)> = txs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| results[*i].is_ok())
+        .map(|(i, tx)| (i, tx.borrow().unsigned().body()))
+        .collect();
+    let items: Vec<crate::keys::BatchItem<'_>> = bodies
+        .iter()
+        .map(|(i, body)| {
+            let tx = txs[*i].borrow();
+            (&tx.signer, domain::TX_SIGN, body.as_slice(), &tx.signature)
+        })
+        .collect();
+    if !crate::keys::verify_batch(&items) {
+        for (i, body) in &bodies {
+            let tx = txs[*i].borrow();
+            if let Err(e) = tx.signer.verify(domain::TX_SIGN, body, &tx.signature) {
+                results[*i] = Err(UrbisError::new(ErrorCode::BadSignature, e.to_string()));
+            }
+        }
+    }
+    results
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -279,6 +311,23 @@ mod tests {
             ErrorCode::Malformed,
             "trailing bytes are rejected"
         );
+    }
+
+    #[test]
+    fn many_checks_match_single_checks() {
+        let mut txs: Vec<SignedTx> = (0..150).map(|n| sample(n, vec![n as u8])).collect();
+        txs[3].nonce += 1; // bad signature
+        txs[100].chain_id = "other".into(); // wrong chain
+        txs[149].signature = txs[0].signature; // bad signature
+        let many = check_stateless_many(&txs, "urbis-test");
+        for (tx, r) in txs.iter().zip(&many) {
+            assert_eq!(
+                r.clone().err().map(|e| e.code),
+                tx.check_stateless("urbis-test").err().map(|e| e.code)
+            );
+        }
+        assert_eq!(many.iter().filter(|r| r.is_err()).count(), 3);
+        assert_eq!(many[100].clone().unwrap_err().code, ErrorCode::WrongChainId);
     }
 
     proptest! {
