@@ -280,8 +280,13 @@ where
     F: FnOnce(Ctx) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    // URBIS_SIM_SEED shifts every scenario's seed, to explore other schedules.
+    let shift: u64 = std::env::var("URBIS_SIM_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let cfg = deterministic::Config::new()
-        .with_seed(seed)
+        .with_seed(seed.wrapping_add(shift))
         .with_timeout(Some(Duration::from_secs(600)));
     deterministic::Runner::new(cfg).start(f);
 }
@@ -411,16 +416,27 @@ fn equivocating_validator_is_detected_and_tolerated() {
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 15, Duration::from_secs(120)).await;
         assert_consistent(&refs);
+        // Evidence: recorded against the equivocator (by the nodes that saw both of its
+        // conflicting votes for a view: at least one), and never against an honest validator.
         let culprit = net.keys[3].public_key();
+        let start = ctx.current();
+        while !refs.iter().any(|n| {
+            n.evidence
+                .list()
+                .iter()
+                .any(|e| e.validator == Some(culprit))
+        }) {
+            assert!(
+                ctx.current().duration_since(start).unwrap() < Duration::from_secs(60),
+                "no evidence recorded against the equivocator"
+            );
+            ctx.sleep(Duration::from_millis(100)).await;
+        }
         for n in &refs {
             let evidence = n.evidence.list();
             assert!(
-                evidence.iter().any(|e| e.validator == Some(culprit)),
-                "no evidence recorded against the equivocator: {evidence:?}"
-            );
-            assert!(
                 evidence.iter().all(|e| e.validator == Some(culprit)),
-                "honest validator accused"
+                "honest validator accused: {evidence:?}"
             );
         }
     });
