@@ -15,6 +15,9 @@ use urbis_state::{AuthState, BlockRecord, ChainStore};
 use crate::evidence::EvidenceLog;
 use crate::mempool::{Mempool, MempoolConfig};
 
+/// Executed blocks buffered for event-stream subscribers.
+pub const EVENT_BUFFER_BLOCKS: usize = 64;
+
 /// What the executor announces after each block (for the event stream and waiters).
 #[derive(Clone, Debug)]
 pub struct ExecutedBlock {
@@ -162,7 +165,9 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         }
         let executed = chain.executed_height()?.unwrap_or(0);
         let (executed_tx, _) = watch::channel(executed);
-        let (events, _) = broadcast::channel(1024);
+        // Executed blocks (with their receipts) kept for slow event-stream readers: bounded so
+        // that a stalled reader costs at most this many blocks of memory (it then gets `lagged`).
+        let (events, _) = broadcast::channel(EVENT_BUFFER_BLOCKS);
         Ok(Shared {
             chain_id: genesis.chain_id.clone(),
             partition_prefix: partition_prefix.to_string(),

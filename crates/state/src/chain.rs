@@ -26,6 +26,9 @@ const CERTIFIED_BY: TableDefinition<u64, u64> = TableDefinition::new("certified_
 
 const EXECUTED_HEIGHT: &str = "executed_height";
 
+/// Page cache of the chain store.
+pub const CACHE_BYTES: usize = 128 * 1024 * 1024;
+
 /// Errors from the chain store are internal: the node cannot continue safely after one.
 fn internal(e: impl std::fmt::Display) -> UrbisError {
     UrbisError::new(ErrorCode::Internal, format!("chain store: {e}"))
@@ -47,7 +50,11 @@ pub struct ChainStore {
 
 impl ChainStore {
     pub fn open(path: &Path) -> Result<Self, UrbisError> {
-        let db = Database::builder().create(path).map_err(internal)?;
+        // Bounded page cache: redb's default (1 GiB) would dominate a node's memory.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(internal)?;
         let store = ChainStore { db };
         // Create every table so that readers never see a missing table.
         let mut tx = store.db.begin_write().map_err(internal)?;
