@@ -1,19 +1,24 @@
-//! The verification ceiling: how many Ed25519 signatures this machine checks per second, one at a
-//! time (`verify_strict`, what the node does) and in batches (`verify_batch`, 1024 per batch).
+//! The verification ceiling: how many Ed25519 signatures this machine checks per second with
+//! the node's own verifier (ZIP-215, `urbis_core::keys`), one at a time and in batches of
+//! [`BATCH`] (what the door and block verification do).
 
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::Serialize;
+use urbis_core::keys::{BatchItem, verify_batch};
+use urbis_core::{PublicKey, SecretKey, Signature};
 
 /// Signatures per batch.
 pub const BATCH: usize = 1024;
 
+/// Domain tag of the measured signatures (any tag costs the same).
+const TAG: &[u8] = b"urbis/bench-ceiling/v1";
+
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Ceiling {
-    /// `verify_strict`, one core.
+    /// One signature at a time, one core.
     pub single_verify_per_s: f64,
-    /// `verify_batch` in batches of [`BATCH`], one core.
+    /// Batches of [`BATCH`], one core.
     pub batched_verify_per_core_per_s: f64,
     pub cores: usize,
     /// Batched rate per core × cores.
@@ -23,7 +28,7 @@ pub struct Ceiling {
 struct Corpus {
     messages: Vec<Vec<u8>>,
     signatures: Vec<Signature>,
-    keys: Vec<VerifyingKey>,
+    keys: Vec<PublicKey>,
 }
 
 fn corpus() -> Corpus {
@@ -33,17 +38,20 @@ fn corpus() -> Corpus {
         keys: Vec::with_capacity(BATCH),
     };
     for i in 0..BATCH {
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        seed[31] = 0xb7;
-        let sk = SigningKey::from_bytes(&seed);
+        let sk = SecretKey::from_label(&format!("ceiling-{i}"));
         // About the size of a transaction's signing bytes.
         let msg: Vec<u8> = (0..160).map(|j| (i * 31 + j) as u8).collect();
-        c.signatures.push(sk.sign(&msg));
-        c.keys.push(sk.verifying_key());
+        c.signatures.push(sk.sign(TAG, &msg));
+        c.keys.push(sk.public_key());
         c.messages.push(msg);
     }
     c
+}
+
+fn items(c: &Corpus) -> Vec<BatchItem<'_>> {
+    (0..BATCH)
+        .map(|i| (&c.keys[i], TAG, c.messages[i].as_slice(), &c.signatures[i]))
+        .collect()
 }
 
 /// Measure both rates for about `each` apiece, on the calling thread.
@@ -56,7 +64,7 @@ pub fn measure(each: Duration) -> Ceiling {
         for i in 0..64 {
             let k = (single + i) % BATCH;
             let ok = c.keys[k]
-                .verify_strict(&c.messages[k], &c.signatures[k])
+                .verify(TAG, &c.messages[k], &c.signatures[k])
                 .is_ok();
             std::hint::black_box(ok);
         }
@@ -64,12 +72,11 @@ pub fn measure(each: Duration) -> Ceiling {
     }
     let single_rate = single as f64 / start.elapsed().as_secs_f64();
 
-    let msgs: Vec<&[u8]> = c.messages.iter().map(Vec::as_slice).collect();
+    let batch = items(&c);
     let start = Instant::now();
     let mut batched = 0usize;
     while start.elapsed() < each {
-        let ok = ed25519_dalek::verify_batch(&msgs, &c.signatures, &c.keys).is_ok();
-        std::hint::black_box(ok);
+        std::hint::black_box(verify_batch(&batch));
         batched += BATCH;
     }
     let batched_rate = batched as f64 / start.elapsed().as_secs_f64();
@@ -92,16 +99,19 @@ mod tests {
     #[test]
     fn corpus_verifies_both_ways() {
         let c = corpus();
-        let msgs: Vec<&[u8]> = c.messages.iter().map(Vec::as_slice).collect();
-        ed25519_dalek::verify_batch(&msgs, &c.signatures, &c.keys).expect("batch verifies");
+        assert!(verify_batch(&items(&c)));
         assert!(
             c.keys[5]
-                .verify_strict(&c.messages[5], &c.signatures[5])
+                .verify(TAG, &c.messages[5], &c.signatures[5])
                 .is_ok()
         );
-        let mut bad = c.signatures.clone();
-        bad.swap(0, 1);
-        assert!(ed25519_dalek::verify_batch(&msgs, &bad, &c.keys).is_err());
+        let mut bad = Corpus {
+            messages: c.messages.clone(),
+            signatures: c.signatures.clone(),
+            keys: c.keys.clone(),
+        };
+        bad.signatures.swap(0, 1);
+        assert!(!verify_batch(&items(&bad)));
     }
 
     #[test]
