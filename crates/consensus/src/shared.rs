@@ -268,12 +268,6 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         ))
     }
 
-    /// Admit a transaction forwarded by a peer (not forwarded again: validators are fully
-    /// connected, so one hop reaches everyone).
-    pub fn submit_from_peer(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
-        self.admit(tx, true, false)
-    }
-
     /// Admit a batch relayed by a peer, its signatures batch-verified on all cores.
     pub fn submit_from_peer_batch(&self, txs: Vec<SignedTx>) -> usize {
         let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_id);

@@ -117,27 +117,6 @@ impl Runtime {
         Ok(writes)
     }
 
-    /// Checks a transaction against current state without executing it: module known, nonce.
-    /// Used at the mempool door; `pending` is how many earlier transactions of the same sender
-    /// are already waiting in the mempool.
-    pub fn check_nonce(
-        &self,
-        view: &dyn StateView,
-        tx: &SignedTx,
-        pending: u64,
-    ) -> Result<(), UrbisError> {
-        self.module(&tx.call.module)?;
-        let expected = read_nonce(view, &tx.sender())?.saturating_add(pending);
-        nonce_check(tx.nonce, expected)
-    }
-
-    /// Execute `tx` against `view` as if it were the next transaction, returning its receipt
-    /// without keeping any write (a dry run for clients and the mempool).
-    pub fn simulate(&self, view: &dyn StateView, env: &BlockEnv, tx: &SignedTx) -> Receipt {
-        let mut writes = WriteSet::new();
-        self.apply_tx(view, env, &mut writes, tx, 0)
-    }
-
     /// Execute a block's transactions in order, then every module's end-of-block work.
     /// Signatures and chain ids were checked when the block was verified.
     pub fn execute_block(

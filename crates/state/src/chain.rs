@@ -138,17 +138,6 @@ impl ChainStore {
         tx.commit().map_err(internal)
     }
 
-    /// Store a finalization certificate learned after the block was recorded.
-    pub fn put_finalization(&self, height: u64, bytes: &[u8]) -> Result<(), UrbisError> {
-        let mut tx = self.db.begin_write().map_err(internal)?;
-        tx.set_quick_repair(true);
-        {
-            let mut certs = tx.open_table(CERTS).map_err(internal)?;
-            certs.insert(height, bytes).map_err(internal)?;
-        }
-        tx.commit().map_err(internal)
-    }
-
     pub fn block(&self, height: u64) -> Result<Option<Block>, UrbisError> {
         let tx = self.db.begin_read().map_err(internal)?;
         let t = tx.open_table(BLOCKS).map_err(internal)?;
@@ -224,11 +213,6 @@ impl ChainStore {
         let tx = self.db.begin_read().map_err(internal)?;
         let table = tx.open_table(STATE).map_err(internal)?;
         Ok(StateSnapshot { table })
-    }
-
-    /// Size of the database file in bytes.
-    pub fn disk_bytes(&self, path: &Path) -> u64 {
-        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
     }
 }
 
