@@ -123,18 +123,18 @@ where
     let view = shared.chain.state_view()?;
     let outcome = shared.runtime.execute_block(&view, &env, &block.txs)?;
     drop(view);
-    let root = {
-        let mut auth = shared.auth.lock().await;
-        match auth.height() {
-            Some(ah) if ah >= h.height => {
-                info!(
-                    height = h.height,
-                    "state already committed before a restart; reusing it"
-                );
-                auth.root()?
-            }
-            _ => auth.apply(h.height, &outcome.writes).await?,
+    // Both stores are written under the authenticated store's lock, so a reader holding it
+    // (a proof) always sees them at the same height.
+    let mut auth = shared.auth.lock().await;
+    let root = match auth.height() {
+        Some(ah) if ah >= h.height => {
+            info!(
+                height = h.height,
+                "state already committed before a restart; reusing it"
+            );
+            auth.root()?
         }
+        _ => auth.apply(h.height, &outcome.writes).await?,
     };
     shared.chain.commit_block(BlockRecord {
         block,
@@ -143,6 +143,7 @@ where
         state_root: root,
         finalization,
     })?;
+    drop(auth);
 
     let failed = outcome.receipts.iter().filter(|r| !r.success).count() as u64;
     let c = &shared.counters;

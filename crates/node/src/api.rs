@@ -478,24 +478,20 @@ async fn prove_query(
     module: &str,
     parts: &[&str],
 ) -> Result<(urbis_runtime::QueryAnswer, urbis_state::StateProof, u64), ApiError> {
-    for _ in 0..200 {
-        let auth = sh.auth.lock().await;
-        let height = auth.height().unwrap_or(0);
-        // The chain store is written just after the authenticated store; wait until they agree.
-        if sh.chain.executed_height()?.unwrap_or(0) != height {
-            drop(auth);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
-        }
-        let view = sh.chain.state_view()?;
-        let answer = sh.runtime.query(&view, module, parts)?;
-        let proof = auth.prove(&answer.key).await?;
-        return Ok((answer, proof, height));
+    // The executor writes both stores under this lock, so they agree while we hold it (except
+    // right after a crash between the two writes, until the next block is executed).
+    let auth = sh.auth.lock().await;
+    let height = auth.height().unwrap_or(0);
+    if sh.chain.executed_height()?.unwrap_or(0) != height {
+        return Err(ApiError::new(
+            ErrorCode::NotReady,
+            "the state stores are being reconciled after a restart; retry",
+        ));
     }
-    Err(ApiError::new(
-        ErrorCode::NotReady,
-        "state is being written; retry",
-    ))
+    let view = sh.chain.state_view()?;
+    let answer = sh.runtime.query(&view, module, parts)?;
+    let proof = auth.prove(&answer.key).await?;
+    Ok((answer, proof, height))
 }
 
 /// Attach the headers and commit certificate that make `proof` checkable offline.
