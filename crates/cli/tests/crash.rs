@@ -7,9 +7,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Nodes, get_json as get, grant_citizen, key_from_hex, wait_until};
 use serde_json::Value;
-use urbis_accounts::{AccountsCall, Role};
-use urbis_core::{Call, Hash, SecretKey, SignedTx};
+use urbis_core::{Hash, SecretKey, SignedTx};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -36,63 +38,16 @@ fn spawn_node(dir: &Path, port: u16) -> Child {
         .unwrap()
 }
 
-/// Kills the node process however the test ends (a panic included).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
-    let r = http.get(url).send().ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.json().ok()
-}
-
 fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if http
-            .get(format!("{base}/readyz"))
+    wait_until("node ready", Duration::from_secs(60), || {
+        http.get(format!("{base}/readyz"))
             .send()
             .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("node did not come up");
-}
-
-fn admin_key(dir: &Path) -> SecretKey {
-    let keys: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("chain/dev-keys.json")).unwrap()).unwrap();
-    let seed: [u8; 32] = hex::decode(keys["admin_seed"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    SecretKey::from_seed(seed)
+    });
 }
 
 fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
-    let account = SecretKey::from_label(&format!("citizen-{nonce}")).address();
-    SignedTx::new(
-        chain,
-        admin,
-        nonce,
-        Call::new(
-            "accounts",
-            &AccountsCall::GrantRole {
-                account,
-                role: Role::Citizen,
-            },
-        ),
-    )
+    grant_citizen(admin, chain, nonce, "citizen")
 }
 
 #[test]
@@ -104,9 +59,12 @@ fn committed_blocks_survive_kill_9() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut child = Guard(spawn_node(dir.path(), port));
+    let mut nodes = Nodes(vec![Some(spawn_node(dir.path(), port))]);
     wait_ready(&http, &base);
-    let admin = admin_key(dir.path());
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("chain/dev-keys.json")).unwrap())
+            .unwrap();
+    let admin = key_from_hex(keys["admin_seed"].as_str().unwrap());
     let chain = get(&http, &format!("{base}/v1/status")).unwrap()["chain_id"]
         .as_str()
         .unwrap()
@@ -157,10 +115,11 @@ fn committed_blocks_survive_kill_9() {
             .send();
         nonce += 1;
     }
-    child.0.kill().unwrap(); // SIGKILL
-    child.0.wait().unwrap();
+    let mut victim = nodes.0[0].take().unwrap();
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
 
-    let child = Guard(spawn_node(dir.path(), port));
+    nodes.0[0] = Some(spawn_node(dir.path(), port));
     wait_ready(&http, &base);
     for (hash, h) in &committed {
         let v = get(&http, &format!("{base}/v1/txs/{hash}")).expect("committed tx lost");
@@ -189,5 +148,5 @@ fn committed_blocks_survive_kill_9() {
     assert_eq!(v["receipt"]["success"], true);
     assert!(v["height"].as_u64().unwrap() > height);
 
-    drop(child);
+    drop(nodes);
 }

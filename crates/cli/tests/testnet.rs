@@ -7,9 +7,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Nodes, get_json, grant_citizen, key_from_hex, wait_until};
 use serde_json::Value;
-use urbis_accounts::{AccountsCall, Role};
-use urbis_core::{Call, SecretKey, SignedTx};
+use urbis_core::{SecretKey, SignedTx};
 
 const N: usize = 4;
 
@@ -24,18 +26,6 @@ fn free_base() -> u16 {
         }
     }
     panic!("no free ports");
-}
-
-/// Kills the node processes however the test ends (a panic included).
-struct Nodes(Vec<Option<Child>>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in self.0.iter_mut().flatten() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 fn urbis() -> Command {
@@ -53,40 +43,12 @@ fn start(dir: &Path, i: usize) -> Child {
         .unwrap()
 }
 
-fn get(http: &reqwest::blocking::Client, url: &str) -> Option<Value> {
-    let r = http.get(url).send().ok()?;
-    r.status().is_success().then(|| r.json().ok()).flatten()
-}
-
 fn status(http: &reqwest::blocking::Client, api: &str) -> Option<Value> {
-    get(http, &format!("{api}/v1/status"))
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
+    get_json(http, &format!("{api}/v1/status"))
 }
 
 fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
-    let account = SecretKey::from_label(&format!("resident-{nonce}")).address();
-    SignedTx::new(
-        chain,
-        admin,
-        nonce,
-        Call::new(
-            "accounts",
-            &AccountsCall::GrantRole {
-                account,
-                role: Role::Citizen,
-            },
-        ),
-    )
+    grant_citizen(admin, chain, nonce, "resident")
 }
 
 #[test]
@@ -132,11 +94,7 @@ fn four_process_testnet_survives_kill_9_and_converges() {
         },
     );
 
-    let seed: [u8; 32] = hex::decode(std::fs::read_to_string(d.join("admin.key")).unwrap().trim())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let admin = SecretKey::from_seed(seed);
+    let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
     // Submit and wait for execution. A node that has not yet executed the block holding the
     // sender's previous transaction answers `nonce_gap` (or `not_ready` while catching up), as
     // it would for any client switching nodes: retry briefly, like a client would.
@@ -199,13 +157,13 @@ fn four_process_testnet_survives_kill_9_and_converges() {
     });
     let blocks: Vec<Value> = apis
         .iter()
-        .map(|a| get(&http, &format!("{a}/v1/blocks/{target}")).unwrap())
+        .map(|a| get_json(&http, &format!("{a}/v1/blocks/{target}")).unwrap())
         .collect();
     for b in &blocks[1..] {
         assert_eq!(b["hash"], blocks[0]["hash"]);
         assert_eq!(b["state_root_after"], blocks[0]["state_root_after"]);
     }
-    let nonce_now = get(&http, &format!("{}/v1/nonce/{}", apis[2], admin.address())).unwrap();
+    let nonce_now = get_json(&http, &format!("{}/v1/nonce/{}", apis[2], admin.address())).unwrap();
     assert_eq!(nonce_now["nonce"].as_u64().unwrap(), nonce + 1);
 
     // A proof from any node verifies against the genesis validator set.

@@ -121,3 +121,64 @@ pub fn wait_ready(base: &str) {
     }
     panic!("node at {base} never became ready");
 }
+
+// ---- helpers for tests that run `urbis` as child processes ----
+
+/// Kills node processes however the test ends (a panic included).
+pub struct Nodes(pub Vec<Option<std::process::Child>>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// GET a JSON document; `None` on any failure or non-2xx status.
+pub fn get_json(http: &reqwest::blocking::Client, url: &str) -> Option<serde_json::Value> {
+    let r = http.get(url).send().ok()?;
+    r.status().is_success().then(|| r.json().ok()).flatten()
+}
+
+/// Poll `f` every 50 ms until it holds, or panic after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A key from a file or JSON field holding a 32-byte hex seed.
+pub fn key_from_hex(hex_seed: &str) -> SecretKey {
+    let seed: [u8; 32] = hex::decode(hex_seed.trim()).unwrap().try_into().unwrap();
+    SecretKey::from_seed(seed)
+}
+
+/// The admin grants the citizen role to a fresh account named after `label` and `nonce`.
+pub fn grant_citizen(
+    admin: &SecretKey,
+    chain: &str,
+    nonce: u64,
+    label: &str,
+) -> urbis_core::SignedTx {
+    use urbis_accounts::{AccountsCall, Role};
+    let account = SecretKey::from_label(&format!("{label}-{nonce}")).address();
+    urbis_core::SignedTx::new(
+        chain,
+        admin,
+        nonce,
+        urbis_core::Call::new(
+            "accounts",
+            &AccountsCall::GrantRole {
+                account,
+                role: Role::Citizen,
+            },
+        ),
+    )
+}
