@@ -11,6 +11,10 @@ use urbis_rewards::{Category, RewardsCall};
 use urbis_runtime::{BlockEnv, MemState, Runtime};
 
 const CHAIN: &str = "urbis-bench";
+
+fn chain() -> urbis_core::ChainRef {
+    urbis_core::ChainRef::new(CHAIN, urbis_core::Hash([9; 32]))
+}
 const TXS: usize = 10_000;
 
 fn env(height: u64) -> BlockEnv {
@@ -74,7 +78,7 @@ fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
     let txs: Vec<SignedTx> = calls
         .into_iter()
         .enumerate()
-        .map(|(i, c)| SignedTx::new(CHAIN, &admin, i as u64, c))
+        .map(|(i, c)| SignedTx::new(&chain(), &admin, i as u64, c))
         .collect();
     run_block(&rt, &state, 1, &txs);
     let program = 1;
@@ -95,7 +99,7 @@ fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
             let nonce = nonces[i % d];
             nonces[i % d] += 1;
             SignedTx::new(
-                CHAIN,
+                &chain(),
                 &acc.departments[i % d],
                 nonce,
                 Call::new(urbis_rewards::MODULE, &call),
@@ -109,7 +113,7 @@ fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
 fn signed(acc: &Accounts, planned: Vec<workload::Planned>) -> Vec<SignedTx> {
     planned
         .into_iter()
-        .map(|p| SignedTx::new(CHAIN, acc.sender(p.sender), p.nonce, p.call))
+        .map(|p| SignedTx::new(&chain(), acc.sender(p.sender), p.nonce, p.call))
         .collect()
 }
 
@@ -125,7 +129,7 @@ fn block_exec(c: &mut Criterion) {
         .map(|mut p| {
             p.nonce = next[p.sender];
             next[p.sender] += 1;
-            SignedTx::new(CHAIN, acc.sender(p.sender), p.nonce, p.call)
+            SignedTx::new(&chain(), acc.sender(p.sender), p.nonce, p.call)
         })
         .collect();
     assert_eq!(awards.len(), TXS);

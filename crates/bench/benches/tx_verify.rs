@@ -8,6 +8,10 @@ use urbis_rewards::RewardsCall;
 
 const CHAIN: &str = "urbis-bench";
 
+fn chain() -> urbis_core::ChainRef {
+    urbis_core::ChainRef::new(CHAIN, urbis_core::Hash([9; 32]))
+}
+
 fn tx_verify(c: &mut Criterion) {
     let key = SecretKey::from_label("bench/sender");
     let call = RewardsCall::Award {
@@ -16,7 +20,7 @@ fn tx_verify(c: &mut Criterion) {
         amount: 3,
         reason: "bench".into(),
     };
-    let tx = SignedTx::new(CHAIN, &key, 7, Call::new(urbis_rewards::MODULE, &call));
+    let tx = SignedTx::new(&chain(), &key, 7, Call::new(urbis_rewards::MODULE, &call));
     let bytes = tx.encode();
 
     let mut g = c.benchmark_group("tx");
@@ -27,7 +31,7 @@ fn tx_verify(c: &mut Criterion) {
     g.bench_function("decode_verify", |b| {
         b.iter(|| {
             let tx = SignedTx::decode(black_box(&bytes)).expect("decodes");
-            tx.check_stateless(CHAIN).expect("valid");
+            tx.check_stateless(&chain()).expect("valid");
             tx
         })
     });

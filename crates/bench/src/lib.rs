@@ -151,7 +151,8 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
             "set-up: {} departments, {} citizens, {} merchants, one program…",
             opts.departments, opts.citizens, opts.merchants
         );
-        let setup = load::setup(&clients[0], &status.chain_id, &admin, &accounts, 1_000_000)
+        let chain = urbis_core::ChainRef::new(status.chain_id.clone(), status.genesis_hash);
+        let setup = load::setup(&clients[0], &chain, &admin, &accounts, 1_000_000)
             .await
             .context("set-up")?;
         eprintln!("signing {} transactions…", opts.txs);
@@ -162,9 +163,9 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
             &setup.next_nonce,
             opts.seed,
         );
-        let chain_id = status.chain_id.clone();
+        let chain = chain.clone();
         let txs =
-            tokio::task::spawn_blocking(move || workload::sign_all(&accounts, &chain_id, planned))
+            tokio::task::spawn_blocking(move || workload::sign_all(&accounts, &chain, planned))
                 .await?;
         let txs = Arc::new(txs);
         let disk_before = cluster.as_ref().map(|c| c.disk_usage());

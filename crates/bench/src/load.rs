@@ -107,7 +107,7 @@ pub struct Setup {
 /// citizen a starting balance.
 pub async fn setup(
     client: &Client,
-    chain_id: &str,
+    chain: &urbis_core::ChainRef,
     admin: &SecretKey,
     accounts: &Accounts,
     start_balance: u64,
@@ -150,7 +150,7 @@ pub async fn setup(
     let txs: Vec<SignedTx> = calls
         .into_iter()
         .enumerate()
-        .map(|(i, call)| SignedTx::new(chain_id, admin, nonce + i as u64, call))
+        .map(|(i, call)| SignedTx::new(chain, admin, nonce + i as u64, call))
         .collect();
     let receipts = send_in_order(client, txs).await.context("grant roles")?;
     let program = receipts
@@ -179,7 +179,7 @@ pub async fn setup(
                     reason: "bench funding".into(),
                 };
                 SignedTx::new(
-                    chain_id,
+                    chain,
                     dept,
                     nonce + i as u64,
                     Call::new(urbis_rewards::MODULE, &call),

@@ -165,7 +165,11 @@ pub struct Prepared {
 }
 
 /// Sign every planned transaction, on all cores.
-pub fn sign_all(accounts: &Accounts, chain_id: &str, planned: Vec<Planned>) -> Vec<Prepared> {
+pub fn sign_all(
+    accounts: &Accounts,
+    chain: &urbis_core::ChainRef,
+    planned: Vec<Planned>,
+) -> Vec<Prepared> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -187,7 +191,7 @@ pub fn sign_all(accounts: &Accounts, chain_id: &str, planned: Vec<Planned>) -> V
                     part.into_iter()
                         .map(|p| {
                             let tx =
-                                SignedTx::new(chain_id, accounts.sender(p.sender), p.nonce, p.call);
+                                SignedTx::new(chain, accounts.sender(p.sender), p.nonce, p.call);
                             let bytes = tx.encode();
                             Prepared {
                                 kind: p.kind,
@@ -299,11 +303,12 @@ mod tests {
     fn signed_transactions_verify_and_hash() {
         let acc = Accounts::new("t", 1, 2, 1);
         let plan = plan(&acc, 1, 50, &vec![0; acc.sender_count()], 9);
-        let prepared = sign_all(&acc, "urbis-test", plan.clone());
+        let chain = urbis_core::ChainRef::new("urbis-test", urbis_core::Hash([1; 32]));
+        let prepared = sign_all(&acc, &chain, plan.clone());
         assert_eq!(prepared.len(), 50);
         for (p, q) in prepared.iter().zip(&plan) {
             let tx = SignedTx::decode(&p.bytes).expect("decodes");
-            tx.check_stateless("urbis-test").expect("valid");
+            tx.check_stateless(&chain).expect("valid");
             assert_eq!(tx.hash(), p.hash);
             assert_eq!(tx.nonce, q.nonce);
             assert_eq!(p.sender, q.sender);

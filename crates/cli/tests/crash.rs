@@ -46,7 +46,7 @@ fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
     });
 }
 
-fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
+fn grant(admin: &SecretKey, chain: &urbis_core::ChainRef, nonce: u64) -> SignedTx {
     grant_citizen(admin, chain, nonce, "citizen")
 }
 
@@ -65,10 +65,7 @@ fn committed_blocks_survive_kill_9() {
         serde_json::from_slice(&std::fs::read(dir.path().join("chain/dev-keys.json")).unwrap())
             .unwrap();
     let admin = key_from_hex(keys["admin_seed"].as_str().unwrap());
-    let chain = get(&http, &format!("{base}/v1/status")).unwrap()["chain_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let chain = common::chain_ref(&base);
 
     // Stream transactions; remember which ones the node reported committed.
     let mut submitted: Vec<SignedTx> = Vec::new();

@@ -22,9 +22,21 @@ async fn submit_query_prove_verify_and_reject_bad_input() {
     let status = client.status().await.unwrap();
     assert_eq!(status.chain_id, node.chain_id);
 
-    let admin = Signer::new(node.admin.clone(), node.chain_id.clone());
-    let dept = Signer::new(SecretKey::from_label("dept"), node.chain_id.clone());
-    let alice = Signer::new(SecretKey::from_label("alice"), node.chain_id.clone());
+    let admin = Signer::new(
+        node.admin.clone(),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
+    let dept = Signer::new(
+        SecretKey::from_label("dept"),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
+    let alice = Signer::new(
+        SecretKey::from_label("alice"),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
 
     // Set up roles and a program, through the public API, waiting for inclusion each time.
     for (who, role) in [
@@ -181,7 +193,7 @@ async fn submit_query_prove_verify_and_reject_bad_input() {
         "bad_signature"
     );
     let wrong_chain = SignedTx::new(
-        "other-chain",
+        &urbis_core::ChainRef::new("other-chain", node.chain.genesis_hash),
         &SecretKey::from_label("alice"),
         nonce,
         transfer.clone(),

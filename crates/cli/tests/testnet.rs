@@ -47,7 +47,7 @@ fn status(http: &reqwest::blocking::Client, api: &str) -> Option<Value> {
     get_json(http, &format!("{api}/v1/status"))
 }
 
-fn grant(admin: &SecretKey, chain: &str, nonce: u64) -> SignedTx {
+fn grant(admin: &SecretKey, chain: &urbis_core::ChainRef, nonce: u64) -> SignedTx {
     grant_citizen(admin, chain, nonce, "resident")
 }
 
@@ -95,6 +95,7 @@ fn four_process_testnet_survives_kill_9_and_converges() {
     );
 
     let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
+    let chain = common::chain_ref(&apis[0]);
     // Submit and wait for execution. A node that has not yet executed the block holding the
     // sender's previous transaction answers `nonce_gap` (or `not_ready` while catching up), as
     // it would for any client switching nodes: retry briefly, like a client would.
@@ -103,7 +104,7 @@ fn four_process_testnet_survives_kill_9_and_converges() {
         loop {
             let r = http
                 .post(format!("{api}/v1/txs?wait=true"))
-                .json(&grant(&admin, "loopback", nonce))
+                .json(&grant(&admin, &chain, nonce))
                 .send()
                 .unwrap();
             if r.status().is_success() {

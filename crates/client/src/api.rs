@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use urbis_consensus::ProofBundle;
-use urbis_core::{Address, Hash, Header, PublicKey, Receipt, SignedTx};
+use urbis_core::{Address, Event, Hash, Header, PublicKey, Receipt, SignedTx};
 
 /// A transaction that has been executed in a block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,13 +86,25 @@ pub struct NodeStatus {
     pub version: String,
 }
 
-/// `GET /v1/blocks/{id}`.
+/// `GET /v1/blocks/{id}`: a block with one page of its transactions and receipts
+/// ([`crate::Client::block`] fetches every page and returns them all in one response).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockResponse {
     pub hash: Hash,
     pub header: Header,
+    /// Root of the state after this block, once executed.
+    #[serde(default)]
+    pub state_root_after: Option<Hash>,
+    /// Transactions in the whole block.
+    pub tx_count: usize,
     pub txs: Vec<SignedTx>,
     pub receipts: Vec<Receipt>,
+    /// Cursor of the next page of transactions; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Events of the block's end-of-block work.
+    #[serde(default)]
+    pub block_events: Vec<Event>,
     /// Encoded finalization certificate, when the node has it.
     #[serde(default, with = "urbis_core::hexser::opt")]
     pub finalization: Option<Vec<u8>>,
@@ -133,6 +145,9 @@ pub struct BlockEvent {
     pub state_root: Hash,
     #[serde(default)]
     pub receipts: Vec<Receipt>,
+    /// Events of the block's end-of-block work.
+    #[serde(default)]
+    pub block_events: Vec<Event>,
 }
 
 /// Which block to fetch: `latest`, a height or a block hash.
@@ -192,7 +207,7 @@ impl From<Hash> for BlockId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use urbis_core::{Event, SecretKey};
+    use urbis_core::SecretKey;
 
     fn receipt(hash: Hash) -> Receipt {
         Receipt {
@@ -202,6 +217,7 @@ mod tests {
             success: true,
             error: None,
             events: vec![Event::new("rewards", "awarded").with("amount", 5)],
+            nonce_used: true,
         }
     }
 

@@ -15,6 +15,8 @@ use crate::error::{ClientError, api_error};
 /// Longest the node waits with `?wait=true`, plus headroom.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Transactions per block page requested by [`Client::block`].
+const MAX_BLOCK_PAGE: usize = 1_000;
 /// Largest response body read (a full block is at most 8 MiB of borsh; JSON is larger).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -132,9 +134,42 @@ impl Client {
         self.get(&["v1", "txs", &hash.to_hex()], &[]).await
     }
 
-    /// `GET /v1/blocks/{id}`.
+    /// `GET /v1/blocks/{id}`, every page: the whole block with all its receipts.
     pub async fn block(&self, id: BlockId) -> Result<BlockResponse, ClientError> {
-        self.get(&["v1", "blocks", &id.to_string()], &[]).await
+        let mut block = self.block_page(id, None, MAX_BLOCK_PAGE).await?;
+        // Later pages by hash, so that `latest` cannot move under us.
+        let by_hash = BlockId::Hash(block.hash);
+        while let Some(cursor) = block.next_cursor.take() {
+            let page = self
+                .block_page(by_hash, Some(&cursor), MAX_BLOCK_PAGE)
+                .await?;
+            if page.hash != block.hash || page.txs.is_empty() {
+                return Err(ClientError::Decode(format!(
+                    "block page at cursor {cursor} does not continue block {}",
+                    block.hash
+                )));
+            }
+            block.txs.extend(page.txs);
+            block.receipts.extend(page.receipts);
+            block.next_cursor = page.next_cursor;
+        }
+        Ok(block)
+    }
+
+    /// One page of `GET /v1/blocks/{id}`: at most `limit` (1 to 1000) transactions from
+    /// `cursor` (the previous page's `next_cursor`; `None` for the first).
+    pub async fn block_page(
+        &self,
+        id: BlockId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<BlockResponse, ClientError> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c));
+        }
+        self.get(&["v1", "blocks", &id.to_string()], &query).await
     }
 
     /// `GET /v1/query/{module}/{path…}?prove=…`, e.g. `query("rewards", &["balance", addr], true)`.
@@ -347,7 +382,12 @@ mod tests {
         .await;
         let client = Client::new(&url).expect("client");
         let key = urbis_core::SecretKey::from_label("a");
-        let tx = SignedTx::new("c", &key, 0, urbis_core::Call::new("m", &1u8));
+        let tx = SignedTx::new(
+            &urbis_core::ChainRef::new("c", urbis_core::Hash::ZERO),
+            &key,
+            0,
+            urbis_core::Call::new("m", &1u8),
+        );
         match client.submit(&tx).await {
             Err(ClientError::Api {
                 status,
@@ -369,7 +409,12 @@ mod tests {
         let url = serve_once("202 Accepted", "application/json", &body).await;
         let client = Client::new(&url).expect("client");
         let key = urbis_core::SecretKey::from_label("a");
-        let tx = SignedTx::new("c", &key, 0, urbis_core::Call::new("m", &1u8));
+        let tx = SignedTx::new(
+            &urbis_core::ChainRef::new("c", urbis_core::Hash::ZERO),
+            &key,
+            0,
+            urbis_core::Call::new("m", &1u8),
+        );
         let res = client.submit(&tx).await.expect("accepted");
         assert_eq!(res, TxStatus::Pending { hash: h });
     }

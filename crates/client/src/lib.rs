@@ -3,9 +3,11 @@
 //! - [`Client`]: typed async calls to `/v1/...` ([`Client::status`], [`Client::submit`],
 //!   [`Client::submit_and_wait`], [`Client::query`], …). Errors are [`ClientError`]; API errors
 //!   carry the node's stable [`urbis_core::ErrorCode`].
-//! - [`Signer`]: a key plus chain id that fetches the next nonce, signs, submits and waits.
+//! - [`Signer`]: a key plus the chain (id and genesis hash) that fetches the next nonce, signs,
+//!   submits and waits.
 //! - [`keystore`]: named keys in a local JSON file.
-//! - [`verify`]: check proof bundles against a trusted genesis file.
+//! - [`verify`]: check proof bundles against a trusted genesis file, and query answers against
+//!   the key and value their proof establishes.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), urbis_client::ClientError> {
@@ -36,4 +38,6 @@ pub use error::{ApiCode, ClientError};
 pub use keystore::{KeyEntry, Keystore, KeystoreError};
 pub use signer::{Signer, check_receipt};
 pub use urbis_consensus::ProofBundle;
-pub use verify::{VerifiedProof, verify_bundle_with_genesis, verify_proof, verify_query};
+pub use verify::{
+    VerifiedProof, verify_bundle_with_genesis, verify_proof, verify_query, verify_query_with,
+};

@@ -1,32 +1,39 @@
 //! Signing and sending transactions.
 
-use urbis_core::{Address, Call, PublicKey, Receipt, SecretKey, SignedTx};
+use urbis_core::{Address, Call, ChainRef, Hash, PublicKey, Receipt, SecretKey, SignedTx};
 
 use crate::api::SubmitResult;
 use crate::client::Client;
 use crate::error::ClientError;
 
-/// A key plus the chain it signs for.
+/// A key plus the chain it signs for: the chain id and the digest of its genesis block, which
+/// every signature binds (so a transaction signed for a chain that was later reset under the
+/// same id is refused).
 ///
 /// `Debug` never shows the secret (see [`SecretKey`]).
 #[derive(Clone, Debug)]
 pub struct Signer {
     pub key: SecretKey,
-    pub chain_id: String,
+    pub chain: ChainRef,
 }
 
 impl Signer {
-    pub fn new(key: SecretKey, chain_id: impl Into<String>) -> Self {
+    pub fn new(key: SecretKey, chain_id: impl Into<String>, genesis_hash: Hash) -> Self {
         Signer {
             key,
-            chain_id: chain_id.into(),
+            chain: ChainRef::new(chain_id, genesis_hash),
         }
     }
 
-    /// A signer for the chain the node at `client` serves (its `/v1/status` chain id).
+    /// A signer for the chain the node at `client` serves (its `/v1/status` chain id and
+    /// genesis hash).
     pub async fn for_node(client: &Client, key: SecretKey) -> Result<Self, ClientError> {
         let status = client.status().await?;
-        Ok(Signer::new(key, status.chain_id))
+        Ok(Signer::new(key, status.chain_id, status.genesis_hash))
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain.chain_id
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -39,7 +46,7 @@ impl Signer {
 
     /// Sign `call` with an explicit nonce.
     pub fn sign(&self, nonce: u64, call: Call) -> SignedTx {
-        SignedTx::new(&self.chain_id, &self.key, nonce, call)
+        SignedTx::new(&self.chain, &self.key, nonce, call)
     }
 
     /// Fetch the next nonce (counting pending transactions) and sign `call` with it.
@@ -92,9 +99,15 @@ mod tests {
 
     #[test]
     fn signer_signs_for_its_chain_and_hides_the_key() {
-        let s = Signer::new(SecretKey::from_label("a"), "urbis-dev");
+        let s = Signer::new(SecretKey::from_label("a"), "urbis-dev", Hash([4; 32]));
         let tx = s.sign(3, Call::new("rewards", &7u8));
-        tx.check_stateless("urbis-dev").expect("valid");
+        tx.check_stateless(&ChainRef::new("urbis-dev", Hash([4; 32])))
+            .expect("valid");
+        assert!(
+            tx.check_stateless(&ChainRef::new("urbis-dev", Hash([5; 32])))
+                .is_err(),
+            "bound to the genesis block"
+        );
         assert_eq!(tx.nonce, 3);
         assert_eq!(tx.sender(), s.address());
         let dbg = format!("{s:?}");
@@ -111,6 +124,7 @@ mod tests {
             success: true,
             error: None,
             events: vec![],
+            nonce_used: true,
         };
         assert!(check_receipt(r.clone()).is_ok());
         r.success = false;

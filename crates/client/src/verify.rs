@@ -1,11 +1,14 @@
 //! Light-client checks of proof bundles against a trusted genesis file.
 //!
 //! The validator set and chain id come from the genesis the caller trusts, never from the
-//! bundle or from the node that produced it.
+//! bundle or from the node that produced it. For a query answer the client trusts nothing the
+//! node says either: it derives the state key from the query's module and path itself, checks
+//! that the proof is for that key, and recomputes the answer from the proven bytes with the
+//! module's own rendering ([`urbis_registry`]), which must equal the answer's `value`.
 
 use urbis_consensus::ProofBundle;
 use urbis_core::{ErrorCode, Hash, PublicKey, UrbisError};
-use urbis_runtime::Genesis;
+use urbis_runtime::{Genesis, Runtime};
 
 use crate::api::QueryResult;
 
@@ -24,6 +27,8 @@ pub struct VerifiedProof {
     pub certified_block: Hash,
     /// Size of the trusted validator set.
     pub validators: usize,
+    /// For a query answer: the answer recomputed from the proven bytes.
+    pub answer: Option<serde_json::Value>,
 }
 
 impl VerifiedProof {
@@ -69,32 +74,71 @@ pub fn verify_proof(bundle: &ProofBundle, genesis: &Genesis) -> Result<VerifiedP
         certified_height: last.height,
         certified_block: last.digest(),
         validators: genesis.validators.len(),
+        answer: None,
     })
 }
 
-/// Verify the proof attached to a query answer (`prove=true`), and that it is a proof of the
-/// key the answer says it read.
-///
-/// This proves the raw stored value; the module's JSON rendering in `result.value` is the
-/// node's interpretation of it.
+/// Verify a query answer (`prove=true`) with the modules every node runs
+/// ([`urbis_registry::modules`]); see [`verify_query_with`].
 pub fn verify_query(result: &QueryResult, genesis: &Genesis) -> Result<VerifiedProof, UrbisError> {
-    let bundle = result.proof.as_ref().ok_or_else(|| {
-        UrbisError::new(
-            ErrorCode::InvalidProof,
-            "the answer has no proof (query with prove=true)",
-        )
+    verify_query_with(&urbis_registry::runtime(&genesis.chain_id), result, genesis)
+}
+
+/// Verify a query answer: the proof bundle against `genesis`, the proof's key against the key
+/// `runtime` derives from the answer's module and path, and the answer's `value` and `height`
+/// against what the proven bytes say. Any mismatch is `invalid_proof`.
+pub fn verify_query_with(
+    runtime: &Runtime,
+    result: &QueryResult,
+    genesis: &Genesis,
+) -> Result<VerifiedProof, UrbisError> {
+    let invalid = |msg: String| UrbisError::new(ErrorCode::InvalidProof, msg);
+    let bundle = result
+        .proof
+        .as_ref()
+        .ok_or_else(|| invalid("the answer has no proof (query with prove=true)".into()))?;
+    let path: Vec<&str> = result.path.iter().map(String::as_str).collect();
+    let key = runtime.query_key(&result.module, &path).map_err(|e| {
+        invalid(format!(
+            "cannot derive the key of query {}/{}: {e}",
+            result.module,
+            result.path.join("/")
+        ))
     })?;
-    if bundle.state.key != result.key.as_bytes() {
-        return Err(UrbisError::new(
-            ErrorCode::InvalidProof,
-            format!(
-                "the proof is for key {:?}, the answer read {:?}",
-                String::from_utf8_lossy(&bundle.state.key),
-                result.key
-            ),
-        ));
+    if bundle.state.key != key {
+        return Err(invalid(format!(
+            "the proof is for key {:?}, but query {}/{} reads {:?}",
+            String::from_utf8_lossy(&bundle.state.key),
+            result.module,
+            result.path.join("/"),
+            String::from_utf8_lossy(&key)
+        )));
     }
-    verify_proof(bundle, genesis)
+    if result.key.as_bytes() != key.as_slice() {
+        return Err(invalid(format!(
+            "the answer names key {:?}, but the query reads {:?}",
+            result.key,
+            String::from_utf8_lossy(&key)
+        )));
+    }
+    if result.height != bundle.state_height {
+        return Err(invalid(format!(
+            "the answer says height {}, the proof is for height {}",
+            result.height, bundle.state_height
+        )));
+    }
+    let mut verified = verify_proof(bundle, genesis)?;
+    let proven = runtime
+        .render(&result.module, &path, verified.value.as_deref())
+        .map_err(|e| invalid(format!("the proven value does not decode: {e}")))?;
+    if proven != result.value {
+        return Err(invalid(format!(
+            "the answer's value {} differs from the proven value {}",
+            result.value, proven
+        )));
+    }
+    verified.answer = Some(proven);
+    Ok(verified)
 }
 
 #[cfg(test)]
@@ -164,16 +208,32 @@ mod tests {
 
     #[test]
     fn query_proof_must_match_the_key() {
+        // The client derives the key from the path: a proof of another key is refused,
+        // whatever key the answer claims.
         let result = QueryResult {
             module: "rewards".into(),
-            path: vec!["supply".into()],
-            key: "rewards/program/1".into(),
+            path: vec!["program".into(), "1".into()],
+            key: "rewards/supply".into(),
             value: serde_json::Value::Null,
             height: 1,
             proof: Some(bundle()),
         };
         let err = verify_query(&result, &genesis()).expect_err("mismatch");
         assert!(err.message.contains("the proof is for key"), "{err}");
+        assert_eq!(err.code, ErrorCode::InvalidProof);
+        // The right proof key, but the answer names another key.
+        let mut named = result.clone();
+        named.path = vec!["supply".into()];
+        named.key = "rewards/program/1".into();
+        let err = verify_query(&named, &genesis()).expect_err("named key");
+        assert!(err.message.contains("the answer names key"), "{err}");
+        // An unknown query cannot be checked.
+        let mut unknown = result.clone();
+        unknown.path = vec!["nope".into()];
+        assert_eq!(
+            verify_query(&unknown, &genesis()).unwrap_err().code,
+            ErrorCode::InvalidProof
+        );
         let mut no_proof = result;
         no_proof.proof = None;
         assert!(verify_query(&no_proof, &genesis()).is_err());

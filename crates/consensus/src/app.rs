@@ -1,15 +1,25 @@
 //! The consensus application: how a validator proposes and verifies blocks.
 //!
 //! Marshal's `Inline` wrapper hands us the ancestry of each proposal. A proposer:
-//! 1. waits until `block_time` after its parent's timestamp (the chain's pace);
+//! 1. paces the chain: it waits until `block_time` after its parent *arrived at this node*
+//!    (never longer: a timestamp stamped by another validator's clock cannot make it wait, so a
+//!    validator with a fast clock cannot make honest leaders time out);
 //! 2. picks the latest executed height `E` it can certify (`parent.state_height <= E <=
 //!    parent.height`, normally the parent itself) and puts `E` and its state root in the header;
-//! 3. fills the block from the mempool, skipping transactions already in unexecuted ancestors.
+//! 3. fills the block from the mempool, skipping transactions already in unexecuted ancestors,
+//!    with at most the runtime's quota of open calls from senders without a role;
+//! 4. stamps it with its clock (at least one millisecond after the parent).
 //!
-//! A verifier checks structure (limits, transaction root, every signature, chain id),
-//! the consensus context (view, leader), timestamps and the validator set, then waits until it has
-//! executed `state_height` itself (a finalized block, so it always arrives) and compares roots.
-//! It returns `false` only for permanent faults, and abstains (keeps waiting) otherwise.
+//! A verifier checks structure (limits, transaction root, every signature, chain id, no
+//! transaction or sender-and-nonce twice), the consensus context (view, leader), timestamps and
+//! the validator set; that no transaction is already committed or in an unexecuted ancestor (a
+//! replaying proposer); then waits until it has executed `state_height` itself (a finalized
+//! block, so it always arrives) and compares roots. A timestamp more than [`MAX_CLOCK_DRIFT`]
+//! ahead of its clock makes it abstain until its clock catches up.
+//!
+//! It answers "invalid" only for faults of the block. A temporary local condition (a storage
+//! read that fails, a task that dies) is retried; if it persists, the node halts loudly rather
+//! than vote against a valid block.
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
@@ -24,13 +34,18 @@ use commonware_cryptography::{Digested, ed25519, sha256};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt as _;
 use tracing::{debug, warn};
-use urbis_core::{Block, Hash, Header, PublicKey, SignedTx, limits};
+use urbis_core::{Block, Hash, Header, PublicKey, SignedTx, UrbisError, limits};
 
 use crate::codec::{ChainBlock, to_digest};
 use crate::shared::{Counters, Shared};
 
-/// How far ahead of a validator's clock a block timestamp may be before it abstains.
-pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(10);
+/// How far ahead of a validator's clock a block timestamp may be before it abstains (waits for
+/// its clock to catch up). Well below the leader timeout (at least 2 s), so that a proposer
+/// stamping at this limit cannot push honest leaders into timeouts.
+pub const MAX_CLOCK_DRIFT: Duration = Duration::from_millis(500);
+
+/// Attempts (with doubling back-off from 50 ms) before a failing local read halts the node.
+const STORAGE_ATTEMPTS: u32 = 6;
 
 pub fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -47,10 +62,14 @@ pub fn to_public_key(pk: &ed25519::PublicKey) -> PublicKey {
 /// Block production settings.
 #[derive(Clone, Debug)]
 pub struct ProposerConfig {
-    /// Minimum time between a parent's timestamp and its child's.
+    /// Time between a parent's arrival at this node and the proposal of its child.
     pub block_time: Duration,
     pub max_block_txs: usize,
     pub max_block_bytes: usize,
+    /// The consensus leader timeout: pacing never waits longer than half of it.
+    pub leader_timeout: Duration,
+    /// Fault injection for simulations (all off in a real node).
+    pub faults: Faults,
 }
 
 impl Default for ProposerConfig {
@@ -59,8 +78,24 @@ impl Default for ProposerConfig {
             block_time: Duration::from_millis(200),
             max_block_txs: limits::MAX_BLOCK_TXS,
             max_block_bytes: limits::MAX_BLOCK_BYTES / 2,
+            leader_timeout: Duration::from_secs(2),
+            faults: Faults::default(),
         }
     }
+}
+
+/// Byzantine or faulty proposer behaviour, for deterministic simulations of what honest
+/// validators must withstand. Every field is off by default, and no configuration file or
+/// command sets them.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Stamp every proposal at the latest time others accept: the local clock plus
+    /// [`MAX_CLOCK_DRIFT`] (a validator whose clock runs fast, or one gaming the pace).
+    pub stamp_at_drift_limit: bool,
+    /// Re-include the transactions of the latest executed block in every proposal.
+    pub replay_committed: bool,
+    /// Certify only state heights that are multiples of this (so others are skipped).
+    pub certify_every: Option<u64>,
 }
 
 pub struct UrbisApp<E: commonware_storage::Context + Spawner> {
@@ -108,21 +143,34 @@ where
         let parent = ancestry.next().await?;
         let parent = parent.inner().block.clone();
         let ph = &parent.header;
+        let parent_digest = parent.digest();
 
-        // Pace the chain, and give the executor the same time to catch up with the parent.
-        let due = UNIX_EPOCH + Duration::from_millis(ph.timestamp_ms) + self.cfg.block_time;
-        let pace = ctx.sleep_until(due);
-        let caught_up = shared.wait_executed(ph.height);
-        futures::pin_mut!(pace);
-        futures::pin_mut!(caught_up);
-        futures::future::select(pace, caught_up).await;
+        // Pace the chain from the parent's local arrival (now, if we never saw it arrive),
+        // and give the executor the same time to catch up with the parent.
+        shared.arrivals.saw(parent_digest, millis(ctx.current()));
+        let arrival = shared
+            .arrivals
+            .get(&parent_digest)
+            .unwrap_or_else(|| millis(ctx.current()));
+        let pace = self.cfg.block_time.min(self.cfg.leader_timeout / 2);
+        let due = UNIX_EPOCH + Duration::from_millis(arrival) + pace;
+        {
+            let sleep = ctx.sleep_until(due);
+            let caught_up = shared.wait_executed(ph.height);
+            futures::pin_mut!(sleep);
+            futures::pin_mut!(caught_up);
+            futures::future::select(sleep, caught_up).await;
+        }
         ctx.sleep_until(due).await;
 
         // The state root to certify: the latest executed height not above the parent.
         if shared.executed_height() < ph.state_height {
             shared.wait_executed(ph.state_height).await;
         }
-        let state_height = shared.executed_height().min(ph.height);
+        let mut state_height = shared.executed_height().min(ph.height);
+        if let Some(every) = self.cfg.faults.certify_every.filter(|e| *e > 1) {
+            state_height = (state_height - state_height % every).max(ph.state_height);
+        }
         let state_root = match shared.chain.state_root(state_height) {
             Ok(Some(r)) => r,
             other => {
@@ -133,7 +181,7 @@ where
 
         // Transactions already in unexecuted ancestors must not be proposed again.
         let mut in_flight: HashSet<Hash> = HashSet::new();
-        if ph.height > state_height {
+        if ph.height > shared.executed_height() {
             in_flight.extend(parent.txs.iter().map(SignedTx::hash));
             while let Some(b) = ancestry.next().await {
                 let b = &b.inner().block;
@@ -150,19 +198,35 @@ where
                 return None;
             }
         };
-        let txs = shared.mempool.select(
+        let max_open = shared
+            .runtime
+            .gate()
+            .map_or(usize::MAX, |g| g.open_calls_per_block as usize);
+        let mut txs = shared.mempool.select(
             self.cfg.max_block_txs,
             self.cfg.max_block_bytes,
+            max_open,
             &in_flight,
             |a| urbis_runtime::read_nonce(&view, a).unwrap_or(0),
         );
-        let now = millis(ctx.current()).max(ph.timestamp_ms + 1);
+        if self.cfg.faults.replay_committed
+            && let Ok(Some(done)) = shared.chain.block(shared.executed_height())
+        {
+            txs.extend(done.txs);
+            txs.truncate(self.cfg.max_block_txs);
+        }
+        let now = millis(ctx.current());
+        let stamp = if self.cfg.faults.stamp_at_drift_limit {
+            now + MAX_CLOCK_DRIFT.as_millis() as u64
+        } else {
+            now
+        };
         let header = Header {
             chain_id: shared.chain_id.clone(),
             height: ph.height + 1,
-            parent: parent.digest(),
+            parent: parent_digest,
             view: cctx.round.view().get(),
-            timestamp_ms: now,
+            timestamp_ms: stamp.max(ph.timestamp_ms + 1),
             proposer: to_public_key(&cctx.leader),
             txs_root: Block::compute_txs_root(&txs),
             tx_count: txs.len() as u32,
@@ -171,6 +235,7 @@ where
             validator_set: shared.validator_set,
         };
         let block = ChainBlock::new(Block { header, txs });
+        shared.arrivals.saw(block.hash(), now);
         debug!(
             height = block.block.header.height,
             txs = block.block.txs.len(),
@@ -195,6 +260,7 @@ where
         };
         let block = block.inner().block.clone();
         let parent = parent.inner().block.clone();
+        shared.arrivals.saw(block.digest(), millis(ctx.current()));
         let reject = |why: &str| {
             warn!(
                 height = block.header.height,
@@ -225,25 +291,59 @@ where
         if h.state_height < ph.state_height || h.state_height > ph.height {
             return reject("state height out of range");
         }
-        // Signatures: skip those this node already verified at its mempool door, check the rest
-        // on a blocking thread across all cores.
-        let check = {
-            let block = block.clone();
-            let sh = self.shared.clone();
-            ctx.child("verify_block")
-                .shared(true)
-                .spawn(move |_| async move {
-                    block.check_structure_with(&sh.chain_id, |h| sh.mempool.contains(h))
-                })
-        };
-        match check.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return reject(&e.to_string()),
-            Err(e) => {
-                warn!(?e, "block verification task failed");
-                return false;
+
+        // Replays: nothing already in an unexecuted ancestor...
+        let executed = shared.executed_height();
+        let mut in_flight: HashSet<Hash> = HashSet::new();
+        if ph.height > executed {
+            in_flight.extend(parent.txs.iter().map(SignedTx::hash));
+            while let Some(b) = ancestry.next().await {
+                let b = &b.inner().block;
+                if b.header.height <= executed {
+                    break;
+                }
+                in_flight.extend(b.txs.iter().map(SignedTx::hash));
             }
         }
+        // ... or committed, and a well-formed block: checked on a blocking thread (signatures
+        // on all cores, skipping those this node verified at its mempool door).
+        let outcome = {
+            let (b, sh, fl) = (block.clone(), self.shared.clone(), in_flight.clone());
+            let check = ctx
+                .child("verify_block")
+                .shared(true)
+                .spawn(move |_| async move { check_block(&sh, &b, &fl) });
+            match check.await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    warn!(?e, "block verification task failed");
+                    Checked::Temporary
+                }
+            }
+        };
+        // A failing local read or a dead task is never a reason to vote against a block: try
+        // again here, and halt if it persists.
+        let outcome = match outcome {
+            Checked::Temporary => {
+                retry(&ctx, shared, "check a proposal", || {
+                    match check_block(shared, &block, &in_flight) {
+                        Checked::Temporary => Err(UrbisError::new(
+                            urbis_core::ErrorCode::Internal,
+                            "chain store read failed",
+                        )),
+                        other => Ok(other),
+                    }
+                })
+                .await
+            }
+            other => Some(other),
+        };
+        match outcome {
+            Some(Checked::Valid) => {}
+            Some(Checked::Invalid(why)) => return reject(&why),
+            Some(Checked::Temporary) | None => return never().await,
+        }
+
         // A timestamp too far in our future: abstain until our clock catches up (either the
         // proposer's clock or ours is wrong; say so).
         let now = millis(ctx.current());
@@ -258,16 +358,89 @@ where
                 .await;
         }
         shared.wait_executed(h.state_height).await;
-        match shared.chain.state_root(h.state_height) {
-            Ok(Some(root)) if root == h.state_root => true,
-            Ok(Some(_)) => reject("state root differs from ours"),
-            _ => {
-                warn!(
-                    state_height = h.state_height,
-                    "executed height has no recorded root"
-                );
-                false
+        let root = retry(&ctx, shared, "read an executed state root", || {
+            shared.chain.state_root(h.state_height)?.ok_or_else(|| {
+                UrbisError::new(
+                    urbis_core::ErrorCode::Internal,
+                    format!("executed height {} has no recorded root", h.state_height),
+                )
+            })
+        })
+        .await;
+        match root {
+            Some(root) if root == h.state_root => true,
+            Some(_) => reject("state root differs from ours"),
+            None => never().await,
+        }
+    }
+}
+
+/// The verdict of the checks that read local storage.
+enum Checked {
+    Valid,
+    Invalid(String),
+    /// A local read failed: no verdict.
+    Temporary,
+}
+
+/// Structure, signatures and replays of a proposal (blocking: signatures on all cores, one
+/// read transaction of the transaction index).
+fn check_block<E: commonware_storage::Context + Spawner>(
+    shared: &Shared<E>,
+    block: &Block,
+    in_flight: &HashSet<Hash>,
+) -> Checked {
+    if let Err(e) = block.check_structure_with(&shared.chain_ref, |h| shared.mempool.contains(h)) {
+        return Checked::Invalid(e.to_string());
+    }
+    let hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
+    if let Some(h) = hashes.iter().find(|h| in_flight.contains(h)) {
+        return Checked::Invalid(format!(
+            "transaction {h} is already in an ancestor of this block"
+        ));
+    }
+    match shared.chain.first_committed(&hashes) {
+        Ok(None) => Checked::Valid,
+        Ok(Some(h)) => Checked::Invalid(format!("transaction {h} is already committed")),
+        Err(e) => {
+            warn!(%e, "cannot read the transaction index");
+            Checked::Temporary
+        }
+    }
+}
+
+/// Run a local read until it succeeds, backing off; after [`STORAGE_ATTEMPTS`] failures halt
+/// the node and return `None`.
+async fn retry<E, T>(
+    ctx: &E,
+    shared: &Shared<E>,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, UrbisError>,
+) -> Option<T>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    let mut delay = Duration::from_millis(50);
+    let mut last = None;
+    for _ in 0..STORAGE_ATTEMPTS {
+        match f() {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                warn!(%e, what, "local read failed while verifying; retrying");
+                last = Some(e);
+                ctx.sleep(delay).await;
+                delay *= 2;
             }
         }
     }
+    shared.halt(format!(
+        "cannot {what} while verifying a proposal: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ));
+    None
+}
+
+/// Never answer (the node is halting; voting either way could be wrong).
+async fn never() -> bool {
+    futures::future::pending::<bool>().await
 }

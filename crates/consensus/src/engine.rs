@@ -309,7 +309,7 @@ where
     });
 
     // Transaction gossip.
-    let (gossip_tx, gossip_rx) = futures::channel::mpsc::unbounded();
+    let (gossip_tx, gossip_rx) = tokio::sync::mpsc::channel(crate::shared::GOSSIP_QUEUE);
     if shared.gossip.set(gossip_tx).is_err() {
         error!("transaction gossip was already started for this node");
     }
@@ -322,6 +322,10 @@ where
         .child("gossip_in")
         .spawn(move |_| crate::gossip::inbound(gossip_shared, txs_receiver));
 
+    let proposer = ProposerConfig {
+        leader_timeout: timing.leader_timeout,
+        ..proposer
+    };
     let app = UrbisApp::new(shared.clone(), proposer);
     let inline = Inline::new(context.child("application"), app, mailbox.clone(), epocher);
     let reporter = WithEvidence {

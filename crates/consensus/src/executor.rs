@@ -9,7 +9,11 @@
 //! 4. records block, receipts, root and certificate in the chain store in one transaction;
 //! 5. acknowledges, prunes the mempool and announces the block.
 //!
-//! A storage failure stops the node: continuing could diverge from the other validators.
+//! Between blocks it serves proof requests ([`crate::prover`]): it owns the authenticated store,
+//! and a block waiting to be executed always goes before a proof.
+//!
+//! A storage failure stops the node: continuing could diverge from the other validators. A
+//! module cannot: its panics and failures are receipts and events (see `urbis_runtime`).
 
 use std::sync::Arc;
 
@@ -24,9 +28,9 @@ use commonware_cryptography::Digested;
 use commonware_runtime::{Clock, Spawner};
 use commonware_utils::Acknowledgement as _;
 use commonware_utils::acknowledgement::Exact;
-use futures::StreamExt as _;
 use futures::channel::mpsc;
-use tracing::{error, info};
+use futures::{FutureExt as _, StreamExt as _};
+use tracing::{error, info, warn};
 use urbis_core::{ErrorCode, UrbisError};
 use urbis_runtime::BlockEnv;
 use urbis_state::BlockRecord;
@@ -72,6 +76,11 @@ impl Reporter for Finalized {
     }
 }
 
+enum Next {
+    Block(Option<Delivery>),
+    Proof(crate::prover::ProofRequest),
+}
+
 /// Run the executor until the channel closes or storage fails.
 pub async fn run<E>(
     context: E,
@@ -82,7 +91,34 @@ pub async fn run<E>(
 where
     E: commonware_storage::Context + Spawner + Clock,
 {
-    while let Some((block, ack)) = rx.next().await {
+    let mut proofs = shared
+        .proof_requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    loop {
+        // Both receivers are cancel-safe: whichever is not picked keeps its message.
+        let next = match proofs.as_mut() {
+            Some(p) => futures::select_biased! {
+                d = rx.next().fuse() => Next::Block(d),
+                r = p.recv().fuse() => match r {
+                    Some(req) => Next::Proof(req),
+                    None => {
+                        proofs = None;
+                        continue;
+                    }
+                },
+            },
+            None => Next::Block(rx.next().await),
+        };
+        let (block, ack) = match next {
+            Next::Proof(req) => {
+                crate::prover::serve(&shared, req).await;
+                continue;
+            }
+            Next::Block(None) => break,
+            Next::Block(Some(d)) => d,
+        };
         let height = block.inner().block.header.height;
         let executed = shared.chain.executed_height()?.unwrap_or(0);
         if height <= executed {
@@ -123,6 +159,19 @@ where
     let view = shared.chain.state_view()?;
     let outcome = shared.runtime.execute_block(&view, &env, &block.txs)?;
     drop(view);
+    for e in outcome
+        .block_events
+        .iter()
+        .filter(|e| e.kind == "end_block_failed")
+    {
+        warn!(
+            height = h.height,
+            module = e.attr("module").unwrap_or(""),
+            code = e.attr("code").unwrap_or(""),
+            message = e.attr("message").unwrap_or(""),
+            "a module's end-of-block work failed; its writes were discarded"
+        );
+    }
     // Both stores are written under the authenticated store's lock, so a reader holding it
     // (a proof) always sees them at the same height.
     let mut auth = shared.auth.lock().await;
@@ -139,6 +188,7 @@ where
     shared.chain.commit_block(BlockRecord {
         block,
         receipts: &outcome.receipts,
+        block_events: &outcome.block_events,
         writes: &outcome.writes,
         state_root: root,
         finalization,
@@ -157,7 +207,7 @@ where
         .store(latency, std::sync::atomic::Ordering::Relaxed);
 
     if let Ok(view) = shared.chain.state_view() {
-        shared.mempool.on_executed(&block.txs, |a| {
+        shared.mempool.on_executed(h.height, &block.txs, |a| {
             urbis_runtime::read_nonce(&view, a).unwrap_or(0)
         });
     }
@@ -171,6 +221,7 @@ where
         timestamp_ms: h.timestamp_ms,
         state_root: root,
         receipts: outcome.receipts,
+        block_events: outcome.block_events,
     }));
     Ok(())
 }

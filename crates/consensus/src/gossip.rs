@@ -1,7 +1,9 @@
 //! Transaction gossip: a transaction admitted by one validator's API is forwarded to every other
 //! validator, so it is included whoever leads the next view.
 //!
-//! Outbound, transactions are batched (up to [`MAX_BATCH`] per message) and sent to all peers.
+//! Outbound, transactions are batched (up to [`MAX_BATCH`] per message) and sent to all peers;
+//! the queue in front of it is bounded ([`crate::shared::GOSSIP_QUEUE`]): when peers cannot keep
+//! up, a transaction is not relayed and only this node proposes it.
 //! Inbound, each batch is decoded with the same limits as the API and each transaction goes
 //! through the same door checks; anything invalid is dropped (a peer cannot make us accept what
 //! a client could not).
@@ -11,8 +13,7 @@ use std::sync::Arc;
 use commonware_cryptography::ed25519;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Spawner;
-use futures::StreamExt as _;
-use futures::channel::mpsc;
+use tokio::sync::mpsc;
 use tracing::debug;
 use urbis_core::{SignedTx, limits};
 
@@ -27,11 +28,11 @@ pub fn max_gossip_bytes() -> usize {
 }
 
 /// Forward locally admitted transactions to all peers.
-pub async fn outbound<S>(mut rx: mpsc::UnboundedReceiver<SignedTx>, mut sender: S)
+pub async fn outbound<S>(mut rx: mpsc::Receiver<SignedTx>, mut sender: S)
 where
     S: Sender<PublicKey = ed25519::PublicKey>,
 {
-    while let Some(first) = rx.next().await {
+    while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let mut bytes = borsh::object_length(&batch[0]).unwrap_or(0);
         while batch.len() < MAX_BATCH {

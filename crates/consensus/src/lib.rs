@@ -13,10 +13,12 @@ pub mod executor;
 pub mod gossip;
 pub mod mempool;
 pub mod peers;
+pub mod prover;
 pub mod shared;
 
 pub use app::ProposerConfig;
 pub use bundle::{ProofBundle, verify_bundle, verify_finalization};
 pub use engine::{Running, start_networked, start_validator};
 pub use mempool::{Mempool, MempoolConfig};
+pub use prover::ProvenAnswer;
 pub use shared::{ExecutedBlock, Shared, consensus_namespace, validator_set_hash};

@@ -6,8 +6,13 @@
 //! someone else's transaction. Transactions stay in the pool until the block that includes them
 //! is executed ([`Mempool::on_executed`]); block building skips those already in the unexecuted
 //! ancestors of the block being built.
+//!
+//! Transactions relayed out of order are *parked* until the gap before them fills; a parked
+//! transaction whose gap has not filled after [`PARKED_TTL_BLOCKS`] executed blocks is dropped.
+//! Transactions of senders that hold no role (*open* calls, see `urbis_runtime::Gate`) are
+//! bounded separately and picked at most a block's quota at a time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use urbis_core::{Address, ErrorCode, Hash, SignedTx, UrbisError, limits};
@@ -19,6 +24,9 @@ pub struct MempoolConfig {
     pub max_bytes: usize,
     /// Longest run of pending transactions one sender may have.
     pub max_per_sender: usize,
+    /// Most pending open calls (from senders holding no role), and per such sender.
+    pub max_open_txs: usize,
+    pub max_open_per_sender: usize,
 }
 
 impl Default for MempoolConfig {
@@ -27,12 +35,17 @@ impl Default for MempoolConfig {
             max_txs: 200_000,
             max_bytes: 256 * 1024 * 1024,
             max_per_sender: 4_096,
+            max_open_txs: 4_096,
+            max_open_per_sender: 4,
         }
     }
 }
 
 /// How far ahead of the committed nonce a relayed transaction may be parked.
 pub const MAX_NONCE_AHEAD: u64 = 64;
+
+/// Executed blocks after which a parked transaction whose gap has not filled is dropped.
+pub const PARKED_TTL_BLOCKS: u64 = 64;
 
 /// End of the contiguous run of nonces in `queue` starting at `from`.
 fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<PoolTx>>>, from: u64) -> u64 {
@@ -53,6 +66,8 @@ struct PoolTx {
     tx: SignedTx,
     hash: Hash,
     size: usize,
+    /// Admitted as an open call from a sender holding no role.
+    open: bool,
 }
 
 #[derive(Default)]
@@ -60,8 +75,49 @@ struct Inner {
     by_sender: BTreeMap<Address, BTreeMap<u64, Arc<PoolTx>>>,
     hashes: HashMap<Hash, (Address, u64)>,
     bytes: usize,
+    /// Pending open calls, in total and per sender.
+    open_txs: usize,
+    open_by_sender: HashMap<Address, usize>,
+    /// Transactions admitted with a nonce gap before them, by the executed height at which they
+    /// arrived (they expire after [`PARKED_TTL_BLOCKS`] unless the gap fills).
+    parked: BTreeSet<(u64, Address, u64)>,
+    /// Latest executed height this pool has been told about.
+    height: u64,
     /// Round-robin cursor so that no sender starves the others.
     cursor: Option<Address>,
+}
+
+impl Inner {
+    /// Remove one pooled transaction and its bookkeeping.
+    fn remove(&mut self, sender: &Address, nonce: u64) -> bool {
+        let Some(queue) = self.by_sender.get_mut(sender) else {
+            return false;
+        };
+        let Some(tx) = queue.remove(&nonce) else {
+            return false;
+        };
+        if queue.is_empty() {
+            self.by_sender.remove(sender);
+        }
+        self.forget(&tx);
+        true
+    }
+
+    /// Bookkeeping of a transaction no longer in `by_sender`.
+    fn forget(&mut self, tx: &PoolTx) {
+        self.bytes = self.bytes.saturating_sub(tx.size);
+        self.hashes.remove(&tx.hash);
+        if tx.open {
+            self.open_txs = self.open_txs.saturating_sub(1);
+            let sender = tx.tx.sender();
+            if let Some(n) = self.open_by_sender.get_mut(&sender) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.open_by_sender.remove(&sender);
+                }
+            }
+        }
+    }
 }
 
 pub struct Mempool {
@@ -121,7 +177,7 @@ impl Mempool {
         committed: u64,
         allow_gap: bool,
     ) -> Result<Hash, UrbisError> {
-        self.insert_with(tx, allow_gap, |_| Ok(committed))
+        self.insert_with(tx, allow_gap, false, |_| Ok(committed))
     }
 
     /// As [`Mempool::insert`], reading the sender's committed nonce while holding the pool's
@@ -129,10 +185,14 @@ impl Mempool {
     /// committed, so the nonce read here is never older than the pool's contents (reading it
     /// before taking the lock could see the old nonce after the pool was pruned, and refuse the
     /// next nonce as a gap).
+    ///
+    /// `open` marks an open call from a sender holding no role: those are bounded by
+    /// [`MempoolConfig::max_open_txs`] and [`MempoolConfig::max_open_per_sender`].
     pub fn insert_with(
         &self,
         tx: SignedTx,
         allow_gap: bool,
+        open: bool,
         committed: impl FnOnce(&Address) -> Result<u64, UrbisError>,
     ) -> Result<Hash, UrbisError> {
         let hash = tx.hash();
@@ -184,23 +244,47 @@ impl Mempool {
                 "the mempool is full; retry later",
             ));
         }
+        if open
+            && (inner.open_txs >= self.cfg.max_open_txs
+                || inner.open_by_sender.get(&sender).copied().unwrap_or(0)
+                    >= self.cfg.max_open_per_sender)
+        {
+            return Err(UrbisError::new(
+                ErrorCode::MempoolFull,
+                "too many pending calls from accounts without a role; retry later",
+            ));
+        }
+        if tx.nonce > expected {
+            let height = inner.height;
+            inner.parked.insert((height, sender, tx.nonce));
+        }
         inner.bytes += size;
         inner.hashes.insert(hash, (sender, tx.nonce));
-        inner
-            .by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.nonce, Arc::new(PoolTx { tx, hash, size }));
+        if open {
+            inner.open_txs += 1;
+            *inner.open_by_sender.entry(sender).or_default() += 1;
+        }
+        inner.by_sender.entry(sender).or_default().insert(
+            tx.nonce,
+            Arc::new(PoolTx {
+                tx,
+                hash,
+                size,
+                open,
+            }),
+        );
         Ok(hash)
     }
 
-    /// Pick transactions for a block, round-robin across senders, in nonce order per sender.
-    /// `in_flight` are transactions already in unexecuted ancestors of the block being built;
-    /// `committed` gives a sender's executed nonce (transactions below it are stale).
+    /// Pick transactions for a block, round-robin across senders, in nonce order per sender,
+    /// at most `max_open` of them open calls. `in_flight` are transactions already in
+    /// unexecuted ancestors of the block being built; `committed` gives a sender's executed
+    /// nonce (transactions below it are stale).
     pub fn select(
         &self,
         max_txs: usize,
         max_bytes: usize,
+        max_open: usize,
         in_flight: &HashSet<Hash>,
         committed: impl Fn(&Address) -> u64,
     ) -> Vec<SignedTx> {
@@ -235,15 +319,28 @@ impl Mempool {
             .collect();
         let mut out = Vec::new();
         let mut bytes = 0usize;
+        let mut open = 0usize;
         let mut round = 0usize;
         let mut last_sender = None;
+        // A sender whose open call did not fit this block: its later nonces cannot go either.
+        let mut blocked = vec![false; queues.len()];
         'outer: loop {
             let mut progressed = false;
             for (i, q) in queues.iter_mut().enumerate() {
+                if blocked[i] {
+                    continue;
+                }
                 if let Some(tx) = q.get(round) {
                     let size = tx.size;
                     if out.len() >= max_txs || bytes + size > max_bytes {
                         break 'outer;
+                    }
+                    if tx.open {
+                        if open >= max_open {
+                            blocked[i] = true;
+                            continue;
+                        }
+                        open += 1;
                     }
                     bytes += size;
                     out.push(tx.tx.clone());
@@ -268,12 +365,13 @@ impl Mempool {
         out
     }
 
-    /// After a block executed: drop its transactions and every transaction whose nonce is now
-    /// below its sender's committed nonce.
-    pub fn on_executed(&self, txs: &[SignedTx], committed: impl Fn(&Address) -> u64) {
+    /// After block `height` executed: drop its transactions, every transaction whose nonce is
+    /// now below its sender's committed nonce, and parked transactions whose gap has not filled
+    /// within [`PARKED_TTL_BLOCKS`].
+    pub fn on_executed(&self, height: u64, txs: &[SignedTx], committed: impl Fn(&Address) -> u64) {
         let mut inner = self.lock();
-        let senders: std::collections::BTreeSet<Address> =
-            txs.iter().map(SignedTx::sender).collect();
+        inner.height = inner.height.max(height);
+        let senders: BTreeSet<Address> = txs.iter().map(SignedTx::sender).collect();
         for sender in senders {
             let floor = committed(&sender);
             let Some(queue) = inner.by_sender.get_mut(&sender) else {
@@ -281,14 +379,27 @@ impl Mempool {
             };
             let keep = queue.split_off(&floor);
             let removed = std::mem::replace(queue, keep);
-            let now_empty = queue.is_empty();
-            for tx in removed.values() {
-                let size = tx.size;
-                inner.bytes = inner.bytes.saturating_sub(size);
-                inner.hashes.remove(&tx.hash);
-            }
-            if now_empty {
+            if queue.is_empty() {
                 inner.by_sender.remove(&sender);
+            }
+            for tx in removed.values() {
+                inner.forget(tx);
+            }
+        }
+        // Expire parked transactions whose gap is still open.
+        let cutoff = inner.height.saturating_sub(PARKED_TTL_BLOCKS);
+        while let Some(&(at, sender, nonce)) = inner.parked.first() {
+            if at > cutoff || inner.height < PARKED_TTL_BLOCKS {
+                break;
+            }
+            inner.parked.pop_first();
+            let floor = committed(&sender);
+            let still_parked = inner
+                .by_sender
+                .get(&sender)
+                .is_some_and(|q| q.contains_key(&nonce) && contiguous_end(Some(q), floor) <= nonce);
+            if still_parked {
+                inner.remove(&sender, nonce);
             }
         }
     }
@@ -301,7 +412,7 @@ mod tests {
 
     fn tx(label: &str, nonce: u64) -> SignedTx {
         SignedTx::new(
-            "c",
+            &urbis_core::ChainRef::new("c", Hash::ZERO),
             &SecretKey::from_label(label),
             nonce,
             Call::new("m", &0u8),
@@ -348,14 +459,14 @@ mod tests {
             pool.insert(tx("a", n), 0, false).unwrap();
             pool.insert(tx("b", n), 0, false).unwrap();
         }
-        let picked = pool.select(4, usize::MAX, &HashSet::new(), |_| 0);
+        let picked = pool.select(4, usize::MAX, 0, &HashSet::new(), |_| 0);
         assert_eq!(picked.len(), 4);
         let in_flight: HashSet<Hash> = picked.iter().map(SignedTx::hash).collect();
-        let rest = pool.select(10, usize::MAX, &in_flight, |_| 0);
+        let rest = pool.select(10, usize::MAX, 0, &in_flight, |_| 0);
         assert_eq!(rest.len(), 2);
-        pool.on_executed(&picked, |_| 2);
+        pool.on_executed(1, &picked, |_| 2);
         assert_eq!(pool.stats().txs, 2);
-        pool.on_executed(&rest, |_| 3);
+        pool.on_executed(2, &rest, |_| 3);
         assert_eq!(pool.stats().txs, 0);
     }
 
@@ -367,13 +478,13 @@ mod tests {
         pool.insert(tx("a", 1), 0, true).unwrap();
         assert_eq!(pool.next_nonce(&a, 0), 0);
         assert!(
-            pool.select(10, usize::MAX, &HashSet::new(), |_| 0)
+            pool.select(10, usize::MAX, 0, &HashSet::new(), |_| 0)
                 .is_empty(),
             "gap at 0"
         );
         assert_eq!(pool.insert(tx("a", 0), 0, true).unwrap(), tx("a", 0).hash());
         assert_eq!(pool.next_nonce(&a, 0), 3);
-        let picked = pool.select(10, usize::MAX, &HashSet::new(), |_| 0);
+        let picked = pool.select(10, usize::MAX, 0, &HashSet::new(), |_| 0);
         assert_eq!(
             picked.iter().map(|t| t.nonce).collect::<Vec<_>>(),
             vec![0, 1, 2]
@@ -384,5 +495,58 @@ mod tests {
                 .code,
             ErrorCode::NonceGap
         );
+    }
+
+    #[test]
+    fn parked_transactions_expire_unless_their_gap_fills() {
+        let pool = Mempool::new(MempoolConfig::default());
+        let a = SecretKey::from_label("a").address();
+        // Parked at height 0: nonces 2 and 3 wait for 0 and 1.
+        pool.insert(tx("a", 2), 0, true).unwrap();
+        pool.insert(tx("a", 3), 0, true).unwrap();
+        // Another sender's transactions keep the chain moving; "a"'s gap never fills.
+        pool.on_executed(PARKED_TTL_BLOCKS - 1, &[], |_| 0);
+        assert_eq!(pool.stats().txs, 2, "not expired yet");
+        pool.on_executed(PARKED_TTL_BLOCKS, &[], |_| 0);
+        assert_eq!(pool.stats().txs, 0, "expired");
+        assert_eq!(pool.stats().bytes, 0);
+        assert_eq!(pool.next_nonce(&a, 0), 0);
+
+        // A parked transaction whose gap fills in time is kept.
+        pool.insert(tx("b", 1), 0, true).unwrap();
+        pool.insert(tx("b", 0), 0, false).unwrap();
+        pool.on_executed(3 * PARKED_TTL_BLOCKS, &[], |_| 0);
+        assert_eq!(pool.stats().txs, 2);
+    }
+
+    #[test]
+    fn open_calls_are_bounded_and_picked_up_to_the_quota() {
+        let pool = Mempool::new(MempoolConfig {
+            max_open_txs: 3,
+            max_open_per_sender: 2,
+            ..MempoolConfig::default()
+        });
+        let open =
+            |label: &str, nonce: u64| pool.insert_with(tx(label, nonce), false, true, |_| Ok(0));
+        open("s1", 0).unwrap();
+        open("s1", 1).unwrap();
+        assert_eq!(open("s1", 2).unwrap_err().code, ErrorCode::MempoolFull);
+        open("s2", 0).unwrap();
+        assert_eq!(open("s3", 0).unwrap_err().code, ErrorCode::MempoolFull);
+        // Members are not affected by the open-call bound.
+        pool.insert(tx("m", 0), 0, false).unwrap();
+        let picked = pool.select(100, usize::MAX, 1, &HashSet::new(), |_| 0);
+        let open_picked = picked
+            .iter()
+            .filter(|t| t.sender() != SecretKey::from_label("m").address())
+            .count();
+        assert_eq!(open_picked, 1, "{picked:?}");
+        assert_eq!(picked.len(), 2);
+        // Executing frees the open slots.
+        pool.on_executed(1, &picked, |a| {
+            u64::from(*a != SecretKey::from_label("m").address())
+                + u64::from(*a == SecretKey::from_label("m").address())
+        });
+        open("s3", 0).unwrap();
     }
 }

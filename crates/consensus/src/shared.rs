@@ -1,19 +1,32 @@
 //! State shared by the consensus application, the executor and the API.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use commonware_runtime::Spawner;
-use tokio::sync::{Mutex, broadcast, watch};
+use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use urbis_core::hash::domain;
 use urbis_core::{
-    Block, ErrorCode, Hash, Header, PublicKey, Receipt, SignedTx, UrbisError, sha256_domain,
+    Block, ChainRef, ErrorCode, Event, Hash, Header, PublicKey, Receipt, SignedTx, UrbisError,
+    sha256_domain,
 };
-use urbis_runtime::{Genesis, MemState, Runtime, WriteSet};
+use urbis_runtime::{Admission, Genesis, MemState, Runtime, WriteSet};
 use urbis_state::{AuthState, BlockRecord, ChainStore};
 
 use crate::evidence::EvidenceLog;
 use crate::mempool::{Mempool, MempoolConfig};
+use crate::prover::ProofRequest;
+
+/// Transactions waiting to be relayed to the other validators; beyond this, relaying is
+/// skipped (the transaction stays in this node's mempool and is proposed by this node).
+pub const GOSSIP_QUEUE: usize = 16_384;
+
+/// Proof requests waiting for the executor; beyond this the API answers `overloaded`.
+pub const PROOF_QUEUE: usize = 1_024;
+
+/// Blocks whose local arrival time is remembered (for pacing).
+const ARRIVALS_KEPT: usize = 1_024;
 
 /// Executed blocks buffered for event-stream subscribers.
 pub const EVENT_BUFFER_BLOCKS: usize = 64;
@@ -26,6 +39,8 @@ pub struct ExecutedBlock {
     pub timestamp_ms: u64,
     pub state_root: Hash,
     pub receipts: Vec<Receipt>,
+    /// Events of the block's end-of-block work.
+    pub block_events: Vec<Event>,
 }
 
 /// Counters exported at `/metrics`.
@@ -36,6 +51,8 @@ pub struct Counters {
     pub blocks_executed: AtomicU64,
     pub proposals: AtomicU64,
     pub verify_rejections: AtomicU64,
+    /// Transactions not relayed because the gossip queue was full.
+    pub gossip_dropped: AtomicU64,
     /// Sum and count of finalization latency (proposal timestamp to execution), milliseconds.
     pub finality_ms_sum: AtomicU64,
     pub finality_samples: AtomicU64,
@@ -51,8 +68,39 @@ impl Counters {
     }
 }
 
+/// When blocks arrived at this node, by digest (local clock; pacing only, never state).
+#[derive(Default)]
+pub struct Arrivals {
+    inner: std::sync::Mutex<(HashMap<Hash, u64>, VecDeque<Hash>)>,
+}
+
+impl Arrivals {
+    /// Remember the first time `digest` was seen.
+    pub fn saw(&self, digest: Hash, at_ms: u64) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *g;
+        if map.contains_key(&digest) {
+            return;
+        }
+        map.insert(digest, at_ms);
+        order.push_back(digest);
+        while order.len() > ARRIVALS_KEPT {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+
+    pub fn get(&self, digest: &Hash) -> Option<u64> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.get(digest).copied()
+    }
+}
+
 pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub chain_id: String,
+    /// The chain id and genesis block digest that transactions are signed for.
+    pub chain_ref: ChainRef,
     /// Prefix of every storage partition of this node (several nodes can share one runtime's
     /// storage in simulations).
     pub partition_prefix: String,
@@ -69,8 +117,17 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub counters: Counters,
     pub evidence: Arc<EvidenceLog>,
     /// Set by the engine when a p2p network is running: transactions admitted through the API
-    /// are forwarded to the other validators.
-    pub gossip: OnceLock<futures::channel::mpsc::UnboundedSender<SignedTx>>,
+    /// are forwarded to the other validators (bounded: see [`GOSSIP_QUEUE`]).
+    pub gossip: OnceLock<mpsc::Sender<SignedTx>>,
+    /// Proof requests for the executor, which owns the authenticated store between blocks.
+    pub proofs: mpsc::Sender<ProofRequest>,
+    /// The executor's end of `proofs`, taken when it starts.
+    pub proof_requests: std::sync::Mutex<Option<mpsc::Receiver<ProofRequest>>>,
+    /// When blocks arrived locally (for pacing).
+    pub arrivals: Arrivals,
+    /// Set when the node must stop: a fault it cannot work around (a storage error while
+    /// verifying, say). The node process watches it and exits with the reason.
+    pub halted: watch::Sender<Option<String>>,
     /// Highest finalized height this node has heard of (from marshal), executed or not.
     pub finalized_tip: Arc<std::sync::atomic::AtomicU64>,
     /// Highest finalized height this node had stored when it started; until it hears of a
@@ -105,6 +162,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         mempool: MempoolConfig,
     ) -> Result<Self, UrbisError> {
         let mut auth = AuthState::open(context, &format!("{partition_prefix}state")).await?;
+        check_consistency(auth.height(), chain.executed_height()?)?;
         let validators: Vec<PublicKey> = genesis.validators.iter().map(|v| v.public_key).collect();
         if validators.is_empty() {
             return Err(UrbisError::new(
@@ -148,6 +206,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 chain.commit_block(BlockRecord {
                     block: &block,
                     receipts: &[],
+                    block_events: &[],
                     writes: &writes,
                     state_root: root,
                     finalization: None,
@@ -168,8 +227,11 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         // Executed blocks (with their receipts) kept for slow event-stream readers: bounded so
         // that a stalled reader costs at most this many blocks of memory (it then gets `lagged`).
         let (events, _) = broadcast::channel(EVENT_BUFFER_BLOCKS);
+        let (proofs, proof_requests) = mpsc::channel(PROOF_QUEUE);
+        let evidence = Arc::new(EvidenceLog::open(chain.clone())?);
         Ok(Shared {
             chain_id: genesis.chain_id.clone(),
+            chain_ref: ChainRef::new(genesis.chain_id.clone(), genesis_block.digest()),
             partition_prefix: partition_prefix.to_string(),
             genesis,
             genesis_block,
@@ -182,8 +244,12 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             executed: executed_tx,
             events,
             counters: Counters::default(),
-            evidence: Arc::new(EvidenceLog::default()),
+            evidence,
             gossip: OnceLock::new(),
+            proofs,
+            proof_requests: std::sync::Mutex::new(Some(proof_requests)),
+            arrivals: Arrivals::default(),
+            halted: watch::channel(None).0,
             finalized_tip: Arc::new(std::sync::atomic::AtomicU64::new(executed)),
             startup_height: std::sync::atomic::AtomicU64::new(executed),
             peers: Arc::new(crate::peers::PeerSeen::default()),
@@ -221,13 +287,27 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let _ = rx.wait_for(|h| *h >= height).await;
     }
 
+    /// Stop the node: a fault it cannot work around. Logged loudly; the node process exits.
+    pub fn halt(&self, why: impl Into<String>) {
+        let why = why.into();
+        tracing::error!(%why, "halting the node");
+        self.halted.send_if_modified(|h| {
+            if h.is_none() {
+                *h = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
     /// Admit a transaction submitted by a client, and forward it to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, UrbisError> {
         self.ensure_ready()?;
-        let hash = self.admit(tx.clone(), false, false)?;
-        if let Some(g) = self.gossip.get() {
-            let _ = g.unbounded_send(tx);
-        }
+        tx.check_stateless(&self.chain_ref)?;
+        let view = self.chain.state_view()?;
+        let hash = self.admit(&view, tx.clone(), false)?;
+        self.relay(tx);
         Ok(hash)
     }
 
@@ -238,19 +318,28 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         txs: Vec<SignedTx>,
     ) -> Result<Vec<Result<Hash, UrbisError>>, UrbisError> {
         self.ensure_ready()?;
-        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_id);
+        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
+        let view = self.chain.state_view()?;
         Ok(txs
             .into_iter()
             .zip(checks)
             .map(|(tx, check)| {
                 check?;
-                let hash = self.admit(tx.clone(), false, true)?;
-                if let Some(g) = self.gossip.get() {
-                    let _ = g.unbounded_send(tx);
-                }
+                let hash = self.admit(&view, tx.clone(), false)?;
+                self.relay(tx);
                 Ok(hash)
             })
             .collect())
+    }
+
+    /// Forward a locally admitted transaction to the other validators, unless the relay queue
+    /// is full (then only this node proposes it).
+    fn relay(&self, tx: SignedTx) {
+        if let Some(g) = self.gossip.get()
+            && g.try_send(tx).is_err()
+        {
+            Counters::add(&self.counters.gossip_dropped, 1);
+        }
     }
 
     fn ensure_ready(&self) -> Result<(), UrbisError> {
@@ -270,24 +359,32 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
 
     /// Admit a batch relayed by a peer, its signatures batch-verified on all cores.
     pub fn submit_from_peer_batch(&self, txs: Vec<SignedTx>) -> usize {
-        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_id);
+        let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
+        let Ok(view) = self.chain.state_view() else {
+            return 0;
+        };
         txs.into_iter()
             .zip(checks)
-            .filter(|(tx, check)| check.is_ok() && self.admit(tx.clone(), true, true).is_ok())
+            .filter(|(tx, check)| check.is_ok() && self.admit(&view, tx.clone(), true).is_ok())
             .count()
     }
 
-    /// Door checks for a transaction, then admission to the mempool.
-    fn admit(&self, tx: SignedTx, allow_gap: bool, verified: bool) -> Result<Hash, UrbisError> {
-        if !verified {
-            tx.check_stateless(&self.chain_id)?;
-        }
+    /// Door checks of a transaction whose stateless checks passed, then admission to the
+    /// mempool. `view` is recent state, for the gate (who holds a role); the sender's nonce is
+    /// read under the mempool's lock.
+    fn admit(
+        &self,
+        view: &dyn urbis_runtime::StateView,
+        tx: SignedTx,
+        allow_gap: bool,
+    ) -> Result<Hash, UrbisError> {
         if !self.runtime.has_module(&tx.call.module) {
             return Err(UrbisError::new(
                 ErrorCode::UnknownModule,
                 format!("no module named {:?}", tx.call.module),
             ));
         }
+        let open = self.runtime.admission(view, &tx)? == Admission::Open;
         let hash = tx.hash();
         if self.mempool.contains(&hash) {
             return Err(UrbisError::new(
@@ -301,8 +398,60 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 format!("transaction {hash} is already committed"),
             ));
         }
-        self.mempool.insert_with(tx, allow_gap, |sender| {
+        self.mempool.insert_with(tx, allow_gap, open, |sender| {
             urbis_runtime::read_nonce(&self.chain.state_view()?, sender)
         })
+    }
+}
+
+/// The authenticated store is written before the chain store for each block, so on start it
+/// must be at the chain store's height or one above (a crash between the two writes, which the
+/// executor repairs by re-executing that block). Anything else means parts of the data
+/// directory come from different points in time: refuse to start, and say what to do.
+pub fn check_consistency(auth: Option<u64>, chain: Option<u64>) -> Result<(), UrbisError> {
+    let ok = match (auth, chain) {
+        (None, None) | (Some(0), None) => true,
+        (Some(a), Some(c)) => a == c || a == c + 1,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let show = |h: Option<u64>| h.map_or_else(|| "empty".to_string(), |h| format!("at height {h}"));
+    Err(UrbisError::new(
+        ErrorCode::Internal,
+        format!(
+            "inconsistent data directory: the authenticated state (store/, partitions state-*) is {} \
+             but the chain store (chain.redb) is {}; the state must be at the chain store's height \
+             or one above. The two were not written by the same run of this node (a restored or \
+             copied file?). To recover, restore both from the same backup, or delete the data \
+             directory's chain.redb and store/ (for a dev chain: `urbis dev --reset`) and let the \
+             node sync from its peers",
+            show(auth),
+            show(chain)
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_rule() {
+        assert!(check_consistency(None, None).is_ok());
+        assert!(check_consistency(Some(0), None).is_ok());
+        assert!(check_consistency(Some(5), Some(5)).is_ok());
+        assert!(check_consistency(Some(6), Some(5)).is_ok());
+        for (a, c) in [
+            (None, Some(5)),
+            (Some(4), Some(5)),
+            (Some(7), Some(5)),
+            (Some(3), None),
+        ] {
+            let err = check_consistency(a, c).unwrap_err();
+            assert!(err.message.contains("chain.redb"), "{err}");
+            assert!(err.message.contains("store/"), "{err}");
+        }
     }
 }

@@ -9,9 +9,9 @@ use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
 use proptest::prelude::*;
 use urbis_accounts::{AccountsCall, Role};
 use urbis_consensus::{MempoolConfig, Shared, executor};
-use urbis_core::{Block, Call, Hash, Header, SecretKey, SignedTx};
+use urbis_core::{Block, Call, ChainRef, Hash, Header, SecretKey, SignedTx};
 use urbis_rewards::{Category, RewardsCall};
-use urbis_runtime::{Genesis, GenesisValidator, Runtime};
+use urbis_runtime::{Genesis, GenesisValidator};
 use urbis_state::ChainStore;
 
 const CHAIN: &str = "det-test";
@@ -46,7 +46,7 @@ fn workload(ops: &[(u8, u8, u8, u16)]) -> Vec<Vec<SignedTx>> {
     let mut nonces: BTreeMap<String, u64> = BTreeMap::new();
     let mut tx = |key: &SecretKey, label: &str, call: Call| {
         let n = nonces.entry(label.to_string()).or_default();
-        let t = SignedTx::new(CHAIN, key, *n, call);
+        let t = SignedTx::new(&ChainRef::new(CHAIN, Hash::ZERO), key, *n, call);
         *n += 1;
         t
     };
@@ -164,10 +164,7 @@ fn run_node(seed: u64, blocks: Vec<Vec<SignedTx>>) -> Vec<Hash> {
     let path = dir.path().join("chain.redb");
     deterministic::Runner::seeded(seed).start(|ctx| async move {
         let chain = Arc::new(ChainStore::open(&path).expect("chain store"));
-        let runtime = Runtime::new(
-            CHAIN,
-            vec![urbis_accounts::module(), urbis_rewards::module()],
-        );
+        let runtime = urbis_registry::runtime(CHAIN);
         let shared = Shared::open(
             ctx.child("state"),
             "",

@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, UrbisError};
 use crate::hash::{Hash, domain, merkle_root, sha256_domain};
 use crate::keys::PublicKey;
 use crate::limits;
-use crate::tx::SignedTx;
+use crate::tx::{ChainRef, SignedTx};
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Header {
@@ -80,9 +80,10 @@ impl Block {
     }
 
     /// Structural checks a validator makes on a proposal before looking at state:
-    /// limits, transaction root, and each transaction's stateless validity.
-    pub fn check_structure(&self, chain_id: &str) -> Result<(), UrbisError> {
-        self.check_structure_with(chain_id, |_| false)
+    /// limits, transaction root, no transaction (or sender and nonce) twice, and each
+    /// transaction's stateless validity.
+    pub fn check_structure(&self, chain: &ChainRef) -> Result<(), UrbisError> {
+        self.check_structure_with(chain, |_| false)
     }
 
     /// As [`Block::check_structure`], skipping the signature check of transactions for which
@@ -90,11 +91,11 @@ impl Block {
     /// node's mempool). Remaining signatures are checked on all available cores.
     pub fn check_structure_with(
         &self,
-        chain_id: &str,
+        chain: &ChainRef,
         verified: impl Fn(&Hash) -> bool,
     ) -> Result<(), UrbisError> {
         let h = &self.header;
-        if h.chain_id != chain_id {
+        if h.chain_id != chain.chain_id {
             return Err(UrbisError::new(
                 ErrorCode::WrongChainId,
                 "block for another chain",
@@ -113,7 +114,8 @@ impl Block {
                 "transactions root does not match",
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        let mut nonces = std::collections::HashSet::with_capacity(ids.len());
         let mut to_verify = Vec::new();
         for (tx, id) in self.txs.iter().zip(&ids) {
             if !seen.insert(*id) {
@@ -122,11 +124,21 @@ impl Block {
                     "transaction appears twice in the block",
                 ));
             }
+            if !nonces.insert((tx.signer, tx.nonce)) {
+                return Err(UrbisError::new(
+                    ErrorCode::DuplicateTx,
+                    format!(
+                        "two transactions of {} with nonce {} in the block",
+                        tx.sender(),
+                        tx.nonce
+                    ),
+                ));
+            }
             if !verified(id) {
                 to_verify.push(tx);
             }
         }
-        crate::tx::check_stateless_many(&to_verify, chain_id)
+        crate::tx::check_stateless_many(&to_verify, chain)
             .into_iter()
             .collect()
     }
@@ -159,36 +171,44 @@ mod tests {
 
     #[test]
     fn structure_checks() {
+        let c = ChainRef::new("c", Hash([3; 32]));
         let k = SecretKey::from_label("a");
-        let tx = SignedTx::new("c", &k, 0, Call::new("m", &1u8));
+        let tx = SignedTx::new(&c, &k, 0, Call::new("m", &1u8));
         let b = block_with(vec![tx.clone()]);
-        b.check_structure("c").unwrap();
+        b.check_structure(&c).unwrap();
         assert_eq!(Block::decode(&b.encode()).unwrap(), b);
 
         let dup = block_with(vec![tx.clone(), tx.clone()]);
         assert_eq!(
-            dup.check_structure("c").unwrap_err().code,
+            dup.check_structure(&c).unwrap_err().code,
             ErrorCode::DuplicateTx
         );
+        // The same sender and nonce twice, with different calls: a replay of the nonce.
+        let same_nonce = SignedTx::new(&c, &k, 0, Call::new("m", &2u8));
+        let err = block_with(vec![tx.clone(), same_nonce])
+            .check_structure(&c)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::DuplicateTx);
+        assert!(err.message.contains("nonce 0"), "{err}");
 
         // Many transactions: the parallel path finds one bad signature wherever it is.
         let mut many: Vec<SignedTx> = (0..300)
-            .map(|n| SignedTx::new("c", &k, n, Call::new("m", &1u8)))
+            .map(|n| SignedTx::new(&c, &k, n, Call::new("m", &1u8)))
             .collect();
-        block_with(many.clone()).check_structure("c").unwrap();
+        block_with(many.clone()).check_structure(&c).unwrap();
         many[250].nonce += 1_000;
         let bad = block_with(many);
         assert_eq!(
-            bad.check_structure("c").unwrap_err().code,
+            bad.check_structure(&c).unwrap_err().code,
             ErrorCode::BadSignature
         );
         // ... unless the caller vouches for it (it verified that exact transaction before).
         let vouched = bad.txs[250].hash();
-        bad.check_structure_with("c", |h| *h == vouched).unwrap();
+        bad.check_structure_with(&c, |h| *h == vouched).unwrap();
 
         let mut bad_root = b.clone();
         bad_root.header.txs_root = Hash::ZERO;
-        assert!(bad_root.check_structure("c").is_err());
+        assert!(bad_root.check_structure(&c).is_err());
         assert_ne!(bad_root.digest(), b.digest());
     }
 }

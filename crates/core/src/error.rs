@@ -66,6 +66,10 @@ error_codes! {
     Timeout => "timeout", 504, "Timed out";
     InvalidProof => "invalid_proof", 400, "Proof does not verify";
     Internal => "internal", 500, "Internal error";
+    ValueTooLarge => "value_too_large", 422, "State value too large";
+    KeyTooLarge => "key_too_large", 422, "State key too large";
+    Overloaded => "overloaded", 503, "Server overloaded";
+    QuotaExceeded => "quota_exceeded", 429, "Quota exceeded";
 }
 
 impl fmt::Display for ErrorCode {

@@ -50,6 +50,8 @@ pub enum KeyError {
     InvalidAddress(String),
     #[error("invalid hex: {0}")]
     InvalidHex(String),
+    #[error("small-order public key: anyone can sign for it, so it cannot hold an account")]
+    SmallOrderKey,
 }
 
 /// The consensus-engine form of a key and signature.
@@ -122,6 +124,19 @@ impl PublicKey {
         }
     }
 
+    /// Whether this key may sign for an account: a point on the curve that is not of small
+    /// order. (Under ZIP-215 a small-order key "verifies" signatures nobody made, e.g. `R` =
+    /// identity, `s` = 0 for every message.)
+    pub fn check_account_key(&self) -> Result<(), KeyError> {
+        let PublicKey::Ed25519(bytes) = self;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| KeyError::InvalidPublicKey)?;
+        if key.is_weak() {
+            return Err(KeyError::SmallOrderKey);
+        }
+        Ok(())
+    }
+
     /// The account address controlled by this key.
     pub fn address(&self) -> Address {
         let encoded = borsh::to_vec(self).expect("borsh to vec never fails");
@@ -164,8 +179,9 @@ impl FromStr for PublicKey {
         let hex_part = s.strip_prefix("ed25519:").unwrap_or(s);
         let bytes = hex::decode(hex_part).map_err(|e| KeyError::InvalidHex(e.to_string()))?;
         let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::InvalidPublicKey)?;
-        ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| KeyError::InvalidPublicKey)?;
-        Ok(PublicKey::Ed25519(arr))
+        let key = PublicKey::Ed25519(arr);
+        key.check_account_key()?;
+        Ok(key)
     }
 }
 

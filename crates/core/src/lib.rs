@@ -17,7 +17,7 @@ pub use error::{ErrorCode, UrbisError};
 pub use hash::{Hash, merkle_root, sha256_domain};
 pub use keys::{Address, PublicKey, SecretKey, Signature};
 pub use receipt::{Event, Receipt, TxError};
-pub use tx::{Call, SignedTx, UnsignedTx};
+pub use tx::{Call, ChainRef, SignedTx, UnsignedTx};
 
 /// Hard limits that every node enforces identically.
 pub mod limits {
@@ -31,6 +31,11 @@ pub mod limits {
     pub const MAX_CHAIN_ID_LEN: usize = 64;
     /// Longest module name.
     pub const MAX_MODULE_NAME_LEN: usize = 32;
+    /// Largest state value a transaction, genesis or end-of-block work may write (and the
+    /// largest the authenticated store decodes, in stored operations and in proofs).
+    pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+    /// Longest state key.
+    pub const MAX_KEY_BYTES: usize = 1024;
 }
 
 /// Serde helpers for byte fields shown as hex at the API.

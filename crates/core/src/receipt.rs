@@ -53,4 +53,11 @@ pub struct Receipt {
     pub success: bool,
     pub error: Option<TxError>,
     pub events: Vec<Event>,
+    /// Whether the transaction used up its nonce. Then its hash is committed: it is indexed
+    /// (`GET /v1/txs/{hash}`) and can never be included again; its call's writes were applied
+    /// if `success`, discarded otherwise. `false` when it was refused before taking effect (a
+    /// bad nonce, a sender without a role making a call that is not open, the open-call
+    /// quota): it changed nothing, is not indexed under its hash, and may still be included
+    /// later.
+    pub nonce_used: bool,
 }

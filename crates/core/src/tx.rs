@@ -1,9 +1,12 @@
 //! The signed transaction envelope.
 //!
-//! Signing bytes: `len(tag) || tag || borsh(UnsignedTx)` with tag [`domain::TX_SIGN`]; the
-//! unsigned part includes the chain id, so a transaction signed for one chain is invalid on any
-//! other. The transaction id is `SHA-256` (domain [`domain::TX_ID`]) of the full borsh encoding,
-//! signature included.
+//! Signing bytes: `len(tag) || tag || genesis_hash || borsh(UnsignedTx)` with tag
+//! [`domain::TX_SIGN`], where `genesis_hash` is the 32-byte digest of the chain's genesis block
+//! (`genesis_hash` in `GET /v1/status`). The unsigned part includes the chain id, and the signed
+//! message binds the genesis block, so a transaction signed for one chain is invalid on any other,
+//! including a chain reset under the same chain id (whose genesis block differs). The genesis
+//! hash is not carried in the envelope: every node knows its own. The transaction id is
+//! `SHA-256` (domain [`domain::TX_ID`]) of the full borsh encoding, signature included.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,22 @@ impl Call {
     }
 }
 
+/// What a transaction is bound to: a chain id and the digest of that chain's genesis block.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChainRef {
+    pub chain_id: String,
+    pub genesis_hash: Hash,
+}
+
+impl ChainRef {
+    pub fn new(chain_id: impl Into<String>, genesis_hash: Hash) -> Self {
+        ChainRef {
+            chain_id: chain_id.into(),
+            genesis_hash,
+        }
+    }
+}
+
 /// The part of a transaction that is signed.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct UnsignedTx {
@@ -41,18 +60,21 @@ pub struct UnsignedTx {
 }
 
 impl UnsignedTx {
-    /// The exact bytes the signer signs: `len(tag) || tag || borsh(self)`.
-    pub fn signing_bytes(&self) -> Vec<u8> {
-        crate::keys::framed(domain::TX_SIGN, &self.body())
+    /// The exact bytes the signer signs: `len(tag) || tag || genesis_hash || borsh(self)`.
+    pub fn signing_bytes(&self, genesis_hash: &Hash) -> Vec<u8> {
+        crate::keys::framed(domain::TX_SIGN, &self.message(genesis_hash))
     }
 
-    /// `borsh(self)`: the signed message without its domain framing.
-    pub fn body(&self) -> Vec<u8> {
-        borsh::to_vec(self).expect("borsh to vec never fails")
+    /// `genesis_hash || borsh(self)`: the signed message without its domain framing.
+    pub fn message(&self, genesis_hash: &Hash) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + 128);
+        out.extend_from_slice(&genesis_hash.0);
+        borsh::to_writer(&mut out, self).expect("borsh to vec never fails");
+        out
     }
 
-    pub fn sign(self, key: &SecretKey) -> SignedTx {
-        let signature = key.sign(domain::TX_SIGN, &self.body());
+    pub fn sign(self, key: &SecretKey, genesis_hash: &Hash) -> SignedTx {
+        let signature = key.sign(domain::TX_SIGN, &self.message(genesis_hash));
         SignedTx {
             chain_id: self.chain_id,
             signer: self.signer,
@@ -75,14 +97,14 @@ pub struct SignedTx {
 
 impl SignedTx {
     /// Build and sign in one step.
-    pub fn new(chain_id: &str, key: &SecretKey, nonce: u64, call: Call) -> Self {
+    pub fn new(chain: &ChainRef, key: &SecretKey, nonce: u64, call: Call) -> Self {
         UnsignedTx {
-            chain_id: chain_id.to_string(),
+            chain_id: chain.chain_id.clone(),
             signer: key.public_key(),
             nonce,
             call,
         }
-        .sign(key)
+        .sign(key, &chain.genesis_hash)
     }
 
     pub fn unsigned(&self) -> UnsignedTx {
@@ -127,12 +149,17 @@ impl SignedTx {
         })
     }
 
-    /// Checks that need no state: size, chain id, field limits, signature.
-    pub fn check_stateless(&self, chain_id: &str) -> Result<(), UrbisError> {
-        self.check_fields(chain_id)?;
+    /// Checks that need no state: size, chain id, field limits, signer key, signature (which
+    /// binds the genesis block).
+    pub fn check_stateless(&self, chain: &ChainRef) -> Result<(), UrbisError> {
+        self.check_fields(&chain.chain_id)?;
         self.signer
-            .verify(domain::TX_SIGN, &self.unsigned().body(), &self.signature)
-            .map_err(|e| UrbisError::new(ErrorCode::BadSignature, e.to_string()))
+            .verify(
+                domain::TX_SIGN,
+                &self.unsigned().message(&chain.genesis_hash),
+                &self.signature,
+            )
+            .map_err(bad_signature)
     }
 
     /// Everything [`SignedTx::check_stateless`] checks except the signature.
@@ -162,15 +189,24 @@ impl SignedTx {
                 "module name is empty or too long",
             ));
         }
-        Ok(())
+        self.signer
+            .check_account_key()
+            .map_err(|e| UrbisError::new(ErrorCode::InvalidArgument, e.to_string()))
     }
+}
+
+fn bad_signature(e: crate::keys::KeyError) -> UrbisError {
+    UrbisError::new(
+        ErrorCode::BadSignature,
+        format!("{e} (signed for another chain, or for this chain before a reset?)"),
+    )
 }
 
 /// Stateless checks of many transactions, one result per transaction (same verdicts as
 /// [`SignedTx::check_stateless`]). Signatures are batch-verified (ZIP-215 batch and single
 /// verification agree) in chunks spread over the available cores; a chunk whose batch fails is
 /// re-checked one by one to find the culprits.
-pub fn check_stateless_many<T>(txs: &[T], chain_id: &str) -> Vec<Result<(), UrbisError>>
+pub fn check_stateless_many<T>(txs: &[T], chain: &ChainRef) -> Vec<Result<(), UrbisError>>
 where
     T: std::borrow::Borrow<SignedTx> + Sync,
 {
@@ -181,13 +217,13 @@ where
         .min(txs.len() / MIN_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return check_chunk(txs, chain_id);
+        return check_chunk(txs, chain);
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = txs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || check_chunk(part, chain_id)))
+            .map(|part| scope.spawn(move || check_chunk(part, chain)))
             .collect();
         handles
             .into_iter()
@@ -209,17 +245,17 @@ where
 
 fn check_chunk<T: std::borrow::Borrow<SignedTx>>(
     txs: &[T],
-    chain_id: &str,
+    chain: &ChainRef,
 ) -> Vec<Result<(), UrbisError>> {
     let mut results: Vec<Result<(), UrbisError>> = txs
         .iter()
-        .map(|tx| tx.borrow().check_fields(chain_id))
+        .map(|tx| tx.borrow().check_fields(&chain.chain_id))
         .collect();
     let bodies: Vec<(usize, Vec<u8>)> = txs
         .iter()
         .enumerate()
         .filter(|(i, _)| results[*i].is_ok())
-        .map(|(i, tx)| (i, tx.borrow().unsigned().body()))
+        .map(|(i, tx)| (i, tx.borrow().unsigned().message(&chain.genesis_hash)))
         .collect();
     let items: Vec<crate::keys::BatchItem<'_>> = bodies
         .iter()
@@ -232,7 +268,7 @@ fn check_chunk<T: std::borrow::Borrow<SignedTx>>(
         for (i, body) in &bodies {
             let tx = txs[*i].borrow();
             if let Err(e) = tx.signer.verify(domain::TX_SIGN, body, &tx.signature) {
-                results[*i] = Err(UrbisError::new(ErrorCode::BadSignature, e.to_string()));
+                results[*i] = Err(bad_signature(e));
             }
         }
     }
@@ -251,10 +287,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn chain() -> ChainRef {
+        ChainRef::new("urbis-test", Hash([7; 32]))
+    }
+
     fn sample(nonce: u64, data: Vec<u8>) -> SignedTx {
         let key = SecretKey::from_label("alice");
         SignedTx::new(
-            "urbis-test",
+            &chain(),
             &key,
             nonce,
             Call {
@@ -266,15 +306,62 @@ mod tests {
 
     #[test]
     fn valid_tx_passes_stateless_checks() {
-        sample(0, vec![1, 2, 3])
-            .check_stateless("urbis-test")
-            .unwrap();
+        sample(0, vec![1, 2, 3]).check_stateless(&chain()).unwrap();
     }
 
     #[test]
     fn wrong_chain_is_rejected() {
-        let err = sample(0, vec![]).check_stateless("other").unwrap_err();
+        let other = ChainRef::new("other", chain().genesis_hash);
+        let err = sample(0, vec![]).check_stateless(&other).unwrap_err();
         assert_eq!(err.code, ErrorCode::WrongChainId);
+    }
+
+    #[test]
+    fn a_reset_chain_rejects_old_transactions() {
+        // Same chain id, another genesis block: the signature no longer verifies.
+        let reset = ChainRef::new("urbis-test", Hash([8; 32]));
+        let err = sample(0, vec![]).check_stateless(&reset).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadSignature);
+        let many = check_stateless_many(&[sample(0, vec![])], &reset);
+        assert_eq!(many[0].clone().unwrap_err().code, ErrorCode::BadSignature);
+    }
+
+    #[test]
+    fn small_order_signer_keys_are_refused() {
+        // The identity point (an 8-torsion point): under ZIP-215 the signature R = identity,
+        // s = 0 verifies for every message, so anyone could sign for this "account".
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let forged = SignedTx {
+            chain_id: "urbis-test".into(),
+            signer: PublicKey::Ed25519(identity),
+            nonce: 0,
+            call: Call {
+                module: "rewards".into(),
+                data: vec![],
+            },
+            signature: Signature::Ed25519({
+                let mut s = [0u8; 64];
+                s[0] = 1;
+                s
+            }),
+        };
+        let message = forged.unsigned().message(&chain().genesis_hash);
+        assert!(
+            forged
+                .signer
+                .verify(domain::TX_SIGN, &message, &forged.signature)
+                .is_ok(),
+            "the forgery is a valid ZIP-215 signature"
+        );
+        let err = forged.check_stateless(&chain()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        assert!(err.message.contains("small-order"), "{err}");
+        let many = check_stateless_many(&[forged], &chain());
+        assert_eq!(
+            many[0].clone().unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
     }
 
     #[test]
@@ -282,13 +369,13 @@ mod tests {
         let mut tx = sample(0, vec![1]);
         tx.nonce = 1;
         assert_eq!(
-            tx.check_stateless("urbis-test").unwrap_err().code,
+            tx.check_stateless(&chain()).unwrap_err().code,
             ErrorCode::BadSignature
         );
         let mut tx = sample(0, vec![1]);
         tx.call.data[0] = 2;
         assert_eq!(
-            tx.check_stateless("urbis-test").unwrap_err().code,
+            tx.check_stateless(&chain()).unwrap_err().code,
             ErrorCode::BadSignature
         );
     }
@@ -319,11 +406,11 @@ mod tests {
         txs[3].nonce += 1; // bad signature
         txs[100].chain_id = "other".into(); // wrong chain
         txs[149].signature = txs[0].signature; // bad signature
-        let many = check_stateless_many(&txs, "urbis-test");
+        let many = check_stateless_many(&txs, &chain());
         for (tx, r) in txs.iter().zip(&many) {
             assert_eq!(
                 r.clone().err().map(|e| e.code),
-                tx.check_stateless("urbis-test").err().map(|e| e.code)
+                tx.check_stateless(&chain()).err().map(|e| e.code)
             );
         }
         assert_eq!(many.iter().filter(|r| r.is_err()).count(), 3);

@@ -1,13 +1,30 @@
 //! The HTTP API (DESIGN.md §7): REST under `/v1`, problem+json errors, SSE events, health,
 //! readiness, Prometheus metrics and the OpenAPI document.
+//!
+//! # The API cannot slow consensus
+//!
+//! - It runs on its own tokio runtime ([`ApiRuntime`]), not on the consensus runtime's threads;
+//!   block rendering and other heavy work go to that runtime's bounded blocking pool.
+//! - Requests are bounded: at most [`ApiLimits::max_requests`] in flight (more are refused at
+//!   once with `503 overloaded`, never queued), each cut off after
+//!   [`ApiLimits::request_timeout`] (`504 timeout`); at most [`ApiLimits::max_waiting`] of them
+//!   may wait for the chain (`?wait=true`, proofs); at most [`ApiLimits::max_sse`] event-stream
+//!   subscribers.
+//! - Proofs are made by the executor between blocks ([`urbis_consensus::prover`]): a proof never
+//!   holds a lock the executor needs; the executor's queue is bounded too.
+//! - Each block's event is rendered to JSON once and shared by every subscriber; a subscriber
+//!   that does not read falls behind by at most 64 blocks and is then told it `lagged`.
+//! - Large blocks are paginated (`?limit=`, `?cursor=`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,9 +34,11 @@ use axum::routing::{get, post};
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use urbis_consensus::shared::Counters;
-use urbis_consensus::{ExecutedBlock, ProofBundle, Shared};
+use urbis_consensus::{ExecutedBlock, Shared};
 use urbis_core::{ErrorCode, Hash, SignedTx, UrbisError, limits};
 
 use crate::node::Ctx;
@@ -32,16 +51,159 @@ pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// How long `?wait=true` and proof requests wait for the chain.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Transactions (with receipts) per page of a block, by default and at most.
+pub const DEFAULT_PAGE: usize = 100;
+pub const MAX_PAGE: usize = 1_000;
+
+/// Blocks of rendered events kept for slow subscribers.
+const SSE_BUFFER_BLOCKS: usize = 64;
+
+/// The API's own execution budget and limits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiLimits {
+    /// Worker threads of the API runtime.
+    pub threads: usize,
+    /// Threads for blocking work (block rendering, batch signature checks).
+    pub blocking_threads: usize,
+    /// Requests in flight (event streams not counted); beyond: `503 overloaded`.
+    pub max_requests: usize,
+    /// Requests waiting for the chain (`?wait=true`, proofs); beyond: `503 overloaded`.
+    pub max_waiting: usize,
+    /// Event-stream subscribers; beyond: `503 overloaded`.
+    pub max_sse: usize,
+    /// Longest a request may take, in milliseconds (`504 timeout`).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            threads: 2,
+            blocking_threads: 4,
+            max_requests: 1_024,
+            max_waiting: 512,
+            max_sse: 4_096,
+            request_timeout_ms: 40_000,
+        }
+    }
+}
+
+/// The API's runtime: separate threads from consensus.
+pub struct ApiRuntime {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl ApiRuntime {
+    pub fn new(limits: &ApiLimits) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(limits.threads.max(1))
+            .max_blocking_threads(limits.blocking_threads.max(1))
+            .thread_name("urbis-api")
+            .enable_all()
+            .build()?;
+        Ok(ApiRuntime { runtime })
+    }
+
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
+    /// Stop serving (in-flight requests are dropped).
+    pub fn shutdown(self) {
+        self.runtime.shutdown_background();
+    }
+}
+
 #[derive(Clone)]
 pub struct ApiState {
     pub shared: Arc<Shared<Ctx>>,
     /// Prometheus text of the consensus runtime's own metrics.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub block_time: Duration,
+    pub limits: ApiLimits,
+    /// Rendered block events, shared by every subscriber.
+    pub rendered: broadcast::Sender<Arc<RenderedBlock>>,
+    pub subscribers: Arc<AtomicUsize>,
+    pub waiting: Arc<Semaphore>,
+    /// Slots of requests in flight.
+    pub slots: Arc<Semaphore>,
+    /// Requests accepted since start.
+    pub requests: Arc<AtomicUsize>,
+}
+
+/// A block event rendered once for every subscriber.
+pub struct RenderedBlock {
+    pub height: u64,
+    pub json: String,
+}
+
+impl ApiState {
+    /// State for `shared`; call [`ApiState::start_renderer`] on the API runtime.
+    pub fn new(
+        shared: Arc<Shared<Ctx>>,
+        metrics: Arc<dyn Fn() -> String + Send + Sync>,
+        block_time: Duration,
+        limits: ApiLimits,
+    ) -> Self {
+        let (rendered, _) = broadcast::channel(SSE_BUFFER_BLOCKS);
+        let waiting = Arc::new(Semaphore::new(limits.max_waiting));
+        let slots = Arc::new(Semaphore::new(limits.max_requests));
+        ApiState {
+            shared,
+            metrics,
+            block_time,
+            limits,
+            rendered,
+            subscribers: Arc::new(AtomicUsize::new(0)),
+            waiting,
+            slots,
+            requests: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Render every executed block's event once, for all subscribers (runs on the API
+    /// runtime until the node stops).
+    pub fn start_renderer(&self, rt: &tokio::runtime::Handle) {
+        let mut rx = self.shared.events.subscribe();
+        let out = self.rendered.clone();
+        rt.spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(b) => {
+                        let height = b.height;
+                        let rendered =
+                            tokio::task::spawn_blocking(move || block_event(&b).to_string()).await;
+                        if let Ok(json) = rendered {
+                            let _ = out.send(Arc::new(RenderedBlock { height, json }));
+                        }
+                    }
+                    // The renderer itself fell behind: subscribers see a gap in heights.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// A slot for a request that waits for the chain, or `overloaded`.
+    fn wait_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.waiting.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Overloaded,
+                format!(
+                    "{} requests are already waiting for the chain; retry shortly",
+                    self.limits.max_waiting
+                ),
+            )
+        })
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let limits = state.limits.clone();
+    let requests = state.requests.clone();
+    let limited = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -57,12 +219,42 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
-        .route("/v1/events", get(events))
         .route("/v1/evidence", get(evidence))
         .fallback(not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overload_error))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(
+                    state.slots.clone(),
+                ))
+                .timeout(Duration::from_millis(limits.request_timeout_ms))
+                .map_request(move |req: axum::extract::Request| {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    req
+                }),
+        );
+    // Event streams are long-lived: they have their own cap instead of a request slot.
+    Router::new()
+        .route("/v1/events", get(events))
+        .merge(limited)
         // Bodies larger than this are cut off by axum; `submit_tx` reports them as too_large.
         .layer(DefaultBodyLimit::max(4 * limits::MAX_TX_BYTES))
         .with_state(state)
+}
+
+/// What the load-shedding and timeout layers report.
+async fn overload_error(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(ErrorCode::Timeout, "the request took too long")
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::new(
+            ErrorCode::Overloaded,
+            "too many requests in flight; retry shortly",
+        )
+    } else {
+        ApiError::new(ErrorCode::Internal, format!("request failed: {err}"))
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -79,7 +271,7 @@ async fn healthz() -> &'static str {
 /// Ready when the node has executed the finalized chain it knows of, and its last block is
 /// recent: a node replaying or catching up is not.
 fn is_ready(s: &ApiState) -> bool {
-    if !s.shared.caught_up() {
+    if !s.shared.caught_up() || s.shared.halted.borrow().is_some() {
         return false;
     }
     let Ok(Some(block)) = s.shared.chain.block(s.shared.executed_height()) else {
@@ -157,6 +349,12 @@ async fn metrics(State(s): State<ApiState>) -> Response {
         Counters::get(&c.verify_rejections),
     );
     gauge(
+        "gossip_dropped_total",
+        "Transactions not relayed because the relay queue was full.",
+        "counter",
+        Counters::get(&c.gossip_dropped),
+    );
+    gauge(
         "mempool_txs",
         "Transactions waiting in the mempool.",
         "gauge",
@@ -179,6 +377,30 @@ async fn metrics(State(s): State<ApiState>) -> Response {
         "Block timestamp to execution, average.",
         "gauge",
         Counters::get(&c.finality_ms_sum) / samples,
+    );
+    gauge(
+        "api_requests_total",
+        "API requests accepted (event streams not counted).",
+        "counter",
+        s.requests.load(Ordering::Relaxed) as u64,
+    );
+    gauge(
+        "api_in_flight",
+        "API requests in flight (event streams not counted).",
+        "gauge",
+        (s.limits.max_requests - s.slots.available_permits()) as u64,
+    );
+    gauge(
+        "api_waiting",
+        "API requests waiting for the chain.",
+        "gauge",
+        (s.limits.max_waiting - s.waiting.available_permits()) as u64,
+    );
+    gauge(
+        "sse_subscribers",
+        "Open event streams.",
+        "gauge",
+        s.subscribers.load(Ordering::Relaxed) as u64,
     );
     out.push_str(&(s.metrics)());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
@@ -207,7 +429,7 @@ async fn status(State(s): State<ApiState>) -> ApiResult<Json<Value>> {
         "block_time_ms": block.header.timestamp_ms,
         "state_root": root,
         "state_height": height,
-        "genesis_hash": sh.genesis_block.digest(),
+        "genesis_hash": sh.chain_ref.genesis_hash,
         "validators": sh.validators,
         "mempool": sh.mempool.stats(),
         "ready": is_ready(&s),
@@ -251,9 +473,10 @@ async fn submit_tx(
         }
     })?;
     let tx = decode_tx(&headers, &body)?;
+    let slot = if q.wait { Some(s.wait_slot()?) } else { None };
     let mut events = s.shared.events.subscribe();
     let hash = s.shared.submit(tx)?;
-    if !q.wait {
+    if slot.is_none() {
         return Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "hash": hash, "status": "pending" })),
@@ -265,20 +488,42 @@ async fn submit_tx(
         if let Some(v) = committed_status(&s, &hash)? {
             return Ok((StatusCode::OK, Json(v)).into_response());
         }
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::Timeout,
-                    format!(
-                        "transaction {hash} not executed within {WAIT_TIMEOUT:?}; it may still be"
-                    ),
-                ));
-            }
-            Ok(Err(broadcast::error::RecvError::Closed)) => {
-                return Err(ApiError::new(ErrorCode::NotReady, "node is shutting down"));
-            }
-            Ok(_) => {}
+        if let Some(v) = refused_status(&s, &hash, &mut events, deadline).await? {
+            return Ok((StatusCode::OK, Json(v)).into_response());
         }
+    }
+}
+
+/// Wait for the next executed block; if it included `hash` without taking effect (a bad nonce,
+/// the gate), that receipt is the answer. `Ok(None)`: look again.
+async fn refused_status(
+    s: &ApiState,
+    hash: &Hash,
+    events: &mut broadcast::Receiver<Arc<ExecutedBlock>>,
+    deadline: tokio::time::Instant,
+) -> Result<Option<Value>, ApiError> {
+    match tokio::time::timeout_at(deadline, events.recv()).await {
+        Err(_) => Err(ApiError::new(
+            ErrorCode::Timeout,
+            format!("transaction {hash} not executed within {WAIT_TIMEOUT:?}; it may still be"),
+        )),
+        Ok(Err(broadcast::error::RecvError::Closed)) => {
+            Err(ApiError::new(ErrorCode::NotReady, "node is shutting down"))
+        }
+        Ok(Err(broadcast::error::RecvError::Lagged(_))) => Ok(None),
+        Ok(Ok(b)) => Ok(b
+            .receipts
+            .iter()
+            .find(|r| r.tx_hash == *hash && !r.nonce_used && !s.shared.mempool.contains(hash))
+            .map(|r| {
+                json!({
+                    "hash": hash,
+                    "status": "committed",
+                    "height": r.height,
+                    "index": r.index,
+                    "receipt": r,
+                })
+            })),
     }
 }
 
@@ -381,14 +626,53 @@ async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiRe
     ))
 }
 
-async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let chain = &s.shared.chain;
+#[derive(Deserialize)]
+struct PageParam {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/blocks/{id}`: header, hash, certificate, end-of-block events, and one page of
+/// transactions with their receipts (`?limit=`, default 100, at most 1000; `next_cursor` gives
+/// the next page, absent on the last).
+async fn block(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(page): Query<PageParam>,
+) -> ApiResult<Json<Value>> {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    let from = match page.cursor.as_deref() {
+        None => 0,
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "invalid cursor"))?,
+    };
+    let shared = s.shared.clone();
+    let value = tokio::task::spawn_blocking(move || render_block(&shared, &id, from, limit))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("block task: {e}")))??;
+    Ok(Json(value))
+}
+
+fn render_block(
+    shared: &Shared<Ctx>,
+    id: &str,
+    from: usize,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let chain = &shared.chain;
     let height = if id == "latest" {
-        s.shared.executed_height()
+        shared.executed_height()
     } else if let Ok(h) = id.parse::<u64>() {
         h
     } else {
-        let hash = parse_hash(&id)?;
+        let hash = parse_hash(id)?;
         chain
             .height_of(&hash)?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no block {hash}")))?
@@ -397,16 +681,26 @@ async fn block(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<J
         ApiError::new(ErrorCode::NotFound, format!("no block at height {height}"))
     })?;
     let receipts = chain.receipts(height)?.unwrap_or_default();
-    let finalization = chain.finalization(height)?.map(hex::encode);
-    let state_root_after = chain.state_root(height)?;
-    Ok(Json(json!({
+    let total = block.txs.len();
+    if from > total {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!("cursor {from} is past the block's {total} transactions"),
+        ));
+    }
+    let to = (from + limit).min(total);
+    let next = (to < total).then(|| to.to_string());
+    Ok(json!({
         "hash": block.digest(),
-        "state_root_after": state_root_after,
+        "state_root_after": chain.state_root(height)?,
         "header": block.header,
-        "txs": block.txs,
-        "receipts": receipts,
-        "finalization": finalization,
-    })))
+        "tx_count": total,
+        "txs": &block.txs[from..to],
+        "receipts": receipts.get(from..to.min(receipts.len())).unwrap_or(&[]),
+        "next_cursor": next,
+        "block_events": chain.block_events(height)?,
+        "finalization": chain.finalization(height)?.map(hex::encode),
+    }))
 }
 
 async fn nonce(State(s): State<ApiState>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
@@ -460,81 +754,20 @@ async fn query(
             "proof": Value::Null,
         })));
     }
-    let (answer, state_proof, height) = prove_query(sh, &module, &parts).await?;
-    let bundle = certify(sh, state_proof, height).await?;
+    // Unknown modules and malformed paths fail here, before taking a slot.
+    sh.runtime.query_key(&module, &parts)?;
+    let _slot = s.wait_slot()?;
+    let (answer, bundle) = sh
+        .prove_certified(&module, &parts, tokio::time::sleep(WAIT_TIMEOUT))
+        .await?;
     Ok(Json(json!({
         "module": module,
         "path": parts,
         "key": String::from_utf8_lossy(&answer.key),
         "value": answer.value,
-        "height": height,
+        "height": bundle.state_height,
         "proof": bundle,
     })))
-}
-
-/// Answer a query and prove its key, both at the same height.
-async fn prove_query(
-    sh: &Shared<Ctx>,
-    module: &str,
-    parts: &[&str],
-) -> Result<(urbis_runtime::QueryAnswer, urbis_state::StateProof, u64), ApiError> {
-    // The executor writes both stores under this lock, so they agree while we hold it (except
-    // right after a crash between the two writes, until the next block is executed).
-    let auth = sh.auth.lock().await;
-    let height = auth.height().unwrap_or(0);
-    if sh.chain.executed_height()?.unwrap_or(0) != height {
-        return Err(ApiError::new(
-            ErrorCode::NotReady,
-            "the state stores are being reconciled after a restart; retry",
-        ));
-    }
-    let view = sh.chain.state_view()?;
-    let answer = sh.runtime.query(&view, module, parts)?;
-    let proof = auth.prove(&answer.key).await?;
-    Ok((answer, proof, height))
-}
-
-/// Attach the headers and commit certificate that make `proof` checkable offline.
-async fn certify(
-    sh: &Shared<Ctx>,
-    proof: urbis_state::StateProof,
-    state_height: u64,
-) -> Result<ProofBundle, ApiError> {
-    let mut events = sh.events.subscribe();
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
-        if let Some(c) = sh.chain.certified_by(state_height)?
-            && let Some((f, finalization)) = sh.chain.next_finalized(c)?
-        {
-            let mut headers = Vec::new();
-            for h in c..=f {
-                let b = sh.chain.block(h)?.ok_or_else(|| {
-                    ApiError::new(ErrorCode::Internal, format!("block {h} missing"))
-                })?;
-                headers.push(b.header);
-            }
-            return Ok(ProofBundle {
-                version: urbis_consensus::bundle::BUNDLE_VERSION,
-                chain_id: sh.chain_id.clone(),
-                state_height,
-                state: proof,
-                headers,
-                finalization,
-            });
-        }
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::Timeout,
-                    "no finalized block certifies this state yet; retry",
-                ));
-            }
-            Ok(Err(broadcast::error::RecvError::Closed)) => {
-                return Err(ApiError::new(ErrorCode::NotReady, "node is shutting down"));
-            }
-            Ok(_) => {}
-        }
-    }
 }
 
 async fn evidence(State(s): State<ApiState>) -> Json<Value> {
@@ -548,25 +781,48 @@ fn block_event(b: &ExecutedBlock) -> Value {
         "timestamp_ms": b.timestamp_ms,
         "state_root": b.state_root,
         "receipts": b.receipts,
+        "block_events": b.block_events,
     })
 }
 
+/// Decrements the subscriber count when an event stream ends.
+struct Subscriber(Arc<AtomicUsize>);
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `GET /v1/events`: one `block` event per executed block (its receipts and end-of-block
+/// events); `lagged` when this subscriber fell more than 64 blocks behind.
 async fn events(
     State(s): State<ApiState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = s.shared.events.subscribe();
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let count = s.subscribers.fetch_add(1, Ordering::Relaxed) + 1;
+    let guard = Subscriber(s.subscribers.clone());
+    if count > s.limits.max_sse {
+        return Err(ApiError::new(
+            ErrorCode::Overloaded,
+            format!(
+                "{} event streams are open, the most this node serves; retry later",
+                s.limits.max_sse
+            ),
+        ));
+    }
+    let rx = s.rendered.subscribe();
+    let stream = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
         let ev = match rx.recv().await {
             Ok(b) => SseEvent::default()
                 .event("block")
                 .id(b.height.to_string())
-                .data(block_event(&b).to_string()),
+                .data(&b.json),
             Err(broadcast::error::RecvError::Lagged(n)) => SseEvent::default()
                 .event("lagged")
                 .data(json!({ "skipped": n }).to_string()),
             Err(broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(ev), rx))
+        Some((Ok(ev), (rx, guard)))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -207,6 +207,7 @@ pub fn load(config_path: &Path) -> anyhow::Result<(NodeConfig, NodeSpec)> {
         peers,
         block_time: Duration::from_millis(cfg.block_time_ms),
         mempool: MempoolConfig::default(),
+        api_limits: crate::api::ApiLimits::default(),
         shutdown: None,
     };
     Ok((cfg, spec))

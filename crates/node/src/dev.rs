@@ -164,6 +164,7 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
         p2p,
         block_time: opts.block_time,
         mempool: MempoolConfig::default(),
+        api_limits: crate::api::ApiLimits::default(),
         shutdown: opts.shutdown,
     };
     let genesis_path = data_dir.join("genesis.json");

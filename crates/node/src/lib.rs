@@ -11,12 +11,4 @@ pub mod node;
 pub mod openapi;
 pub mod problem;
 
-/// The modules every Urbis node runs, in one place so that all nodes agree.
-pub fn modules() -> Vec<std::sync::Arc<dyn urbis_runtime::Module>> {
-    vec![urbis_accounts::module(), urbis_rewards::module()]
-}
-
-/// The runtime for a chain.
-pub fn runtime(chain_id: &str) -> urbis_runtime::Runtime {
-    urbis_runtime::Runtime::new(chain_id, modules())
-}
+pub use urbis_registry::{modules, runtime};

@@ -1,4 +1,6 @@
-//! Running a validator: storage, consensus, executor and API inside one Commonware tokio runtime.
+//! Running a validator: storage, consensus and executor inside one Commonware tokio runtime, the
+//! HTTP API on a runtime of its own (so that no load on the API can take threads from
+//! consensus).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use urbis_core::SecretKey;
 use urbis_runtime::Genesis;
 use urbis_state::ChainStore;
 
-use crate::api::{self, ApiState};
+use crate::api::{self, ApiLimits, ApiRuntime, ApiState};
 
 /// The runtime context every node component runs on.
 pub type Ctx = cw_tokio::Context;
@@ -33,6 +35,8 @@ pub struct NodeSpec {
     pub peers: Vec<(urbis_core::PublicKey, SocketAddr)>,
     pub block_time: Duration,
     pub mempool: MempoolConfig,
+    /// The API's threads and limits.
+    pub api_limits: ApiLimits,
     /// Stops the node when it resolves (besides Ctrl-C); used by tests and embedders.
     pub shutdown: Option<futures::channel::oneshot::Receiver<()>>,
 }
@@ -63,12 +67,14 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         bail!("this node's validator key {me} is not in the genesis validator set");
     }
     let signer = consensus_signer(&spec.validator_key)?;
+    let api_runtime = ApiRuntime::new(&spec.api_limits).context("start the API runtime")?;
+    let api_handle = api_runtime.handle().clone();
     let cfg = cw_tokio::Config::new()
         .with_storage_directory(spec.data_dir.join("store"))
         .with_worker_threads(2)
         .with_catch_panics(false);
     let runner = cw_tokio::Runner::new(cfg);
-    runner.start(|context| async move {
+    let result = runner.start(|context| async move {
         let chain = Arc::new(
             ChainStore::open(&spec.data_dir.join("chain.redb"))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -116,17 +122,23 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         .await;
 
         let metrics_ctx = context.child("metrics");
-        let state = ApiState {
-            shared: shared.clone(),
-            metrics: Arc::new(move || metrics_ctx.encode()),
-            block_time: spec.block_time,
+        let state = ApiState::new(
+            shared.clone(),
+            Arc::new(move || metrics_ctx.encode()),
+            spec.block_time,
+            spec.api_limits.clone(),
+        );
+        state.start_renderer(&api_handle);
+        let listener = {
+            let _guard = api_handle.enter();
+            let std_listener = std::net::TcpListener::bind(spec.api)
+                .with_context(|| format!("bind API address {}", spec.api))?;
+            std_listener.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(std_listener)?
         };
-        let listener = tokio::net::TcpListener::bind(spec.api)
-            .await
-            .with_context(|| format!("bind API address {}", spec.api))?;
         let api_addr = listener.local_addr()?;
         let app = api::router(state);
-        tokio::spawn(async move {
+        api_handle.spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 warn!(%e, "API server stopped");
             }
@@ -145,7 +157,13 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 None => futures::future::pending::<()>().await,
             }
         };
+        let mut halted = shared.halted.subscribe();
+        let halt = async move {
+            let _ = halted.wait_for(Option::is_some).await;
+            halted.borrow().clone().unwrap_or_default()
+        };
         let result = tokio::select! {
+            why = halt => Err(anyhow::anyhow!("node halted: {why}")),
             () = shutdown => {
                 info!("shutdown requested");
                 Ok(())
@@ -165,5 +183,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             warn!(%e, "final state sync failed (the next start replays the journal)");
         }
         result
-    })
+    });
+    api_runtime.shutdown();
+    result
 }

@@ -14,9 +14,15 @@
 mod ctx;
 mod runtime;
 mod state;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+#[cfg(test)]
+mod tests;
 
 pub use ctx::{BlockEnv, Ctx, decode_value, view_get};
-pub use runtime::{BlockOutcome, Genesis, GenesisValidator, Runtime, nonce_key, read_nonce};
+pub use runtime::{
+    Admission, BlockOutcome, Gate, Genesis, GenesisValidator, Runtime, nonce_key, read_nonce,
+};
 pub use state::{MemState, StateView, WriteSet};
 
 use urbis_core::UrbisError;
@@ -40,13 +46,37 @@ pub trait Module: Send + Sync + 'static {
     /// Execute one call (`data` is the module's borsh call enum) on behalf of `ctx.sender()`.
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError>;
 
-    /// Answer a read-only query, e.g. `["balance", "urbis1…"]`.
-    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError>;
+    /// The one state key that answers the query `path`, e.g. `["balance", "urbis1…"]`. A query
+    /// is a pure function of this key's value, so the node can prove its answer and a client
+    /// can check it: the client derives the key itself, verifies the proof of the key's bytes,
+    /// and renders them with [`Module::render`].
+    fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError>;
+
+    /// The answer to `path` given the bytes stored under [`Module::query_key`] (`None` when
+    /// absent); `null` means there is nothing there.
+    fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError>;
+
+    /// Answer a read-only query from `state`.
+    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {
+        let key = self.query_key(path)?;
+        let bytes = state.get(&key)?;
+        let value = self.render(path, bytes.as_deref())?;
+        Ok(QueryAnswer { key, value })
+    }
 
     /// Decode a call for display (JSON), used by explorers and the CLI.
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError>;
 
-    /// Work done after the block's transactions (e.g. closing a market interval).
+    /// Whether `data` is a call that a sender holding no role may make (e.g. creating one's own
+    /// identifier). Such calls run under a per-block quota (see [`Gate`]); every other call
+    /// from a sender without a role is refused without writing anything.
+    fn is_open_call(&self, _data: &[u8]) -> bool {
+        false
+    }
+
+    /// Work done after the block's transactions (e.g. closing a market interval). A failure
+    /// (or panic) discards this module's end-of-block writes and is reported by an
+    /// `end_block_failed` event; the chain goes on.
     fn end_block(&self, _ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
         Ok(())
     }

@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use urbis_core::{Address, ErrorCode, Event, PublicKey, Receipt, SignedTx, TxError, UrbisError};
+use urbis_core::{
+    Address, ErrorCode, Event, PublicKey, Receipt, SignedTx, TxError, UrbisError, limits,
+};
 
 use crate::ctx::{BlockEnv, Ctx, view_get};
 use crate::state::{Overlay, StateView, WriteSet};
@@ -47,8 +49,37 @@ pub struct GenesisValidator {
 pub struct BlockOutcome {
     pub writes: WriteSet,
     pub receipts: Vec<Receipt>,
-    /// Events emitted by end-of-block work.
+    /// Events emitted by end-of-block work (including `end_block_failed`).
     pub block_events: Vec<Event>,
+}
+
+/// Who may send transactions: senders that hold a role (per [`Gate::is_member`]) may make any
+/// call; others only calls their module marks open ([`Module::is_open_call`]), at most
+/// [`Gate::open_calls_per_block`] per block. A refused transaction writes nothing, its nonce
+/// included, so throwaway keys cannot grow the state.
+#[derive(Clone, Copy)]
+pub struct Gate {
+    /// Whether `addr` holds a role (read through the state as seen by the transaction).
+    pub is_member: fn(&dyn StateView, &Address) -> Result<bool, UrbisError>,
+    /// Most open calls from senders without a role per block.
+    pub open_calls_per_block: u32,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("open_calls_per_block", &self.open_calls_per_block)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a transaction passes the gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// The sender holds a role (or the runtime has no gate).
+    Member,
+    /// The sender holds no role; the call is open, under the per-block quota.
+    Open,
 }
 
 /// Dispatches transactions to modules.
@@ -56,6 +87,7 @@ pub struct BlockOutcome {
 pub struct Runtime {
     chain_id: String,
     modules: BTreeMap<&'static str, Arc<dyn Module>>,
+    gate: Option<Gate>,
 }
 
 impl Runtime {
@@ -64,7 +96,18 @@ impl Runtime {
         Runtime {
             chain_id: chain_id.to_string(),
             modules,
+            gate: None,
         }
+    }
+
+    /// Refuse calls from senders without a role unless open (see [`Gate`]).
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    pub fn gate(&self) -> Option<&Gate> {
+        self.gate.as_ref()
     }
 
     pub fn chain_id(&self) -> &str {
@@ -88,6 +131,33 @@ impl Runtime {
         })
     }
 
+    /// Whether `tx` passes the gate on `view`: as a member, as an open call, or not at all
+    /// (`unauthorized`). The per-block quota is applied by the caller.
+    pub fn admission(&self, view: &dyn StateView, tx: &SignedTx) -> Result<Admission, UrbisError> {
+        let Some(gate) = &self.gate else {
+            return Ok(Admission::Member);
+        };
+        if (gate.is_member)(view, &tx.sender())? {
+            return Ok(Admission::Member);
+        }
+        let open = self
+            .modules
+            .get(tx.call.module.as_str())
+            .is_some_and(|m| guarded(|| Ok(m.is_open_call(&tx.call.data))).unwrap_or(false));
+        if open {
+            Ok(Admission::Open)
+        } else {
+            Err(UrbisError::new(
+                ErrorCode::Unauthorized,
+                format!(
+                    "{} holds no role, and this {:?} call is not one that anyone may make",
+                    tx.sender(),
+                    truncate(&tx.call.module, 32),
+                ),
+            ))
+        }
+    }
+
     /// Build the genesis write set. Modules run in name order; a section for an unknown module
     /// is an error.
     pub fn genesis(&self, base: &dyn StateView, genesis: &Genesis) -> Result<WriteSet, UrbisError> {
@@ -108,17 +178,27 @@ impl Runtime {
                 .cloned()
                 .unwrap_or(serde_json::Value::Null);
             let mut ctx = Ctx::new(base, &writes, &env, Address::default());
-            module.genesis(&mut ctx, &config).map_err(|e| {
-                UrbisError::new(e.code, format!("genesis of module {name}: {}", e.message))
-            })?;
-            let (w, _) = ctx.into_parts();
-            writes.extend(w);
+            guarded(|| module.genesis(&mut ctx, &config))
+                .and_then(|()| {
+                    let (w, _) = ctx.into_parts();
+                    check_sizes(&w)?;
+                    Ok(w)
+                })
+                .map(|w| writes.extend(w))
+                .map_err(|e| {
+                    UrbisError::new(e.code, format!("genesis of module {name}: {}", e.message))
+                })?;
         }
         Ok(writes)
     }
 
     /// Execute a block's transactions in order, then every module's end-of-block work.
     /// Signatures and chain ids were checked when the block was verified.
+    ///
+    /// Never fails and never panics because of a module: a call that fails or panics is a
+    /// failed receipt (`internal` for a panic), an end-of-block failure or panic discards that
+    /// module's end-of-block writes and emits `runtime/end_block_failed {module, code,
+    /// message}`. Every node reaches the same outcome. An error here is a storage failure.
     pub fn execute_block(
         &self,
         view: &dyn StateView,
@@ -127,18 +207,32 @@ impl Runtime {
     ) -> Result<BlockOutcome, UrbisError> {
         let mut writes = WriteSet::new();
         let mut receipts = Vec::with_capacity(txs.len());
+        let mut open_calls = 0u32;
         for (i, tx) in txs.iter().enumerate() {
-            receipts.push(self.apply_tx(view, env, &mut writes, tx, i as u32));
+            receipts.push(self.apply_tx(view, env, &mut writes, tx, i as u32, &mut open_calls));
         }
         let mut block_events = Vec::new();
-        for module in self.modules.values() {
+        for (name, module) in &self.modules {
             let mut ctx = Ctx::new(view, &writes, env, Address::default());
-            // End-of-block work failing is a bug in that module, and must not be ignored: the
-            // block cannot be executed consistently.
-            module.end_block(&mut ctx)?;
-            let (w, ev) = ctx.into_parts();
-            writes.extend(w);
-            block_events.extend(ev);
+            let result = guarded(|| module.end_block(&mut ctx)).and_then(|()| {
+                let parts = ctx.into_parts();
+                check_sizes(&parts.0)?;
+                Ok(parts)
+            });
+            match result {
+                Ok((w, ev)) => {
+                    writes.extend(w);
+                    block_events.extend(ev);
+                }
+                Err(e) => {
+                    block_events.push(
+                        Event::new(SYSTEM_EVENTS, "end_block_failed")
+                            .with("module", name)
+                            .with("code", e.code)
+                            .with("message", &e.message),
+                    );
+                }
+            }
         }
         Ok(BlockOutcome {
             writes,
@@ -154,33 +248,69 @@ impl Runtime {
         writes: &mut WriteSet,
         tx: &SignedTx,
         index: u32,
+        open_calls: &mut u32,
     ) -> Receipt {
         let tx_hash = tx.hash();
-        let fail = |e: UrbisError| Receipt {
-            tx_hash,
-            height: env.height,
-            index,
-            success: false,
-            error: Some(TxError {
-                code: e.code,
-                message: e.message,
-            }),
-            events: Vec::new(),
+        let receipt = |result: Result<Vec<Event>, UrbisError>, nonce_used: bool| match result {
+            Ok(events) => Receipt {
+                tx_hash,
+                height: env.height,
+                index,
+                success: true,
+                error: None,
+                events,
+                nonce_used,
+            },
+            Err(e) => Receipt {
+                tx_hash,
+                height: env.height,
+                index,
+                success: false,
+                error: Some(TxError {
+                    code: e.code,
+                    message: e.message,
+                }),
+                events: Vec::new(),
+                nonce_used,
+            },
         };
         let sender = tx.sender();
         let overlay = Overlay { base: view, writes };
+        // The gate: a sender without a role writes nothing unless the call is open and the
+        // block's quota of open calls is not used up.
+        match self.admission(&overlay, tx) {
+            Ok(Admission::Member) => {}
+            Ok(Admission::Open) => {
+                let quota = self.gate.map_or(u32::MAX, |g| g.open_calls_per_block);
+                if *open_calls >= quota {
+                    return receipt(
+                        Err(UrbisError::new(
+                            ErrorCode::QuotaExceeded,
+                            format!(
+                                "this block already carries {quota} calls from senders without a role"
+                            ),
+                        )),
+                        false,
+                    );
+                }
+                *open_calls += 1;
+            }
+            Err(e) => return receipt(Err(e), false),
+        }
         let expected = match read_nonce(&overlay, &sender) {
             Ok(n) => n,
-            Err(e) => return fail(e),
+            Err(e) => return receipt(Err(e), false),
         };
         // A bad nonce is a replay or a gap: nothing at all is written.
         if let Err(e) = nonce_check(tx.nonce, expected) {
-            return fail(e);
+            return receipt(Err(e), false);
         }
         let result = self.module(&tx.call.module).and_then(|module| {
             let mut ctx = Ctx::new(view, writes, env, sender);
-            module.execute(&mut ctx, &tx.call.data)?;
-            Ok(ctx.into_parts())
+            guarded(|| module.execute(&mut ctx, &tx.call.data))?;
+            let (w, events) = ctx.into_parts();
+            check_sizes(&w)?;
+            Ok((w, events))
         });
         // The nonce is consumed whether or not the call succeeded.
         writes.insert(
@@ -190,44 +320,60 @@ impl Runtime {
         match result {
             Ok((w, events)) => {
                 writes.extend(w);
-                Receipt {
-                    tx_hash,
-                    height: env.height,
-                    index,
-                    success: true,
-                    error: None,
-                    events,
-                }
+                receipt(Ok(events), true)
             }
-            Err(e) => fail(e),
+            Err(e) => receipt(Err(e), true),
         }
     }
 
-    /// Answer a module query.
+    /// The state key that answers `path` of `module`.
+    pub fn query_key(&self, module: &str, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+        if module == SYSTEM {
+            return match path {
+                ["nonce", addr] => Ok(nonce_key(&parse_address(addr)?)),
+                _ => Err(system_paths()),
+            };
+        }
+        let m = self.module(module)?;
+        guarded(|| m.query_key(path))
+    }
+
+    /// The answer to `path` of `module` given the bytes stored under its key.
+    pub fn render(
+        &self,
+        module: &str,
+        path: &[&str],
+        value: Option<&[u8]>,
+    ) -> Result<serde_json::Value, UrbisError> {
+        if module == SYSTEM {
+            return match path {
+                ["nonce", addr] => {
+                    let addr = parse_address(addr)?;
+                    let key = nonce_key(&addr);
+                    let nonce: u64 = match value {
+                        Some(b) => crate::ctx::decode_value(&key, b)?,
+                        None => 0,
+                    };
+                    Ok(serde_json::json!({ "address": addr, "nonce": nonce }))
+                }
+                _ => Err(system_paths()),
+            };
+        }
+        let m = self.module(module)?;
+        guarded(|| m.render(path, value))
+    }
+
+    /// Answer a module query from `view`.
     pub fn query(
         &self,
         view: &dyn StateView,
         module: &str,
         path: &[&str],
     ) -> Result<QueryAnswer, UrbisError> {
-        if module == SYSTEM {
-            return match path {
-                ["nonce", addr] => {
-                    let addr: Address = addr.parse().map_err(|e: urbis_core::keys::KeyError| {
-                        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
-                    })?;
-                    Ok(QueryAnswer {
-                        key: nonce_key(&addr),
-                        value: serde_json::json!({ "address": addr, "nonce": read_nonce(view, &addr)? }),
-                    })
-                }
-                _ => Err(UrbisError::new(
-                    ErrorCode::NotFound,
-                    "system queries: nonce/<address>",
-                )),
-            };
-        }
-        self.module(module)?.query(view, path)
+        let key = self.query_key(module, path)?;
+        let bytes = view.get(&key)?;
+        let value = self.render(module, path, bytes.as_deref())?;
+        Ok(QueryAnswer { key, value })
     }
 
     /// Decode a call for display.
@@ -236,8 +382,72 @@ impl Runtime {
         module: &str,
         data: &[u8],
     ) -> Result<serde_json::Value, UrbisError> {
-        self.module(module)?.describe_call(data)
+        let m = self.module(module)?;
+        guarded(|| m.describe_call(data))
     }
+}
+
+/// Module of the runtime's own events.
+pub const SYSTEM_EVENTS: &str = "runtime";
+
+fn system_paths() -> UrbisError {
+    UrbisError::new(ErrorCode::NotFound, "system queries: nonce/<address>")
+}
+
+fn parse_address(text: &str) -> Result<Address, UrbisError> {
+    text.parse().map_err(|e: urbis_core::keys::KeyError| {
+        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
+    })
+}
+
+/// Run module code, turning a panic into an `internal` error. Module code is deterministic, so
+/// every node panics (or not) alike and records the same failure.
+fn guarded<T>(f: impl FnOnce() -> Result<T, UrbisError>) -> Result<T, UrbisError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            Err(UrbisError::new(
+                ErrorCode::Internal,
+                format!("module panicked: {}", truncate(&what, 200)),
+            ))
+        }
+    }
+}
+
+/// Every write of a call, genesis section or end-of-block run must fit the store's limits;
+/// checked before anything is merged, so an oversized write fails cleanly everywhere.
+fn check_sizes(writes: &WriteSet) -> Result<(), UrbisError> {
+    for (k, v) in writes {
+        if k.len() > limits::MAX_KEY_BYTES {
+            return Err(UrbisError::new(
+                ErrorCode::KeyTooLarge,
+                format!(
+                    "a state key of {} bytes exceeds the limit of {}",
+                    k.len(),
+                    limits::MAX_KEY_BYTES
+                ),
+            ));
+        }
+        if let Some(v) = v
+            && v.len() > limits::MAX_VALUE_BYTES
+        {
+            return Err(UrbisError::new(
+                ErrorCode::ValueTooLarge,
+                format!(
+                    "the value under {} is {} bytes; the limit is {}",
+                    truncate(&String::from_utf8_lossy(k), 80),
+                    v.len(),
+                    limits::MAX_VALUE_BYTES
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn nonce_check(got: u64, expected: u64) -> Result<(), UrbisError> {

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use urbis_core::{Block, ErrorCode, Hash, Receipt, UrbisError};
+use urbis_core::{Block, ErrorCode, Event, Hash, Receipt, UrbisError};
 use urbis_runtime::{StateView, WriteSet};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -23,6 +23,8 @@ const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("t
 const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("roots");
 const CERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
 const CERTIFIED_BY: TableDefinition<u64, u64> = TableDefinition::new("certified_by");
+const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
+const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 
 const EXECUTED_HEIGHT: &str = "executed_height";
 
@@ -38,6 +40,8 @@ fn internal(e: impl std::fmt::Display) -> UrbisError {
 pub struct BlockRecord<'a> {
     pub block: &'a Block,
     pub receipts: &'a [Receipt],
+    /// Events of the block's end-of-block work.
+    pub block_events: &'a [Event],
     pub writes: &'a WriteSet,
     pub state_root: Hash,
     /// Encoded finalization certificate of this block, if this node has one.
@@ -69,6 +73,8 @@ impl ChainStore {
             tx.open_table(ROOTS).map_err(internal)?;
             tx.open_table(CERTS).map_err(internal)?;
             tx.open_table(CERTIFIED_BY).map_err(internal)?;
+            tx.open_table(BLOCK_EVENTS).map_err(internal)?;
+            tx.open_table(EVIDENCE).map_err(internal)?;
         }
         tx.commit().map_err(internal)?;
         Ok(store)
@@ -88,6 +94,11 @@ impl ChainStore {
     }
 
     /// Record an executed block (genesis included) atomically.
+    ///
+    /// The transaction index maps a hash to the receipt of the transaction that used its nonce
+    /// (`receipt.nonce_used`); a receipt of a transaction refused before taking effect (bad
+    /// nonce, gate) is kept with the block but not indexed, and an indexed receipt is never
+    /// overwritten.
     pub fn commit_block(&self, rec: BlockRecord<'_>) -> Result<(), UrbisError> {
         let h = rec.block.header.height;
         let hash = rec.block.digest();
@@ -115,8 +126,21 @@ impl ChainStore {
             let encoded = borsh::to_vec(rec.receipts).map_err(internal)?;
             receipts.insert(h, encoded.as_slice()).map_err(internal)?;
             let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
-            for r in rec.receipts {
-                index.insert(&r.tx_hash.0, (h, r.index)).map_err(internal)?;
+            for r in rec.receipts.iter().filter(|r| r.nonce_used) {
+                if index.get(&r.tx_hash.0).map_err(internal)?.is_none() {
+                    index.insert(&r.tx_hash.0, (h, r.index)).map_err(internal)?;
+                } else {
+                    tracing::error!(
+                        tx = %r.tx_hash,
+                        height = h,
+                        "a committed transaction was executed again; keeping its first receipt"
+                    );
+                }
+            }
+            if !rec.block_events.is_empty() {
+                let mut events = tx.open_table(BLOCK_EVENTS).map_err(internal)?;
+                let encoded = borsh::to_vec(rec.block_events).map_err(internal)?;
+                events.insert(h, encoded.as_slice()).map_err(internal)?;
             }
             let mut roots = tx.open_table(ROOTS).map_err(internal)?;
             roots.insert(h, &rec.state_root.0).map_err(internal)?;
@@ -159,6 +183,61 @@ impl ChainStore {
             .transpose()
     }
 
+    /// The events of block `height`'s end-of-block work (empty if none, or unknown height).
+    pub fn block_events(&self, height: u64) -> Result<Vec<Event>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(BLOCK_EVENTS).map_err(internal)?;
+        let v = t.get(height).map_err(internal)?;
+        Ok(v.map(|g| borsh::from_slice(g.value()).map_err(internal))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// The first of `hashes` that is committed (indexed), if any: one read transaction.
+    pub fn first_committed<'h>(
+        &self,
+        hashes: impl IntoIterator<Item = &'h Hash>,
+    ) -> Result<Option<Hash>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(TX_INDEX).map_err(internal)?;
+        for h in hashes {
+            if t.get(&h.0).map_err(internal)?.is_some() {
+                return Ok(Some(*h));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Append one record to the evidence log (durable).
+    pub fn append_evidence(&self, record: &[u8]) -> Result<(), UrbisError> {
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            let mut t = tx.open_table(EVIDENCE).map_err(internal)?;
+            let next = match t.last().map_err(internal)? {
+                Some((k, _)) => k.value() + 1,
+                None => 0,
+            };
+            t.insert(next, record).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)
+    }
+
+    /// The evidence log, oldest first, at most the `limit` newest records.
+    pub fn evidence(&self, limit: usize) -> Result<Vec<Vec<u8>>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(EVIDENCE).map_err(internal)?;
+        let mut out: Vec<Vec<u8>> = t
+            .iter()
+            .map_err(internal)?
+            .rev()
+            .take(limit)
+            .map(|r| r.map(|(_, v)| v.value().to_vec()).map_err(internal))
+            .collect::<Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
     /// Where a transaction was included: `(height, index)`.
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<(u64, u32)>, UrbisError> {
         let tx = self.db.begin_read().map_err(internal)?;
@@ -192,6 +271,18 @@ impl ChainStore {
         let tx = self.db.begin_read().map_err(internal)?;
         let t = tx.open_table(CERTIFIED_BY).map_err(internal)?;
         Ok(t.get(state_height).map_err(internal)?.map(|g| g.value()))
+    }
+
+    /// Whether some block certifies a state height above `state_height`. Certified state
+    /// heights only grow along the chain, so if `state_height` itself is not certified by then,
+    /// it never will be (its proposer had not executed it yet, and the next one skipped it).
+    pub fn certified_after(&self, state_height: u64) -> Result<bool, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(CERTIFIED_BY).map_err(internal)?;
+        let mut it = t
+            .range(state_height.saturating_add(1)..)
+            .map_err(internal)?;
+        Ok(it.next().transpose().map_err(internal)?.is_some())
     }
 
     /// The lowest height `>= from` that has a stored finalization certificate.

@@ -12,8 +12,9 @@ use urbis_core::{ErrorCode, Hash, UrbisError, sha256_domain};
 
 /// Bitmap chunk size of the QMDB "current" variant (bytes; a multiple of the digest size).
 pub const CHUNK: usize = 32;
-/// Largest value accepted when decoding stored operations or proofs.
-pub const MAX_VALUE_LEN: usize = 256 * 1024;
+/// Largest value accepted when decoding stored operations or proofs: the runtime refuses to
+/// write anything larger ([`urbis_core::limits::MAX_VALUE_BYTES`]).
+pub const MAX_VALUE_LEN: usize = urbis_core::limits::MAX_VALUE_BYTES;
 
 pub(crate) type Family = mmr::Family;
 pub(crate) type Value = Vec<u8>;

@@ -31,7 +31,15 @@
 //! - a city admin cannot revoke their own `city_admin` role ([`ErrorCode::InvalidState`]), so
 //!   the city cannot lock itself out by accident (another admin can still do it);
 //! - [`AccountsCall::SetLabel`] sets the sender's own label: at most [`MAX_LABEL_CHARS`]
-//!   characters, no control characters; empty clears it. Anyone may label themselves.
+//!   characters, no control characters; empty clears it. Any account holding a role may label
+//!   itself.
+//!
+//! # Who may send transactions at all
+//!
+//! This module is the chain's membership test ([`gate`], [`holds_any_role`]): an account that
+//! holds no role may only make calls that a module marks open, under a per-block quota; any
+//! other call from it is refused by the runtime (`unauthorized`) without writing anything, not
+//! even a nonce. None of this module's calls is open.
 //!
 //! # Calls, events, queries
 //!
@@ -41,8 +49,8 @@
 //! `label_set {account, label}`.
 //!
 //! The only query is `["account", <addr>]`, answering `{address, roles, label}` or `null` when
-//! the account has no record; the answer's key is the account key either way, so the node can
-//! prove presence or absence.
+//! the account has no record; it reads the account key alone (present or absent), so the node
+//! can prove the answer and a client can recompute it from the proven bytes.
 //!
 //! # Genesis
 //!
@@ -64,7 +72,7 @@ mod tests;
 use std::sync::Arc;
 
 use urbis_core::{Address, ErrorCode, UrbisError};
-use urbis_runtime::{Ctx, Module, QueryAnswer, StateView, view_get};
+use urbis_runtime::{Ctx, Gate, Module, StateView, decode_value, view_get};
 
 pub use call::AccountsCall;
 pub use genesis::{GenesisAccount, GenesisConfig};
@@ -94,9 +102,9 @@ impl Module for Accounts {
         AccountsCall::decode(data)?.execute(ctx)
     }
 
-    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {
+    fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
         match path {
-            ["account", addr] => query_account(state, &parse_address(addr)?),
+            ["account", addr] => Ok(keys::account(&parse_address(addr)?)),
             _ => Err(UrbisError::new(
                 ErrorCode::NotFound,
                 "accounts queries: account/<address>",
@@ -104,9 +112,39 @@ impl Module for Accounts {
         }
     }
 
+    fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
+        let key = self.query_key(path)?;
+        let addr = match path {
+            [_, addr] => parse_address(addr)?,
+            _ => return Err(UrbisError::new(ErrorCode::NotFound, "unknown query")),
+        };
+        Ok(match value {
+            Some(bytes) => {
+                let a: Account = decode_value(&key, bytes)?;
+                serde_json::json!({ "address": addr, "roles": a.roles, "label": a.label })
+            }
+            None => serde_json::Value::Null,
+        })
+    }
+
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
         let call = AccountsCall::decode(data)?;
         serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    }
+}
+
+/// Whether `addr` holds at least one role in `view`: the runtime's test of who may make calls
+/// that are not open (see [`gate`]).
+pub fn holds_any_role(view: &dyn StateView, addr: &Address) -> Result<bool, UrbisError> {
+    Ok(account_of(view, addr)?.is_some_and(|a| !a.roles.is_empty()))
+}
+
+/// The runtime gate of a city chain: accounts holding a role may make any call; others only
+/// open calls, at most `open_calls_per_block` per block.
+pub fn gate(open_calls_per_block: u32) -> Gate {
+    Gate {
+        is_member: holds_any_role,
+        open_calls_per_block,
     }
 }
 
@@ -157,15 +195,4 @@ fn store_account(ctx: &mut Ctx<'_>, addr: &Address, account: &Account) {
     } else {
         ctx.put(key, account);
     }
-}
-
-fn query_account(state: &dyn StateView, addr: &Address) -> Result<QueryAnswer, UrbisError> {
-    let value = match account_of(state, addr)? {
-        Some(a) => serde_json::json!({ "address": addr, "roles": a.roles, "label": a.label }),
-        None => serde_json::Value::Null,
-    };
-    Ok(QueryAnswer {
-        key: keys::account(addr),
-        value,
-    })
 }

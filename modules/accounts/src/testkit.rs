@@ -6,13 +6,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use urbis_core::{Address, Call, ErrorCode, Receipt, SecretKey, SignedTx, UrbisError};
+use urbis_core::{
+    Address, Call, ChainRef, ErrorCode, Hash, Receipt, SecretKey, SignedTx, UrbisError,
+};
 use urbis_runtime::{
     BlockEnv, Genesis, MemState, Module, QueryAnswer, Runtime, StateView, nonce_key, read_nonce,
 };
 
 /// Chain id used by every test chain.
 pub const CHAIN: &str = "urbis-test";
+
+/// What test transactions are signed for (the test runtime does not check signatures).
+pub fn chain_ref() -> ChainRef {
+    ChainRef::new(CHAIN, Hash::ZERO)
+}
+
+/// Most open calls per block on test chains.
+pub const OPEN_CALLS_PER_BLOCK: u32 = 8;
 
 /// Genesis time of every test chain; block `n` is stamped `GENESIS_MS + n * BLOCK_MS`.
 pub const GENESIS_MS: u64 = 1_700_000_000_000;
@@ -46,7 +56,7 @@ impl TestChain {
         modules: Vec<Arc<dyn Module>>,
         configs: &[(&str, serde_json::Value)],
     ) -> Result<Self, UrbisError> {
-        let runtime = Runtime::new(CHAIN, modules);
+        let runtime = Runtime::new(CHAIN, modules).with_gate(crate::gate(OPEN_CALLS_PER_BLOCK));
         let genesis = Genesis {
             chain_id: CHAIN.to_string(),
             genesis_time_ms: GENESIS_MS,
@@ -94,7 +104,7 @@ impl TestChain {
 
     /// A transaction signed by `signer` with its next nonce.
     pub fn tx(&self, signer: &SecretKey, call: Call) -> SignedTx {
-        SignedTx::new(CHAIN, signer, self.nonce(signer), call)
+        SignedTx::new(&chain_ref(), signer, self.nonce(signer), call)
     }
 
     /// Execute and commit one block.
@@ -118,7 +128,7 @@ impl TestChain {
                 let nonce = next
                     .entry(signer.address())
                     .or_insert_with(|| self.nonce(signer));
-                let tx = SignedTx::new(CHAIN, signer, *nonce, call.clone());
+                let tx = SignedTx::new(&chain_ref(), signer, *nonce, call.clone());
                 *nonce += 1;
                 tx
             })
@@ -139,8 +149,9 @@ impl TestChain {
         receipt
     }
 
-    /// Execute `call`, asserting that it fails with `code`, consumes the sender's nonce and
-    /// changes nothing else. Returns the error message.
+    /// Execute `call`, asserting that it fails with `code` and changes nothing but the
+    /// sender's nonce, which it consumes unless the runtime refused it before it took effect
+    /// (a sender without a role). Returns the error message.
     pub fn fails(&mut self, signer: &SecretKey, call: Call, code: ErrorCode) -> String {
         let nonce = self.nonce(signer);
         let before = self.snapshot_without_nonce(&signer.address());
@@ -149,7 +160,12 @@ impl TestChain {
         assert!(!receipt.success);
         assert_eq!(error.code, code, "unexpected error: {}", error.message);
         assert!(receipt.events.is_empty(), "a failed call emits no event");
-        assert_eq!(self.nonce(signer), nonce + 1, "the nonce is consumed");
+        let used = u64::from(receipt.nonce_used);
+        assert_eq!(
+            self.nonce(signer),
+            nonce + used,
+            "nonce_used tells the truth"
+        );
         assert_eq!(
             self.snapshot_without_nonce(&signer.address()),
             before,

@@ -3,7 +3,7 @@
 use serde_json::json;
 use urbis_core::{Call, ErrorCode, SignedTx};
 
-use crate::testkit::{CHAIN, TestChain, addr, key};
+use crate::testkit::{TestChain, addr, key};
 use crate::{AccountsCall, MODULE, Role, keys, module, roles_of};
 
 fn call(c: AccountsCall) -> Call {
@@ -129,11 +129,8 @@ fn unauthorized_grants_and_revokes_name_the_missing_role() {
             grant("bob", Role::Citizen),
             "city_admin or department or credential_issuer",
         ),
-        (
-            "nobody",
-            grant("nobody", Role::Citizen),
-            "credential_issuer",
-        ),
+        // A sender holding no role is refused by the runtime's gate, before this module runs.
+        ("nobody", grant("nobody", Role::Citizen), "holds no role"),
         ("dept", grant("bob", Role::Department), "city_admin role"),
         (
             "dept",
@@ -202,12 +199,21 @@ fn admin_cannot_revoke_own_admin_role_but_another_admin_can() {
 #[test]
 fn labels() {
     let mut chain = city();
+    // Without a role, even labelling oneself is refused, and nothing (not even a nonce) is
+    // written: throwaway keys cannot grow the state.
+    let before = chain.snapshot();
+    let receipt = chain.send(&key("alice"), label("Alice"));
+    assert_eq!(receipt.error.map(|e| e.code), Some(ErrorCode::Unauthorized));
+    assert!(!receipt.nonce_used);
+    assert_eq!(chain.snapshot(), before);
+
+    chain.ok(&key("dept"), grant("alice", Role::Citizen));
     let receipt = chain.ok(&key("alice"), label("Alice ✓"));
     assert_eq!(receipt.events[0].kind, "label_set");
     assert_eq!(receipt.events[0].attr("label"), Some("Alice ✓"));
     assert_eq!(
         chain.value(MODULE, &["account", &addr("alice").to_string()]),
-        json!({ "address": addr("alice"), "roles": [], "label": "Alice ✓" })
+        json!({ "address": addr("alice"), "roles": ["citizen"], "label": "Alice ✓" })
     );
     chain.fails(
         &key("alice"),
@@ -220,6 +226,12 @@ fn labels() {
         ErrorCode::InvalidArgument,
     );
     chain.ok(&key("alice"), label(""));
+    assert_eq!(
+        chain.value(MODULE, &["account", &addr("alice").to_string()]),
+        json!({ "address": addr("alice"), "roles": ["citizen"], "label": "" })
+    );
+    // With its last role revoked and no label, the account has no record at all.
+    chain.ok(&key("dept"), revoke("alice", Role::Citizen));
     assert_eq!(
         chain.value(MODULE, &["account", &addr("alice").to_string()]),
         json!(null)
@@ -272,7 +284,12 @@ fn runtime_rejections() {
     assert_eq!(chain.snapshot(), before, "a replay writes nothing at all");
 
     // Gap: a nonce from the future.
-    let gap = SignedTx::new(CHAIN, &admin, chain.nonce(&admin) + 1, label("later"));
+    let gap = SignedTx::new(
+        &crate::testkit::chain_ref(),
+        &admin,
+        chain.nonce(&admin) + 1,
+        label("later"),
+    );
     let receipt = chain.block(&[gap]).remove(0);
     assert_eq!(receipt.error.expect("fails").code, ErrorCode::NonceGap);
     assert_eq!(chain.snapshot(), before, "a gap writes nothing at all");
@@ -300,7 +317,12 @@ fn writes_within_a_block_are_seen_by_later_calls() {
     let mut chain = city();
     let admin = key("admin");
     let first = chain.tx(&admin, grant("d2", Role::Department));
-    let second = SignedTx::new(CHAIN, &key("d2"), 0, grant("alice", Role::Citizen));
+    let second = SignedTx::new(
+        &crate::testkit::chain_ref(),
+        &key("d2"),
+        0,
+        grant("alice", Role::Citizen),
+    );
     let receipts = chain.block(&[first, second]);
     assert!(receipts.iter().all(|r| r.success), "{receipts:?}");
     assert_eq!(roles(&chain, "alice"), vec![Role::Citizen]);

@@ -58,6 +58,9 @@
 //!
 //! # Queries
 //!
+//! Each query reads one key (present or absent) and its answer is a function of that key's
+//! bytes, so it can be proven and recomputed by a client.
+//!
 //! | path                                  | answer (key read)                                                  |
 //! |---------------------------------------|--------------------------------------------------------------------|
 //! | `program/<id>`                        | [`Program`] as JSON, or `null` (program key)                       |
@@ -89,7 +92,7 @@ mod tests;
 use std::sync::Arc;
 
 use urbis_core::{ErrorCode, UrbisError};
-use urbis_runtime::{Ctx, Module, QueryAnswer, StateView};
+use urbis_runtime::{Ctx, Module};
 
 pub use call::RewardsCall;
 pub use genesis::GenesisConfig;
@@ -123,8 +126,12 @@ impl Module for Rewards {
         RewardsCall::decode(data)?.execute(ctx)
     }
 
-    fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {
-        query::query(state, path)
+    fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+        query::query_key(path)
+    }
+
+    fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
+        query::render(path, value)
     }
 
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {

@@ -1,95 +1,126 @@
-//! Read-only queries. Each answer carries the exact key it read, present or not, so the node
-//! can attach a proof of the value or of its absence.
+//! Read-only queries. Each query reads exactly one key, present or not, and its answer is a
+//! function of that key's bytes ([`render`]), so the node can prove it and a client can
+//! recompute it from the proven bytes.
 
 use serde_json::{Value, json};
 use urbis_accounts::parse_address;
 use urbis_core::{Address, ErrorCode, UrbisError};
-use urbis_runtime::{QueryAnswer, StateView};
+use urbis_runtime::decode_value;
 
 use crate::keys;
-use crate::store::{awarded_of, holdings_of, program_of, redemption_of, supply_of};
+use crate::types::{Holdings, Program, Redemption, Supply};
 
 /// Every supported path, for the error message of an unknown one.
 const PATHS: &str = "rewards queries: program/<id>, balance/<address>, supply, \
                      redemption/<id>, awarded/<program>/<address>/<period>";
 
-pub(crate) fn query(state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {
-    match path {
-        ["program", id] => program(state, parse_u64("program id", id)?),
-        ["balance", addr] => balance(state, &parse_address(addr)?),
-        ["supply"] => supply(state),
-        ["redemption", id] => redemption(state, parse_u64("redemption id", id)?),
-        ["awarded", program, addr, period] => awarded(
-            state,
-            parse_u64("program id", program)?,
-            &parse_address(addr)?,
-            parse_u64("period", period)?,
-        ),
-        _ => Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+/// A parsed query path.
+enum Query {
+    Program(u64),
+    Balance(Address),
+    Supply,
+    Redemption(u64),
+    Awarded {
+        program: u64,
+        addr: Address,
+        period: u64,
+    },
+}
+
+impl Query {
+    fn parse(path: &[&str]) -> Result<Query, UrbisError> {
+        Ok(match path {
+            ["program", id] => Query::Program(parse_u64("program id", id)?),
+            ["balance", addr] => Query::Balance(parse_address(addr)?),
+            ["supply"] => Query::Supply,
+            ["redemption", id] => Query::Redemption(parse_u64("redemption id", id)?),
+            ["awarded", program, addr, period] => Query::Awarded {
+                program: parse_u64("program id", program)?,
+                addr: parse_address(addr)?,
+                period: parse_u64("period", period)?,
+            },
+            _ => return Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+        })
+    }
+
+    fn key(&self) -> Vec<u8> {
+        match self {
+            Query::Program(id) => keys::program(*id),
+            Query::Balance(addr) => keys::holder(addr),
+            Query::Supply => keys::supply(),
+            Query::Redemption(id) => keys::redemption(*id),
+            Query::Awarded {
+                program,
+                addr,
+                period,
+            } => keys::awarded(*program, addr, *period),
+        }
     }
 }
 
-fn program(state: &dyn StateView, id: u64) -> Result<QueryAnswer, UrbisError> {
-    answer(keys::program(id), program_of(state, id)?)
+pub(crate) fn query_key(path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+    Ok(Query::parse(path)?.key())
 }
 
-fn balance(state: &dyn StateView, addr: &Address) -> Result<QueryAnswer, UrbisError> {
-    let holdings = holdings_of(state, addr)?;
-    let value = json!({
-        "address": addr,
-        "total": holdings.total()?,
-        "by_program": holdings.0,
-    });
-    Ok(QueryAnswer {
-        key: keys::holder(addr),
-        value,
-    })
-}
-
-fn supply(state: &dyn StateView) -> Result<QueryAnswer, UrbisError> {
-    let supply = supply_of(state)?;
-    let value = json!({
-        "minted": supply.minted,
-        "burned": supply.burned,
-        "circulating": supply.circulating(),
-    });
-    Ok(QueryAnswer {
-        key: keys::supply(),
-        value,
-    })
-}
-
-fn redemption(state: &dyn StateView, id: u64) -> Result<QueryAnswer, UrbisError> {
-    answer(keys::redemption(id), redemption_of(state, id)?)
-}
-
-fn awarded(
-    state: &dyn StateView,
-    program: u64,
-    addr: &Address,
-    period: u64,
-) -> Result<QueryAnswer, UrbisError> {
-    let amount = awarded_of(state, program, addr, period)?;
-    let value = json!({
-        "program": program,
-        "address": addr,
-        "period": period,
-        "amount": amount,
-    });
-    Ok(QueryAnswer {
-        key: keys::awarded(program, addr, period),
-        value,
+pub(crate) fn render(path: &[&str], bytes: Option<&[u8]>) -> Result<Value, UrbisError> {
+    let q = Query::parse(path)?;
+    let key = q.key();
+    Ok(match q {
+        Query::Program(_) => record::<Program>(&key, bytes)?,
+        Query::Redemption(_) => record::<Redemption>(&key, bytes)?,
+        Query::Balance(addr) => {
+            let holdings: Holdings = value_or_default(&key, bytes)?;
+            json!({
+                "address": addr,
+                "total": holdings.total()?,
+                "by_program": holdings.0,
+            })
+        }
+        Query::Supply => {
+            let supply: Supply = value_or_default(&key, bytes)?;
+            json!({
+                "minted": supply.minted,
+                "burned": supply.burned,
+                "circulating": supply.circulating(),
+            })
+        }
+        Query::Awarded {
+            program,
+            addr,
+            period,
+        } => {
+            let amount: u64 = value_or_default(&key, bytes)?;
+            json!({
+                "program": program,
+                "address": addr,
+                "period": period,
+                "amount": amount,
+            })
+        }
     })
 }
 
 /// A record lookup: the record as JSON, or `null` when absent.
-fn answer<T: serde::Serialize>(key: Vec<u8>, record: Option<T>) -> Result<QueryAnswer, UrbisError> {
-    let value = match record {
-        Some(r) => serde_json::to_value(r)
-            .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))?,
-        None => Value::Null,
-    };
-    Ok(QueryAnswer { key, value })
+fn record<T: borsh::BorshDeserialize + serde::Serialize>(
+    key: &[u8],
+    bytes: Option<&[u8]>,
+) -> Result<Value, UrbisError> {
+    match bytes {
+        Some(b) => serde_json::to_value(decode_value::<T>(key, b)?)
+            .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string())),
+        None => Ok(Value::Null),
+    }
+}
+
+/// A value whose absence means its default (zero).
+fn value_or_default<T: borsh::BorshDeserialize + Default>(
+    key: &[u8],
+    bytes: Option<&[u8]>,
+) -> Result<T, UrbisError> {
+    bytes
+        .map(|b| decode_value(key, b))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 fn parse_u64(what: &str, text: &str) -> Result<u64, UrbisError> {

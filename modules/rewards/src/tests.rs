@@ -1,7 +1,7 @@
 //! End-to-end tests of the rewards module through the runtime, next to the accounts module.
 
 use serde_json::{Value, json};
-use urbis_accounts::testkit::{CHAIN, TestChain, addr, key};
+use urbis_accounts::testkit::{TestChain, addr, key};
 use urbis_core::{Address, Call, ErrorCode, SignedTx};
 
 use crate::{Holdings, MODULE, RewardsCall, holdings_of, keys, program_of, supply_of};
@@ -333,6 +333,20 @@ fn transfers() {
         (balance(&chain, "alice", BUS), balance(&chain, "carol", BUS)),
         (30, 20)
     );
+    // Carol holds no role: the runtime refuses her calls (writing nothing) until she has one.
+    let refused = chain.send(&key("carol"), transfer("alice", BUS, 20));
+    assert_eq!(refused.error.map(|e| e.code), Some(ErrorCode::Unauthorized));
+    assert!(!refused.nonce_used);
+    chain.ok(
+        &key("dept"),
+        Call::new(
+            urbis_accounts::MODULE,
+            &urbis_accounts::AccountsCall::GrantRole {
+                account: addr("carol"),
+                role: urbis_accounts::Role::Citizen,
+            },
+        ),
+    );
     chain.ok(&key("carol"), transfer("alice", BUS, 20));
     // Carol holds nothing any more: her record is gone.
     assert!(!chain.snapshot().contains_key(&keys::holder(&addr("carol"))));
@@ -517,7 +531,7 @@ fn runtime_rejections_leave_state_alone() {
     let replay = chain.block(&[tx]).remove(0);
     assert_eq!(replay.error.expect("fails").code, ErrorCode::NonceTooLow);
     let gap = SignedTx::new(
-        CHAIN,
+        &urbis_accounts::testkit::chain_ref(),
         &dept,
         chain.nonce(&dept) + 5,
         award(BOTTLES, "bob", 1),

@@ -14,6 +14,8 @@ pub struct TestNode {
     pub url: String,
     pub admin: SecretKey,
     pub chain_id: String,
+    /// Chain id and genesis hash, as transactions are signed for them.
+    pub chain: urbis_core::ChainRef,
     pub data_dir: PathBuf,
     pub genesis_path: PathBuf,
     stop: Option<futures::channel::oneshot::Sender<()>>,
@@ -60,11 +62,13 @@ impl TestNode {
             .recv_timeout(Duration::from_secs(60))
             .expect("dev node did not start");
         wait_ready(&format!("http://{api}"));
+        let chain = chain_ref(&format!("http://{api}"));
         TestNode {
             api,
             url: format!("http://{api}"),
             admin,
             chain_id,
+            chain,
             data_dir,
             genesis_path,
             stop: Some(stop_tx),
@@ -122,6 +126,29 @@ pub fn wait_ready(base: &str) {
     panic!("node at {base} never became ready");
 }
 
+/// The chain id and genesis hash a node serves (`/v1/status`), for signing. Plain HTTP over
+/// std, so that it can be called from async tests too.
+pub fn chain_ref(base: &str) -> urbis_core::ChainRef {
+    use std::io::{Read as _, Write as _};
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split_once("\r\n\r\n").expect("HTTP response").1;
+    let status: serde_json::Value = serde_json::from_str(body).expect("status JSON");
+    urbis_core::ChainRef::new(
+        status["chain_id"].as_str().expect("chain id"),
+        status["genesis_hash"]
+            .as_str()
+            .expect("genesis hash")
+            .parse()
+            .expect("hash"),
+    )
+}
+
 // ---- helpers for tests that run `urbis` as child processes ----
 
 /// Kills node processes however the test ends (a panic included).
@@ -163,7 +190,7 @@ pub fn key_from_hex(hex_seed: &str) -> SecretKey {
 /// The admin grants the citizen role to a fresh account named after `label` and `nonce`.
 pub fn grant_citizen(
     admin: &SecretKey,
-    chain: &str,
+    chain: &urbis_core::ChainRef,
     nonce: u64,
     label: &str,
 ) -> urbis_core::SignedTx {

@@ -1,0 +1,166 @@
+//! Proofs of query answers, made without ever holding up block execution.
+//!
+//! The authenticated store answers proofs against its current root only, and the executor
+//! changes that root once per block. So the executor itself serves proof requests, between
+//! blocks: a finalized block waiting to be executed always goes first, a proof never waits on a
+//! lock the executor needs, and requests beyond [`crate::shared::PROOF_QUEUE`] are refused
+//! (`overloaded`) instead of queueing without bound.
+//!
+//! A proof is made at the state height `H` the executor is at; it becomes checkable once a
+//! finalized block certifies `H` (normally the next block). If the chain skips `H` (the
+//! proposer of the next block had not executed `H` yet, so it certified an earlier state and
+//! the one after certifies a later one), the answer is proven again at the newest height
+//! instead of waiting for a certificate that will never come.
+
+use futures::FutureExt as _;
+use tokio::sync::{broadcast, oneshot};
+use urbis_core::{ErrorCode, UrbisError};
+use urbis_runtime::QueryAnswer;
+use urbis_state::StateProof;
+
+use crate::bundle::{BUNDLE_VERSION, ProofBundle};
+use crate::shared::Shared;
+
+/// A request to the executor: answer `module`/`path` and prove the key it read.
+pub struct ProofRequest {
+    pub module: String,
+    pub path: Vec<String>,
+    pub reply: oneshot::Sender<Result<ProvenAnswer, UrbisError>>,
+}
+
+/// A query answer with a proof of the key it read, at state height `height`.
+#[derive(Clone, Debug)]
+pub struct ProvenAnswer {
+    pub answer: QueryAnswer,
+    pub proof: StateProof,
+    pub height: u64,
+}
+
+/// Serve one request on the executor's task (between blocks).
+pub(crate) async fn serve<E>(shared: &Shared<E>, req: ProofRequest)
+where
+    E: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    if req.reply.is_closed() {
+        return;
+    }
+    let result = async {
+        let auth = shared.auth.lock().await;
+        let height = auth.height().unwrap_or(0);
+        if shared.chain.executed_height()?.unwrap_or(0) != height {
+            return Err(UrbisError::new(
+                ErrorCode::NotReady,
+                "the state stores are being reconciled after a restart; retry",
+            ));
+        }
+        let view = shared.chain.state_view()?;
+        let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
+        let answer = shared.runtime.query(&view, &req.module, &path)?;
+        let proof = auth.prove(&answer.key).await?;
+        Ok(ProvenAnswer {
+            answer,
+            proof,
+            height,
+        })
+    }
+    .await;
+    let _ = req.reply.send(result);
+}
+
+impl<E> Shared<E>
+where
+    E: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    /// Ask the executor for a proven answer at the current state height.
+    pub async fn prove(&self, module: &str, path: &[&str]) -> Result<ProvenAnswer, UrbisError> {
+        let (reply, answer) = oneshot::channel();
+        let req = ProofRequest {
+            module: module.to_string(),
+            path: path.iter().map(|p| p.to_string()).collect(),
+            reply,
+        };
+        self.proofs.try_send(req).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => UrbisError::new(
+                ErrorCode::Overloaded,
+                "too many proof requests are waiting; retry shortly",
+            ),
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                UrbisError::new(ErrorCode::NotReady, "node is shutting down")
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| UrbisError::new(ErrorCode::NotReady, "node is shutting down"))?
+    }
+
+    /// A proven answer with the headers and finalization certificate that make it checkable
+    /// offline, at the newest state height that gets certified. Fails with `timeout` when
+    /// `deadline` resolves first.
+    pub async fn prove_certified(
+        &self,
+        module: &str,
+        path: &[&str],
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<(QueryAnswer, ProofBundle), UrbisError> {
+        let deadline = deadline.fuse();
+        futures::pin_mut!(deadline);
+        let timeout = || {
+            UrbisError::new(
+                ErrorCode::Timeout,
+                "no finalized block certified this state in time; retry",
+            )
+        };
+        let mut events = self.events.subscribe();
+        loop {
+            let proven = futures::select_biased! {
+                r = self.prove(module, path).fuse() => r?,
+                () = deadline => return Err(timeout()),
+            };
+            loop {
+                if let Some(bundle) = self.bundle(&proven)? {
+                    return Ok((proven.answer, bundle));
+                }
+                if self.chain.certified_after(proven.height)? {
+                    // Skipped: prove again at the newest height.
+                    break;
+                }
+                let next = futures::select_biased! {
+                    e = events.recv().fuse() => e,
+                    () = deadline => return Err(timeout()),
+                };
+                if let Err(broadcast::error::RecvError::Closed) = next {
+                    return Err(UrbisError::new(
+                        ErrorCode::NotReady,
+                        "node is shutting down",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The bundle for `proven`, once a finalized block certifies its height and a certificate
+    /// at or after that block is stored.
+    fn bundle(&self, proven: &ProvenAnswer) -> Result<Option<ProofBundle>, UrbisError> {
+        let Some(c) = self.chain.certified_by(proven.height)? else {
+            return Ok(None);
+        };
+        let Some((f, finalization)) = self.chain.next_finalized(c)? else {
+            return Ok(None);
+        };
+        let mut headers = Vec::new();
+        for h in c..=f {
+            let b = self.chain.block(h)?.ok_or_else(|| {
+                UrbisError::new(ErrorCode::Internal, format!("block {h} missing"))
+            })?;
+            headers.push(b.header);
+        }
+        Ok(Some(ProofBundle {
+            version: BUNDLE_VERSION,
+            chain_id: self.chain_id.clone(),
+            state_height: proven.height,
+            state: proven.proof.clone(),
+            headers,
+            finalization,
+        }))
+    }
+}
