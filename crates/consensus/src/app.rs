@@ -92,7 +92,8 @@ pub struct Faults {
     /// Stamp every proposal at the latest time others accept: the local clock plus
     /// [`MAX_CLOCK_DRIFT`] (a validator whose clock runs fast, or one gaming the pace).
     pub stamp_at_drift_limit: bool,
-    /// Re-include the transactions of the latest executed block in every proposal.
+    /// Re-include the transactions of the latest executed block that has any (within the last
+    /// 64) in every proposal.
     pub replay_committed: bool,
     /// Certify only state heights that are multiples of this (so others are skipped).
     pub certify_every: Option<u64>,
@@ -209,11 +210,16 @@ where
             &in_flight,
             |a| urbis_runtime::read_nonce(&view, a).unwrap_or(0),
         );
-        if self.cfg.faults.replay_committed
-            && let Ok(Some(done)) = shared.chain.block(shared.executed_height())
-        {
-            txs.extend(done.txs);
-            txs.truncate(self.cfg.max_block_txs);
+        if self.cfg.faults.replay_committed {
+            let top = shared.executed_height();
+            let done = (top.saturating_sub(64)..=top)
+                .rev()
+                .filter_map(|h| shared.chain.block(h).ok().flatten())
+                .find(|b| !b.txs.is_empty());
+            if let Some(done) = done {
+                txs.extend(done.txs);
+                txs.truncate(self.cfg.max_block_txs);
+            }
         }
         let now = millis(ctx.current());
         let stamp = if self.cfg.faults.stamp_at_drift_limit {
@@ -325,15 +331,18 @@ where
         // again here, and halt if it persists.
         let outcome = match outcome {
             Checked::Temporary => {
-                retry(&ctx, shared, "check a proposal", || {
-                    match check_block(shared, &block, &in_flight) {
+                retry(
+                    &ctx,
+                    &|why| shared.halt(why),
+                    "check a proposal",
+                    || match check_block(shared, &block, &in_flight) {
                         Checked::Temporary => Err(UrbisError::new(
                             urbis_core::ErrorCode::Internal,
                             "chain store read failed",
                         )),
                         other => Ok(other),
-                    }
-                })
+                    },
+                )
                 .await
             }
             other => Some(other),
@@ -358,14 +367,19 @@ where
                 .await;
         }
         shared.wait_executed(h.state_height).await;
-        let root = retry(&ctx, shared, "read an executed state root", || {
-            shared.chain.state_root(h.state_height)?.ok_or_else(|| {
-                UrbisError::new(
-                    urbis_core::ErrorCode::Internal,
-                    format!("executed height {} has no recorded root", h.state_height),
-                )
-            })
-        })
+        let root = retry(
+            &ctx,
+            &|why| shared.halt(why),
+            "read an executed state root",
+            || {
+                shared.chain.state_root(h.state_height)?.ok_or_else(|| {
+                    UrbisError::new(
+                        urbis_core::ErrorCode::Internal,
+                        format!("executed height {} has no recorded root", h.state_height),
+                    )
+                })
+            },
+        )
         .await;
         match root {
             Some(root) if root == h.state_root => true,
@@ -409,16 +423,16 @@ fn check_block<E: commonware_storage::Context + Spawner>(
     }
 }
 
-/// Run a local read until it succeeds, backing off; after [`STORAGE_ATTEMPTS`] failures halt
-/// the node and return `None`.
+/// Run a local read until it succeeds, backing off; after [`STORAGE_ATTEMPTS`] failures call
+/// `halt` (the node stops) and return `None`.
 async fn retry<E, T>(
     ctx: &E,
-    shared: &Shared<E>,
+    halt: &(dyn Fn(String) + Sync),
     what: &str,
     mut f: impl FnMut() -> Result<T, UrbisError>,
 ) -> Option<T>
 where
-    E: commonware_storage::Context + Spawner + Clock,
+    E: Clock,
 {
     let mut delay = Duration::from_millis(50);
     let mut last = None;
@@ -433,7 +447,7 @@ where
             }
         }
     }
-    shared.halt(format!(
+    halt(format!(
         "cannot {what} while verifying a proposal: {}",
         last.map(|e| e.to_string()).unwrap_or_default()
     ));
@@ -443,4 +457,46 @@ where
 /// Never answer (the node is halting; voting either way could be wrong).
 async fn never() -> bool {
     futures::future::pending::<bool>().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use commonware_runtime::{Runner as _, deterministic};
+    use urbis_core::ErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn temporary_failures_are_retried_then_halt_instead_of_rejecting() {
+        deterministic::Runner::default().start(|ctx| async move {
+            let halted = Mutex::new(None);
+            let halt = |why: String| *halted.lock().unwrap() = Some(why);
+            let fail = || UrbisError::new(ErrorCode::Internal, "disk hiccup");
+
+            // Fails twice, then works: the verdict is the value, no halt.
+            let calls = AtomicU32::new(0);
+            let got = retry(&ctx, &halt, "read", || {
+                if calls.fetch_add(1, Ordering::Relaxed) < 2 {
+                    Err(fail())
+                } else {
+                    Ok(7)
+                }
+            })
+            .await;
+            assert_eq!(got, Some(7));
+            assert!(halted.lock().unwrap().is_none());
+
+            // Never works: no verdict at all, and the node halts saying why.
+            let got: Option<u8> = retry(&ctx, &halt, "read a root", || Err(fail())).await;
+            assert_eq!(got, None);
+            let why = halted.lock().unwrap().clone().expect("halted");
+            assert!(
+                why.contains("read a root") && why.contains("disk hiccup"),
+                "{why}"
+            );
+        });
+    }
 }

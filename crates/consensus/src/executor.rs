@@ -9,12 +9,16 @@
 //! 4. records block, receipts, root and certificate in the chain store in one transaction;
 //! 5. acknowledges, prunes the mempool and announces the block.
 //!
-//! Between blocks it serves proof requests ([`crate::prover`]): it owns the authenticated store,
-//! and a block waiting to be executed always goes before a proof.
+//! It also makes proofs ([`crate::prover`]): it owns the authenticated store, whose proofs are
+//! against its current root only. Requests wait until a finalized block arrives that certifies
+//! the current state (its `state_height` is the executed height); they are answered just
+//! before that block is executed, at most [`PROOFS_PER_BLOCK`] per block. So a proof is never
+//! made at a height the chain then skips, and never holds up a block for longer than that.
 //!
 //! A storage failure stops the node: continuing could diverge from the other validators. A
 //! module cannot: its panics and failures are receipts and events (see `urbis_runtime`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use commonware_codec::Encode as _;
@@ -37,6 +41,8 @@ use urbis_state::BlockRecord;
 
 use crate::app::millis;
 use crate::codec::ChainBlock;
+use crate::prover::ProofRequest;
+use crate::shared::PROOF_QUEUE;
 use crate::shared::{Counters, ExecutedBlock, Shared};
 
 type Delivery = (Digested<ChainBlock>, Exact);
@@ -76,6 +82,9 @@ impl Reporter for Finalized {
     }
 }
 
+/// Most proofs made before one block is executed (the rest wait for the next block).
+pub const PROOFS_PER_BLOCK: usize = 512;
+
 enum Next {
     Block(Option<Delivery>),
     Proof(crate::prover::ProofRequest),
@@ -96,9 +105,12 @@ where
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take();
+    // Proof requests wait here for a block that certifies the current state.
+    let mut pending: VecDeque<ProofRequest> = VecDeque::new();
     loop {
-        // Both receivers are cancel-safe: whichever is not picked keeps its message.
-        let next = match proofs.as_mut() {
+        // Both receivers are cancel-safe: whichever is not picked keeps its message. Proof
+        // requests are only taken while there is room for them.
+        let next = match proofs.as_mut().filter(|_| pending.len() < PROOF_QUEUE) {
             Some(p) => futures::select_biased! {
                 d = rx.next().fuse() => Next::Block(d),
                 r = p.recv().fuse() => match r {
@@ -113,12 +125,25 @@ where
         };
         let (block, ack) = match next {
             Next::Proof(req) => {
-                crate::prover::serve(&shared, req).await;
+                pending.push_back(req);
                 continue;
             }
             Next::Block(None) => break,
             Next::Block(Some(d)) => d,
         };
+        // This block certifies the state we are at: prove what is asked now, before the
+        // state moves on, so that every proof made is certified by a finalized block.
+        let header = &block.inner().block.header;
+        if !pending.is_empty()
+            && header.state_height == shared.executed_height()
+            && header.height == header.state_height + 1
+        {
+            pending.retain(|r| !r.reply.is_closed());
+            let n = pending.len().min(PROOFS_PER_BLOCK);
+            for req in pending.drain(..n) {
+                crate::prover::serve(&shared, req).await;
+            }
+        }
         let height = block.inner().block.header.height;
         let executed = shared.chain.executed_height()?.unwrap_or(0);
         if height <= executed {

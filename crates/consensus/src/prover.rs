@@ -1,16 +1,16 @@
 //! Proofs of query answers, made without ever holding up block execution.
 //!
 //! The authenticated store answers proofs against its current root only, and the executor
-//! changes that root once per block. So the executor itself serves proof requests, between
-//! blocks: a finalized block waiting to be executed always goes first, a proof never waits on a
-//! lock the executor needs, and requests beyond [`crate::shared::PROOF_QUEUE`] are refused
-//! (`overloaded`) instead of queueing without bound.
+//! changes that root once per block. So the executor itself makes proofs: a request waits in
+//! its queue until the next finalized block that certifies the current state `H` (its header's
+//! `state_height` is `H`, which is how an honest chain normally goes) and is answered at `H`
+//! just before that block executes. A proof never waits on a lock the executor needs, is never
+//! made at a height the chain skips, and requests beyond [`crate::shared::PROOF_QUEUE`] are
+//! refused (`overloaded`) instead of queueing without bound.
 //!
-//! A proof is made at the state height `H` the executor is at; it becomes checkable once a
-//! finalized block certifies `H` (normally the next block). If the chain skips `H` (the
-//! proposer of the next block had not executed `H` yet, so it certified an earlier state and
-//! the one after certifies a later one), the answer is proven again at the newest height
-//! instead of waiting for a certificate that will never come.
+//! The bundle is complete once the certifying block is executed and a finalization certificate
+//! at or after it is stored. Should a proven height still never be certified (a node that
+//! restarted between the two store writes, say), the answer is proven again at a newer height.
 
 use futures::FutureExt as _;
 use tokio::sync::{broadcast, oneshot};
@@ -36,7 +36,8 @@ pub struct ProvenAnswer {
     pub height: u64,
 }
 
-/// Serve one request on the executor's task (between blocks).
+/// Serve one request on the executor's task (before executing a block that certifies the
+/// current state).
 pub(crate) async fn serve<E>(shared: &Shared<E>, req: ProofRequest)
 where
     E: commonware_storage::Context + commonware_runtime::Spawner,
