@@ -18,6 +18,7 @@ pub fn run(args: DevArgs, keystore: Option<PathBuf>) -> anyhow::Result<()> {
         api: args.api,
         block_time: Duration::from_millis(args.block_time_ms),
         reset: args.reset,
+        api_limits: Default::default(),
         shutdown: None,
     };
     let on_ready: Box<dyn FnOnce(&DevReady) + Send> =

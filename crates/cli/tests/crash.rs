@@ -147,3 +147,91 @@ fn committed_blocks_survive_kill_9() {
 
     drop(nodes);
 }
+
+/// Run `urbis dev` on `dir` until it exits by itself (it must refuse to start); its stderr.
+fn refused_start(dir: &Path, port: u16) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
+        .args(["dev", "--data-dir"])
+        .arg(dir.join("chain"))
+        .args(["--api", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(
+                !status.success(),
+                "the node started on an inconsistent data directory"
+            );
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return err;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the node neither started nor refused");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_inconsistent_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::blocking::Client::new();
+    let height = |http: &reqwest::blocking::Client| {
+        get(http, &format!("{base}/v1/status")).map_or(0, |v| v["height"].as_u64().unwrap())
+    };
+
+    // Run a while, stop, keep a copy of the chain store.
+    let mut nodes = Nodes(vec![Some(spawn_node(dir.path(), port))]);
+    wait_ready(&http, &base);
+    wait_until("a few blocks", Duration::from_secs(60), || {
+        height(&http) >= 3
+    });
+    nodes.0[0]
+        .take()
+        .map(|mut c| c.kill().and_then(|()| c.wait().map(drop)));
+    let chain_db = dir.path().join("chain/chain.redb");
+    let old = dir.path().join("chain.redb.old");
+    std::fs::copy(&chain_db, &old).unwrap();
+
+    // Run further, then put the old chain store back: the state is now ahead of it.
+    let at = {
+        nodes.0[0] = Some(spawn_node(dir.path(), port));
+        wait_ready(&http, &base);
+        let start = height(&http);
+        wait_until("more blocks", Duration::from_secs(60), || {
+            height(&http) >= start + 5
+        });
+        nodes.0[0]
+            .take()
+            .map(|mut c| c.kill().and_then(|()| c.wait().map(drop)));
+        start
+    };
+    assert!(at >= 3);
+    let newer = dir.path().join("chain.redb.newer");
+    std::fs::rename(&chain_db, &newer).unwrap();
+    std::fs::copy(&old, &chain_db).unwrap();
+    let err = refused_start(dir.path(), port);
+    for part in [
+        "inconsistent data directory",
+        "chain.redb",
+        "store/",
+        "--reset",
+    ] {
+        assert!(err.contains(part), "{part:?} missing from: {err}");
+    }
+
+    // The authenticated store missing altogether: refused as well.
+    std::fs::rename(&newer, &chain_db).unwrap();
+    std::fs::remove_dir_all(dir.path().join("chain/store")).unwrap();
+    let err = refused_start(dir.path(), port);
+    assert!(err.contains("inconsistent data directory"), "{err}");
+    assert!(err.contains("is empty"), "{err}");
+}

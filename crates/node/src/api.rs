@@ -6,7 +6,7 @@
 //! - It runs on its own tokio runtime ([`ApiRuntime`]), not on the consensus runtime's threads;
 //!   block rendering and other heavy work go to that runtime's bounded blocking pool.
 //! - Requests are bounded: at most [`ApiLimits::max_requests`] in flight (more are refused at
-//!   once with `503 overloaded`, never queued), each cut off after
+//!   once with `503 overloaded`, never queued; health, readiness and metrics always answer), each cut off after
 //!   [`ApiLimits::request_timeout`] (`504 timeout`); at most [`ApiLimits::max_waiting`] of them
 //!   may wait for the chain (`?wait=true`, proofs); at most [`ApiLimits::max_sse`] event-stream
 //!   subscribers.
@@ -204,9 +204,6 @@ pub fn router(state: ApiState) -> Router {
     let limits = state.limits.clone();
     let requests = state.requests.clone();
     let limited = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
@@ -234,8 +231,12 @@ pub fn router(state: ApiState) -> Router {
                     req
                 }),
         );
-    // Event streams are long-lived: they have their own cap instead of a request slot.
+    // Event streams are long-lived: they have their own cap instead of a request slot. Health,
+    // readiness and metrics are cheap and must answer under any load.
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/v1/events", get(events))
         .merge(limited)
         // Bodies larger than this are cut off by axum; `submit_tx` reports them as too_large.
@@ -825,4 +826,19 @@ async fn events(
         Some((Ok(ev), (rx, guard)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shed_and_timed_out_requests_have_stable_codes() {
+        let timeout = overload_error(Box::new(tower::timeout::error::Elapsed::new())).await;
+        assert_eq!(timeout.0.code, ErrorCode::Timeout);
+        let shed = overload_error(Box::new(tower::load_shed::error::Overloaded::new())).await;
+        assert_eq!(shed.0.code, ErrorCode::Overloaded);
+        assert_eq!(ErrorCode::Overloaded.http_status(), 503);
+        assert_eq!(ErrorCode::Timeout.http_status(), 504);
+    }
 }

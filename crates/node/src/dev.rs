@@ -24,6 +24,8 @@ pub struct DevOptions {
     pub block_time: Duration,
     /// Delete the data directory first.
     pub reset: bool,
+    /// The API's threads and limits.
+    pub api_limits: crate::api::ApiLimits,
     /// Stops the chain when it resolves (besides Ctrl-C).
     pub shutdown: Option<futures::channel::oneshot::Receiver<()>>,
 }
@@ -164,7 +166,7 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
         p2p,
         block_time: opts.block_time,
         mempool: MempoolConfig::default(),
-        api_limits: crate::api::ApiLimits::default(),
+        api_limits: opts.api_limits,
         shutdown: opts.shutdown,
     };
     let genesis_path = data_dir.join("genesis.json");

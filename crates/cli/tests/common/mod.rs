@@ -33,8 +33,20 @@ impl TestNode {
         node
     }
 
+    /// Start a dev chain in a fresh temp dir, with these API limits.
+    pub fn start_with_limits(limits: urbis_node::api::ApiLimits) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = TestNode::start_in_with(dir.path().join("dev"), limits);
+        node._dir = Some(dir);
+        node
+    }
+
     /// Start (or restart) a dev chain in `data_dir`.
     pub fn start_in(data_dir: PathBuf) -> TestNode {
+        TestNode::start_in_with(data_dir, Default::default())
+    }
+
+    fn start_in_with(data_dir: PathBuf, api_limits: urbis_node::api::ApiLimits) -> TestNode {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
         let opts = DevOptions {
@@ -42,6 +54,7 @@ impl TestNode {
             api: "127.0.0.1:0".parse().unwrap(),
             block_time: Duration::from_millis(50),
             reset: false,
+            api_limits,
             shutdown: Some(stop_rx),
         };
         let thread = std::thread::spawn(move || {
