@@ -121,7 +121,9 @@ impl Cluster {
             base_p2p,
             block_time_ms,
         )?;
-        let admin = urbis_node::config::read_key(&dir.path().join("admin.key"))?;
+        let admin = urbis_node::config::read_key(&dir.path().join("admin.key"), || {
+            anyhow::bail!("a local testnet's admin key is not sealed")
+        })?;
         let mut nodes = Vec::new();
         for (i, cfg) in configs.iter().enumerate() {
             let node_dir = cfg.parent().context("config has a parent")?.to_path_buf();

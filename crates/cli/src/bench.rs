@@ -10,7 +10,12 @@ use urbis_client::Keystore;
 use crate::cli::{BenchArgs, Output};
 use crate::fail;
 
-pub fn run(args: BenchArgs, keystore: Option<PathBuf>, output: Output) -> anyhow::Result<()> {
+pub fn run(
+    args: BenchArgs,
+    keystore: Option<PathBuf>,
+    passphrase: &crate::passphrase::Source,
+    output: Output,
+) -> anyhow::Result<()> {
     let target = match (&args.target, args.validators) {
         (Some(url), _) => {
             let admin = match (&args.admin_seed, &args.admin_key) {
@@ -21,7 +26,12 @@ pub fn run(args: BenchArgs, keystore: Option<PathBuf>, output: Output) -> anyhow
                         Some(p) => Keystore::open(p)?,
                         None => Keystore::open_default()?,
                     };
-                    ks.get(name)?
+                    let pass = if ks.is_sealed(name)? {
+                        Some(passphrase.get(&format!("key {name:?}"))?)
+                    } else {
+                        None
+                    };
+                    ks.get(name, pass.as_deref().map(String::as_str))?
                 }
                 (None, None) => {
                     return Err(fail(

@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "URBIS_KEYSTORE")]
     pub keystore: Option<PathBuf>,
 
+    /// File whose first line is the passphrase of the keystore (or of a validator key);
+    /// otherwise $URBIS_PASSPHRASE, otherwise it is asked on the terminal.
+    #[arg(long, global = true, env = "URBIS_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -166,6 +171,10 @@ pub struct InitArgs {
     /// Genesis file the node will read (relative to --dir).
     #[arg(long, default_value = "genesis.json")]
     pub genesis: PathBuf,
+    /// Write validator.key in the clear instead of sealing it with a passphrase (throwaway
+    /// keys only).
+    #[arg(long)]
+    pub insecure_plaintext_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -230,10 +239,17 @@ pub struct DevArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
-    /// Generate a new key.
+    /// Generate a new key, sealed with the keystore's passphrase.
     New { name: String },
-    /// List keys.
+    /// List keys (and whether each is encrypted).
     List,
+    /// Seal every key with a new passphrase (keys in the clear, like the dev chain's, too).
+    ChangePassphrase {
+        /// File whose first line is the new passphrase; otherwise $URBIS_NEW_PASSPHRASE,
+        /// otherwise it is asked twice on the terminal.
+        #[arg(long)]
+        new_passphrase_file: Option<PathBuf>,
+    },
     /// Show a key's public key and address.
     Show {
         name: String,
@@ -241,7 +257,8 @@ pub enum KeysCmd {
         #[arg(long)]
         reveal_secret: bool,
     },
-    /// Import a key from its 32-byte seed (64 hex digits).
+    /// Import a key from its 32-byte seed (64 hex digits), sealed with the keystore's
+    /// passphrase.
     Import {
         name: String,
         #[arg(long)]

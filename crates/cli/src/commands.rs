@@ -7,8 +7,8 @@ use serde_json::json;
 use urbis_accounts::AccountsCall;
 use urbis_client::keystore::{is_valid_name, parse_seed};
 use urbis_client::{
-    Client, ClientError, Keystore, KeystoreError, ProofBundle, QueryResult, Signer, TxStatus,
-    verify_proof, verify_query,
+    Client, ClientError, Keystore, KeystoreError, ProofBundle, Protection, QueryResult, Signer,
+    TxStatus, verify_proof, verify_query,
 };
 use urbis_core::{Address, Call, SecretKey};
 use urbis_rewards::RewardsCall;
@@ -18,6 +18,7 @@ use crate::cli::{
     AccountsTx, Cli, Command, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx, TxCmd, TxOpts,
     VerifyArgs,
 };
+use crate::passphrase::{self, Passphrase, Source};
 use crate::{fail, output, values};
 
 /// Largest proof or genesis file read.
@@ -26,6 +27,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 struct Ctx {
     node: String,
     keystore_path: Option<PathBuf>,
+    passphrase: Source,
     out: Output,
 }
 
@@ -43,6 +45,29 @@ impl Ctx {
 
     fn keystore(&self) -> anyhow::Result<Keystore> {
         Ok(Keystore::open(self.keystore_path()?)?)
+    }
+
+    /// The secret key `name`, asking for the passphrase only if it is sealed.
+    fn secret(&self, ks: &Keystore, name: &str) -> anyhow::Result<SecretKey> {
+        let pass = if ks.is_sealed(name)? {
+            Some(self.passphrase.get(&format!("key {name:?}"))?)
+        } else {
+            None
+        };
+        Ok(ks.get(name, pass.as_deref().map(String::as_str))?)
+    }
+
+    /// The passphrase new keys are sealed with: the keystore's (checked against its keys), or,
+    /// for a keystore without sealed keys yet, a new one (asked twice on a terminal).
+    fn passphrase_for_new_key(&self, ks: &Keystore) -> anyhow::Result<Passphrase> {
+        if ks.has_sealed_keys() {
+            self.passphrase.get("the keystore")
+        } else {
+            match &self.passphrase.file {
+                Some(_) => self.passphrase.get("the keystore"),
+                None => Source::new_passphrase("the keystore", None, passphrase::ENV),
+            }
+        }
     }
 
     /// An address given as `urbis1…` or as the name of a key in the keystore.
@@ -83,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Ctx {
         node: cli.node,
         keystore_path: cli.keystore,
+        passphrase: Source::new(cli.passphrase_file),
         out: cli.output,
     };
     match cli.command {
@@ -130,6 +156,7 @@ struct KeyView<'a> {
     name: &'a str,
     public_key: String,
     address: String,
+    encrypted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<String>,
 }
@@ -142,6 +169,15 @@ fn print_key(ctx: &Ctx, view: &KeyView<'_>) -> anyhow::Result<()> {
                 ("name", view.name.to_string()),
                 ("address", view.address.clone()),
                 ("public_key", view.public_key.clone()),
+                (
+                    "encrypted",
+                    if view.encrypted {
+                        "yes"
+                    } else {
+                        "no (in the clear)"
+                    }
+                    .to_string(),
+                ),
             ];
             if let Some(seed) = &view.seed {
                 rows.push(("seed", seed.clone()));
@@ -156,13 +192,21 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
     let mut ks = ctx.keystore()?;
     match cmd {
         KeysCmd::New { name } => {
-            let e = ks.create(&name)?;
+            if !is_valid_name(&name) {
+                return Err(KeystoreError::InvalidName(name).into());
+            }
+            if ks.contains(&name) {
+                return Err(KeystoreError::AlreadyExists(name).into());
+            }
+            let pass = ctx.passphrase_for_new_key(&ks)?;
+            let e = ks.create(&name, Protection::Passphrase(&pass))?;
             print_key(
                 ctx,
                 &KeyView {
                     name: &e.name,
                     public_key: e.public_key.to_text(),
                     address: e.address.to_string(),
+                    encrypted: e.encrypted,
                     seed: None,
                 },
             )?;
@@ -174,13 +218,18 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                 return Err(KeystoreError::InvalidName(name).into());
             }
             let seed = parse_seed(&seed)?;
-            let e = ks.import(&name, seed)?;
+            if ks.contains(&name) {
+                return Err(KeystoreError::AlreadyExists(name).into());
+            }
+            let pass = ctx.passphrase_for_new_key(&ks)?;
+            let e = ks.import(&name, seed, Protection::Passphrase(&pass))?;
             print_key(
                 ctx,
                 &KeyView {
                     name: &e.name,
                     public_key: e.public_key.to_text(),
                     address: e.address.to_string(),
+                    encrypted: e.encrypted,
                     seed: None,
                 },
             )
@@ -191,7 +240,7 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
         } => {
             let e = ks.entry(&name)?;
             let seed = if reveal_secret {
-                Some(hex::encode(ks.get(&name)?.seed()))
+                Some(hex::encode(ctx.secret(&ks, &name)?.seed()))
             } else {
                 None
             };
@@ -201,9 +250,34 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                     name: &e.name,
                     public_key: e.public_key.to_text(),
                     address: e.address.to_string(),
+                    encrypted: e.encrypted,
                     seed,
                 },
             )
+        }
+        KeysCmd::ChangePassphrase {
+            new_passphrase_file,
+        } => {
+            let old = if ks.has_sealed_keys() {
+                let old = ctx.passphrase.get("the keystore (current)")?;
+                ks.check_passphrase(&old)?;
+                Some(old)
+            } else {
+                None
+            };
+            let new = Source::new_passphrase(
+                "the keystore",
+                new_passphrase_file.as_deref(),
+                passphrase::ENV_NEW,
+            )?;
+            let n = ks.change_passphrase(old.as_deref().map(String::as_str), &new)?;
+            match ctx.out {
+                Output::Json => output::json(&json!({ "sealed": n })),
+                Output::Table => {
+                    println!("{n} keys sealed with the new passphrase");
+                    Ok(())
+                }
+            }
         }
         KeysCmd::List => {
             let list = ks.list();
@@ -215,12 +289,16 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                         return Ok(());
                     }
                     let width = list.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-                    println!("{:<width$}  {:<45}  PUBLIC KEY", "NAME", "ADDRESS");
+                    println!(
+                        "{:<width$}  {:<45}  {:<9}  PUBLIC KEY",
+                        "NAME", "ADDRESS", "ENCRYPTED"
+                    );
                     for e in &list {
                         println!(
-                            "{:<width$}  {:<45}  {}",
+                            "{:<width$}  {:<45}  {:<9}  {}",
                             e.name,
                             e.address.to_string(),
+                            if e.encrypted { "yes" } else { "no" },
                             e.public_key.to_text()
                         );
                     }
@@ -347,7 +425,7 @@ fn rewards_call(ctx: &Ctx, cmd: RewardsTx) -> anyhow::Result<(TxOpts, Call)> {
 
 /// Sign with `--from`, submit, and print the outcome; a failed receipt is an error.
 async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
-    let key: SecretKey = ctx.keystore()?.get(&opts.from)?;
+    let key: SecretKey = ctx.secret(&ctx.keystore()?, &opts.from)?;
     let client = ctx.client()?;
     let signer = Signer::for_node(&client, key).await?;
     let tx = signer.sign_next(&client, call).await?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use urbis_client::Keystore;
+use urbis_client::{Keystore, Protection};
 use urbis_node::dev::{DevOptions, DevReady};
 
 use crate::cli::DevArgs;
@@ -55,7 +55,7 @@ fn import_admin(ready: &DevReady, keystore: Option<PathBuf>) -> anyhow::Result<S
     let mut ks = Keystore::open(&path)?;
     let where_ = path.display();
     if ks.contains(DEV_ADMIN_KEY) {
-        if ks.get(DEV_ADMIN_KEY)?.seed() == ready.admin.seed() {
+        if ks.entry(DEV_ADMIN_KEY)?.public_key == ready.admin.public_key() {
             return Ok(format!("{DEV_ADMIN_KEY} (already in {where_})"));
         }
         eprintln!(
@@ -65,6 +65,9 @@ fn import_admin(ready: &DevReady, keystore: Option<PathBuf>) -> anyhow::Result<S
         );
         return Ok("(name taken by another key)".to_string());
     }
-    ks.insert(DEV_ADMIN_KEY, ready.admin.clone())?;
-    Ok(format!("{DEV_ADMIN_KEY} (imported into {where_})"))
+    // A throwaway key of a local chain: kept in the clear, and said so.
+    ks.insert(DEV_ADMIN_KEY, ready.admin.clone(), Protection::Unencrypted)?;
+    Ok(format!(
+        "{DEV_ADMIN_KEY} (imported into {where_}, unencrypted: a throwaway dev key)"
+    ))
 }

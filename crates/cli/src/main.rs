@@ -10,6 +10,7 @@ mod dev;
 mod election;
 mod network;
 mod output;
+mod passphrase;
 mod values;
 
 use std::fmt;
@@ -81,12 +82,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             network::init_logging(None);
             return dev::run(args, cli.keystore);
         }
-        Command::Init(args) => return network::init(args),
+        Command::Init(args) => {
+            return network::init(args, &passphrase::Source::new(cli.passphrase_file));
+        }
         Command::Genesis(args) => return network::genesis(args),
-        Command::Node(args) => return network::node(args),
+        Command::Node(args) => {
+            return network::node(args, &passphrase::Source::new(cli.passphrase_file));
+        }
         Command::Testnet(args) => return network::testnet(args),
         Command::Election(cmd) => return election::run(cmd, cli.output),
-        Command::Bench(args) => return bench::run(args, cli.keystore, cli.output),
+        Command::Bench(args) => {
+            let source = passphrase::Source::new(cli.passphrase_file);
+            return bench::run(args, cli.keystore, &source, cli.output);
+        }
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -44,18 +44,43 @@ impl std::io::Write for Prefixed {
     }
 }
 
-pub fn init(args: InitArgs) -> anyhow::Result<()> {
+pub fn init(args: InitArgs, passphrase: &crate::passphrase::Source) -> anyhow::Result<()> {
     let name = args.name.unwrap_or_else(|| {
         args.dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "validator".into())
     });
-    let public = config::init(&args.dir, &name, args.api, args.p2p, &args.genesis)
-        .map_err(|e| fail("init", format!("{e:#}")))?;
+    let pass = if args.insecure_plaintext_key {
+        None
+    } else {
+        Some(crate::passphrase::Source::new_passphrase(
+            "the validator key",
+            passphrase.file.as_deref(),
+            crate::passphrase::ENV,
+        )?)
+    };
+    let protection = match &pass {
+        Some(p) => config::KeyProtection::Passphrase(p),
+        None => config::KeyProtection::Plaintext,
+    };
+    let public = config::init(
+        &args.dir,
+        &name,
+        args.api,
+        args.p2p,
+        &args.genesis,
+        protection,
+    )
+    .map_err(|e| fail("init", format!("{e:#}")))?;
     println!("{}", serde_json::to_string_pretty(&public)?);
+    let sealed = if pass.is_some() {
+        "secret, sealed with your passphrase, 0600"
+    } else {
+        "secret, IN THE CLEAR, 0600"
+    };
     eprintln!(
-        "wrote {0}/node.toml, {0}/validator.key (secret, 0600) and {0}/validator.json (public: send it to whoever assembles the genesis)",
+        "wrote {0}/node.toml, {0}/validator.key ({sealed}) and {0}/validator.json (public: send it to whoever assembles the genesis)",
         args.dir.display()
     );
     Ok(())
@@ -97,8 +122,9 @@ pub fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn node(args: NodeArgs) -> anyhow::Result<()> {
-    let (cfg, spec) = config::load(&args.config).map_err(|e| fail("config", format!("{e:#}")))?;
+pub fn node(args: NodeArgs, passphrase: &crate::passphrase::Source) -> anyhow::Result<()> {
+    let (cfg, spec) = config::load(&args.config, || passphrase.get("the validator key"))
+        .map_err(|e| fail("config", format!("{e:#}")))?;
     init_logging(Some(&cfg.name));
     let name = cfg.name.clone();
     urbis_node::node::run(
@@ -148,7 +174,7 @@ pub fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         existing
     };
     for c in &configs {
-        let (cfg, _) = config::load(c).map_err(|e| fail("config", format!("{e:#}")))?;
+        let cfg = config::load_config(c).map_err(|e| fail("config", format!("{e:#}")))?;
         println!(
             "{}: API http://{}  (config {})",
             cfg.name,
@@ -157,7 +183,8 @@ pub fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "genesis {}; city admin key {} (hex seed: import with `urbis keys import admin --seed $(cat …)`)",
+        "genesis {}; city admin key {} (hex seed: import with `urbis keys import admin --seed $(cat …)`); \
+         a local testnet's validator and admin keys are throwaway keys, kept unencrypted",
         args.dir.join("genesis.json").display(),
         args.dir.join("admin.key").display()
     );

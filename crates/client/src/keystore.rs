@@ -1,16 +1,27 @@
-//! A local JSON keystore of named signing keys.
+//! A local JSON keystore of named signing keys, sealed with a passphrase.
 //!
-//! File format (version 1):
+//! File format (version 2; version 1 files, with only clear seeds, are read and rewritten as 2):
 //!
 //! ```json
-//! { "version": 1,
-//!   "keys": { "alice": { "seed": "<64 hex digits>", "public_key": "ed25519:…", "address": "urbis1…" } } }
+//! { "version": 2,
+//!   "keys": {
+//!     "alice": { "public_key": "ed25519:…", "address": "urbis1…",
+//!                "crypto": { "kdf": "argon2id", … see urbis_keyfile::Sealed … } },
+//!     "dev-admin": { "public_key": "ed25519:…", "address": "urbis1…",
+//!                    "seed": "<64 hex digits>" } } }
 //! ```
 //!
-//! Seeds are stored in the clear: the file's protection is its permissions. Every write goes to
-//! a temporary file in the same directory (mode `0600` on unix) that is then renamed over the
-//! keystore, so a crash never leaves a half-written file. The directory is created `0700`.
-//! Concurrent writers are not coordinated: the last rename wins.
+//! Every entry holds either `crypto`, its seed sealed with the keystore's passphrase
+//! ([`urbis_keyfile`]: Argon2id and XChaCha20-Poly1305, associated data
+//! `urbis/keystore/v2 || public key`), or `seed` in the clear — only for throwaway keys such
+//! as the dev chain's, and listed as unencrypted. All sealed entries of a keystore share one
+//! passphrase: adding a key checks the passphrase against an existing entry first, and
+//! [`Keystore::change_passphrase`] re-seals every entry at once. A wrong passphrase is
+//! [`KeystoreError::WrongPassphrase`] and leaves the file untouched.
+//!
+//! Every write goes to a temporary file in the same directory (mode `0600` on unix) that is
+//! then renamed over the keystore, so a crash never leaves a half-written file. The directory is
+//! created `0700`. Concurrent writers are not coordinated: the last rename wins.
 //!
 //! Key names match `[A-Za-z0-9_.-]{1,64}`. Seeds never appear in `Debug` output.
 
@@ -21,9 +32,28 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use urbis_core::{Address, ErrorCode, PublicKey, SecretKey};
+use urbis_keyfile::{KdfParams, KeyfileError, Sealed};
 
-pub const KEYSTORE_VERSION: u32 = 1;
+pub const KEYSTORE_VERSION: u32 = 2;
 pub const MAX_NAME_LEN: usize = 64;
+
+/// Associated data of a sealed keystore seed: this tag, then the raw public key.
+const SEAL_TAG: &[u8] = b"urbis/keystore/v2";
+
+fn seal_aad(pk: &PublicKey) -> Vec<u8> {
+    let mut aad = SEAL_TAG.to_vec();
+    aad.extend_from_slice(pk.raw());
+    aad
+}
+
+/// How a new key is stored.
+#[derive(Clone, Copy, Debug)]
+pub enum Protection<'a> {
+    /// Sealed with this passphrase (the keystore's).
+    Passphrase(&'a str),
+    /// In the clear: throwaway keys only (the dev chain's).
+    Unencrypted,
+}
 
 /// Keystore errors; each displays as `<code>: <detail>`.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +78,12 @@ pub enum KeystoreError {
     NotFound(String),
     #[error("invalid_argument: cannot locate the keystore: set URBIS_KEYSTORE or HOME")]
     NoDefaultPath,
+    #[error("passphrase_required: key {0:?} is encrypted: give the keystore's passphrase")]
+    PassphraseRequired(String),
+    #[error("wrong_passphrase: {0}")]
+    WrongPassphrase(String),
+    #[error("invalid_argument: {0}")]
+    Keyfile(String),
 }
 
 impl KeystoreError {
@@ -60,7 +96,19 @@ impl KeystoreError {
             KeystoreError::Corrupt { .. }
             | KeystoreError::InvalidName(_)
             | KeystoreError::InvalidSeed(_)
+            | KeystoreError::Keyfile(_)
             | KeystoreError::NoDefaultPath => ErrorCode::InvalidArgument.as_str(),
+            KeystoreError::PassphraseRequired(_) => "passphrase_required",
+            KeystoreError::WrongPassphrase(_) => "wrong_passphrase",
+        }
+    }
+
+    fn from_keyfile(name: &str, e: KeyfileError) -> Self {
+        match e {
+            KeyfileError::WrongPassphrase => {
+                KeystoreError::WrongPassphrase(format!("the passphrase does not open key {name:?}"))
+            }
+            other => KeystoreError::Keyfile(format!("key {name:?}: {other}")),
         }
     }
 }
@@ -71,20 +119,83 @@ pub struct KeyEntry {
     pub name: String,
     pub public_key: PublicKey,
     pub address: Address,
+    /// Sealed with the keystore's passphrase (`false`: stored in the clear).
+    pub encrypted: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredKey {
-    seed: String,
     public_key: PublicKey,
     address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crypto: Option<Sealed>,
+}
+
+impl StoredKey {
+    fn entry(&self, name: &str) -> KeyEntry {
+        KeyEntry {
+            name: name.to_string(),
+            public_key: self.public_key,
+            address: self.address,
+            encrypted: self.crypto.is_some(),
+        }
+    }
+
+    fn new(
+        key: &SecretKey,
+        protection: Protection<'_>,
+        kdf: KdfParams,
+    ) -> Result<Self, KeystoreError> {
+        let public_key = key.public_key();
+        let (seed, crypto) = match protection {
+            Protection::Unencrypted => (Some(hex::encode(key.seed())), None),
+            Protection::Passphrase(p) => {
+                let sealed = urbis_keyfile::seal(key.seed(), p, &seal_aad(&public_key), kdf)
+                    .map_err(|e| KeystoreError::Keyfile(e.to_string()))?;
+                (None, Some(sealed))
+            }
+        };
+        Ok(StoredKey {
+            public_key,
+            address: key.address(),
+            seed,
+            crypto,
+        })
+    }
+
+    /// The secret key, opening the seal with `passphrase` if sealed.
+    fn secret(&self, name: &str, passphrase: Option<&str>) -> Result<SecretKey, KeystoreError> {
+        let key = match (&self.seed, &self.crypto) {
+            (Some(seed), None) => SecretKey::from_seed(parse_seed(seed)?),
+            (None, Some(sealed)) => {
+                let p = passphrase.ok_or_else(|| KeystoreError::PassphraseRequired(name.into()))?;
+                let seed = urbis_keyfile::open(sealed, p, &seal_aad(&self.public_key))
+                    .map_err(|e| KeystoreError::from_keyfile(name, e))?;
+                SecretKey::from_seed(*seed)
+            }
+            _ => {
+                return Err(KeystoreError::Keyfile(format!(
+                    "key {name:?} has neither exactly a seed nor a sealed seed"
+                )));
+            }
+        };
+        if key.public_key() != self.public_key {
+            return Err(KeystoreError::Keyfile(format!(
+                "key {name:?}: the seed does not match the public key"
+            )));
+        }
+        Ok(key)
+    }
 }
 
 impl fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredKey")
-            .field("seed", &"<redacted>")
+            .field("seed", &self.seed.as_ref().map(|_| "<redacted>"))
+            .field("encrypted", &self.crypto.is_some())
             .field("public_key", &self.public_key)
             .field("address", &self.address)
             .finish()
@@ -102,6 +213,7 @@ struct KeystoreFile {
 pub struct Keystore {
     path: PathBuf,
     keys: BTreeMap<String, StoredKey>,
+    kdf: KdfParams,
 }
 
 impl fmt::Debug for Keystore {
@@ -172,6 +284,7 @@ impl Keystore {
                 return Ok(Keystore {
                     path,
                     keys: BTreeMap::new(),
+                    kdf: KdfParams::default(),
                 });
             }
             Err(source) => return Err(KeystoreError::Io { path, source }),
@@ -182,9 +295,9 @@ impl Keystore {
         };
         let file: KeystoreFile =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        if file.version != KEYSTORE_VERSION {
+        if file.version != 1 && file.version != KEYSTORE_VERSION {
             return Err(corrupt(format!(
-                "unsupported version {} (expected {KEYSTORE_VERSION})",
+                "unsupported version {} (expected 1 or {KEYSTORE_VERSION})",
                 file.version
             )));
         }
@@ -192,18 +305,30 @@ impl Keystore {
             if !is_valid_name(name) {
                 return Err(corrupt(format!("invalid key name {name:?}")));
             }
-            let seed =
-                parse_seed(&stored.seed).map_err(|e| corrupt(format!("key {name:?}: {e}")))?;
-            let key = SecretKey::from_seed(seed);
-            if key.public_key() != stored.public_key || key.address() != stored.address {
+            if stored.public_key.address() != stored.address {
                 return Err(corrupt(format!(
-                    "key {name:?}: public key or address does not match the seed"
+                    "key {name:?}: the address does not match the public key"
                 )));
+            }
+            match (&stored.seed, &stored.crypto) {
+                // A clear seed is checked now; a sealed one when it is opened.
+                (Some(_), None) => {
+                    stored
+                        .secret(name, None)
+                        .map_err(|e| corrupt(e.to_string()))?;
+                }
+                (None, Some(_)) if file.version >= 2 => {}
+                _ => {
+                    return Err(corrupt(format!(
+                        "key {name:?} must hold either a seed or a sealed seed"
+                    )));
+                }
             }
         }
         Ok(Keystore {
             path,
             keys: file.keys,
+            kdf: KdfParams::default(),
         })
     }
 
@@ -216,27 +341,62 @@ impl Keystore {
         &self.path
     }
 
+    /// Use these Argon2id costs for keys sealed from now on (the default is
+    /// [`KdfParams::default`]; tests and very small devices may use less).
+    pub fn with_kdf(mut self, kdf: KdfParams) -> Self {
+        self.kdf = kdf;
+        self
+    }
+
+    /// Whether any key is sealed (then adding or changing keys needs the passphrase).
+    pub fn has_sealed_keys(&self) -> bool {
+        self.keys.values().any(|k| k.crypto.is_some())
+    }
+
+    /// Check `passphrase` against a sealed key (any will do: they share it). `Ok` when there is
+    /// none yet.
+    pub fn check_passphrase(&self, passphrase: &str) -> Result<(), KeystoreError> {
+        match self.keys.iter().find(|(_, k)| k.crypto.is_some()) {
+            Some((name, k)) => k.secret(name, Some(passphrase)).map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// Generate a fresh key named `name` and save it. Fails if the name exists.
-    pub fn create(&mut self, name: &str) -> Result<KeyEntry, KeystoreError> {
-        self.insert(name, SecretKey::generate())
+    pub fn create(
+        &mut self,
+        name: &str,
+        protection: Protection<'_>,
+    ) -> Result<KeyEntry, KeystoreError> {
+        self.insert(name, SecretKey::generate(), protection)
     }
 
     /// Store the key with `seed` as `name` and save it. Fails if the name exists.
-    pub fn import(&mut self, name: &str, seed: [u8; 32]) -> Result<KeyEntry, KeystoreError> {
-        self.insert(name, SecretKey::from_seed(seed))
+    pub fn import(
+        &mut self,
+        name: &str,
+        seed: [u8; 32],
+        protection: Protection<'_>,
+    ) -> Result<KeyEntry, KeystoreError> {
+        self.insert(name, SecretKey::from_seed(seed), protection)
     }
 
-    /// Store `key` as `name` and save it. Fails if the name exists.
-    pub fn insert(&mut self, name: &str, key: SecretKey) -> Result<KeyEntry, KeystoreError> {
+    /// Store `key` as `name` and save it. Fails if the name exists, or if `protection` is a
+    /// passphrase that does not open the keys already sealed here.
+    pub fn insert(
+        &mut self,
+        name: &str,
+        key: SecretKey,
+        protection: Protection<'_>,
+    ) -> Result<KeyEntry, KeystoreError> {
         check_name(name)?;
         if self.keys.contains_key(name) {
             return Err(KeystoreError::AlreadyExists(name.to_string()));
         }
-        let stored = StoredKey {
-            seed: hex::encode(key.seed()),
-            public_key: key.public_key(),
-            address: key.address(),
-        };
+        if let Protection::Passphrase(p) = protection {
+            self.check_passphrase(p)?;
+        }
+        let stored = StoredKey::new(&key, protection, self.kdf)?;
         self.keys.insert(name.to_string(), stored);
         if let Err(e) = self.save() {
             self.keys.remove(name);
@@ -258,26 +418,47 @@ impl Keystore {
         Ok(entry)
     }
 
-    /// The secret key named `name`.
-    pub fn get(&self, name: &str) -> Result<SecretKey, KeystoreError> {
-        let stored = self
-            .keys
+    /// The secret key named `name`; `passphrase` opens it if it is sealed.
+    pub fn get(&self, name: &str, passphrase: Option<&str>) -> Result<SecretKey, KeystoreError> {
+        self.keys
             .get(name)
-            .ok_or_else(|| KeystoreError::NotFound(name.to_string()))?;
-        // Checked on open and on insert.
-        let seed = parse_seed(&stored.seed)?;
-        Ok(SecretKey::from_seed(seed))
+            .ok_or_else(|| KeystoreError::NotFound(name.to_string()))?
+            .secret(name, passphrase)
+    }
+
+    /// Whether the key named `name` is sealed (so that [`Keystore::get`] needs the passphrase).
+    pub fn is_sealed(&self, name: &str) -> Result<bool, KeystoreError> {
+        Ok(self.entry(name)?.encrypted)
+    }
+
+    /// Seal every key with `new` (those in the clear too), opening the sealed ones with `old`.
+    /// All or nothing: with a wrong `old`, nothing is written. Returns how many keys are sealed.
+    pub fn change_passphrase(
+        &mut self,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<usize, KeystoreError> {
+        let mut resealed = BTreeMap::new();
+        for (name, stored) in &self.keys {
+            let key = stored.secret(name, old)?;
+            resealed.insert(
+                name.clone(),
+                StoredKey::new(&key, Protection::Passphrase(new), self.kdf)?,
+            );
+        }
+        let previous = std::mem::replace(&mut self.keys, resealed);
+        if let Err(e) = self.save() {
+            self.keys = previous;
+            return Err(e);
+        }
+        Ok(self.keys.len())
     }
 
     /// The public part of the key named `name`.
     pub fn entry(&self, name: &str) -> Result<KeyEntry, KeystoreError> {
         self.keys
             .get(name)
-            .map(|s| KeyEntry {
-                name: name.to_string(),
-                public_key: s.public_key,
-                address: s.address,
-            })
+            .map(|s| s.entry(name))
             .ok_or_else(|| KeystoreError::NotFound(name.to_string()))
     }
 
@@ -287,14 +468,7 @@ impl Keystore {
 
     /// Every key, by name.
     pub fn list(&self) -> Vec<KeyEntry> {
-        self.keys
-            .iter()
-            .map(|(name, s)| KeyEntry {
-                name: name.clone(),
-                public_key: s.public_key,
-                address: s.address,
-            })
-            .collect()
+        self.keys.iter().map(|(name, s)| s.entry(name)).collect()
     }
 
     /// The name of a key whose address is `addr`, if any.
@@ -372,77 +546,193 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    const PASS: Protection<'static> = Protection::Passphrase("correct horse");
+
+    fn cheap() -> KdfParams {
+        KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
     fn temp_store() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nested").join("keystore.json");
         (dir, path)
     }
 
+    fn open(path: &Path) -> Keystore {
+        Keystore::open(path).expect("open").with_kdf(cheap())
+    }
+
     #[test]
     fn roundtrip_create_import_get_list() {
         let (_dir, path) = temp_store();
-        let mut ks = Keystore::open(&path).expect("missing file is empty");
+        let mut ks = open(&path);
         assert!(ks.list().is_empty());
         assert!(!path.exists(), "opening does not create the file");
 
-        let alice = ks.create("alice").expect("create");
+        let alice = ks.create("alice", PASS).expect("create");
+        assert!(alice.encrypted);
         let seed = [7u8; 32];
-        let bob = ks.import("bob.2-x_y", seed).expect("import");
+        let bob = ks.import("bob.2-x_y", seed, PASS).expect("import");
         assert_eq!(bob.address, SecretKey::from_seed(seed).address());
 
-        let ks2 = Keystore::open(&path).expect("reopen");
+        let ks2 = open(&path);
         assert_eq!(ks2.list(), vec![alice.clone(), bob.clone()]);
-        assert_eq!(ks2.get("bob.2-x_y").expect("get").seed(), &seed);
-        assert_eq!(ks2.get("alice").expect("get").address(), alice.address);
+        assert_eq!(
+            ks2.get("bob.2-x_y", Some("correct horse"))
+                .expect("get")
+                .seed(),
+            &seed
+        );
+        assert_eq!(
+            ks2.get("alice", Some("correct horse"))
+                .expect("get")
+                .address(),
+            alice.address
+        );
         assert_eq!(ks2.name_of(&alice.address), Some("alice"));
-        assert!(matches!(ks2.get("carol"), Err(KeystoreError::NotFound(_))));
+        assert!(matches!(
+            ks2.get("carol", None),
+            Err(KeystoreError::NotFound(_))
+        ));
 
+        // The file holds no seed in the clear.
         let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains(&hex::encode(seed)), "{text}");
         let json: serde_json::Value = serde_json::from_str(&text).expect("json");
-        assert_eq!(json["version"], 1);
-        assert_eq!(json["keys"]["bob.2-x_y"]["seed"], hex::encode(seed));
+        assert_eq!(json["version"], 2);
+        assert_eq!(json["keys"]["bob.2-x_y"]["crypto"]["kdf"], "argon2id");
+        assert!(json["keys"]["bob.2-x_y"]["seed"].is_null());
         assert_eq!(
             json["keys"]["bob.2-x_y"]["address"],
             bob.address.to_string()
         );
+    }
+
+    #[test]
+    fn wrong_or_missing_passphrase_is_a_clear_error_and_changes_nothing() {
+        let (_dir, path) = temp_store();
+        let mut ks = open(&path);
+        ks.import("a", [1u8; 32], PASS).expect("import");
+        let before = std::fs::read(&path).expect("read");
+        assert!(matches!(
+            ks.get("a", None),
+            Err(KeystoreError::PassphraseRequired(_))
+        ));
+        let err = ks.get("a", Some("wrong")).expect_err("wrong passphrase");
+        assert!(matches!(err, KeystoreError::WrongPassphrase(_)), "{err}");
+        assert_eq!(err.code_str(), "wrong_passphrase");
+        // Adding a key under another passphrase is refused: one passphrase per keystore.
+        assert!(matches!(
+            ks.create("b", Protection::Passphrase("other")),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        assert!(matches!(
+            ks.change_passphrase(Some("wrong"), "new one"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
         assert_eq!(
-            json["keys"]["bob.2-x_y"]["public_key"],
-            bob.public_key.to_text()
+            std::fs::read(&path).expect("read"),
+            before,
+            "file untouched"
+        );
+        assert_eq!(ks.list().len(), 1);
+    }
+
+    #[test]
+    fn change_passphrase_reseals_every_key() {
+        let (_dir, path) = temp_store();
+        let mut ks = open(&path);
+        ks.import("sealed", [1u8; 32], PASS).expect("import");
+        ks.import("dev", [2u8; 32], Protection::Unencrypted)
+            .expect("import");
+        assert!(!ks.entry("dev").expect("entry").encrypted);
+        assert_eq!(
+            ks.change_passphrase(Some("correct horse"), "battery staple")
+                .expect("change"),
+            2
+        );
+        let ks = open(&path);
+        assert!(ks.list().iter().all(|e| e.encrypted));
+        assert!(ks.get("sealed", Some("correct horse")).is_err());
+        assert_eq!(
+            ks.get("sealed", Some("battery staple"))
+                .expect("get")
+                .seed(),
+            &[1u8; 32]
+        );
+        assert_eq!(
+            ks.get("dev", Some("battery staple")).expect("get").seed(),
+            &[2u8; 32]
+        );
+    }
+
+    #[test]
+    fn version_1_files_are_read_and_upgraded() {
+        let (dir, _) = temp_store();
+        let path = dir.path().join("ks.json");
+        let key = SecretKey::from_seed([5u8; 32]);
+        let v1 = serde_json::json!({"version": 1, "keys": {"old": {
+            "seed": hex::encode(key.seed()),
+            "public_key": key.public_key(),
+            "address": key.address(),
+        }}});
+        std::fs::write(&path, v1.to_string()).expect("write");
+        let mut ks = open(&path);
+        assert!(!ks.entry("old").expect("entry").encrypted);
+        assert_eq!(ks.get("old", None).expect("get").seed(), key.seed());
+        ks.change_passphrase(None, "now sealed").expect("seal");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains(&hex::encode(key.seed())));
+        assert_eq!(
+            open(&path)
+                .get("old", Some("now sealed"))
+                .expect("get")
+                .seed(),
+            key.seed()
         );
     }
 
     #[test]
     fn duplicate_names_are_rejected_and_nothing_changes() {
         let (_dir, path) = temp_store();
-        let mut ks = Keystore::open(&path).expect("open");
-        let first = ks.import("a", [1u8; 32]).expect("import");
+        let mut ks = open(&path);
+        let first = ks.import("a", [1u8; 32], PASS).expect("import");
         assert!(matches!(
-            ks.import("a", [2u8; 32]),
+            ks.import("a", [2u8; 32], PASS),
             Err(KeystoreError::AlreadyExists(_))
         ));
         assert!(matches!(
-            ks.create("a"),
+            ks.create("a", PASS),
             Err(KeystoreError::AlreadyExists(_))
         ));
-        let ks = Keystore::open(&path).expect("reopen");
+        let ks = open(&path);
         assert_eq!(ks.entry("a").expect("entry"), first);
     }
 
     #[test]
     fn bad_names_are_rejected() {
         let (_dir, path) = temp_store();
-        let mut ks = Keystore::open(&path).expect("open");
+        let mut ks = open(&path);
         let long = "x".repeat(65);
         for bad in ["", "a b", "a/b", "../x", "é", "a\n", long.as_str()] {
-            let err = ks.import(bad, [1u8; 32]).expect_err(bad);
+            let err = ks
+                .import(bad, [1u8; 32], Protection::Unencrypted)
+                .expect_err(bad);
             assert!(
                 matches!(err, KeystoreError::InvalidName(_)),
                 "{bad:?}: {err}"
             );
             assert_eq!(err.code_str(), "invalid_argument");
         }
-        assert!(ks.import(&"x".repeat(64), [1u8; 32]).is_ok());
-        assert!(!path.exists() || Keystore::open(&path).expect("open").list().len() == 1);
+        assert!(
+            ks.import(&"x".repeat(64), [1u8; 32], Protection::Unencrypted)
+                .is_ok()
+        );
+        assert!(!path.exists() || open(&path).list().len() == 1);
     }
 
     #[cfg(unix)]
@@ -450,8 +740,8 @@ mod tests {
     fn file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, path) = temp_store();
-        let mut ks = Keystore::open(&path).expect("open");
-        ks.create("k").expect("create");
+        let mut ks = open(&path);
+        ks.create("k", PASS).expect("create");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let dir_mode = std::fs::metadata(path.parent().expect("parent"))
@@ -460,7 +750,7 @@ mod tests {
             .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
         // Still private after a rewrite, and no temporary file is left behind.
-        ks.create("k2").expect("create");
+        ks.create("k2", PASS).expect("create");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
@@ -474,10 +764,11 @@ mod tests {
     #[test]
     fn seeds_never_in_debug() {
         let (_dir, path) = temp_store();
-        let mut ks = Keystore::open(&path).expect("open");
+        let mut ks = open(&path);
         let seed = [0xabu8; 32];
-        ks.import("a", seed).expect("import");
-        let dbg = format!("{ks:?} {:?} {:?}", ks.keys, ks.get("a").expect("get"));
+        ks.import("a", seed, Protection::Unencrypted)
+            .expect("import");
+        let dbg = format!("{ks:?} {:?} {:?}", ks.keys, ks.get("a", None).expect("get"));
         assert!(!dbg.contains(&hex::encode(seed)), "{dbg}");
     }
 
@@ -490,16 +781,26 @@ mod tests {
             Keystore::open(&path),
             Err(KeystoreError::Corrupt { .. })
         ));
-        std::fs::write(&path, r#"{"version":2,"keys":{}}"#).expect("write");
+        std::fs::write(&path, r#"{"version":3,"keys":{}}"#).expect("write");
         assert!(matches!(
             Keystore::open(&path),
             Err(KeystoreError::Corrupt { .. })
         ));
-        // Address that does not belong to the seed.
+        // Address that does not belong to the key.
         let other = SecretKey::from_label("other");
-        let json = serde_json::json!({"version": 1, "keys": {"a": {
+        let json = serde_json::json!({"version": 2, "keys": {"a": {
             "seed": hex::encode([1u8; 32]),
             "public_key": SecretKey::from_seed([1u8; 32]).public_key(),
+            "address": other.address(),
+        }}});
+        std::fs::write(&path, json.to_string()).expect("write");
+        assert!(matches!(
+            Keystore::open(&path),
+            Err(KeystoreError::Corrupt { .. })
+        ));
+        // Neither a seed nor a sealed seed.
+        let json = serde_json::json!({"version": 2, "keys": {"a": {
+            "public_key": other.public_key(),
             "address": other.address(),
         }}});
         std::fs::write(&path, json.to_string()).expect("write");

@@ -35,7 +35,7 @@ pub use api::{
 };
 pub use client::Client;
 pub use error::{ApiCode, ClientError};
-pub use keystore::{KeyEntry, Keystore, KeystoreError};
+pub use keystore::{KeyEntry, Keystore, KeystoreError, Protection};
 pub use signer::{Signer, check_receipt};
 pub use urbis_consensus::ProofBundle;
 pub use verify::{

@@ -3,7 +3,10 @@
 //! Files:
 //! - `node.toml`: where a node keeps its data, its genesis and key files, and which addresses
 //!   its API and p2p endpoint listen on (relative paths are relative to the config file);
-//! - `validator.key`: the validator's 32-byte Ed25519 seed in hex (mode 0600);
+//! - `validator.key`: the validator's 32-byte Ed25519 seed (mode 0600), sealed with a
+//!   passphrase (JSON: `{"version": 1, "public_key": "ed25519:…", "crypto": {…}}`, see
+//!   [`urbis_keyfile`], associated data `urbis/validator-key/v1 || public key`), or, for
+//!   throwaway keys of local testnets, 64 hex digits in the clear;
 //! - `validator.json`: the public part (name, public key, p2p address) that operators exchange to
 //!   assemble the genesis file.
 
@@ -35,6 +38,13 @@ pub struct NodeConfig {
     pub p2p: SocketAddr,
     #[serde(default = "default_block_time_ms")]
     pub block_time_ms: u64,
+    /// File whose first line is the passphrase of a sealed `validator_key` (for service
+    /// managers; otherwise `urbis node` reads `--passphrase-file`, $URBIS_PASSPHRASE or asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_file: Option<PathBuf>,
+    /// The API's threads and limits.
+    #[serde(default)]
+    pub api_limits: crate::api::ApiLimits,
 }
 
 fn default_block_time_ms() -> u64 {
@@ -57,15 +67,114 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// Read a hex seed file.
-pub fn read_key(path: &Path) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("read validator key {}", path.display()))?;
-    let bytes = hex::decode(text.trim()).context("validator key is not hex")?;
+/// Associated data of a sealed validator key: this tag, then the raw public key.
+const VALIDATOR_KEY_TAG: &[u8] = b"urbis/validator-key/v1";
+
+fn validator_aad(pk: &PublicKey) -> Vec<u8> {
+    let mut aad = VALIDATOR_KEY_TAG.to_vec();
+    aad.extend_from_slice(pk.raw());
+    aad
+}
+
+/// A sealed `validator.key`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedKeyFile {
+    version: u32,
+    public_key: PublicKey,
+    crypto: urbis_keyfile::Sealed,
+}
+
+/// How `validator.key` is written.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyProtection<'a> {
+    Passphrase(&'a str),
+    /// In the clear (local testnets' throwaway keys).
+    Plaintext,
+}
+
+/// Write a validator key file (mode 0600).
+pub fn write_key(
+    path: &Path,
+    key: &SecretKey,
+    protection: KeyProtection<'_>,
+) -> anyhow::Result<()> {
+    let text = match protection {
+        KeyProtection::Plaintext => hex::encode(key.seed()),
+        KeyProtection::Passphrase(p) => {
+            let public_key = key.public_key();
+            let crypto = urbis_keyfile::seal(
+                key.seed(),
+                p,
+                &validator_aad(&public_key),
+                urbis_keyfile::KdfParams::default(),
+            )?;
+            serde_json::to_string_pretty(&SealedKeyFile {
+                version: 1,
+                public_key,
+                crypto,
+            })?
+        }
+    };
+    write_private(path, text.as_bytes())
+}
+
+/// Whether the key file at `path` is sealed (reading it needs the passphrase).
+pub fn key_is_sealed(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.trim_start().starts_with('{'))
+}
+
+/// Read a validator key file; `passphrase` is asked for only if the key is sealed.
+pub fn read_key(
+    path: &Path,
+    passphrase: impl FnOnce() -> anyhow::Result<zeroize::Zeroizing<String>>,
+) -> anyhow::Result<SecretKey> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("read validator key {}", path.display()))?,
+    );
+    if text.trim_start().starts_with('{') {
+        let file: SealedKeyFile = serde_json::from_str(&text)
+            .with_context(|| format!("parse validator key {}", path.display()))?;
+        if file.version != 1 {
+            bail!(
+                "validator key {}: unsupported version {}",
+                path.display(),
+                file.version
+            );
+        }
+        let pass = passphrase()?;
+        let seed = urbis_keyfile::open(&file.crypto, &pass, &validator_aad(&file.public_key))
+            .map_err(|e| anyhow::anyhow!("validator key {}: {e}", path.display()))?;
+        let key = SecretKey::from_seed(*seed);
+        if key.public_key() != file.public_key {
+            bail!(
+                "validator key {}: the seed does not match its public key",
+                path.display()
+            );
+        }
+        return Ok(key);
+    }
+    let bytes =
+        zeroize::Zeroizing::new(hex::decode(text.trim()).context("validator key is not hex")?);
     let seed: [u8; 32] = bytes
+        .as_slice()
         .try_into()
         .map_err(|_| anyhow::anyhow!("validator key must be 32 bytes"))?;
     Ok(SecretKey::from_seed(seed))
+}
+
+/// The first line of a passphrase file.
+pub fn read_passphrase_file(path: &Path) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("read passphrase file {}", path.display()))?,
+    );
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        bail!("passphrase file {} is empty", path.display());
+    }
+    Ok(zeroize::Zeroizing::new(line.to_string()))
 }
 
 /// `urbis init`: create a validator key and a node config in `dir`.
@@ -75,6 +184,7 @@ pub fn init(
     api: SocketAddr,
     p2p: SocketAddr,
     genesis: &Path,
+    protection: KeyProtection<'_>,
 ) -> anyhow::Result<ValidatorPublic> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let key_path = dir.join("validator.key");
@@ -85,7 +195,7 @@ pub fn init(
         );
     }
     let key = SecretKey::generate();
-    write_private(&key_path, hex::encode(key.seed()).as_bytes())?;
+    write_key(&key_path, &key, protection)?;
     let cfg = NodeConfig {
         name: name.to_string(),
         data_dir: PathBuf::from("data"),
@@ -94,6 +204,8 @@ pub fn init(
         api,
         p2p,
         block_time_ms: default_block_time_ms(),
+        passphrase_file: None,
+        api_limits: Default::default(),
     };
     std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     let public = ValidatorPublic {
@@ -154,12 +266,20 @@ pub fn assemble_genesis(
     })
 }
 
-/// Load `node.toml` and everything it points to into a runnable spec.
-pub fn load(config_path: &Path) -> anyhow::Result<(NodeConfig, NodeSpec)> {
+/// Read `node.toml` alone.
+pub fn load_config(config_path: &Path) -> anyhow::Result<NodeConfig> {
     let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("read {}", config_path.display()))?;
-    let cfg: NodeConfig =
-        toml::from_str(&text).with_context(|| format!("parse {}", config_path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parse {}", config_path.display()))
+}
+
+/// Load `node.toml` and everything it points to into a runnable spec. A sealed validator key
+/// is opened with the config's `passphrase_file`, else with `passphrase()`.
+pub fn load(
+    config_path: &Path,
+    passphrase: impl FnOnce() -> anyhow::Result<zeroize::Zeroizing<String>>,
+) -> anyhow::Result<(NodeConfig, NodeSpec)> {
+    let cfg = load_config(config_path)?;
     let base = config_path.parent().unwrap_or(Path::new("."));
     let genesis_path = resolve(base, &cfg.genesis);
     let genesis: Genesis = serde_json::from_slice(
@@ -167,7 +287,12 @@ pub fn load(config_path: &Path) -> anyhow::Result<(NodeConfig, NodeSpec)> {
             .with_context(|| format!("read genesis {}", genesis_path.display()))?,
     )
     .with_context(|| format!("parse genesis {}", genesis_path.display()))?;
-    let key = read_key(&resolve(base, &cfg.validator_key))?;
+    let key = read_key(&resolve(base, &cfg.validator_key), || {
+        match &cfg.passphrase_file {
+            Some(f) => read_passphrase_file(&resolve(base, f)),
+            None => passphrase(),
+        }
+    })?;
     let me = key.public_key();
     let mut peers = Vec::new();
     for v in &genesis.validators {
@@ -207,7 +332,7 @@ pub fn load(config_path: &Path) -> anyhow::Result<(NodeConfig, NodeSpec)> {
         peers,
         block_time: Duration::from_millis(cfg.block_time_ms),
         mempool: MempoolConfig::default(),
-        api_limits: crate::api::ApiLimits::default(),
+        api_limits: cfg.api_limits.clone(),
         shutdown: None,
     };
     Ok((cfg, spec))
@@ -233,12 +358,14 @@ pub fn init_testnet(
         let node_dir = dir.join(format!("node{i}"));
         let api: SocketAddr = ([127, 0, 0, 1], base_api + i as u16).into();
         let p2p: SocketAddr = ([127, 0, 0, 1], base_p2p + i as u16).into();
+        // A local testnet's keys are throwaway: kept in the clear, like the dev chain's.
         let public = init(
             &node_dir,
             &format!("node{i}"),
             api,
             p2p,
             Path::new("../genesis.json"),
+            KeyProtection::Plaintext,
         )?;
         let cfg_path = node_dir.join("node.toml");
         let mut cfg: NodeConfig = toml::from_str(&std::fs::read_to_string(&cfg_path)?)?;
@@ -272,7 +399,7 @@ mod tests {
         assert_eq!(configs.len(), 4);
         let mut genesis = None;
         for (i, c) in configs.iter().enumerate() {
-            let (cfg, spec) = load(c).unwrap();
+            let (cfg, spec) = load(c, || panic!("testnet keys are in the clear")).unwrap();
             assert_eq!(cfg.name, format!("node{i}"));
             assert_eq!(spec.peers.len(), 4);
             assert_eq!(spec.block_time, Duration::from_millis(100));
@@ -288,7 +415,8 @@ mod tests {
                 "x",
                 "127.0.0.1:1".parse().unwrap(),
                 "127.0.0.1:2".parse().unwrap(),
-                Path::new("g")
+                Path::new("g"),
+                KeyProtection::Plaintext,
             )
             .is_err()
         );
@@ -298,6 +426,43 @@ mod tests {
             hex::encode([9u8; 32]),
         )
         .unwrap();
-        assert!(load(&configs[0]).is_err());
+        assert!(load(&configs[0], || panic!("not sealed")).is_err());
+    }
+
+    #[test]
+    fn sealed_validator_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("validator.key");
+        let key = SecretKey::from_label("validator");
+        write_key(&path, &key, KeyProtection::Passphrase("s3cret")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&hex::encode(key.seed())), "{text}");
+        assert!(key_is_sealed(&path));
+        let pass = |p: &str| {
+            let p = p.to_string();
+            move || Ok(zeroize::Zeroizing::new(p))
+        };
+        assert_eq!(read_key(&path, pass("s3cret")).unwrap().seed(), key.seed());
+        let err = read_key(&path, pass("wrong")).unwrap_err().to_string();
+        assert!(err.contains("wrong passphrase"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "file untouched"
+        );
+        // A passphrase file given in node.toml.
+        let pf = dir.path().join("pass");
+        std::fs::write(&pf, "s3cret\n").unwrap();
+        assert_eq!(&*read_passphrase_file(&pf).unwrap(), "s3cret");
+        // A clear key never asks.
+        write_key(
+            &dir.path().join("plain.key"),
+            &key,
+            KeyProtection::Plaintext,
+        )
+        .unwrap();
+        assert!(!key_is_sealed(&dir.path().join("plain.key")));
+        let plain = read_key(&dir.path().join("plain.key"), || panic!("asked")).unwrap();
+        assert_eq!(plain.seed(), key.seed());
     }
 }
