@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod load;
 pub mod report;
 pub mod stats;
+pub mod storm;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -25,6 +26,79 @@ use urbis_client::Client;
 use urbis_core::SecretKey;
 
 pub use report::Report;
+pub use storm::{StormConfig, StormStats};
+
+/// What a run measures.
+#[derive(Clone, Debug)]
+pub enum Scenario {
+    /// The chain's throughput and latency under the transaction mix.
+    Load,
+    /// The block rate under transaction load with and without an API storm (see [`storm`]):
+    /// the planned transactions are split in two halves, the first submitted alone, the second
+    /// while the storm runs.
+    ApiStorm(StormConfig),
+}
+
+/// The result of `--scenario api-storm`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StormReport {
+    /// Blocks per second under the storm / without it (target ≥ 0.8).
+    pub block_rate_ratio: f64,
+    pub storm: StormConfig,
+    pub storm_stats: StormStats,
+    /// The first half of the load, without the storm.
+    pub calm: Report,
+    /// The second half, during the storm.
+    pub stormy: Report,
+}
+
+impl StormReport {
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let s = &self.storm_stats;
+        let _ = writeln!(
+            out,
+            "API storm: {} provers, {} block fetchers, {} silent event subscribers ({} open, {} refused)",
+            self.storm.provers,
+            self.storm.block_fetchers,
+            self.storm.subscribers,
+            s.subscribers_open,
+            s.subscribers_refused
+        );
+        let _ = writeln!(
+            out,
+            "  answered: {} proofs, {} block pages; {} overloaded (shed), {} errors",
+            s.proofs_ok, s.blocks_ok, s.overloaded, s.errors
+        );
+        let _ = writeln!(
+            out,
+            "block rate: {} blocks/s calm, {} blocks/s in the storm: ratio {} (target >= 0.8)",
+            self.calm.blocks_per_s, self.stormy.blocks_per_s, self.block_rate_ratio
+        );
+        let _ = writeln!(
+            out,
+            "throughput: {} tx/s calm, {} tx/s in the storm; p99 {} / {} ms",
+            self.calm.tps,
+            self.stormy.tps,
+            self.calm.p99_ms.unwrap_or(f64::NAN),
+            self.stormy.p99_ms.unwrap_or(f64::NAN)
+        );
+        let _ = writeln!(out, "\n-- without the storm --\n{}", self.calm.table());
+        let _ = writeln!(out, "-- during the storm --\n{}", self.stormy.table());
+        out
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// What [`run`] reports.
+pub enum Outcome {
+    Load(Box<Report>),
+    Storm(Box<StormReport>),
+}
 
 /// Where the load goes.
 pub enum Target {
@@ -57,6 +131,7 @@ pub struct Options {
     pub ceiling_time: Duration,
     /// Seed of the workload mix.
     pub seed: u64,
+    pub scenario: Scenario,
 }
 
 impl Options {
@@ -80,7 +155,7 @@ impl Options {
 }
 
 /// Run the whole benchmark; progress goes to stderr.
-pub fn run(opts: Options) -> anyhow::Result<Report> {
+pub fn run(opts: Options) -> anyhow::Result<Outcome> {
     opts.validate()?;
     let started_at = std::time::SystemTime::now();
     let wall = Instant::now();
@@ -163,35 +238,91 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
             &setup.next_nonce,
             opts.seed,
         );
+        let citizen_addresses: Vec<String> = accounts
+            .citizens
+            .iter()
+            .map(|k| k.address().to_string())
+            .collect();
         let chain = chain.clone();
         let txs =
             tokio::task::spawn_blocking(move || workload::sign_all(&accounts, &chain, planned))
                 .await?;
-        let txs = Arc::new(txs);
         let disk_before = cluster.as_ref().map(|c| c.disk_usage());
-        eprintln!(
-            "submitting {} transactions ({}, {} tasks over {} node(s))…",
-            opts.txs,
-            opts.rate
-                .map(|r| format!("{r} tx/s"))
-                .unwrap_or_else(|| "as fast as accepted".into()),
-            opts.concurrency,
-            clients.len()
-        );
         let events_url = format!("{}/v1/events", urls[0].trim_end_matches('/'));
-        let obs = load::run(
-            &clients,
-            &events_url,
-            txs.clone(),
-            opts.concurrency,
-            opts.rate,
-            opts.batch,
-            || match cluster.as_mut() {
-                Some(c) => c.check_alive(),
-                None => Ok(()),
-            },
-        )
-        .await?;
+        let describe = |n: usize| {
+            eprintln!(
+                "submitting {n} transactions ({}, {} tasks over {} node(s))…",
+                opts.rate
+                    .map(|r| format!("{r} tx/s"))
+                    .unwrap_or_else(|| "as fast as accepted".into()),
+                opts.concurrency,
+                clients.len()
+            );
+        };
+        let mut phases = Vec::new();
+        let storm_stats = match &opts.scenario {
+            Scenario::Load => {
+                describe(txs.len());
+                let obs = load::run(
+                    &clients,
+                    &events_url,
+                    Arc::new(txs),
+                    opts.concurrency,
+                    opts.rate,
+                    opts.batch,
+                    || match cluster.as_mut() {
+                        Some(c) => c.check_alive(),
+                        None => Ok(()),
+                    },
+                )
+                .await?;
+                phases.push(obs);
+                None
+            }
+            Scenario::ApiStorm(cfg) => {
+                // Each sender's nonces stay in order: its earlier ones are in the first half.
+                let mut calm = txs;
+                let stormy = calm.split_off(calm.len() / 2);
+                eprintln!("phase 1: load without the storm");
+                describe(calm.len());
+                let obs = load::run(
+                    &clients,
+                    &events_url,
+                    Arc::new(calm),
+                    opts.concurrency,
+                    opts.rate,
+                    opts.batch,
+                    || match cluster.as_mut() {
+                        Some(c) => c.check_alive(),
+                        None => Ok(()),
+                    },
+                )
+                .await?;
+                phases.push(obs);
+                eprintln!(
+                    "phase 2: the same load during an API storm ({} provers, {} block fetchers, {} event subscribers)…",
+                    cfg.provers, cfg.block_fetchers, cfg.subscribers
+                );
+                let storm = storm::Storm::start(&urls[0], citizen_addresses.clone(), cfg).await;
+                describe(stormy.len());
+                let obs = load::run(
+                    &clients,
+                    &events_url,
+                    Arc::new(stormy),
+                    opts.concurrency,
+                    opts.rate,
+                    opts.batch,
+                    || match cluster.as_mut() {
+                        Some(c) => c.check_alive(),
+                        None => Ok(()),
+                    },
+                )
+                .await;
+                let stats = storm.stop().await;
+                phases.push(obs?);
+                Some(stats)
+            }
+        };
         let metrics = match clients[0].base_url().join("metrics") {
             Ok(u) => match reqwest::get(u).await {
                 Ok(r) => r.text().await.ok(),
@@ -199,9 +330,16 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
             },
             Err(_) => None,
         };
-        Ok::<_, anyhow::Error>((obs, disk_before, validators, status.chain_id, metrics))
+        Ok::<_, anyhow::Error>((
+            phases,
+            storm_stats,
+            disk_before,
+            validators,
+            status.chain_id,
+            metrics,
+        ))
     });
-    let (obs, disk_before, validators, chain_id, metrics) = result?;
+    let (phases, storm_stats, disk_before, validators, chain_id, metrics) = result?;
 
     let (peak_rss, disk_delta) = match cluster.as_mut() {
         Some(c) => {
@@ -220,22 +358,47 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
     };
     drop(cluster);
 
-    Ok(report::build(report::Inputs {
-        obs: &obs,
-        ceiling,
-        validators,
-        chain_id,
-        target: match &opts.target {
-            Target::Dev => "dev".into(),
-            Target::Testnet(n) => format!("testnet ({n} validators)"),
-            Target::Remote { url, .. } => url.clone(),
-        },
-        rate: opts.rate,
-        block_time_ms: opts.block_time_ms,
-        peak_rss,
-        disk_delta,
-        metrics: metrics.as_deref(),
-        duration_s: wall.elapsed().as_secs_f64(),
-        started_at,
-    }))
+    let reports: Vec<Report> = phases
+        .iter()
+        .map(|obs| {
+            report::build(report::Inputs {
+                obs,
+                ceiling: ceiling.clone(),
+                validators,
+                chain_id: chain_id.clone(),
+                target: match &opts.target {
+                    Target::Dev => "dev".into(),
+                    Target::Testnet(n) => format!("testnet ({n} validators)"),
+                    Target::Remote { url, .. } => url.clone(),
+                },
+                rate: opts.rate,
+                block_time_ms: opts.block_time_ms,
+                peak_rss: peak_rss.clone(),
+                disk_delta: disk_delta.clone(),
+                metrics: metrics.as_deref(),
+                duration_s: wall.elapsed().as_secs_f64(),
+                started_at,
+            })
+        })
+        .collect();
+    let mut reports = reports.into_iter();
+    let first = reports.next().context("no measured phase")?;
+    Ok(match (opts.scenario, storm_stats) {
+        (Scenario::ApiStorm(storm), Some(storm_stats)) => {
+            let stormy = reports.next().context("no storm phase")?;
+            let ratio = if first.blocks_per_s > 0.0 {
+                (stormy.blocks_per_s / first.blocks_per_s * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            };
+            Outcome::Storm(Box::new(StormReport {
+                block_rate_ratio: ratio,
+                storm,
+                storm_stats,
+                calm: first,
+                stormy,
+            }))
+        }
+        _ => Outcome::Load(Box::new(first)),
+    })
 }

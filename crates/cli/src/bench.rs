@@ -4,10 +4,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use urbis_bench::{Options, Target};
+use urbis_bench::{Options, Outcome, Scenario, StormConfig, Target};
 use urbis_client::Keystore;
 
-use crate::cli::{BenchArgs, Output};
+use crate::cli::{BenchArgs, Output, ScenarioArg};
+
+/// Offered load of `--scenario api-storm` unless `--rate` says otherwise: a busy city's
+/// transaction rate, well below the dev chain's capacity, so that the block rate measures the
+/// chain's pace rather than a saturated node.
+const STORM_RATE: f64 = 5_000.0;
 use crate::fail;
 
 pub fn run(
@@ -48,6 +53,17 @@ pub fn run(
         (None, Some(n)) if n > 1 => Target::Testnet(n as usize),
         (None, _) => Target::Dev,
     };
+    let (scenario, default_rate) = match args.scenario {
+        ScenarioArg::Load => (Scenario::Load, None),
+        ScenarioArg::ApiStorm => (
+            Scenario::ApiStorm(StormConfig {
+                provers: args.storm_provers,
+                block_fetchers: args.storm_fetchers,
+                subscribers: args.storm_subscribers,
+            }),
+            Some(STORM_RATE),
+        ),
+    };
     let txs = args
         .txs
         .unwrap_or(if args.quick { 100_000 } else { 300_000 });
@@ -55,7 +71,7 @@ pub fn run(
         target,
         exe: std::env::current_exe().context("locate the urbis binary")?,
         txs,
-        rate: args.rate,
+        rate: args.rate.or(default_rate),
         concurrency: args.concurrency as usize,
         batch: args.batch as usize,
         block_time_ms: args.block_time_ms,
@@ -64,12 +80,15 @@ pub fn run(
         merchants: args.merchants,
         ceiling_time: Duration::from_millis(if args.quick { 500 } else { 1000 }),
         seed: args.seed,
+        scenario,
     };
-    let report = urbis_bench::run(opts).map_err(|e| fail("bench", format!("{e:#}")))?;
-    if args.json || output == Output::Json {
-        println!("{}", report.json());
-    } else {
-        print!("{}", report.table());
+    let outcome = urbis_bench::run(opts).map_err(|e| fail("bench", format!("{e:#}")))?;
+    let json = args.json || output == Output::Json;
+    match outcome {
+        Outcome::Load(r) if json => println!("{}", r.json()),
+        Outcome::Load(r) => print!("{}", r.table()),
+        Outcome::Storm(r) if json => println!("{}", r.json()),
+        Outcome::Storm(r) => print!("{}", r.table()),
     }
     Ok(())
 }

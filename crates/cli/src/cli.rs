@@ -127,6 +127,26 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table (same as --output json).
     #[arg(long)]
     pub json: bool,
+    /// `load`: throughput and latency. `api-storm`: the block rate under transaction load
+    /// (default 5000 tx/s) with and without a storm of proof queries, block fetches and silent
+    /// event subscribers, as a ratio.
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Load)]
+    pub scenario: ScenarioArg,
+    /// api-storm: clients looping proof queries.
+    #[arg(long, default_value_t = 128)]
+    pub storm_provers: usize,
+    /// api-storm: clients looping block fetches.
+    #[arg(long, default_value_t = 16)]
+    pub storm_fetchers: usize,
+    /// api-storm: event-stream subscribers that never read.
+    #[arg(long, default_value_t = 3000)]
+    pub storm_subscribers: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioArg {
+    Load,
+    ApiStorm,
 }
 
 #[derive(Debug, Subcommand)]

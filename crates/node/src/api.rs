@@ -77,9 +77,11 @@ pub struct ApiLimits {
 }
 
 impl Default for ApiLimits {
+    /// Half the machine's cores for the API (at least one): consensus keeps the rest.
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         ApiLimits {
-            threads: 2,
+            threads: (cores / 2).max(1),
             blocking_threads: 4,
             max_requests: 1_024,
             max_waiting: 512,
