@@ -363,7 +363,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
         .map(|obs| {
             report::build(report::Inputs {
                 obs,
-                ceiling: ceiling.clone(),
+                ceiling,
                 validators,
                 chain_id: chain_id.clone(),
                 target: match &opts.target {
