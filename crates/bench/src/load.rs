@@ -247,8 +247,12 @@ pub struct Observed {
     pub retries: u64,
     /// `lagged` events (receipts missed because this client read too slowly).
     pub lagged: u64,
+    /// Retried requests by the code of their first refusal.
+    pub retry_codes: HashMap<String, u64>,
     /// End of submission, seconds since the start.
     pub submit_secs: f64,
+    /// The start, in milliseconds since the Unix epoch (the clock block timestamps use).
+    pub started_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -353,6 +357,8 @@ struct Submitted {
     at: Vec<(usize, f64)>,
     rejected: Vec<String>,
     retries: u64,
+    /// Why requests were retried (one entry per retried request).
+    retry_codes: Vec<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -369,6 +375,7 @@ async fn submitter(
         at: Vec::with_capacity(order.len()),
         rejected: Vec::new(),
         retries: 0,
+        retry_codes: Vec::new(),
     };
     let mut dead: HashSet<usize> = HashSet::new();
     if batch > 1 {
@@ -403,12 +410,14 @@ async fn submitter(
                             break;
                         }
                         out.retries += 1;
+                        out.retry_codes.push(e.code_str().to_string());
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_millis(200));
                         continue;
                     }
                 };
                 let mut retry = Vec::new();
+                let mut why = None;
                 for (&i, r) in pending.iter().zip(results) {
                     match r {
                         Ok(_) => {
@@ -426,6 +435,7 @@ async fn submitter(
                                 && start.elapsed() < RETRY_FOR =>
                         {
                             // Busy, or an earlier nonce of the sender was refused as busy.
+                            why.get_or_insert(code);
                             retry.push(i);
                         }
                         Err((code, _)) => {
@@ -436,6 +446,7 @@ async fn submitter(
                 }
                 if !retry.is_empty() {
                     out.retries += 1;
+                    out.retry_codes.extend(why);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(200));
                 }
@@ -472,15 +483,27 @@ async fn submitter(
 
 /// The measured phase: subscribe to events, submit everything from `concurrency` tasks (spread
 /// over `clients`), wait for every accepted transaction's block event.
+/// How the measured phase submits: tasks, global rate, transactions per request.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    pub concurrency: usize,
+    pub rate: Option<f64>,
+    pub batch: usize,
+}
+
 pub async fn run(
     clients: &[Client],
     events_url: &str,
     txs: Arc<Vec<Prepared>>,
-    concurrency: usize,
-    rate: Option<f64>,
-    batch: usize,
+    pace: Pace,
     mut alive: impl FnMut() -> anyhow::Result<()>,
+    on_submitted: impl FnOnce(),
 ) -> anyhow::Result<Observed> {
+    let Pace {
+        concurrency,
+        rate,
+        batch,
+    } = pace;
     let n = txs.len();
     let index: HashMap<Hash, usize> = txs.iter().enumerate().map(|(i, t)| (t.hash, i)).collect();
     let collector = Arc::new(Mutex::new(Collector {
@@ -505,6 +528,7 @@ pub async fn run(
         bail!("/v1/events answered {}", resp.status());
     }
     let t0 = Instant::now();
+    let started_ms = unix_ms();
     let reader = tokio::spawn(read_events(resp, collector.clone(), t0));
 
     let limiter = rate.map(|r| Arc::new(Limiter::new(r)));
@@ -542,9 +566,11 @@ pub async fn run(
         }
     };
     let submit_secs = t0.elapsed().as_secs_f64();
+    on_submitted();
     let mut accepted = 0;
     let mut rejected: HashMap<String, u64> = HashMap::new();
     let mut retries = 0;
+    let mut retry_codes: HashMap<String, u64> = HashMap::new();
     {
         let mut c = collector
             .lock()
@@ -552,6 +578,9 @@ pub async fn run(
         for r in results {
             let r = r.context("submitter task")?;
             retries += r.retries;
+            for code in &r.retry_codes {
+                *retry_codes.entry(code.clone()).or_default() += 1;
+            }
             accepted += r.at.len();
             for (i, at) in r.at {
                 c.obs.submitted[i] = Some(at);
@@ -599,6 +628,16 @@ pub async fn run(
     let mut obs = std::mem::take(&mut c.obs);
     obs.rejected = rejected;
     obs.retries = retries;
+    obs.retry_codes = retry_codes;
     obs.submit_secs = submit_secs;
+    obs.started_ms = started_ms;
     Ok(obs)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

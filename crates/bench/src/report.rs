@@ -52,6 +52,8 @@ pub struct Report {
     pub submit_s: f64,
     pub submit_per_s: f64,
     pub retries: u64,
+    /// Retried requests by the code of their first refusal.
+    pub retry_codes: BTreeMap<String, u64>,
     pub lagged_events: u64,
     /// Largest peak RSS over the nodes the bench started.
     pub peak_rss_mb: Option<f64>,
@@ -191,6 +193,11 @@ pub fn build(i: Inputs<'_>) -> Report {
         submit_s: round(obs.submit_secs, 3),
         submit_per_s: round(submitted as f64 / obs.submit_secs.max(1e-9), 1),
         retries: obs.retries,
+        retry_codes: obs
+            .retry_codes
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
         lagged_events: obs.lagged,
         peak_rss_mb: rss.iter().copied().reduce(f64::max),
         peak_rss_mb_per_node: rss,
@@ -263,8 +270,22 @@ impl Report {
             (
                 "submission".into(),
                 format!(
-                    "{} s, {} tx/s accepted, {} retries",
-                    self.submit_s, self.submit_per_s, self.retries
+                    "{} s, {} tx/s accepted, {} retries{}",
+                    self.submit_s,
+                    self.submit_per_s,
+                    self.retries,
+                    if self.retry_codes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({})",
+                            self.retry_codes
+                                .iter()
+                                .map(|(k, v)| format!("{k}: {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
                 ),
             ),
             (

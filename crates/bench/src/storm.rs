@@ -6,7 +6,8 @@
 //! - event subscribers: each opens `GET /v1/events` and never reads a byte.
 //!
 //! Responses are read to the end and discarded (not parsed), so the load generator spends its
-//! CPU on requests, not on JSON. Every answer is counted by outcome.
+//! CPU on requests, not on JSON. Every answer is counted by outcome. The storm runs on a tokio
+//! runtime of its own, so that it cannot starve the bench's submitters and event reader.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,13 +63,24 @@ pub struct Storm {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Open event streams, held (never read) until the storm stops.
     streams: Arc<tokio::sync::Mutex<Vec<reqwest::Response>>>,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Storm {
     /// Start storming the node at `base` (e.g. `http://127.0.0.1:8545`); `addresses` are the
     /// accounts whose balances the provers ask for. Returns once the event subscribers are
     /// connected (or refused).
-    pub async fn start(base: &str, addresses: Vec<String>, cfg: &StormConfig) -> Self {
+    pub async fn start(
+        base: &str,
+        addresses: Vec<String>,
+        cfg: &StormConfig,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("storm")
+            .enable_all()
+            .build()?;
+        let rt = runtime.handle().clone();
         let base = base.trim_end_matches('/').to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
@@ -88,7 +100,7 @@ impl Storm {
                 counters.clone(),
                 addresses.clone(),
             );
-            tasks.push(tokio::spawn(async move {
+            tasks.push(rt.spawn(async move {
                 let mut k = i;
                 while !stop.load(Ordering::Relaxed) {
                     let addr = &addrs[k % addrs.len().max(1)];
@@ -101,7 +113,7 @@ impl Storm {
         for i in 0..cfg.block_fetchers {
             let (http, base, stop, c) =
                 (http.clone(), base.clone(), stop.clone(), counters.clone());
-            tasks.push(tokio::spawn(async move {
+            tasks.push(rt.spawn(async move {
                 let mut back = i as u64;
                 while !stop.load(Ordering::Relaxed) {
                     fetch(
@@ -127,7 +139,7 @@ impl Storm {
         for chunk in 0..subscribers.div_ceil(100) {
             let n = (subscribers - chunk * 100).min(100);
             let (base, c, streams) = (base.clone(), counters.clone(), streams.clone());
-            opened.push(tokio::spawn(async move {
+            opened.push(rt.spawn(async move {
                 let sse = match reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(10))
                     .pool_max_idle_per_host(0)
@@ -156,12 +168,19 @@ impl Storm {
         for t in opened {
             let _ = t.await;
         }
-        Storm {
+        Ok(Storm {
             stop,
             counters,
             tasks,
             streams,
-        }
+            runtime,
+        })
+    }
+
+    /// A flag that, once set, stops the prover and block-fetcher clients (event subscribers
+    /// stay connected, silent, until [`Storm::stop`]).
+    pub fn stopper(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
     }
 
     /// Stop every client and report what they got.
@@ -171,6 +190,7 @@ impl Storm {
             let _ = tokio::time::timeout(Duration::from_secs(40), t).await;
         }
         self.streams.lock().await.clear();
+        self.runtime.shutdown_background();
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         StormStats {

@@ -11,7 +11,7 @@ use urbis_core::{
     Block, ChainRef, ErrorCode, Event, Hash, Header, PublicKey, Receipt, SignedTx, UrbisError,
     sha256_domain,
 };
-use urbis_runtime::{Admission, Genesis, MemState, Runtime, WriteSet};
+use urbis_runtime::{Admission, Genesis, MemState, MemberCache, Runtime, WriteSet};
 use urbis_state::{AuthState, BlockRecord, ChainStore};
 
 use crate::evidence::EvidenceLog;
@@ -306,7 +306,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         self.ensure_ready()?;
         tx.check_stateless(&self.chain_ref)?;
         let view = self.chain.state_view()?;
-        let hash = self.admit(&view, tx.clone(), false)?;
+        let hash = self.admit(&view, &mut MemberCache::default(), tx.clone(), false)?;
         self.relay(tx);
         Ok(hash)
     }
@@ -320,12 +320,13 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         self.ensure_ready()?;
         let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
         let view = self.chain.state_view()?;
+        let mut members = MemberCache::default();
         Ok(txs
             .into_iter()
             .zip(checks)
             .map(|(tx, check)| {
                 check?;
-                let hash = self.admit(&view, tx.clone(), false)?;
+                let hash = self.admit(&view, &mut members, tx.clone(), false)?;
                 self.relay(tx);
                 Ok(hash)
             })
@@ -363,9 +364,12 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let Ok(view) = self.chain.state_view() else {
             return 0;
         };
+        let mut members = MemberCache::default();
         txs.into_iter()
             .zip(checks)
-            .filter(|(tx, check)| check.is_ok() && self.admit(&view, tx.clone(), true).is_ok())
+            .filter(|(tx, check)| {
+                check.is_ok() && self.admit(&view, &mut members, tx.clone(), true).is_ok()
+            })
             .count()
     }
 
@@ -375,6 +379,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     fn admit(
         &self,
         view: &dyn urbis_runtime::StateView,
+        members: &mut MemberCache,
         tx: SignedTx,
         allow_gap: bool,
     ) -> Result<Hash, UrbisError> {
@@ -384,7 +389,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 format!("no module named {:?}", tx.call.module),
             ));
         }
-        let open = self.runtime.admission(view, &tx)? == Admission::Open;
+        let open = self.runtime.admission_cached(view, &tx, members)? == Admission::Open;
         let hash = tx.hash();
         if self.mempool.contains(&hash) {
             return Err(UrbisError::new(

@@ -25,6 +25,12 @@ use crate::hash::{domain, sha256_domain};
 /// Human-readable prefix of account addresses.
 pub const ADDRESS_HRP: &str = "urbis";
 
+/// How many keys that passed [`PublicKey::check_account_key`] are remembered.
+pub const ACCOUNT_KEY_MEMO: usize = 1 << 20;
+
+static GOOD_KEYS: std::sync::OnceLock<std::sync::RwLock<std::collections::HashSet<[u8; 32]>>> =
+    std::sync::OnceLock::new();
+
 /// A public key of an account, device or validator.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub enum PublicKey {
@@ -127,12 +133,26 @@ impl PublicKey {
     /// Whether this key may sign for an account: a point on the curve that is not of small
     /// order. (Under ZIP-215 a small-order key "verifies" signatures nobody made, e.g. `R` =
     /// identity, `s` = 0 for every message.)
+    ///
+    /// The verdict is a pure function of the key, so keys that passed are remembered (up to
+    /// [`ACCOUNT_KEY_MEMO`] of them): a sender's every transaction does not pay for a point
+    /// decompression.
     pub fn check_account_key(&self) -> Result<(), KeyError> {
         let PublicKey::Ed25519(bytes) = self;
+        let memo = GOOD_KEYS.get_or_init(Default::default);
+        if memo.read().is_ok_and(|m| m.contains(bytes)) {
+            return Ok(());
+        }
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map_err(|_| KeyError::InvalidPublicKey)?;
         if key.is_weak() {
             return Err(KeyError::SmallOrderKey);
+        }
+        if let Ok(mut m) = memo.write() {
+            if m.len() >= ACCOUNT_KEY_MEMO {
+                m.clear();
+            }
+            m.insert(*bytes);
         }
         Ok(())
     }

@@ -9,11 +9,13 @@
 //!   once with `503 overloaded`, never queued; health, readiness and metrics always answer), each cut off after
 //!   [`ApiLimits::request_timeout`] (`504 timeout`); at most [`ApiLimits::max_waiting`] of them
 //!   may wait for the chain (`?wait=true`, proofs); at most [`ApiLimits::max_sse`] event-stream
-//!   subscribers.
+//!   subscribers; at most [`ApiLimits::max_block_renders`] blocks rendered at once, so that
+//!   reads cannot crowd out transaction submissions.
 //! - Proofs are made by the executor between blocks ([`urbis_consensus::prover`]): a proof never
 //!   holds a lock the executor needs; the executor's queue is bounded too.
 //! - Each block's event is rendered to JSON once and shared by every subscriber; a subscriber
-//!   that does not read falls behind by at most 64 blocks and is then told it `lagged`.
+//!   that does not read falls behind by at most 64 blocks and is then told it `lagged`, and the
+//!   kernel buffers at most [`ApiLimits::send_buffer_bytes`] for it.
 //! - Large blocks are paginated (`?limit=`, `?cursor=`).
 
 use std::convert::Infallible;
@@ -72,8 +74,14 @@ pub struct ApiLimits {
     pub max_waiting: usize,
     /// Event-stream subscribers; beyond: `503 overloaded`.
     pub max_sse: usize,
+    /// Blocks rendered at once (rendering a full page of a large block is the API's most
+    /// expensive read); beyond: `503 overloaded`, so that reads cannot crowd out submissions.
+    pub max_block_renders: usize,
     /// Longest a request may take, in milliseconds (`504 timeout`).
     pub request_timeout_ms: u64,
+    /// Kernel send buffer of each API connection: what a client that stops reading can make
+    /// the node queue for it.
+    pub send_buffer_bytes: usize,
 }
 
 impl Default for ApiLimits {
@@ -86,7 +94,9 @@ impl Default for ApiLimits {
             max_requests: 1_024,
             max_waiting: 512,
             max_sse: 4_096,
+            max_block_renders: (cores / 2).max(1),
             request_timeout_ms: 40_000,
+            send_buffer_bytes: 128 * 1024,
         }
     }
 }
@@ -130,6 +140,8 @@ pub struct ApiState {
     pub waiting: Arc<Semaphore>,
     /// Slots of requests in flight.
     pub slots: Arc<Semaphore>,
+    /// Slots of block renders.
+    pub renders: Arc<Semaphore>,
     /// Requests accepted since start.
     pub requests: Arc<AtomicUsize>,
 }
@@ -151,6 +163,7 @@ impl ApiState {
         let (rendered, _) = broadcast::channel(SSE_BUFFER_BLOCKS);
         let waiting = Arc::new(Semaphore::new(limits.max_waiting));
         let slots = Arc::new(Semaphore::new(limits.max_requests));
+        let renders = Arc::new(Semaphore::new(limits.max_block_renders));
         ApiState {
             shared,
             metrics,
@@ -160,6 +173,7 @@ impl ApiState {
             subscribers: Arc::new(AtomicUsize::new(0)),
             waiting,
             slots,
+            renders,
             requests: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -174,8 +188,7 @@ impl ApiState {
                 match rx.recv().await {
                     Ok(b) => {
                         let height = b.height;
-                        let rendered =
-                            tokio::task::spawn_blocking(move || block_event(&b).to_string()).await;
+                        let rendered = tokio::task::spawn_blocking(move || block_event(&b)).await;
                         if let Ok(json) = rendered {
                             let _ = out.send(Arc::new(RenderedBlock { height, json }));
                         }
@@ -656,6 +669,12 @@ async fn block(
             .parse::<usize>()
             .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "invalid cursor"))?,
     };
+    let _render = s.renders.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            ErrorCode::Overloaded,
+            "too many blocks are being rendered; retry shortly",
+        )
+    })?;
     let shared = s.shared.clone();
     let value = tokio::task::spawn_blocking(move || render_block(&shared, &id, from, limit))
         .await
@@ -777,15 +796,27 @@ async fn evidence(State(s): State<ApiState>) -> Json<Value> {
     Json(json!({ "evidence": s.shared.evidence.list() }))
 }
 
-fn block_event(b: &ExecutedBlock) -> Value {
-    json!({
-        "height": b.height,
-        "hash": b.hash,
-        "timestamp_ms": b.timestamp_ms,
-        "state_root": b.state_root,
-        "receipts": b.receipts,
-        "block_events": b.block_events,
+/// The JSON of one `block` event, serialized straight to text (no intermediate value tree:
+/// this runs once per block over every receipt).
+fn block_event(b: &ExecutedBlock) -> String {
+    #[derive(serde::Serialize)]
+    struct BlockEvent<'a> {
+        height: u64,
+        hash: &'a Hash,
+        timestamp_ms: u64,
+        state_root: &'a Hash,
+        receipts: &'a [urbis_core::Receipt],
+        block_events: &'a [urbis_core::Event],
+    }
+    serde_json::to_string(&BlockEvent {
+        height: b.height,
+        hash: &b.hash,
+        timestamp_ms: b.timestamp_ms,
+        state_root: &b.state_root,
+        receipts: &b.receipts,
+        block_events: &b.block_events,
     })
+    .unwrap_or_else(|e| json!({ "height": b.height, "error": e.to_string() }).to_string())
 }
 
 /// Decrements the subscriber count when an event stream ends.

@@ -138,6 +138,16 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         };
         let api_addr = listener.local_addr()?;
         let app = api::router(state);
+        // A client that stops reading (a silent event subscriber, say) can make the node queue
+        // only this much in the kernel for it, instead of the autotuned megabytes.
+        let send_buffer = spec.api_limits.send_buffer_bytes;
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
+            let sock = socket2::SockRef::from(&*tcp);
+            if let Err(e) = sock.set_send_buffer_size(send_buffer) {
+                tracing::debug!(%e, "cannot bound an API connection's send buffer");
+            }
+            let _ = tcp.set_nodelay(true);
+        });
         api_handle.spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 warn!(%e, "API server stopped");

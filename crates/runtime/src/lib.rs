@@ -21,7 +21,8 @@ mod tests;
 
 pub use ctx::{BlockEnv, Ctx, decode_value, view_get};
 pub use runtime::{
-    Admission, BlockOutcome, Gate, Genesis, GenesisValidator, Runtime, nonce_key, read_nonce,
+    Admission, BlockOutcome, Gate, Genesis, GenesisValidator, MemberCache, Runtime, nonce_key,
+    read_nonce,
 };
 pub use state::{MemState, StateView, WriteSet};
 

@@ -61,8 +61,22 @@ pub struct BlockOutcome {
 pub struct Gate {
     /// Whether `addr` holds a role (read through the state as seen by the transaction).
     pub is_member: fn(&dyn StateView, &Address) -> Result<bool, UrbisError>,
+    /// Every key whose value `is_member` reads starts with this prefix: a write under it may
+    /// change who is a member (answers are reused within a block until such a write).
+    pub membership_prefix: &'static [u8],
     /// Most open calls from senders without a role per block.
     pub open_calls_per_block: u32,
+}
+
+/// Membership answers reused while the state they were read from does not change (within a
+/// block until a write under [`Gate::membership_prefix`], or within one door batch).
+#[derive(Debug, Default)]
+pub struct MemberCache(std::collections::HashMap<Address, bool>);
+
+impl MemberCache {
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl std::fmt::Debug for Gate {
@@ -134,10 +148,30 @@ impl Runtime {
     /// Whether `tx` passes the gate on `view`: as a member, as an open call, or not at all
     /// (`unauthorized`). The per-block quota is applied by the caller.
     pub fn admission(&self, view: &dyn StateView, tx: &SignedTx) -> Result<Admission, UrbisError> {
+        self.admission_cached(view, tx, &mut MemberCache::default())
+    }
+
+    /// [`Runtime::admission`], reusing membership answers from `cache` (which must have been
+    /// filled from the same state as `view`).
+    pub fn admission_cached(
+        &self,
+        view: &dyn StateView,
+        tx: &SignedTx,
+        cache: &mut MemberCache,
+    ) -> Result<Admission, UrbisError> {
         let Some(gate) = &self.gate else {
             return Ok(Admission::Member);
         };
-        if (gate.is_member)(view, &tx.sender())? {
+        let sender = tx.sender();
+        let member = match cache.0.get(&sender) {
+            Some(m) => *m,
+            None => {
+                let m = (gate.is_member)(view, &sender)?;
+                cache.0.insert(sender, m);
+                m
+            }
+        };
+        if member {
             return Ok(Admission::Member);
         }
         let open = self
@@ -208,8 +242,17 @@ impl Runtime {
         let mut writes = WriteSet::new();
         let mut receipts = Vec::with_capacity(txs.len());
         let mut open_calls = 0u32;
+        let mut members = MemberCache::default();
         for (i, tx) in txs.iter().enumerate() {
-            receipts.push(self.apply_tx(view, env, &mut writes, tx, i as u32, &mut open_calls));
+            receipts.push(self.apply_tx(
+                view,
+                env,
+                &mut writes,
+                tx,
+                i as u32,
+                &mut open_calls,
+                &mut members,
+            ));
         }
         let mut block_events = Vec::new();
         for (name, module) in &self.modules {
@@ -241,6 +284,7 @@ impl Runtime {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn apply_tx(
         &self,
         view: &dyn StateView,
@@ -249,6 +293,7 @@ impl Runtime {
         tx: &SignedTx,
         index: u32,
         open_calls: &mut u32,
+        members: &mut MemberCache,
     ) -> Receipt {
         let tx_hash = tx.hash();
         let receipt = |result: Result<Vec<Event>, UrbisError>, nonce_used: bool| match result {
@@ -278,7 +323,7 @@ impl Runtime {
         let overlay = Overlay { base: view, writes };
         // The gate: a sender without a role writes nothing unless the call is open and the
         // block's quota of open calls is not used up.
-        match self.admission(&overlay, tx) {
+        match self.admission_cached(&overlay, tx, members) {
             Ok(Admission::Member) => {}
             Ok(Admission::Open) => {
                 let quota = self.gate.map_or(u32::MAX, |g| g.open_calls_per_block);
@@ -319,6 +364,11 @@ impl Runtime {
         );
         match result {
             Ok((w, events)) => {
+                if let Some(gate) = &self.gate
+                    && w.keys().any(|k| k.starts_with(gate.membership_prefix))
+                {
+                    members.clear();
+                }
                 writes.extend(w);
                 receipt(Ok(events), true)
             }

@@ -65,6 +65,7 @@ pub fn gate(open_calls_per_block: u32) -> Gate {
     }
     Gate {
         is_member,
+        membership_prefix: b"probe/member/",
         open_calls_per_block,
     }
 }

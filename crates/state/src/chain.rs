@@ -127,9 +127,12 @@ impl ChainStore {
             receipts.insert(h, encoded.as_slice()).map_err(internal)?;
             let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
             for r in rec.receipts.iter().filter(|r| r.nonce_used) {
-                if index.get(&r.tx_hash.0).map_err(internal)?.is_none() {
-                    index.insert(&r.tx_hash.0, (h, r.index)).map_err(internal)?;
-                } else {
+                let earlier = index
+                    .insert(&r.tx_hash.0, (h, r.index))
+                    .map_err(internal)?
+                    .map(|g| g.value());
+                if let Some(first) = earlier {
+                    index.insert(&r.tx_hash.0, first).map_err(internal)?;
                     tracing::error!(
                         tx = %r.tx_hash,
                         height = h,

@@ -144,6 +144,7 @@ pub fn holds_any_role(view: &dyn StateView, addr: &Address) -> Result<bool, Urbi
 pub fn gate(open_calls_per_block: u32) -> Gate {
     Gate {
         is_member: holds_any_role,
+        membership_prefix: b"accounts/account/",
         open_calls_per_block,
     }
 }
