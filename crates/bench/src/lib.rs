@@ -80,10 +80,20 @@ impl StormReport {
             "block rate (chain heights over block time): {} blocks/s calm, {} blocks/s in the storm: ratio {} (target >= 0.8)",
             self.calm_blocks_per_s, self.storm_blocks_per_s, self.block_rate_ratio
         );
+        let held = self.stormy.submit_per_s >= 0.95 * self.calm.submit_per_s;
         let _ = writeln!(
             out,
-            "submitted: {} tx/s calm, {} tx/s in the storm (the load held)",
-            self.calm.submit_per_s, self.stormy.submit_per_s
+            "submitted: {} tx/s calm, {} tx/s in the storm ({})",
+            self.calm.submit_per_s,
+            self.stormy.submit_per_s,
+            if held {
+                "the load held".to_string()
+            } else {
+                format!(
+                    "intake fell to {:.0}%: the API's share of the machine serves the storm too",
+                    100.0 * self.stormy.submit_per_s / self.calm.submit_per_s.max(1e-9)
+                )
+            }
         );
         if self.stormy.lagged_events > 0 {
             let _ = writeln!(

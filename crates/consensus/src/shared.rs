@@ -25,6 +25,12 @@ pub const GOSSIP_QUEUE: usize = 16_384;
 /// Proof requests waiting for the executor; beyond this the API answers `overloaded`.
 pub const PROOF_QUEUE: usize = 1_024;
 
+/// Finalized blocks a node may have left to execute and still count as caught up. A node under
+/// load is routinely a few blocks behind its finalized tip for a moment (a large block, a
+/// periodic state sync); refusing submissions then would only bounce load. A node replaying or
+/// catching up is far more behind than this.
+pub const READY_LAG: u64 = 8;
+
 /// Blocks whose local arrival time is remembered (for pacing).
 const ARRIVALS_KEPT: usize = 1_024;
 
@@ -267,9 +273,9 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             .saturating_sub(self.executed_height())
     }
 
-    /// Caught up with the finalized chain (within a couple of blocks in flight), having heard of
-    /// at least one finalization since start (until then a restarted node cannot know how far
-    /// behind it is).
+    /// Caught up with the finalized chain (at most [`READY_LAG`] finalized blocks not yet
+    /// executed), having heard of at least one finalization since start (until then a
+    /// restarted node cannot know how far behind it is).
     pub fn caught_up(&self) -> bool {
         let tip = self
             .finalized_tip
@@ -277,7 +283,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         tip > self
             .startup_height
             .load(std::sync::atomic::Ordering::Relaxed)
-            && self.lag() <= 2
+            && self.lag() <= READY_LAG
     }
 
     /// Wait until the executor has executed `height`.
@@ -347,7 +353,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         if self.caught_up() {
             return Ok(());
         }
-        let why = if self.lag() > 2 {
+        let why = if self.lag() > READY_LAG {
             format!("it is {} blocks behind", self.lag())
         } else {
             "it has not yet seen a new finalized block since it started".to_string()
