@@ -624,7 +624,11 @@ async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
         ProofInput::Answer(a) => verify_query(a, &genesis)?,
     };
     let key = verified.key_text();
-    let value = verified.value.as_deref().map(|v| values::describe(&key, v));
+    // A query answer: the answer recomputed from the proven bytes; a bare bundle: the bytes.
+    let value = match &verified.answer {
+        Some(answer) if !answer.is_null() => Some(answer.clone()),
+        _ => verified.value.as_deref().map(|v| values::describe(&key, v)),
+    };
     match ctx.out {
         Output::Json => output::json(&json!({
             "ok": true,

@@ -344,3 +344,52 @@ fn validators_built_in_release_check_overflows() {
         "{release}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_served() {
+    let node = TestNode::start();
+    let http = reqwest::Client::new();
+    let doc: serde_json::Value = http
+        .get(format!("{}/v1/openapi.json", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = node.admin.address().to_string();
+    let mut checked = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let url = path
+            .replace("{hash}", &urbis_core::Hash([7; 32]).to_hex())
+            .replace("{id}", "latest")
+            .replace("{address}", &admin)
+            .replace("{module}", "system")
+            .replace("{path}", &format!("nonce/{admin}"));
+        for method in methods.as_object().unwrap().keys() {
+            let req = match method.as_str() {
+                "get" => http.get(format!("{}{url}", node.url)),
+                "post" => http.post(format!("{}{url}", node.url)).body("[]"),
+                other => panic!("unexpected method {other}"),
+            };
+            let r = req
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            if path == "/v1/events" {
+                assert_eq!(status, 200);
+            } else {
+                let body = r.text().await.unwrap();
+                assert!(
+                    !body.contains("no such endpoint"),
+                    "{method} {path} is documented but not served"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 14, "{checked}");
+    node.stop();
+}

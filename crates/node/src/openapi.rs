@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/v1/openapi.json`.
 //!
-//! Built from [`ROUTES`], the same table the tests compare with the router, so the document
-//! cannot silently drift from the endpoints that exist.
+//! Built from [`ROUTES`]; the end-to-end tests call every route of the document on a running
+//! node, so the document cannot list an endpoint that does not exist.
 
 use serde_json::{Map, Value, json};
 use urbis_core::ErrorCode;
@@ -28,6 +28,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "Submit a signed transaction (JSON, or borsh with application/octet-stream). ?wait=true waits for execution.",
     ),
     (
+        "post",
+        "/v1/txs/batch",
+        "Submit many signed transactions (borsh Vec<SignedTx> with application/octet-stream, or a JSON array); one result per transaction.",
+    ),
+    (
         "get",
         "/v1/txs/{hash}",
         "Status and receipt of a transaction.",
@@ -35,7 +40,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/blocks/{id}",
-        "A block by height, hash or `latest`, with receipts, the state root after it, and its finalization certificate.",
+        "A block by height, hash or `latest`: header, state root after it, finalization certificate, end-of-block events, and one page of transactions with their receipts (?limit=, at most 1000, default 100; ?cursor= from next_cursor).",
     ),
     (
         "get",
@@ -45,23 +50,52 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/query/{module}/{path}",
-        "Module query; ?prove=true adds a proof bundle checkable offline.",
+        "Module query; ?prove=true adds a proof bundle checkable offline (the answer is a function of the proven key's bytes).",
     ),
     (
         "get",
         "/v1/events",
-        "Server-sent events: one `block` event per executed block with its receipts.",
+        "Server-sent events: one `block` event per executed block with its receipts and end-of-block events; `lagged` when a reader falls 64 blocks behind.",
+    ),
+    (
+        "get",
+        "/v1/evidence",
+        "Misbehaviour of validators this node observed (persisted).",
     ),
 ];
+
+/// Query parameters of an endpoint: `(name, type, description)`.
+fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    match (method, path) {
+        ("post", "/v1/txs") => &[("wait", "boolean", "Wait (up to 30 s) for execution.")],
+        ("get", "/v1/blocks/{id}") => &[
+            (
+                "limit",
+                "integer",
+                "Transactions per page, 1 to 1000 (default 100).",
+            ),
+            ("cursor", "string", "The previous page's next_cursor."),
+        ],
+        ("get", "/v1/query/{module}/{path}") => &[(
+            "prove",
+            "boolean",
+            "Attach a proof bundle (waits for the next block that certifies the state).",
+        )],
+        _ => &[],
+    }
+}
 
 pub fn document() -> Value {
     let mut paths = Map::new();
     for (method, path, summary) in ROUTES {
-        let params: Vec<Value> = path
+        let mut params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
+            json!({"name": name, "in": "query", "required": false, "description": about, "schema": {"type": ty}})
+        }));
         let entry = paths
             .entry(path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
