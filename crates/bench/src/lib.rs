@@ -325,6 +325,11 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
             rate: opts.rate,
             batch: opts.batch,
         };
+        // Fails as soon as a node the bench started has died.
+        let mut alive = || match cluster.as_mut() {
+            Some(c) => c.check_alive(),
+            None => Ok(()),
+        };
         let mut phases = Vec::new();
         let storm_stats = match &opts.scenario {
             Scenario::Load => {
@@ -334,10 +339,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                     &events_url,
                     Arc::new(txs),
                     pace,
-                    || match cluster.as_mut() {
-                        Some(c) => c.check_alive(),
-                        None => Ok(()),
-                    },
+                    &mut alive,
                     || {},
                 )
                 .await?;
@@ -356,10 +358,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                     &events_url,
                     Arc::new(calm),
                     pace,
-                    || match cluster.as_mut() {
-                        Some(c) => c.check_alive(),
-                        None => Ok(()),
-                    },
+                    &mut alive,
                     || {},
                 )
                 .await?;
@@ -380,10 +379,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                     &events_url,
                     Arc::new(stormy),
                     pace,
-                    || match cluster.as_mut() {
-                        Some(c) => c.check_alive(),
-                        None => Ok(()),
-                    },
+                    &mut alive,
                     move || calm_down.store(true, std::sync::atomic::Ordering::Relaxed),
                 )
                 .await;

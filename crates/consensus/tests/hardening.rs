@@ -48,15 +48,13 @@ fn validators(net: &Net) -> Vec<PublicKey> {
 fn a_fast_clock_cannot_take_over_block_production() {
     run(11, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N - 1 {
-            nodes.push(net.start(&ctx, i).await);
-        }
-        let fast = Faults {
-            stamp_at_drift_limit: true,
-            ..Faults::default()
-        };
-        nodes.push(net.start_with(&ctx, N - 1, fast).await);
+        // The last validator's clock runs fast: it stamps at the latest time others accept.
+        let nodes = net
+            .start_many(&ctx, N, |i| Faults {
+                stamp_at_drift_limit: i == N - 1,
+                ..Faults::default()
+            })
+            .await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
 
         // Run until the chain has passed view 200.
@@ -116,15 +114,13 @@ fn a_fast_clock_cannot_take_over_block_production() {
 fn a_replaying_proposer_is_rejected_and_receipts_stay() {
     run(12, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N - 1 {
-            nodes.push(net.start(&ctx, i).await);
-        }
-        let replayer = Faults {
-            replay_committed: true,
-            ..Faults::default()
-        };
-        nodes.push(net.start_with(&ctx, N - 1, replayer).await);
+        // The last validator replays committed transactions in its proposals.
+        let nodes = net
+            .start_many(&ctx, N, |i| Faults {
+                replay_committed: i == N - 1,
+                ..Faults::default()
+            })
+            .await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
 
@@ -174,10 +170,7 @@ fn a_replaying_proposer_is_rejected_and_receipts_stay() {
 fn a_panicking_module_stops_nothing_and_every_node_agrees() {
     run(13, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         let n0 = refs[0];
@@ -260,10 +253,7 @@ async fn check_value(ctx: &Ctx, net: &Net, node: &Node, key: &str, len: Option<u
 fn a_maximum_size_value_commits_proves_and_survives_a_restart() {
     run(14, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let mut nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         let n0 = refs[0];
@@ -319,10 +309,7 @@ fn proofs_succeed_when_heights_are_skipped() {
             certify_every: Some(2),
             ..Faults::default()
         };
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start_with(&ctx, i, skipping.clone()).await);
-        }
+        let nodes = net.start_many(&ctx, N, |_| skipping.clone()).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 4, Duration::from_secs(60)).await;
         let n0 = refs[0];

@@ -16,10 +16,7 @@ use urbis_core::SecretKey;
 fn four_validators_make_progress_and_agree() {
     run(1, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         // Transactions submitted to different validators all get included (gossip).
@@ -53,10 +50,7 @@ fn four_validators_make_progress_and_agree() {
 fn one_crashed_validator_does_not_stop_the_chain() {
     run(2, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let mut nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 5, Duration::from_secs(60)).await;
         let (crashed, _) = nodes.pop().unwrap();
@@ -72,10 +66,7 @@ fn one_crashed_validator_does_not_stop_the_chain() {
 fn two_crashed_stall_without_fork_and_recover() {
     run(3, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let mut nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 5, Duration::from_secs(60)).await;
         let (h3, n3) = nodes.pop().unwrap();
@@ -106,10 +97,7 @@ fn two_crashed_stall_without_fork_and_recover() {
 fn partition_stalls_then_heals() {
     run(4, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..N {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let nodes = net.start_honest(&ctx, N).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 5, Duration::from_secs(60)).await;
         net.cut(&[0, 1], &[2, 3]).await;
@@ -129,10 +117,7 @@ fn partition_stalls_then_heals() {
 fn equivocating_validator_is_detected_and_tolerated() {
     run(5, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..3 {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let nodes = net.start_honest(&ctx, 3).await;
         let _byzantine = net.start_conflicter(&ctx, 3).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 15, Duration::from_secs(120)).await;
@@ -167,10 +152,7 @@ fn equivocating_validator_is_detected_and_tolerated() {
 fn late_joiner_catches_up() {
     run(6, |ctx| async move {
         let net = Net::new(&ctx).await;
-        let mut nodes = Vec::new();
-        for i in 0..3 {
-            nodes.push(net.start(&ctx, i).await);
-        }
+        let nodes = net.start_honest(&ctx, 3).await;
         let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
         for nonce in 0..5 {

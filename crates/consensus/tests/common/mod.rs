@@ -144,6 +144,25 @@ impl Net {
         }
     }
 
+    /// Start validators `0..n`, honest.
+    pub async fn start_honest(&self, ctx: &Ctx, n: usize) -> Vec<(Handle<()>, Node)> {
+        self.start_many(ctx, n, |_| Faults::default()).await
+    }
+
+    /// Start validators `0..n`, validator `i` with `faults(i)`.
+    pub async fn start_many(
+        &self,
+        ctx: &Ctx,
+        n: usize,
+        faults: impl Fn(usize) -> Faults,
+    ) -> Vec<(Handle<()>, Node)> {
+        let mut nodes = Vec::with_capacity(n);
+        for i in 0..n {
+            nodes.push(self.start_with(ctx, i, faults(i)).await);
+        }
+        nodes
+    }
+
     /// Start honest validator `i` (or restart it on its existing storage).
     pub async fn start(&self, ctx: &Ctx, i: usize) -> (Handle<()>, Node) {
         self.start_with(ctx, i, Faults::default()).await
