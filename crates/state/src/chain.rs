@@ -324,3 +324,87 @@ impl StateView for StateSnapshot {
             .map(|g| g.value().to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urbis_core::{ErrorCode, Header, SecretKey, TxError};
+
+    fn block(height: u64) -> Block {
+        Block {
+            header: Header {
+                chain_id: "c".into(),
+                height,
+                parent: Hash::ZERO,
+                view: height,
+                timestamp_ms: height,
+                proposer: SecretKey::from_label("v").public_key(),
+                txs_root: Hash::ZERO,
+                tx_count: 0,
+                state_height: height.saturating_sub(1),
+                state_root: Hash::ZERO,
+                validator_set: Hash::ZERO,
+            },
+            txs: vec![],
+        }
+    }
+
+    fn receipt(tx: u8, height: u64, index: u32, nonce_used: bool) -> Receipt {
+        Receipt {
+            tx_hash: Hash([tx; 32]),
+            height,
+            index,
+            success: nonce_used,
+            error: (!nonce_used).then(|| TxError {
+                code: ErrorCode::NonceTooLow,
+                message: "replay".into(),
+            }),
+            events: vec![],
+            nonce_used,
+        }
+    }
+
+    fn commit(store: &ChainStore, height: u64, receipts: &[Receipt]) {
+        store
+            .commit_block(BlockRecord {
+                block: &block(height),
+                receipts,
+                block_events: &[],
+                writes: &WriteSet::new(),
+                state_root: Hash::ZERO,
+                finalization: None,
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_index_keeps_the_receipt_that_used_the_nonce() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(&dir.path().join("c.redb")).unwrap();
+        commit(
+            &store,
+            1,
+            &[receipt(1, 1, 0, true), receipt(2, 1, 1, false)],
+        );
+        assert_eq!(store.tx_location(&Hash([1; 32])).unwrap(), Some((1, 0)));
+        // A transaction refused before taking effect is kept with its block, not indexed.
+        assert_eq!(store.tx_location(&Hash([2; 32])).unwrap(), None);
+        assert_eq!(store.receipts(1).unwrap().unwrap().len(), 2);
+        // The same transaction executed again (a replay that slipped through) never replaces
+        // the committed receipt, whether the replay used a nonce or not.
+        commit(
+            &store,
+            2,
+            &[receipt(1, 2, 0, false), receipt(3, 2, 1, true)],
+        );
+        commit(&store, 3, &[receipt(1, 3, 0, true)]);
+        assert_eq!(store.tx_location(&Hash([1; 32])).unwrap(), Some((1, 0)));
+        assert!(store.receipt(&Hash([1; 32])).unwrap().unwrap().success);
+        assert_eq!(
+            store
+                .first_committed(&[Hash([9; 32]), Hash([3; 32])])
+                .unwrap(),
+            Some(Hash([3; 32]))
+        );
+    }
+}
