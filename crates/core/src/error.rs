@@ -70,6 +70,7 @@ error_codes! {
     KeyTooLarge => "key_too_large", 422, "State key too large";
     Overloaded => "overloaded", 503, "Server overloaded";
     QuotaExceeded => "quota_exceeded", 429, "Quota exceeded";
+    ForeignWrite => "foreign_write", 500, "Write outside the module's namespace";
 }
 
 impl fmt::Display for ErrorCode {

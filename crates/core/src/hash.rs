@@ -18,6 +18,7 @@ pub mod domain {
     pub const STATE_KEY: &[u8] = b"urbis/state-key/v1";
     pub const VALIDATOR_SET: &[u8] = b"urbis/validator-set/v1";
     pub const GENESIS: &[u8] = b"urbis/genesis/v1";
+    pub const OBJECT_ID: &[u8] = b"urbis/object-id/v1";
 }
 
 /// A 32-byte SHA-256 digest.

@@ -1,5 +1,6 @@
 use borsh::{BorshDeserialize, BorshSerialize};
-use urbis_core::{Address, ErrorCode, Event, PublicKey, UrbisError};
+use urbis_core::hash::domain;
+use urbis_core::{Address, ErrorCode, Event, Hash, PublicKey, UrbisError, sha256_domain};
 
 use crate::state::{StateView, WriteSet};
 
@@ -12,8 +13,59 @@ pub struct BlockEnv {
     pub proposer: Option<PublicKey>,
 }
 
+/// The transaction a call belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxInfo {
+    /// The transaction id.
+    pub hash: Hash,
+    /// Its position in the block.
+    pub index: u32,
+}
+
+/// What a context is running: a transaction's call, an exported operation called by another
+/// module, end-of-block work, a scheduled job, or genesis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Tx(TxInfo),
+    Genesis,
+    EndBlock,
+    /// A job of the scheduler, by its id.
+    Scheduled(u64),
+}
+
+/// Deepest nesting of exported operations (module A calls B calls C …).
+pub const MAX_CALL_DEPTH: u8 = 4;
+
+/// Runs another module's exported operation on behalf of a context (the runtime).
+pub trait Dispatch: Send + Sync {
+    fn invoke(&self, ctx: &mut Ctx<'_>, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError>;
+}
+
+/// A view of a context's state as its nested calls see it.
+struct ParentView<'p, 'a>(&'p Ctx<'a>);
+
+impl StateView for ParentView<'_, '_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
+        self.0.get_raw(key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<crate::state::Entries, UrbisError> {
+        self.0.scan(prefix, after, limit)
+    }
+}
+
 /// The execution context of one call: reads see committed state, then earlier writes of this
 /// block, then this call's own writes; writes are buffered until the call succeeds.
+///
+/// A module writes only under its own namespace (`"<module>/"`): a write elsewhere is not
+/// made, and fails the call with `foreign_write`. Another module's state changes only through
+/// that module's exported operations ([`Ctx::invoke`]), which run in a nested context: their
+/// writes land in their own namespace, and their failure fails this call too.
 pub struct Ctx<'a> {
     base: &'a dyn StateView,
     block_writes: &'a WriteSet,
@@ -21,14 +73,32 @@ pub struct Ctx<'a> {
     events: Vec<Event>,
     env: &'a BlockEnv,
     sender: Address,
+    module: &'static str,
+    prefix: Vec<u8>,
+    origin: Origin,
+    caller: Option<&'static str>,
+    depth: u8,
+    dispatch: Option<&'a dyn Dispatch>,
+    /// Objects derived so far by [`Ctx::new_id`].
+    ids: u32,
+    /// The first fault that fails this call whatever the module returns: a foreign write, or
+    /// a nested call that failed.
+    fault: Option<UrbisError>,
+    /// Jobs this call (and its nested calls) scheduled: `(due_ms, payload, module)`.
+    scheduled: Vec<(u64, Vec<u8>, &'static str)>,
 }
 
 impl<'a> Ctx<'a> {
+    /// A context for `module`'s code running on behalf of `sender`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         base: &'a dyn StateView,
         block_writes: &'a WriteSet,
         env: &'a BlockEnv,
         sender: Address,
+        module: &'static str,
+        origin: Origin,
+        dispatch: Option<&'a dyn Dispatch>,
     ) -> Self {
         Ctx {
             base,
@@ -37,11 +107,43 @@ impl<'a> Ctx<'a> {
             events: Vec::new(),
             env,
             sender,
+            module,
+            prefix: format!("{module}/").into_bytes(),
+            origin,
+            caller: None,
+            depth: 0,
+            dispatch,
+            ids: 0,
+            fault: None,
+            scheduled: Vec::new(),
         }
     }
 
+    /// The account that signed the transaction (the zero address outside transactions).
     pub fn sender(&self) -> Address {
         self.sender
+    }
+
+    /// The module whose code is running.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// In an exported operation: the module that called it.
+    pub fn caller(&self) -> Option<&'static str> {
+        self.caller
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The transaction being executed, if any.
+    pub fn tx(&self) -> Option<TxInfo> {
+        match self.origin {
+            Origin::Tx(t) => Some(t),
+            _ => None,
+        }
     }
 
     pub fn env(&self) -> &BlockEnv {
@@ -66,12 +168,48 @@ impl<'a> Ctx<'a> {
         self.base.get(key)
     }
 
+    /// Up to `limit` keys starting with `prefix`, in key order, after `after` (exclusive), as
+    /// this call sees them (its own writes and the block's included). Every node sees the same.
+    pub fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<crate::state::Entries, UrbisError> {
+        let layers: [&WriteSet; 2] = [&self.writes, self.block_writes];
+        crate::state::scan_layers(self.base, &layers, prefix, after, limit)
+    }
+
+    /// Write under this module's namespace. A key outside it is not written, and the call fails
+    /// with `foreign_write`.
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Some(value));
+        if self.owns(&key) {
+            self.writes.insert(key, Some(value));
+        }
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.writes.insert(key, None);
+        if self.owns(&key) {
+            self.writes.insert(key, None);
+        }
+    }
+
+    fn owns(&mut self, key: &[u8]) -> bool {
+        if key.starts_with(&self.prefix) {
+            return true;
+        }
+        if self.fault.is_none() {
+            self.fault = Some(UrbisError::new(
+                ErrorCode::ForeignWrite,
+                format!(
+                    "module {} may only write under {:?}, not {:?}",
+                    self.module,
+                    String::from_utf8_lossy(&self.prefix),
+                    truncate(&String::from_utf8_lossy(key), 80)
+                ),
+            ));
+        }
+        false
     }
 
     /// Read and decode a borsh value.
@@ -90,9 +228,149 @@ impl<'a> Ctx<'a> {
         self.events.push(event);
     }
 
-    /// Finish the call: its writes and events.
-    pub fn into_parts(self) -> (WriteSet, Vec<Event>) {
-        (self.writes, self.events)
+    /// A fresh object id: `SHA-256(len(tag) || "urbis/object-id/v1" || origin || counter)`,
+    /// where `origin` is the transaction id and its index in the block (`u32` little-endian)
+    /// for a transaction, or `height` (`u64` LE) and the module name for block work, and
+    /// `counter` (`u32` LE) counts the ids this call derived before. Every node derives the
+    /// same ids; two transactions never collide.
+    pub fn new_id(&mut self) -> Hash {
+        let counter = self.ids.to_le_bytes();
+        self.ids += 1;
+        match self.origin {
+            Origin::Tx(t) => sha256_domain(
+                domain::OBJECT_ID,
+                &[b"tx", &t.hash.0, &t.index.to_le_bytes(), &counter],
+            ),
+            Origin::Scheduled(job) => sha256_domain(
+                domain::OBJECT_ID,
+                &[b"job", &job.to_le_bytes(), self.module.as_bytes(), &counter],
+            ),
+            Origin::EndBlock | Origin::Genesis => sha256_domain(
+                domain::OBJECT_ID,
+                &[
+                    b"block",
+                    &self.env.height.to_le_bytes(),
+                    self.module.as_bytes(),
+                    &counter,
+                ],
+            ),
+        }
+    }
+
+    /// Run `payload` through this module's `on_scheduled` at the end of the first block whose
+    /// timestamp is at least `due_ms` (see the runtime's scheduler).
+    pub fn schedule_at(&mut self, due_ms: u64, payload: Vec<u8>) {
+        self.scheduled.push((due_ms, payload, self.module));
+    }
+
+    /// Call `module`'s exported operation `op` (its borsh-encoded op enum) and decode its
+    /// answer. The operation runs in a nested context: its writes land in its own namespace and
+    /// are kept only if it succeeds; if it fails, this call fails too, whatever it returns.
+    pub fn invoke<T: BorshDeserialize>(
+        &mut self,
+        module: &str,
+        op: &impl BorshSerialize,
+    ) -> Result<T, UrbisError> {
+        let op = borsh::to_vec(op).expect("borsh to vec never fails");
+        let bytes = self.invoke_raw(module, &op)?;
+        T::try_from_slice(&bytes).map_err(|e| {
+            UrbisError::new(
+                ErrorCode::Internal,
+                format!("the answer of {module} does not decode: {e}"),
+            )
+        })
+    }
+
+    /// [`Ctx::invoke`] with encoded bytes.
+    pub fn invoke_raw(&mut self, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let result = match self.dispatch {
+            None => Err(UrbisError::new(
+                ErrorCode::Internal,
+                "no runtime to dispatch exported operations",
+            )),
+            Some(_) if self.depth >= MAX_CALL_DEPTH => Err(UrbisError::new(
+                ErrorCode::InvalidState,
+                format!("exported operations nest deeper than {MAX_CALL_DEPTH}"),
+            )),
+            Some(d) => d.invoke(self, module, op),
+        };
+        if let Err(e) = &result
+            && self.fault.is_none()
+        {
+            self.fault = Some(e.clone());
+        }
+        result
+    }
+
+    /// Run `f` as `module`'s code in a context nested in this one (for the runtime's
+    /// dispatcher): on success its writes, events and scheduled jobs join this context's.
+    pub fn nested<R>(
+        &mut self,
+        module: &'static str,
+        f: impl FnOnce(&mut Ctx<'_>) -> Result<R, UrbisError>,
+    ) -> Result<R, UrbisError> {
+        let empty = WriteSet::new();
+        let (result, parts) = {
+            let view = ParentView(self);
+            let mut child = Ctx {
+                base: &view,
+                block_writes: &empty,
+                writes: WriteSet::new(),
+                events: Vec::new(),
+                env: self.env,
+                sender: self.sender,
+                module,
+                prefix: format!("{module}/").into_bytes(),
+                origin: self.origin,
+                caller: Some(self.module),
+                depth: self.depth + 1,
+                dispatch: self.dispatch,
+                ids: 0,
+                fault: None,
+                scheduled: Vec::new(),
+            };
+            // Ids stay unique across the nesting: the child continues the parent's counter.
+            child.ids = self.ids;
+            let r = f(&mut child);
+            let ids = child.ids;
+            (r, child.finish().map(|p| (p, ids)))
+        };
+        let (parts, ids) = parts?;
+        let value = result?;
+        self.ids = ids;
+        self.writes.extend(parts.writes);
+        self.events.extend(parts.events);
+        // Jobs scheduled by the nested module run in that module.
+        self.scheduled.extend(parts.scheduled);
+        Ok(value)
+    }
+
+    /// Finish the call: its writes, events and scheduled jobs, or the fault that fails it.
+    pub fn finish(self) -> Result<CallParts, UrbisError> {
+        if let Some(f) = self.fault {
+            return Err(f);
+        }
+        Ok(CallParts {
+            writes: self.writes,
+            events: self.events,
+            scheduled: self.scheduled,
+        })
+    }
+}
+
+/// What a successful call leaves.
+#[derive(Debug, Default)]
+pub struct CallParts {
+    pub writes: WriteSet,
+    pub events: Vec<Event>,
+    /// `(due_ms, payload, module)`.
+    pub scheduled: Vec<(u64, Vec<u8>, &'static str)>,
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 

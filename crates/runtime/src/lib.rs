@@ -13,18 +13,21 @@
 
 mod ctx;
 mod runtime;
+pub mod sched;
 mod state;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 #[cfg(test)]
 mod tests;
 
-pub use ctx::{BlockEnv, Ctx, decode_value, view_get};
+pub use ctx::{
+    BlockEnv, CallParts, Ctx, Dispatch, MAX_CALL_DEPTH, Origin, TxInfo, decode_value, view_get,
+};
 pub use runtime::{
     Admission, BlockOutcome, Gate, Genesis, GenesisValidator, MemberCache, Runtime, nonce_key,
     read_nonce,
 };
-pub use state::{MemState, StateView, WriteSet};
+pub use state::{Entries, MemState, Overlay, StateView, WriteSet, scan_layers, scan_start};
 
 use urbis_core::UrbisError;
 
@@ -67,6 +70,25 @@ pub trait Module: Send + Sync + 'static {
 
     /// Decode a call for display (JSON), used by explorers and the CLI.
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError>;
+
+    /// Run an exported operation that another module called through [`Ctx::invoke`] (`op` is
+    /// this module's borsh-encoded op enum; the answer is borsh too). `ctx.caller()` names the
+    /// calling module and `ctx.sender()` the transaction's signer; the operation checks its own
+    /// permissions. Its writes land in this module's namespace.
+    fn exported(&self, _ctx: &mut Ctx<'_>, _op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        Err(UrbisError::new(
+            urbis_core::ErrorCode::UnknownCall,
+            format!("module {} exports no operations", self.name()),
+        ))
+    }
+
+    /// A job this module scheduled with [`Ctx::schedule_at`] is due (`payload` as given).
+    fn on_scheduled(&self, _ctx: &mut Ctx<'_>, _payload: &[u8]) -> Result<(), UrbisError> {
+        Err(UrbisError::new(
+            urbis_core::ErrorCode::Internal,
+            format!("module {} has no scheduled work", self.name()),
+        ))
+    }
 
     /// Whether `data` is a call that a sender holding no role may make (e.g. creating one's own
     /// identifier). Such calls run under a per-block quota (see [`Gate`]); every other call

@@ -6,9 +6,9 @@ use urbis_core::{
     Address, ErrorCode, Event, PublicKey, Receipt, SignedTx, TxError, UrbisError, limits,
 };
 
-use crate::ctx::{BlockEnv, Ctx, view_get};
+use crate::ctx::{BlockEnv, CallParts, Ctx, Dispatch, Origin, TxInfo, view_get};
 use crate::state::{Overlay, StateView, WriteSet};
-use crate::{Module, QueryAnswer};
+use crate::{Module, QueryAnswer, sched};
 
 /// The runtime's own namespace: account nonces.
 const SYSTEM: &str = "system";
@@ -104,8 +104,37 @@ pub struct Runtime {
     gate: Option<Gate>,
 }
 
+impl Dispatch for Runtime {
+    fn invoke(&self, ctx: &mut Ctx<'_>, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let (name, m) = self.modules.get_key_value(module).ok_or_else(|| {
+            UrbisError::new(
+                ErrorCode::UnknownModule,
+                format!("no module named {:?}", truncate(module, 32)),
+            )
+        })?;
+        ctx.nested(name, |inner| guarded(|| m.exported(inner, op)))
+    }
+}
+
 impl Runtime {
+    /// The runtime of `modules`. Module names are namespaces: lowercase ASCII letters, digits
+    /// and `_`, not `system` or `runtime` (the runtime's own), each used once.
     pub fn new(chain_id: &str, modules: Vec<Arc<dyn Module>>) -> Self {
+        let mut names = std::collections::BTreeSet::new();
+        for m in &modules {
+            let name = m.name();
+            assert!(
+                !name.is_empty()
+                    && name.len() <= limits::MAX_MODULE_NAME_LEN
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && name != SYSTEM
+                    && name != SYSTEM_EVENTS,
+                "invalid module name {name:?}"
+            );
+            assert!(names.insert(name), "module {name:?} registered twice");
+        }
         let modules = modules.into_iter().map(|m| (m.name(), m)).collect();
         Runtime {
             chain_id: chain_id.to_string(),
@@ -211,28 +240,68 @@ impl Runtime {
                 .get(*name)
                 .cloned()
                 .unwrap_or(serde_json::Value::Null);
-            let mut ctx = Ctx::new(base, &writes, &env, Address::default());
-            guarded(|| module.genesis(&mut ctx, &config))
-                .and_then(|()| {
-                    let (w, _) = ctx.into_parts();
-                    check_sizes(&w)?;
-                    Ok(w)
-                })
-                .map(|w| writes.extend(w))
-                .map_err(|e| {
-                    UrbisError::new(e.code, format!("genesis of module {name}: {}", e.message))
-                })?;
+            let parts = {
+                let mut ctx = Ctx::new(
+                    base,
+                    &writes,
+                    &env,
+                    Address::default(),
+                    name,
+                    Origin::Genesis,
+                    Some(self),
+                );
+                guarded(|| module.genesis(&mut ctx, &config))
+                    .and_then(|()| ctx.finish())
+                    .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
+                    .map_err(|e| {
+                        UrbisError::new(e.code, format!("genesis of module {name}: {}", e.message))
+                    })?
+            };
+            self.merge(base, &mut writes, parts)?;
         }
         Ok(writes)
     }
 
-    /// Execute a block's transactions in order, then every module's end-of-block work.
-    /// Signatures and chain ids were checked when the block was verified.
+    /// Merge a finished call into the block's writes, giving its scheduled jobs their ids.
+    /// Returns its events.
+    fn merge(
+        &self,
+        view: &dyn StateView,
+        writes: &mut WriteSet,
+        parts: CallParts,
+    ) -> Result<Vec<Event>, UrbisError> {
+        writes.extend(parts.writes);
+        if !parts.scheduled.is_empty() {
+            let mut next: u64 =
+                view_get(&Overlay { base: view, writes }, sched::NEXT)?.unwrap_or(0);
+            for (due, payload, module) in parts.scheduled {
+                let job = sched::Job {
+                    module: module.to_string(),
+                    payload,
+                };
+                writes.insert(
+                    sched::job_key(due, next),
+                    Some(borsh::to_vec(&job).expect("borsh to vec never fails")),
+                );
+                next += 1;
+            }
+            writes.insert(
+                sched::NEXT.to_vec(),
+                Some(borsh::to_vec(&next).expect("borsh to vec never fails")),
+            );
+        }
+        Ok(parts.events)
+    }
+
+    /// Execute a block's transactions in order, then the scheduler's due jobs, then every
+    /// module's end-of-block work. Signatures and chain ids were checked when the block was
+    /// verified.
     ///
     /// Never fails and never panics because of a module: a call that fails or panics is a
-    /// failed receipt (`internal` for a panic), an end-of-block failure or panic discards that
-    /// module's end-of-block writes and emits `runtime/end_block_failed {module, code,
-    /// message}`. Every node reaches the same outcome. An error here is a storage failure.
+    /// failed receipt (`internal` for a panic); a job or an end-of-block run that fails or
+    /// panics has its writes discarded and is reported by a `runtime/job_failed` or
+    /// `runtime/end_block_failed {module, code, message}` event. Every node reaches the same
+    /// outcome. An error here is a storage failure.
     pub fn execute_block(
         &self,
         view: &dyn StateView,
@@ -252,29 +321,32 @@ impl Runtime {
                 i as u32,
                 &mut open_calls,
                 &mut members,
-            ));
+            )?);
         }
-        let mut block_events = Vec::new();
+        let mut block_events = self.run_due_jobs(view, env, &mut writes)?;
         for (name, module) in &self.modules {
-            let mut ctx = Ctx::new(view, &writes, env, Address::default());
-            let result = guarded(|| module.end_block(&mut ctx)).and_then(|()| {
-                let parts = ctx.into_parts();
-                check_sizes(&parts.0)?;
-                Ok(parts)
-            });
+            let result = {
+                let mut ctx = Ctx::new(
+                    view,
+                    &writes,
+                    env,
+                    Address::default(),
+                    name,
+                    Origin::EndBlock,
+                    Some(self),
+                );
+                guarded(|| module.end_block(&mut ctx))
+                    .and_then(|()| ctx.finish())
+                    .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
+            };
             match result {
-                Ok((w, ev)) => {
-                    writes.extend(w);
-                    block_events.extend(ev);
-                }
-                Err(e) => {
-                    block_events.push(
-                        Event::new(SYSTEM_EVENTS, "end_block_failed")
-                            .with("module", name)
-                            .with("code", e.code)
-                            .with("message", &e.message),
-                    );
-                }
+                Ok(parts) => block_events.extend(self.merge(view, &mut writes, parts)?),
+                Err(e) => block_events.push(
+                    Event::new(SYSTEM_EVENTS, "end_block_failed")
+                        .with("module", name)
+                        .with("code", e.code)
+                        .with("message", &e.message),
+                ),
             }
         }
         Ok(BlockOutcome {
@@ -282,6 +354,65 @@ impl Runtime {
             receipts,
             block_events,
         })
+    }
+
+    /// Run the jobs due at this block's time, oldest first, at most [`sched::JOBS_PER_BLOCK`];
+    /// each is removed whether it succeeds or fails (it runs exactly once).
+    fn run_due_jobs(
+        &self,
+        view: &dyn StateView,
+        env: &BlockEnv,
+        writes: &mut WriteSet,
+    ) -> Result<Vec<Event>, UrbisError> {
+        let due = {
+            let overlay = Overlay { base: view, writes };
+            overlay.scan(sched::QUEUE, None, sched::JOBS_PER_BLOCK)?
+        };
+        let mut events = Vec::new();
+        for (key, value) in due {
+            let Some((due_ms, id)) = sched::parse_job_key(&key) else {
+                return Err(UrbisError::new(
+                    ErrorCode::Internal,
+                    format!("malformed job key {:?}", String::from_utf8_lossy(&key)),
+                ));
+            };
+            if due_ms > env.timestamp_ms {
+                break;
+            }
+            writes.insert(key.clone(), None);
+            let job: sched::Job = crate::ctx::decode_value(&key, &value)?;
+            let result = match self.modules.get_key_value(job.module.as_str()) {
+                None => Err(UrbisError::new(
+                    ErrorCode::UnknownModule,
+                    format!("no module named {:?}", truncate(&job.module, 32)),
+                )),
+                Some((name, module)) => {
+                    let mut ctx = Ctx::new(
+                        view,
+                        writes,
+                        env,
+                        Address::default(),
+                        name,
+                        Origin::Scheduled(id),
+                        Some(self),
+                    );
+                    guarded(|| module.on_scheduled(&mut ctx, &job.payload))
+                        .and_then(|()| ctx.finish())
+                        .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
+                }
+            };
+            match result {
+                Ok(parts) => events.extend(self.merge(view, writes, parts)?),
+                Err(e) => events.push(
+                    Event::new(SYSTEM_EVENTS, "job_failed")
+                        .with("module", &job.module)
+                        .with("job", id)
+                        .with("code", e.code)
+                        .with("message", &e.message),
+                ),
+            }
+        }
+        Ok(events)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -294,7 +425,7 @@ impl Runtime {
         index: u32,
         open_calls: &mut u32,
         members: &mut MemberCache,
-    ) -> Receipt {
+    ) -> Result<Receipt, UrbisError> {
         let tx_hash = tx.hash();
         let receipt = |result: Result<Vec<Event>, UrbisError>, nonce_used: bool| match result {
             Ok(events) => Receipt {
@@ -328,7 +459,7 @@ impl Runtime {
             Ok(Admission::Open) => {
                 let quota = self.gate.map_or(u32::MAX, |g| g.open_calls_per_block);
                 if *open_calls >= quota {
-                    return receipt(
+                    return Ok(receipt(
                         Err(UrbisError::new(
                             ErrorCode::QuotaExceeded,
                             format!(
@@ -336,44 +467,69 @@ impl Runtime {
                             ),
                         )),
                         false,
-                    );
+                    ));
                 }
                 *open_calls += 1;
             }
-            Err(e) => return receipt(Err(e), false),
+            Err(e) => return Ok(receipt(Err(e), false)),
         }
         let expected = match read_nonce(&overlay, &sender) {
             Ok(n) => n,
-            Err(e) => return receipt(Err(e), false),
+            Err(e) => return Ok(receipt(Err(e), false)),
         };
         // A bad nonce is a replay or a gap: nothing at all is written.
         if let Err(e) = nonce_check(tx.nonce, expected) {
-            return receipt(Err(e), false);
+            return Ok(receipt(Err(e), false));
         }
-        let result = self.module(&tx.call.module).and_then(|module| {
-            let mut ctx = Ctx::new(view, writes, env, sender);
-            guarded(|| module.execute(&mut ctx, &tx.call.data))?;
-            let (w, events) = ctx.into_parts();
-            check_sizes(&w)?;
-            Ok((w, events))
-        });
+        let info = TxInfo {
+            hash: tx_hash,
+            index,
+        };
+        let result = self
+            .modules
+            .get_key_value(tx.call.module.as_str())
+            .map_or_else(
+                || {
+                    Err(UrbisError::new(
+                        ErrorCode::UnknownModule,
+                        format!("no module named {:?}", truncate(&tx.call.module, 32)),
+                    ))
+                },
+                |(name, module)| {
+                    let mut ctx = Ctx::new(
+                        view,
+                        writes,
+                        env,
+                        sender,
+                        name,
+                        Origin::Tx(info),
+                        Some(self),
+                    );
+                    guarded(|| module.execute(&mut ctx, &tx.call.data))
+                        .and_then(|()| ctx.finish())
+                        .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
+                },
+            );
         // The nonce is consumed whether or not the call succeeded.
         writes.insert(
             nonce_key(&sender),
             Some(borsh::to_vec(&(expected + 1)).expect("borsh to vec never fails")),
         );
-        match result {
-            Ok((w, events)) => {
+        Ok(match result {
+            Ok(parts) => {
                 if let Some(gate) = &self.gate
-                    && w.keys().any(|k| k.starts_with(gate.membership_prefix))
+                    && parts
+                        .writes
+                        .keys()
+                        .any(|k| k.starts_with(gate.membership_prefix))
                 {
                     members.clear();
                 }
-                writes.extend(w);
+                let events = self.merge(view, writes, parts)?;
                 receipt(Ok(events), true)
             }
             Err(e) => receipt(Err(e), true),
-        }
+        })
     }
 
     /// The state key that answers `path` of `module`.

@@ -10,6 +10,13 @@
 //! | `Fail`               | writes `probe/failed`, then fails with `invalid_state`        |
 //! | `Open { key }`       | an open call: writes one byte under `probe/open/<key>`        |
 //! | `SetEndBlock(mode)`  | what the end-of-block work does from the next block on        |
+//! | `WriteElsewhere(k)`  | writes outside its namespace (must fail with `foreign_write`)  |
+//! | `Invoke{module, op, ignore_failure}` | calls `module`'s exported [`ProbeOp`]          |
+//! | `Schedule{after_ms, tag}` | schedules a job; when it runs it writes `probe/ran/<tag>` (a tag starting with `fail` fails, `panic` panics) |
+//! | `NewIds(n)`          | derives `n` object ids and stores them under `probe/id/<hex>`  |
+//!
+//! Exported operations ([`ProbeOp`]): `Put`, `Fail`, `Recurse(depth)` (calls itself again),
+//! answering the number of keys it wrote.
 //!
 //! End of block: `Write` counts blocks under `probe/blocks`; `Fail` writes, then fails;
 //! `Panic` writes, then panics. Membership for [`gate`]: an account is a member when
@@ -33,24 +40,63 @@ pub enum EndBlock {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ProbeCall {
-    Put { key: String, len: u32 },
+    Put {
+        key: String,
+        len: u32,
+    },
     Panic,
     Fail,
-    Open { key: String },
+    Open {
+        key: String,
+    },
     SetEndBlock(EndBlock),
     AddMember(Address),
+    WriteElsewhere(String),
+    Invoke {
+        module: String,
+        op: ProbeOp,
+        ignore_failure: bool,
+    },
+    Schedule {
+        after_ms: u64,
+        tag: String,
+    },
+    NewIds(u32),
 }
 
-/// The probe module.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Probe;
+/// The probe's exported operations.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ProbeOp {
+    Put { key: String },
+    Fail,
+    Recurse(u8),
+}
+
+/// The probe module, under a name of its choosing (`probe` by default).
+#[derive(Clone, Copy, Debug)]
+pub struct Probe(pub &'static str);
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe(MODULE)
+    }
+}
 
 pub fn module() -> Arc<dyn Module> {
-    Arc::new(Probe)
+    Arc::new(Probe::default())
+}
+
+/// A second probe, to call across namespaces.
+pub fn module_named(name: &'static str) -> Arc<dyn Module> {
+    Arc::new(Probe(name))
 }
 
 pub fn key(name: &str) -> Vec<u8> {
     format!("{MODULE}/{name}").into_bytes()
+}
+
+fn key_in(module: &str, name: &str) -> Vec<u8> {
+    format!("{module}/{name}").into_bytes()
 }
 
 fn member_key(addr: &Address) -> Vec<u8> {
@@ -72,7 +118,7 @@ pub fn gate(open_calls_per_block: u32) -> Gate {
 
 impl Module for Probe {
     fn name(&self) -> &'static str {
-        MODULE
+        self.0
     }
 
     fn genesis(&self, _ctx: &mut Ctx<'_>, _config: &serde_json::Value) -> Result<(), UrbisError> {
@@ -82,29 +128,57 @@ impl Module for Probe {
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
         let call = ProbeCall::try_from_slice(data)
             .map_err(|e| UrbisError::new(ErrorCode::UnknownCall, e.to_string()))?;
+        let me = self.0;
         match call {
             ProbeCall::Put { key: k, len } => {
-                ctx.put_raw(key(&k), vec![0xAB; len as usize]);
-                ctx.emit(Event::new(MODULE, "put").with("len", len));
+                ctx.put_raw(key_in(me, &k), vec![0xAB; len as usize]);
+                ctx.emit(Event::new(me, "put").with("len", len));
             }
             ProbeCall::Panic => panic!("probe asked to panic"),
             ProbeCall::Fail => {
-                ctx.put_raw(key("failed"), vec![1]);
+                ctx.put_raw(key_in(me, "failed"), vec![1]);
                 return Err(UrbisError::new(
                     ErrorCode::InvalidState,
                     "probe asked to fail",
                 ));
             }
-            ProbeCall::Open { key: k } => ctx.put_raw(key(&format!("open/{k}")), vec![1]),
-            ProbeCall::SetEndBlock(mode) => ctx.put(key("end_block"), &mode),
+            ProbeCall::Open { key: k } => ctx.put_raw(key_in(me, &format!("open/{k}")), vec![1]),
+            ProbeCall::SetEndBlock(mode) => ctx.put(key_in(me, "end_block"), &mode),
             ProbeCall::AddMember(a) => ctx.put_raw(member_key(&a), vec![1]),
+            ProbeCall::WriteElsewhere(k) => {
+                ctx.put_raw(key_in(me, "mine"), vec![1]);
+                ctx.put_raw(k.into_bytes(), vec![1]);
+            }
+            ProbeCall::Invoke {
+                module,
+                op,
+                ignore_failure,
+            } => {
+                ctx.put_raw(key_in(me, "invoked"), vec![1]);
+                let r: Result<u32, UrbisError> = ctx.invoke(&module, &op);
+                match r {
+                    Ok(n) => ctx.emit(Event::new(me, "invoked").with("wrote", n)),
+                    Err(e) if !ignore_failure => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            ProbeCall::Schedule { after_ms, tag } => {
+                let due = ctx.timestamp_ms() + after_ms;
+                ctx.schedule_at(due, tag.into_bytes());
+            }
+            ProbeCall::NewIds(n) => {
+                for _ in 0..n {
+                    let id = ctx.new_id();
+                    ctx.put_raw(key_in(me, &format!("id/{id}")), vec![1]);
+                }
+            }
         }
         Ok(())
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
         match path {
-            [name] => Ok(key(name)),
+            [name] => Ok(key_in(self.0, name)),
             _ => Err(UrbisError::new(
                 ErrorCode::NotFound,
                 "probe queries: <name>",
@@ -129,6 +203,53 @@ impl Module for Probe {
         Ok(serde_json::Value::String(format!("{call:?}")))
     }
 
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let op = ProbeOp::try_from_slice(op)
+            .map_err(|e| UrbisError::new(ErrorCode::UnknownCall, e.to_string()))?;
+        let me = self.0;
+        let wrote: u32 = match op {
+            ProbeOp::Put { key: k } => {
+                let caller = ctx.caller().unwrap_or("none");
+                ctx.put_raw(key_in(me, &k), caller.as_bytes().to_vec());
+                ctx.emit(Event::new(me, "exported_put").with("caller", caller));
+                1
+            }
+            ProbeOp::Fail => {
+                ctx.put_raw(key_in(me, "exported_failed"), vec![1]);
+                return Err(UrbisError::new(
+                    ErrorCode::InvalidState,
+                    "exported operation asked to fail",
+                ));
+            }
+            ProbeOp::Recurse(depth) => {
+                ctx.put_raw(key_in(me, &format!("depth/{depth}")), vec![1]);
+                let below: u32 = if depth == 0 {
+                    0
+                } else {
+                    ctx.invoke(me, &ProbeOp::Recurse(depth - 1))?
+                };
+                below + 1
+            }
+        };
+        Ok(borsh::to_vec(&wrote).expect("borsh to vec never fails"))
+    }
+
+    fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
+        let tag = String::from_utf8_lossy(payload).into_owned();
+        ctx.put_raw(key_in(self.0, &format!("ran/{tag}")), vec![1]);
+        ctx.emit(Event::new(self.0, "job_ran").with("tag", &tag));
+        if tag.starts_with("panic") {
+            panic!("scheduled job asked to panic");
+        }
+        if tag.starts_with("fail") {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidState,
+                "scheduled job asked to fail",
+            ));
+        }
+        Ok(())
+    }
+
     fn is_open_call(&self, data: &[u8]) -> bool {
         matches!(
             ProbeCall::try_from_slice(data),
@@ -137,10 +258,13 @@ impl Module for Probe {
     }
 
     fn end_block(&self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
-        let mode: EndBlock = ctx.get(&key("end_block"))?.unwrap_or(EndBlock::Write);
-        let blocks: u64 = ctx.get(&key("blocks"))?.unwrap_or(0);
-        ctx.put(key("blocks"), &(blocks + 1));
-        ctx.emit(Event::new(MODULE, "end_block").with("blocks", blocks + 1));
+        let me = self.0;
+        let mode: EndBlock = ctx
+            .get(&key_in(me, "end_block"))?
+            .unwrap_or(EndBlock::Write);
+        let blocks: u64 = ctx.get(&key_in(me, "blocks"))?.unwrap_or(0);
+        ctx.put(key_in(me, "blocks"), &(blocks + 1));
+        ctx.emit(Event::new(me, "end_block").with("blocks", blocks + 1));
         match mode {
             EndBlock::Write => Ok(()),
             EndBlock::Fail => Err(UrbisError::new(

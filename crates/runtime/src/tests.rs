@@ -4,7 +4,7 @@
 
 use urbis_core::{Call, ChainRef, ErrorCode, Hash, SecretKey, SignedTx, limits};
 
-use crate::testkit::{self, EndBlock, ProbeCall};
+use crate::testkit::{self, EndBlock, ProbeCall, ProbeOp};
 use crate::{BlockEnv, BlockOutcome, MemState, Runtime, read_nonce};
 
 fn chain() -> ChainRef {
@@ -354,4 +354,295 @@ fn queries_are_a_function_of_one_key() {
         rt.query(&state, "nope", &["x"]).unwrap_err().code,
         ErrorCode::UnknownModule
     );
+}
+
+fn two_probes() -> Runtime {
+    Runtime::new("t", vec![testkit::module(), testkit::module_named("other")])
+}
+
+fn has(state: &MemState, key: &str) -> bool {
+    state.snapshot().contains_key(key.as_bytes())
+}
+
+#[test]
+fn a_write_outside_the_namespace_fails_the_call_and_writes_nothing() {
+    let rt = two_probes();
+    let state = MemState::default();
+    for target in ["other/x", "system/nonce/urbis1x", "probex/y", "x"] {
+        let out = run(
+            &rt,
+            &state,
+            1,
+            &[tx("a", 0, ProbeCall::WriteElsewhere(target.into()))],
+        );
+        let err = out.receipts[0].error.as_ref().unwrap();
+        assert_eq!(err.code, ErrorCode::ForeignWrite, "{target}");
+        assert!(err.message.contains(target), "{err:?}");
+        assert!(out.receipts[0].nonce_used);
+        assert!(!has(&state, target) && !has(&state, "probe/mine"));
+        // The next transaction of the same sender goes on.
+        state.apply(
+            &[(
+                crate::nonce_key(&SecretKey::from_label("a").address()),
+                None,
+            )]
+            .into_iter()
+            .collect(),
+        );
+    }
+}
+
+#[test]
+fn exported_operations_run_nested_and_their_failure_fails_the_caller() {
+    let rt = two_probes();
+    let state = MemState::default();
+    let invoke = |nonce, op, ignore_failure| {
+        tx(
+            "a",
+            nonce,
+            ProbeCall::Invoke {
+                module: "other".into(),
+                op,
+                ignore_failure,
+            },
+        )
+    };
+    // Success: the callee writes in its own namespace and knows who called.
+    let out = run(
+        &rt,
+        &state,
+        1,
+        &[invoke(0, ProbeOp::Put { key: "k".into() }, false)],
+    );
+    assert!(out.receipts[0].success, "{:?}", out.receipts[0]);
+    assert_eq!(
+        state.snapshot().get(b"other/k".as_slice()),
+        Some(&b"probe".to_vec())
+    );
+    assert!(has(&state, "probe/invoked"));
+    let kinds: Vec<&str> = out.receipts[0]
+        .events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["exported_put", "invoked"]);
+
+    // Failure: the caller fails even if it ignores the error; neither side's writes remain.
+    for (nonce, ignore) in [(1, false), (2, true)] {
+        let out = run(
+            &rt,
+            &state,
+            1 + nonce,
+            &[invoke(nonce, ProbeOp::Fail, ignore)],
+        );
+        assert_eq!(
+            out.receipts[0].error.as_ref().map(|e| e.code),
+            Some(ErrorCode::InvalidState),
+            "ignore_failure = {ignore}"
+        );
+        assert!(!has(&state, "other/exported_failed"));
+    }
+
+    // Nesting is bounded.
+    let out = run(&rt, &state, 4, &[invoke(3, ProbeOp::Recurse(2), false)]);
+    assert!(out.receipts[0].success);
+    assert!(has(&state, "other/depth/0"));
+    let out = run(&rt, &state, 5, &[invoke(4, ProbeOp::Recurse(10), false)]);
+    let err = out.receipts[0].error.as_ref().unwrap();
+    assert!(err.message.contains("nest deeper"), "{err:?}");
+    assert!(!has(&state, "other/depth/10"));
+
+    // Unknown modules and operations.
+    let out = run(
+        &rt,
+        &state,
+        6,
+        &[tx(
+            "a",
+            5,
+            ProbeCall::Invoke {
+                module: "nobody".into(),
+                op: ProbeOp::Fail,
+                ignore_failure: true,
+            },
+        )],
+    );
+    assert_eq!(
+        out.receipts[0].error.as_ref().map(|e| e.code),
+        Some(ErrorCode::UnknownModule)
+    );
+}
+
+#[test]
+fn the_scheduler_runs_due_jobs_in_order_once_within_a_bound() {
+    let rt = probe_runtime();
+    let state = MemState::default();
+    // env(h) is at 1000*h ms. Schedule from block 1 (t = 1000).
+    let mut txs = vec![
+        tx(
+            "a",
+            0,
+            ProbeCall::Schedule {
+                after_ms: 2_500,
+                tag: "late".into(),
+            },
+        ),
+        tx(
+            "a",
+            1,
+            ProbeCall::Schedule {
+                after_ms: 1_500,
+                tag: "b".into(),
+            },
+        ),
+        tx(
+            "a",
+            2,
+            ProbeCall::Schedule {
+                after_ms: 1_500,
+                tag: "fail-c".into(),
+            },
+        ),
+        tx(
+            "a",
+            3,
+            ProbeCall::Schedule {
+                after_ms: 1_000,
+                tag: "panic-d".into(),
+            },
+        ),
+    ];
+    // More jobs than a block runs, all due at t = 2000.
+    let extra = crate::sched::JOBS_PER_BLOCK + 10;
+    for i in 0..extra {
+        txs.push(tx(
+            "b",
+            i as u64,
+            ProbeCall::Schedule {
+                after_ms: 1_000,
+                tag: format!("bulk{i:04}"),
+            },
+        ));
+    }
+    run(&rt, &state, 1, &txs);
+    assert!(!has(&state, "probe/ran/panic-d"));
+
+    // Block 2 (t = 2000): the jobs due at 2000 in id order, as many as a block runs.
+    let out = run(&rt, &state, 2, &[]);
+    let ran: Vec<String> = out
+        .block_events
+        .iter()
+        .filter(|e| e.kind == "job_ran")
+        .map(|e| e.attr("tag").unwrap().to_string())
+        .collect();
+    let failed: Vec<_> = out
+        .block_events
+        .iter()
+        .filter(|e| e.kind == "job_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "the panicking job");
+    assert_eq!(failed[0].attr("code"), Some("internal"));
+    assert!(
+        !has(&state, "probe/ran/panic-d"),
+        "a failed job's writes are discarded"
+    );
+    assert_eq!(ran.len(), crate::sched::JOBS_PER_BLOCK - 1);
+    assert_eq!(ran[0], "bulk0000");
+    assert!(ran.windows(2).all(|w| w[0] < w[1]), "in id order");
+
+    // Block 3 (t = 3000): the rest of the bulk first (older), then b and fail-c.
+    let out = run(&rt, &state, 3, &[]);
+    let ran: Vec<String> = out
+        .block_events
+        .iter()
+        .filter(|e| e.kind == "job_ran")
+        .map(|e| e.attr("tag").unwrap().to_string())
+        .collect();
+    // 11 bulk jobs, then b; fail-c ran too, but a failed job's events are discarded.
+    assert_eq!(ran.len(), 12);
+    assert_eq!(ran.last().map(String::as_str), Some("b"));
+    assert!(
+        out.block_events
+            .iter()
+            .any(|e| e.kind == "job_failed" && e.attr("code") == Some("invalid_state"))
+    );
+    assert!(has(&state, "probe/ran/b") && !has(&state, "probe/ran/fail-c"));
+    assert!(!has(&state, "probe/ran/late"));
+
+    // Block 4 (t = 4000): the last one, then nothing is left.
+    run(&rt, &state, 4, &[]);
+    assert!(has(&state, "probe/ran/late"));
+    let left = state
+        .snapshot()
+        .keys()
+        .filter(|k| k.starts_with(crate::sched::QUEUE))
+        .count();
+    assert_eq!(left, 0, "each job ran exactly once");
+    let out = run(&rt, &state, 5, &[]);
+    assert!(out.block_events.iter().all(|e| e.kind != "job_ran"));
+}
+
+#[test]
+fn object_ids_are_derived_from_the_transaction() {
+    let rt = probe_runtime();
+    let ids = |state: &MemState| -> Vec<Vec<u8>> {
+        state
+            .snapshot()
+            .keys()
+            .filter(|k| k.starts_with(b"probe/id/"))
+            .cloned()
+            .collect()
+    };
+    let a = MemState::default();
+    run(
+        &rt,
+        &a,
+        1,
+        &[
+            tx("a", 0, ProbeCall::NewIds(3)),
+            tx("b", 0, ProbeCall::NewIds(2)),
+        ],
+    );
+    assert_eq!(ids(&a).len(), 5, "distinct within and across transactions");
+    let b = MemState::default();
+    run(
+        &rt,
+        &b,
+        1,
+        &[
+            tx("a", 0, ProbeCall::NewIds(3)),
+            tx("b", 0, ProbeCall::NewIds(2)),
+        ],
+    );
+    assert_eq!(ids(&a), ids(&b), "every node derives the same ids");
+}
+
+#[test]
+fn scans_see_the_calls_own_writes_on_every_view() {
+    let state = MemState::default();
+    state.apply(
+        &[
+            (b"m/1".to_vec(), Some(b"a".to_vec())),
+            (b"m/3".to_vec(), Some(b"c".to_vec())),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let block = crate::WriteSet::new();
+    let e = env(1);
+    let mut ctx = crate::Ctx::new(
+        &state,
+        &block,
+        &e,
+        SecretKey::from_label("a").address(),
+        "m",
+        crate::Origin::EndBlock,
+        None,
+    );
+    ctx.put_raw(b"m/2".to_vec(), b"b".to_vec());
+    ctx.delete(b"m/3".to_vec());
+    let page = ctx.scan(b"m/", None, 10).unwrap();
+    let keys: Vec<&[u8]> = page.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, [b"m/1".as_slice(), b"m/2".as_slice()]);
+    assert_eq!(ctx.scan(b"m/", Some(b"m/1"), 10).unwrap().len(), 1);
 }

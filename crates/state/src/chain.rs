@@ -323,6 +323,31 @@ impl StateView for StateSnapshot {
             .map_err(internal)?
             .map(|g| g.value().to_vec()))
     }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<urbis_runtime::Entries, UrbisError> {
+        let start = urbis_runtime::scan_start(prefix, after);
+        let range = self
+            .table
+            .range::<&[u8]>((start, std::ops::Bound::Unbounded))
+            .map_err(internal)?;
+        let mut out = Vec::new();
+        for item in range {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(internal)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
