@@ -459,6 +459,22 @@ pub enum QueryCmd {
         #[command(flatten)]
         prove: ProveOpts,
     },
+    /// A page of any list query, e.g. `list rewards programs`, `list accounts accounts`,
+    /// `list system jobs`.
+    List {
+        module: String,
+        #[arg(required = true, num_args = 1..)]
+        path: Vec<String>,
+        /// Entries per page (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after this cursor (the `next_cursor` of the page before).
+        #[arg(long, conflicts_with = "all")]
+        cursor: Option<String>,
+        /// Follow the cursors to the end.
+        #[arg(long)]
+        all: bool,
+    },
     /// Any module query, e.g. `raw system nonce urbis1…`.
     Raw {
         module: String,

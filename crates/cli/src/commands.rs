@@ -454,6 +454,13 @@ async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
 
 async fn query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
     let (module, path, prove): (String, Vec<String>, ProveOpts) = match cmd {
+        QueryCmd::List {
+            module,
+            path,
+            limit,
+            cursor,
+            all,
+        } => return list(ctx, &module, &path, limit, cursor, all).await,
         QueryCmd::Account { address, prove } => (
             "accounts".into(),
             vec!["account".into(), ctx.resolve_address(&address)?.to_string()],
@@ -516,6 +523,42 @@ async fn query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 result.height
             );
             output::json(&bundle)
+        }
+    }
+}
+
+/// `urbis query list`: one page, or every page with `--all`; JSON lines of entries.
+async fn list(
+    ctx: &Ctx,
+    module: &str,
+    path: &[String],
+    limit: usize,
+    mut cursor: Option<String>,
+    all: bool,
+) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let mut items = Vec::new();
+    loop {
+        let page = client
+            .query_list(module, &segments, limit, cursor.as_deref())
+            .await?;
+        items.extend(page.items);
+        cursor = page.next_cursor;
+        if !all || cursor.is_none() {
+            break;
+        }
+    }
+    match ctx.out {
+        Output::Json => output::json(&json!({ "items": items, "next_cursor": cursor })),
+        Output::Table => {
+            for item in &items {
+                println!("{item}");
+            }
+            if let Some(c) = cursor {
+                eprintln!("more: --cursor {c}");
+            }
+            Ok(())
         }
     }
 }

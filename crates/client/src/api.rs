@@ -127,6 +127,18 @@ pub struct QueryResult {
     pub proof: Option<ProofBundle>,
 }
 
+/// `GET /v1/query/{module}/{list…}`: one page of a list query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListResult {
+    pub module: String,
+    pub path: Vec<String>,
+    pub items: Vec<serde_json::Value>,
+    /// Give it back for the next page; absent on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    pub height: u64,
+}
+
 /// `GET /v1/nonce/{address}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NonceInfo {

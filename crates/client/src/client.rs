@@ -8,7 +8,8 @@ use urbis_core::{Address, Hash, SignedTx};
 use urbis_runtime::Genesis;
 
 use crate::api::{
-    BlockId, BlockResponse, CommittedTx, NodeStatus, NonceInfo, QueryResult, SubmitResult, TxStatus,
+    BlockId, BlockResponse, CommittedTx, ListResult, NodeStatus, NonceInfo, QueryResult,
+    SubmitResult, TxStatus,
 };
 use crate::error::{ClientError, api_error};
 
@@ -186,6 +187,24 @@ impl Client {
         segments.extend_from_slice(path);
         let prove = if prove { "true" } else { "false" };
         self.get(&segments, &[("prove", prove)]).await
+    }
+
+    /// One page of a list query, e.g. `query_list("rewards", &["programs"], 100, None)`.
+    pub async fn query_list(
+        &self,
+        module: &str,
+        path: &[&str],
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListResult, ClientError> {
+        let mut segments = vec!["v1", "query", module];
+        segments.extend_from_slice(path);
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c));
+        }
+        self.get(&segments, &query).await
     }
 
     /// `GET /v1/nonce/{address}`: committed and next (mempool-aware) nonce.

@@ -739,15 +739,17 @@ async fn nonce(State(s): State<ApiState>, Path(address): Path<String>) -> ApiRes
 }
 
 #[derive(Deserialize)]
-struct ProveParam {
+struct QueryParams {
     #[serde(default)]
     prove: bool,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 async fn query(
     State(s): State<ApiState>,
     Path((module, path)): Path<(String, String)>,
-    Query(q): Query<ProveParam>,
+    Query(q): Query<QueryParams>,
 ) -> ApiResult<Json<Value>> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if parts.len() > 8 || path.len() > 512 {
@@ -757,6 +759,39 @@ async fn query(
         ));
     }
     let sh = &s.shared;
+    if sh.runtime.list_prefix(&module, &parts)?.is_some() {
+        if q.prove {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                "a list is not proven as a whole: query each entry with prove=true",
+            ));
+        }
+        let view = sh.chain.state_view()?;
+        let height = sh.chain.executed_height()?.unwrap_or(0);
+        let page = sh.runtime.query_list(
+            &view,
+            &module,
+            &parts,
+            q.limit.unwrap_or(DEFAULT_PAGE),
+            q.cursor.as_deref(),
+        )?;
+        return Ok(Json(json!({
+            "module": module,
+            "path": parts,
+            "items": page.items,
+            "next_cursor": page.next_cursor,
+            "height": height,
+        })));
+    }
+    if q.limit.is_some() || q.cursor.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "{module}/{} answers one key; limit and cursor are for lists",
+                parts.join("/")
+            ),
+        ));
+    }
     if !q.prove {
         let view = sh.chain.state_view()?;
         let height = sh.chain.executed_height()?.unwrap_or(0);

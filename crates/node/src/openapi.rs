@@ -50,7 +50,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/query/{module}/{path}",
-        "Module query; ?prove=true adds a proof bundle checkable offline (the answer is a function of the proven key's bytes).",
+        "Module query. A single-key query answers {key, value, height} (?prove=true adds a proof bundle checkable offline; the answer is a function of the proven key's bytes); a list query answers {items, next_cursor, height}, a page at a time.",
     ),
     (
         "get",
@@ -76,11 +76,23 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
             ),
             ("cursor", "string", "The previous page's next_cursor."),
         ],
-        ("get", "/v1/query/{module}/{path}") => &[(
-            "prove",
-            "boolean",
-            "Attach a proof bundle (waits for the next block that certifies the state).",
-        )],
+        ("get", "/v1/query/{module}/{path}") => &[
+            (
+                "prove",
+                "boolean",
+                "Attach a proof bundle (waits for the next block that certifies the state); single-key queries only.",
+            ),
+            (
+                "limit",
+                "integer",
+                "List queries: entries per page, 1 to 1000 (default 100).",
+            ),
+            (
+                "cursor",
+                "string",
+                "List queries: the previous page's next_cursor.",
+            ),
+        ],
         _ => &[],
     }
 }

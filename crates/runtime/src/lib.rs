@@ -39,6 +39,17 @@ pub struct QueryAnswer {
     pub value: serde_json::Value,
 }
 
+/// Most entries of one page of a list query.
+pub const MAX_PAGE: usize = 1_000;
+
+/// One page of a list query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub items: Vec<serde_json::Value>,
+    /// Give it back to get the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// The contract every city service implements.
 pub trait Module: Send + Sync + 'static {
     /// Namespace and dispatch name, e.g. `"rewards"`.
@@ -59,6 +70,24 @@ pub trait Module: Send + Sync + 'static {
     /// The answer to `path` given the bytes stored under [`Module::query_key`] (`None` when
     /// absent); `null` means there is nothing there.
     fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError>;
+
+    /// If `path` is a list query: the key prefix whose entries it lists (in key order, a page at a
+    /// time). `None` for single-key queries (the default).
+    fn list_prefix(&self, _path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
+        Ok(None)
+    }
+
+    /// One entry of the list query `path`.
+    fn render_item(
+        &self,
+        _path: &[&str],
+        key: &[u8],
+        _value: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
+        Ok(serde_json::Value::String(
+            String::from_utf8_lossy(key).into_owned(),
+        ))
+    }
 
     /// Answer a read-only query from `state`.
     fn query(&self, state: &dyn StateView, path: &[&str]) -> Result<QueryAnswer, UrbisError> {

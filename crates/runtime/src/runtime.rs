@@ -582,6 +582,89 @@ impl Runtime {
         Ok(QueryAnswer { key, value })
     }
 
+    /// Whether `path` of `module` is a list query (its prefix) or a single-key one (`None`).
+    pub fn list_prefix(&self, module: &str, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
+        if module == SYSTEM {
+            return Ok(match path {
+                ["jobs"] => Some(sched::QUEUE.to_vec()),
+                _ => None,
+            });
+        }
+        let m = self.module(module)?;
+        guarded(|| m.list_prefix(path))
+    }
+
+    /// One page of the list query `path` of `module`: at most `limit` (1 to
+    /// [`crate::MAX_PAGE`]) entries after `cursor` (the opaque `next_cursor` of the page before).
+    /// The same on every node for the same state.
+    pub fn query_list(
+        &self,
+        view: &dyn StateView,
+        module: &str,
+        path: &[&str],
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<crate::ListPage, UrbisError> {
+        if limit == 0 || limit > crate::MAX_PAGE {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidArgument,
+                format!("limit must be 1 to {}", crate::MAX_PAGE),
+            ));
+        }
+        let prefix = self.list_prefix(module, path)?.ok_or_else(|| {
+            UrbisError::new(
+                ErrorCode::InvalidArgument,
+                format!("{module}/{} is not a list query", path.join("/")),
+            )
+        })?;
+        let after =
+            match cursor {
+                None => None,
+                Some(c) => {
+                    let key = hex::decode(c).ok().filter(|k| k.starts_with(&prefix));
+                    Some(key.ok_or_else(|| {
+                        UrbisError::new(ErrorCode::InvalidArgument, "invalid cursor")
+                    })?)
+                }
+            };
+        // One more than asked: is there a next page?
+        let mut entries = view.scan(&prefix, after.as_deref(), limit + 1)?;
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next_cursor = if more {
+            entries.last().map(|(k, _)| hex::encode(k))
+        } else {
+            None
+        };
+        let items = entries
+            .iter()
+            .map(|(k, v)| self.render_item(module, path, k, v))
+            .collect::<Result<_, _>>()?;
+        Ok(crate::ListPage { items, next_cursor })
+    }
+
+    fn render_item(
+        &self,
+        module: &str,
+        path: &[&str],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
+        if module == SYSTEM {
+            let (due_ms, id) = sched::parse_job_key(key)
+                .ok_or_else(|| UrbisError::new(ErrorCode::Internal, "malformed job key"))?;
+            let job: sched::Job = crate::ctx::decode_value(key, value)?;
+            return Ok(serde_json::json!({
+                "id": id,
+                "due_ms": due_ms,
+                "module": job.module,
+                "payload": hex::encode(&job.payload),
+            }));
+        }
+        let m = self.module(module)?;
+        guarded(|| m.render_item(path, key, value))
+    }
+
     /// Decode a call for display.
     pub fn describe_call(
         &self,
@@ -597,7 +680,10 @@ impl Runtime {
 pub const SYSTEM_EVENTS: &str = "runtime";
 
 fn system_paths() -> UrbisError {
-    UrbisError::new(ErrorCode::NotFound, "system queries: nonce/<address>")
+    UrbisError::new(
+        ErrorCode::NotFound,
+        "system queries: nonce/<address>, jobs (a list)",
+    )
 }
 
 fn parse_address(text: &str) -> Result<Address, UrbisError> {

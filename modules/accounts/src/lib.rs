@@ -48,9 +48,10 @@
 //! `role_granted {account, role, by}`, `role_revoked {account, role, by}` or
 //! `label_set {account, label}`.
 //!
-//! The only query is `["account", <addr>]`, answering `{address, roles, label}` or `null` when
-//! the account has no record; it reads the account key alone (present or absent), so the node
-//! can prove the answer and a client can recompute it from the proven bytes.
+//! `["account", <addr>]` answers `{address, roles, label}` or `null` when the account has no
+//! record; it reads the account key alone (present or absent), so the node can prove the answer
+//! and a client can recompute it from the proven bytes. `["accounts"]` lists every account with
+//! a record, a page at a time, in key order.
 //!
 //! # Genesis
 //!
@@ -110,6 +111,27 @@ impl Module for Accounts {
                 "accounts queries: account/<address>",
             )),
         }
+    }
+
+    fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
+        Ok(match path {
+            ["accounts"] => Some(keys::ACCOUNT_PREFIX.as_bytes().to_vec()),
+            _ => None,
+        })
+    }
+
+    fn render_item(
+        &self,
+        _path: &[&str],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
+        let addr = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| k.strip_prefix(keys::ACCOUNT_PREFIX))
+            .ok_or_else(|| UrbisError::new(ErrorCode::Internal, "malformed account key"))?;
+        let a: Account = decode_value(key, value)?;
+        Ok(serde_json::json!({ "address": addr, "roles": a.roles, "label": a.label }))
     }
 
     fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {

@@ -191,6 +191,18 @@ impl TestChain {
         self.runtime.query(&self.state, module, path)
     }
 
+    /// One page of a list query.
+    pub fn list(
+        &self,
+        module: &str,
+        path: &[&str],
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<urbis_runtime::ListPage, UrbisError> {
+        self.runtime
+            .query_list(&self.state, module, path, limit, cursor)
+    }
+
     /// Query a module, asserting success, and return the JSON value.
     pub fn value(&self, module: &str, path: &[&str]) -> serde_json::Value {
         self.query(module, path).expect("query succeeds").value

@@ -10,6 +10,11 @@ pub fn next_program_id() -> Vec<u8> {
     format!("{MODULE}/next_program_id").into_bytes()
 }
 
+/// Prefix of every program record.
+pub const PROGRAM_PREFIX: &str = "rewards/program/";
+/// Prefix of every redemption record.
+pub const REDEMPTION_PREFIX: &str = "rewards/redemption/";
+
 /// `rewards/program/<id>`: a [`Program`](crate::Program).
 pub fn program(id: u64) -> Vec<u8> {
     format!("{MODULE}/program/{id}").into_bytes()

@@ -69,6 +69,9 @@
 //! | `redemption/<id>`                     | [`Redemption`] as JSON, or `null` (redemption key)                 |
 //! | `awarded/<program>/<addr>/<period>`   | `{program, address, period, amount}` (awarded key)                 |
 //!
+//! Lists (a page at a time, `?limit=` up to 1000 and the opaque `cursor` of the page before, in
+//! key order): `programs` (every [`Program`]) and `redemptions` (every [`Redemption`]).
+//!
 //! A bad id or address is [`ErrorCode::InvalidArgument`]; an unknown path is
 //! [`ErrorCode::NotFound`].
 //!
@@ -132,6 +135,19 @@ impl Module for Rewards {
 
     fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
         query::render(path, value)
+    }
+
+    fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
+        Ok(query::list_prefix(path))
+    }
+
+    fn render_item(
+        &self,
+        path: &[&str],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
+        query::render_item(path, key, value)
     }
 
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {

@@ -12,7 +12,26 @@ use crate::types::{Holdings, Program, Redemption, Supply};
 
 /// Every supported path, for the error message of an unknown one.
 const PATHS: &str = "rewards queries: program/<id>, balance/<address>, supply, \
-                     redemption/<id>, awarded/<program>/<address>/<period>";
+                     redemption/<id>, awarded/<program>/<address>/<period>; \
+                     lists: programs, redemptions";
+
+/// The prefix of a list query.
+pub(crate) fn list_prefix(path: &[&str]) -> Option<Vec<u8>> {
+    match path {
+        ["programs"] => Some(keys::PROGRAM_PREFIX.as_bytes().to_vec()),
+        ["redemptions"] => Some(keys::REDEMPTION_PREFIX.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+/// One entry of a list query: the record as JSON.
+pub(crate) fn render_item(path: &[&str], key: &[u8], value: &[u8]) -> Result<Value, UrbisError> {
+    match path {
+        ["programs"] => record::<Program>(key, Some(value)),
+        ["redemptions"] => record::<Redemption>(key, Some(value)),
+        _ => Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+    }
+}
 
 /// A parsed query path.
 enum Query {

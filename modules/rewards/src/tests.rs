@@ -580,3 +580,81 @@ fn a_failed_call_in_a_block_does_not_disturb_its_neighbours() {
         (25, 15)
     );
 }
+
+#[test]
+fn lists_come_in_pages() {
+    let mut chain = city();
+    for i in 0..5 {
+        chain.ok(
+            &key("admin"),
+            call(RewardsCall::CreateProgram {
+                name: format!("extra {i}"),
+                category: crate::Category::Other,
+                budget: 10,
+                cap_per_period: 1,
+                period_ms: HOUR_MS,
+                transferable: true,
+            }),
+        );
+    }
+    // Seven programs (two from genesis), two at a time, in key order.
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = chain
+            .list(MODULE, &["programs"], 2, cursor.as_deref())
+            .expect("page");
+        assert!(page.items.len() <= 2);
+        names.extend(
+            page.items
+                .iter()
+                .map(|p| p["name"].as_str().expect("name").to_string()),
+        );
+        pages += 1;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(names.len(), 7);
+    let all = chain.list(MODULE, &["programs"], 1000, None).expect("all");
+    assert_eq!(all.items.len(), 7);
+    assert!(all.next_cursor.is_none());
+    // Bad pages: stable codes.
+    let code =
+        |r: Result<urbis_runtime::ListPage, urbis_core::UrbisError>| r.expect_err("bad").code;
+    assert_eq!(
+        code(chain.list(MODULE, &["programs"], 0, None)),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(chain.list(MODULE, &["programs"], 1001, None)),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(chain.list(MODULE, &["programs"], 2, Some("zz"))),
+        ErrorCode::InvalidArgument
+    );
+    // A cursor of another list is garbage here.
+    let other: String = b"accounts/account/x"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        code(chain.list(MODULE, &["programs"], 2, Some(&other))),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(chain.list(MODULE, &["supply"], 2, None)),
+        ErrorCode::InvalidArgument
+    );
+    assert!(
+        chain
+            .list(MODULE, &["redemptions"], 10, None)
+            .expect("empty")
+            .items
+            .is_empty()
+    );
+}

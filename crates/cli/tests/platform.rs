@@ -1,0 +1,113 @@
+//! The module platform through the public API and the `urbis` binary: paginated lists.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestNode;
+use urbis_accounts::{AccountsCall, Role};
+use urbis_client::{Client, Signer};
+use urbis_core::{Call, SecretKey};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_paginated_the_same_way_everywhere() {
+    let node = TestNode::start();
+    let client = Client::new(&node.url).unwrap();
+    let admin = Signer::new(
+        node.admin.clone(),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
+    let n0 = client.next_nonce(&admin.address()).await.unwrap();
+    let txs: Vec<_> = (0..7u64)
+        .map(|i| {
+            admin.sign(
+                n0 + i,
+                Call::new(
+                    "accounts",
+                    &AccountsCall::GrantRole {
+                        account: SecretKey::from_label(&format!("resident-{i}")).address(),
+                        role: Role::Citizen,
+                    },
+                ),
+            )
+        })
+        .collect();
+    client.submit_batch(&txs).await.unwrap();
+    for t in &txs {
+        while !matches!(
+            client.tx(&t.hash()).await,
+            Ok(urbis_client::TxStatus::Committed(_))
+        ) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    // Eight accounts (the admin and seven residents), three at a time.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = client
+            .query_list("accounts", &["accounts"], 3, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|a| a["address"].to_string()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 8, "no entry twice");
+
+    // Bad pages and misuse: stable codes.
+    let http = reqwest::Client::new();
+    let code = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", node.url);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.unwrap();
+            (status, v["code"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    for bad in [
+        "/v1/query/accounts/accounts?limit=0",
+        "/v1/query/accounts/accounts?limit=1001",
+        "/v1/query/accounts/accounts?cursor=zz",
+        "/v1/query/accounts/accounts?cursor=00",
+        "/v1/query/accounts/accounts?prove=true",
+        "/v1/query/rewards/supply?limit=5",
+    ] {
+        assert_eq!(
+            code(bad.to_string()).await,
+            (400, "invalid_argument".to_string()),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code("/v1/query/nobody/list".into()).await.1,
+        "unknown_module"
+    );
+
+    // The same through the binary.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .args(["--node", &node.url, "--output", "json"])
+        .args([
+            "query", "list", "accounts", "accounts", "--limit", "3", "--all",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 8);
+    assert!(v["next_cursor"].is_null());
+    node.stop();
+}
