@@ -305,6 +305,9 @@ pub enum TxCmd {
     /// Rewards module: programs, awards, transfers, redemptions.
     #[command(subcommand)]
     Rewards(RewardsTx),
+    /// Assets module: settlement assets, issuance, transfers.
+    #[command(subcommand)]
+    Assets(AssetsTx),
     /// Show a transaction's status and receipt.
     Status { hash: Hash },
 }
@@ -412,6 +415,57 @@ pub enum RewardsTx {
         program: u64,
         #[arg(long, action = ArgAction::Set)]
         active: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetsTx {
+    /// Create an asset; you become its issuer (city admin or department).
+    Create {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// 1 to 12 letters and digits, e.g. EURc.
+        #[arg(long)]
+        symbol: String,
+        #[arg(long)]
+        name: String,
+        /// Decimal places of the minor unit (display only).
+        #[arg(long, default_value_t = 2)]
+        decimals: u8,
+    },
+    /// Issue new units (issuer).
+    Issue {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        symbol: String,
+        /// Address or keystore name.
+        #[arg(long)]
+        to: String,
+        /// Minor units.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Burn units from your own balance (issuer).
+    Burn {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        symbol: String,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Transfer units.
+    Transfer {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        symbol: String,
+        /// Address or keystore name.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u64,
     },
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 use urbis_accounts::AccountsCall;
+use urbis_assets::AssetsCall;
 use urbis_client::keystore::{is_valid_name, parse_seed};
 use urbis_client::{
     Client, ClientError, Keystore, KeystoreError, ProofBundle, Protection, QueryResult, Signer,
@@ -15,8 +16,8 @@ use urbis_rewards::RewardsCall;
 use urbis_runtime::Genesis;
 
 use crate::cli::{
-    AccountsTx, Cli, Command, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx, TxCmd, TxOpts,
-    VerifyArgs,
+    AccountsTx, AssetsTx, Cli, Command, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx, TxCmd,
+    TxOpts, VerifyArgs,
 };
 use crate::passphrase::{self, Passphrase, Source};
 use crate::{fail, output, values};
@@ -325,6 +326,7 @@ async fn tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
         }
         TxCmd::Accounts(cmd) => accounts_call(ctx, cmd)?,
         TxCmd::Rewards(cmd) => rewards_call(ctx, cmd)?,
+        TxCmd::Assets(cmd) => assets_call(ctx, cmd)?,
     };
     send(ctx, &opts, call).await
 }
@@ -421,6 +423,52 @@ fn rewards_call(ctx: &Ctx, cmd: RewardsTx) -> anyhow::Result<(TxOpts, Call)> {
         } => (tx, RewardsCall::SetProgramActive { program, active }),
     };
     Ok((opts, Call::new(urbis_rewards::MODULE, &call)))
+}
+
+fn assets_call(ctx: &Ctx, cmd: AssetsTx) -> anyhow::Result<(TxOpts, Call)> {
+    let (opts, call) = match cmd {
+        AssetsTx::Create {
+            tx,
+            symbol,
+            name,
+            decimals,
+        } => (
+            tx,
+            AssetsCall::CreateAsset {
+                symbol,
+                name,
+                decimals,
+            },
+        ),
+        AssetsTx::Issue {
+            tx,
+            symbol,
+            to,
+            amount,
+        } => (
+            tx,
+            AssetsCall::Issue {
+                symbol,
+                to: ctx.resolve_address(&to)?,
+                amount,
+            },
+        ),
+        AssetsTx::Burn { tx, symbol, amount } => (tx, AssetsCall::Burn { symbol, amount }),
+        AssetsTx::Transfer {
+            tx,
+            symbol,
+            to,
+            amount,
+        } => (
+            tx,
+            AssetsCall::Transfer {
+                symbol,
+                to: ctx.resolve_address(&to)?,
+                amount,
+            },
+        ),
+    };
+    Ok((opts, Call::new(urbis_assets::MODULE, &call)))
 }
 
 /// Sign with `--from`, submit, and print the outcome; a failed receipt is an error.

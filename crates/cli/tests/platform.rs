@@ -111,3 +111,87 @@ async fn lists_are_paginated_the_same_way_everywhere() {
     assert!(v["next_cursor"].is_null());
     node.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_through_the_cli_with_proofs() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let urbis = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+            .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
+            .env("URBIS_PASSPHRASE", "platform test")
+            .args(["--node", &node.url])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let seed = hex::encode(node.admin.seed());
+    assert!(urbis(&["keys", "import", "admin", "--seed", &seed]).0);
+    assert!(urbis(&["keys", "new", "alice"]).0);
+    let ok = |r: (bool, String, String)| assert!(r.0, "{} {}", r.1, r.2);
+    ok(urbis(&[
+        "tx",
+        "accounts",
+        "grant-role",
+        "--from",
+        "admin",
+        "--account",
+        "alice",
+        "--role",
+        "citizen",
+    ]));
+    ok(urbis(&[
+        "tx",
+        "assets",
+        "create",
+        "--from",
+        "admin",
+        "--symbol",
+        "EURc",
+        "--name",
+        "Euro (cents)",
+    ]));
+    ok(urbis(&[
+        "tx", "assets", "issue", "--from", "admin", "--symbol", "EURc", "--to", "alice",
+        "--amount", "12500",
+    ]));
+    ok(urbis(&[
+        "tx", "assets", "transfer", "--from", "alice", "--symbol", "EURc", "--to", "admin",
+        "--amount", "2500",
+    ]));
+    let (ok_, _, err) = urbis(&[
+        "tx", "assets", "burn", "--from", "alice", "--symbol", "EURc", "--amount", "1",
+    ]);
+    assert!(!ok_ && err.contains("unauthorized"), "{err}");
+
+    // Balances, proven and checked against the genesis validators.
+    let client = Client::new(&node.url).unwrap();
+    let genesis: urbis_runtime::Genesis =
+        serde_json::from_slice(&std::fs::read(&node.genesis_path).unwrap()).unwrap();
+    let list = client
+        .query_list("assets", &["balances", "EURc"], 10, None)
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 2);
+    for item in &list.items {
+        let addr = item["address"].as_str().unwrap();
+        let answer = client
+            .query("assets", &["balance", "EURc", addr], true)
+            .await
+            .unwrap();
+        urbis_client::verify_query(&answer, &genesis).unwrap();
+        assert_eq!(answer.value["amount"], item["amount"]);
+    }
+    let asset = client
+        .query("assets", &["asset", "EURc"], true)
+        .await
+        .unwrap();
+    urbis_client::verify_query(&asset, &genesis).unwrap();
+    assert_eq!(asset.value["outstanding"], 12_500);
+    node.stop();
+}

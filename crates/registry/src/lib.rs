@@ -12,7 +12,11 @@ pub const OPEN_CALLS_PER_BLOCK: u32 = 64;
 
 /// The modules every Urbis node runs.
 pub fn modules() -> Vec<Arc<dyn Module>> {
-    vec![urbis_accounts::module(), urbis_rewards::module()]
+    vec![
+        urbis_accounts::module(),
+        urbis_rewards::module(),
+        urbis_assets::module(),
+    ]
 }
 
 /// The runtime of a city chain: [`modules`] behind the accounts module's gate (a sender needs

@@ -1,0 +1,214 @@
+//! The assets call enum and its execution.
+//!
+//! Each handler checks, in order: the sender's role, the arguments, then state; it writes
+//! nothing before every check has passed.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use urbis_accounts::{Role, has_role};
+use urbis_core::{Address, ErrorCode, Event, UrbisError};
+use urbis_runtime::Ctx;
+
+use crate::keys::{self, MODULE};
+use crate::store;
+use crate::types::{Asset, MAX_NAME_CHARS, checked_add, invalid, validate_symbol};
+
+/// A call into the assets module (borsh in transactions, JSON for display and `tx call`).
+///
+/// The borsh encoding is the variant index followed by the fields: never reorder, only append.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum AssetsCall {
+    /// Create an asset; the sender (a city admin or department) becomes its issuer.
+    CreateAsset {
+        symbol: String,
+        name: String,
+        decimals: u8,
+    },
+    /// Issue new units to `to` (issuer).
+    Issue {
+        symbol: String,
+        to: Address,
+        amount: u64,
+    },
+    /// Burn units from the issuer's own balance (issuer).
+    Burn { symbol: String, amount: u64 },
+    /// Move units to another account (any holder).
+    Transfer {
+        symbol: String,
+        to: Address,
+        amount: u64,
+    },
+}
+
+impl AssetsCall {
+    pub fn decode(data: &[u8]) -> Result<Self, UrbisError> {
+        borsh::from_slice(data)
+            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+    }
+
+    pub(crate) fn execute(self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
+        match self {
+            AssetsCall::CreateAsset {
+                symbol,
+                name,
+                decimals,
+            } => create(ctx, symbol, name, decimals),
+            AssetsCall::Issue { symbol, to, amount } => issue(ctx, &symbol, to, amount),
+            AssetsCall::Burn { symbol, amount } => burn(ctx, &symbol, amount),
+            AssetsCall::Transfer { symbol, to, amount } => transfer(ctx, &symbol, to, amount),
+        }
+    }
+}
+
+fn require_issuer(ctx: &Ctx<'_>, asset: &Asset) -> Result<(), UrbisError> {
+    if asset.issuer == ctx.sender() {
+        Ok(())
+    } else {
+        Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "only the issuer {} may do this with {}",
+                asset.issuer, asset.symbol
+            ),
+        ))
+    }
+}
+
+fn positive(amount: u64) -> Result<(), UrbisError> {
+    if amount == 0 {
+        Err(invalid("amount must be positive"))
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn create(
+    ctx: &mut Ctx<'_>,
+    symbol: String,
+    name: String,
+    decimals: u8,
+) -> Result<(), UrbisError> {
+    let sender = ctx.sender();
+    if !has_role(ctx, &sender, Role::CityAdmin)? && !has_role(ctx, &sender, Role::Department)? {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "creating an asset requires the city_admin or department role",
+        ));
+    }
+    validate_symbol(&symbol)?;
+    let name = name.trim().to_string();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(invalid(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters without control characters"
+        )));
+    }
+    if decimals > 18 {
+        return Err(invalid("decimals must be at most 18"));
+    }
+    if ctx.get_raw(&keys::asset(&symbol))?.is_some() {
+        return Err(UrbisError::new(
+            ErrorCode::AlreadyExists,
+            format!("asset {symbol} exists"),
+        ));
+    }
+    let asset = Asset {
+        symbol: symbol.clone(),
+        name: name.clone(),
+        decimals,
+        issuer: sender,
+        issued: 0,
+        burned: 0,
+        held: 0,
+    };
+    store::put_asset(ctx, &asset);
+    ctx.emit(
+        Event::new(MODULE, "asset_created")
+            .with("asset", &symbol)
+            .with("name", &name)
+            .with("issuer", sender),
+    );
+    Ok(())
+}
+
+fn issue(ctx: &mut Ctx<'_>, symbol: &str, to: Address, amount: u64) -> Result<(), UrbisError> {
+    let mut asset = store::asset(ctx, symbol)?;
+    require_issuer(ctx, &asset)?;
+    positive(amount)?;
+    asset.issued = checked_add(asset.issued, amount)?;
+    let balance = checked_add(store::balance(ctx, symbol, &to)?, amount)?;
+    store::put_asset(ctx, &asset);
+    store::put_balance(ctx, symbol, &to, balance);
+    ctx.emit(
+        Event::new(MODULE, "issued")
+            .with("asset", symbol)
+            .with("to", to)
+            .with("amount", amount),
+    );
+    Ok(())
+}
+
+fn burn(ctx: &mut Ctx<'_>, symbol: &str, amount: u64) -> Result<(), UrbisError> {
+    let mut asset = store::asset(ctx, symbol)?;
+    require_issuer(ctx, &asset)?;
+    positive(amount)?;
+    let issuer = asset.issuer;
+    let balance = store::balance(ctx, symbol, &issuer)?;
+    let left = balance.checked_sub(amount).ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::InsufficientBalance,
+            format!("the issuer holds {balance} {symbol}, cannot burn {amount}"),
+        )
+    })?;
+    asset.burned = checked_add(asset.burned, amount)?;
+    store::put_asset(ctx, &asset);
+    store::put_balance(ctx, symbol, &issuer, left);
+    ctx.emit(
+        Event::new(MODULE, "burned")
+            .with("asset", symbol)
+            .with("amount", amount),
+    );
+    Ok(())
+}
+
+fn transfer(ctx: &mut Ctx<'_>, symbol: &str, to: Address, amount: u64) -> Result<(), UrbisError> {
+    let from = ctx.sender();
+    positive(amount)?;
+    if to == from {
+        return Err(invalid("cannot transfer to oneself"));
+    }
+    store::asset(ctx, symbol)?;
+    move_units(ctx, symbol, &from, &to, amount)?;
+    ctx.emit(
+        Event::new(MODULE, "transferred")
+            .with("asset", symbol)
+            .with("from", from)
+            .with("to", to)
+            .with("amount", amount),
+    );
+    Ok(())
+}
+
+/// Debit `from`, credit `to` (checked; writes only if both succeed).
+pub(crate) fn move_units(
+    ctx: &mut Ctx<'_>,
+    symbol: &str,
+    from: &Address,
+    to: &Address,
+    amount: u64,
+) -> Result<(), UrbisError> {
+    let have = store::balance(ctx, symbol, from)?;
+    let left = have.checked_sub(amount).ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::InsufficientBalance,
+            format!("{from} holds {have} {symbol}, not {amount}"),
+        )
+    })?;
+    store::put_balance(ctx, symbol, from, left);
+    let credited = checked_add(store::balance(ctx, symbol, to)?, amount)?;
+    store::put_balance(ctx, symbol, to, credited);
+    Ok(())
+}
