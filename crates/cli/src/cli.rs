@@ -309,7 +309,15 @@ pub enum TxCmd {
     #[command(subcommand)]
     Assets(AssetsTx),
     /// Show a transaction's status and receipt.
-    Status { hash: Hash },
+    Status {
+        hash: Hash,
+        /// Ask for a receipt bundle (verifiable with `urbis verify`).
+        #[arg(long)]
+        prove: bool,
+        /// Write the receipt bundle JSON to FILE.
+        #[arg(long, requires = "prove")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -728,7 +736,10 @@ mod tests {
 
         let h = Hash::ZERO.to_hex();
         let cli = parse(&["tx", "status", &h]).expect("parses");
-        assert!(matches!(cli.command, Command::Tx(TxCmd::Status { .. })));
+        assert!(matches!(
+            cli.command,
+            Command::Tx(TxCmd::Status { prove: false, .. })
+        ));
         assert!(parse(&["tx", "status", "abc"]).is_err());
     }
 

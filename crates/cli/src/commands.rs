@@ -8,8 +8,8 @@ use urbis_accounts::AccountsCall;
 use urbis_assets::AssetsCall;
 use urbis_client::keystore::{is_valid_name, parse_seed};
 use urbis_client::{
-    Client, ClientError, Keystore, KeystoreError, ProofBundle, Protection, QueryResult, Signer,
-    TxStatus, verify_proof, verify_query,
+    Client, ClientError, Keystore, KeystoreError, ProofBundle, Protection, QueryResult,
+    ReceiptBundle, Signer, TxStatus, verify_proof, verify_query, verify_receipt,
 };
 use urbis_core::{Address, Call, SecretKey};
 use urbis_rewards::RewardsCall;
@@ -314,8 +314,35 @@ fn keys(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
 
 async fn tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
     let (opts, call) = match cmd {
-        TxCmd::Status { hash } => {
-            let status = ctx.client()?.tx(&hash).await?;
+        TxCmd::Status { hash, prove, out } => {
+            let client = ctx.client()?;
+            if prove {
+                let mut committed = client.tx_proven(&hash).await?;
+                let bundle = committed.proof.take().ok_or_else(|| {
+                    fail(
+                        "decode",
+                        "asked for a proof, but the node's answer has none",
+                    )
+                })?;
+                if let Some(out) = &out {
+                    let text = serde_json::to_string_pretty(&bundle)
+                        .map_err(|e| fail("internal", format!("cannot render the proof: {e}")))?;
+                    std::fs::write(out, text + "\n")
+                        .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
+                    eprintln!("receipt bundle written to {}", out.display());
+                } else {
+                    committed.proof = Some(bundle);
+                }
+                let status = TxStatus::Committed(committed);
+                return match ctx.out {
+                    Output::Json => output::json(&status),
+                    Output::Table => {
+                        output::tx_status(&status);
+                        Ok(())
+                    }
+                };
+            }
+            let status = client.tx(&hash).await?;
             return match ctx.out {
                 Output::Json => output::json(&status),
                 Output::Table => {
@@ -663,10 +690,29 @@ fn read_json_file(path: &Path, what: &str) -> anyhow::Result<serde_json::Value> 
 enum ProofInput {
     Bundle(ProofBundle),
     Answer(QueryResult),
+    Receipt(Box<ReceiptBundle>),
 }
 
 fn read_proof(path: &Path) -> anyhow::Result<ProofInput> {
     let value = read_json_file(path, "proof bundle")?;
+    // A receipt bundle, or a transaction answer (`tx status --prove --output json`) with one.
+    let receipt_bundle = if value.get("receipt").is_some() && value.get("path").is_some() {
+        Some(value.clone())
+    } else {
+        value
+            .get("proof")
+            .filter(|p| p.get("receipt").is_some())
+            .cloned()
+    };
+    if let Some(b) = receipt_bundle {
+        let bundle: ReceiptBundle = serde_json::from_value(b).map_err(|e| {
+            fail(
+                "malformed",
+                format!("{} is not a valid receipt bundle: {e}", path.display()),
+            )
+        })?;
+        return Ok(ProofInput::Receipt(Box::new(bundle)));
+    }
     let is_answer = value.get("proof").is_some() && value.get("state").is_none();
     if is_answer {
         let answer: QueryResult = serde_json::from_value(value).map_err(|e| {
@@ -713,6 +759,38 @@ async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
     let verified = match &input {
         ProofInput::Bundle(b) => verify_proof(b, &genesis)?,
         ProofInput::Answer(a) => verify_query(a, &genesis)?,
+        ProofInput::Receipt(b) => {
+            let v = verify_receipt(b, &genesis)?;
+            return match ctx.out {
+                Output::Json => output::json(&json!({
+                    "ok": true,
+                    "chain_id": v.chain_id,
+                    "receipt": v.receipt,
+                    "certified_height": v.certified_height,
+                    "certified_block": v.certified_block,
+                    "validators": v.validators,
+                })),
+                Output::Table => {
+                    let r = &v.receipt;
+                    let outcome = match &r.error {
+                        None => "succeeded".to_string(),
+                        Some(e) => format!("failed with {}", e.code),
+                    };
+                    println!(
+                        "OK: transaction {} {outcome} at height {}, index {}, with {} events (certified by block {} {}, finalized by the {}-validator set of chain {})",
+                        r.tx_hash,
+                        r.height,
+                        r.index,
+                        r.events.len(),
+                        v.certified_height,
+                        v.certified_block,
+                        v.validators,
+                        v.chain_id
+                    );
+                    Ok(())
+                }
+            };
+        }
     };
     let key = verified.key_text();
     // A query answer: the answer recomputed from the proven bytes; a bare bundle: the bytes.

@@ -195,3 +195,103 @@ async fn assets_through_the_cli_with_proofs() {
     assert_eq!(asset.value["outstanding"], 12_500);
     node.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_proven_and_checked() {
+    let node = TestNode::start();
+    let client = Client::new(&node.url).unwrap();
+    let admin = Signer::new(
+        node.admin.clone(),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
+    let tx = admin
+        .sign_next(
+            &client,
+            Call::new(
+                "accounts",
+                &AccountsCall::GrantRole {
+                    account: SecretKey::from_label("proven").address(),
+                    role: Role::Citizen,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    client.submit_and_wait(&tx).await.unwrap();
+    let genesis: urbis_runtime::Genesis =
+        serde_json::from_slice(&std::fs::read(&node.genesis_path).unwrap()).unwrap();
+    let committed = client.tx_proven(&tx.hash()).await.unwrap();
+    let bundle = committed.proof.clone().unwrap();
+    let verified = urbis_client::verify_receipt(&bundle, &genesis).unwrap();
+    assert_eq!(verified.receipt, committed.receipt);
+    assert!(verified.receipt.success);
+    assert_eq!(verified.receipt.events[0].kind, "role_granted");
+
+    // Any change to the receipt, its path or the chain of evidence is refused.
+    let mut t = bundle.clone();
+    t.receipt.success = false;
+    assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+    let mut t = bundle.clone();
+    t.receipt.events[0].attributes[0].1.push('x');
+    assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+    let mut t = bundle.clone();
+    t.acc_before.0[0] ^= 1;
+    assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+    if !bundle.path.is_empty() {
+        let mut t = bundle.clone();
+        t.path[0].sibling.0[0] ^= 1;
+        assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+    }
+    let mut t = bundle.clone();
+    t.headers[0].height += 1;
+    assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+    let mut t = bundle.clone();
+    t.finalization[5] ^= 1;
+    assert!(urbis_client::verify_receipt(&t, &genesis).is_err());
+
+    // Through the binary: tx status --prove --out, then urbis verify; a tampered file fails.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("receipt.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .args([
+            "--node",
+            &node.url,
+            "tx",
+            "status",
+            &tx.hash().to_hex(),
+            "--prove",
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = |f: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+            .arg("verify")
+            .arg(f)
+            .arg("--genesis")
+            .arg(&node.genesis_path)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&file);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("succeeded"));
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["receipt"]["index"] = serde_json::json!(7);
+    std::fs::write(&file, v.to_string()).unwrap();
+    let bad = verify(&file);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid_proof"));
+    node.stop();
+}

@@ -14,6 +14,9 @@ pub struct CommittedTx {
     pub height: u64,
     pub index: u32,
     pub receipt: Receipt,
+    /// With `prove=true`: the receipt bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<urbis_consensus::ReceiptBundle>,
 }
 
 /// The state of a transaction the node knows about (`GET /v1/txs/{hash}`, `POST /v1/txs`).

@@ -135,6 +135,20 @@ impl Client {
         self.get(&["v1", "txs", &hash.to_hex()], &[]).await
     }
 
+    /// `GET /v1/txs/{hash}?prove=true`: the committed transaction with its receipt bundle
+    /// (check it with [`crate::verify_receipt`]).
+    pub async fn tx_proven(&self, hash: &Hash) -> Result<CommittedTx, ClientError> {
+        match self
+            .get(&["v1", "txs", &hash.to_hex()], &[("prove", "true")])
+            .await?
+        {
+            TxStatus::Committed(c) => Ok(c),
+            TxStatus::Pending { hash } => Err(ClientError::Decode(format!(
+                "{hash} is still pending; a receipt can be proven once it is committed"
+            ))),
+        }
+    }
+
     /// `GET /v1/blocks/{id}`, every page: the whole block with all its receipts.
     pub async fn block(&self, id: BlockId) -> Result<BlockResponse, ClientError> {
         let mut block = self.block_page(id, None, MAX_BLOCK_PAGE).await?;

@@ -38,6 +38,8 @@ pub use error::{ApiCode, ClientError};
 pub use keystore::{KeyEntry, Keystore, KeystoreError, Protection};
 pub use signer::{Signer, check_receipt};
 pub use urbis_consensus::ProofBundle;
+pub use urbis_consensus::ReceiptBundle;
 pub use verify::{
-    VerifiedProof, verify_bundle_with_genesis, verify_proof, verify_query, verify_query_with,
+    VerifiedProof, VerifiedReceipt, verify_bundle_with_genesis, verify_proof, verify_query,
+    verify_query_with, verify_receipt,
 };

@@ -38,6 +38,43 @@ impl VerifiedProof {
     }
 }
 
+/// What a verified receipt bundle establishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedReceipt {
+    pub chain_id: String,
+    pub receipt: urbis_core::Receipt,
+    /// The height whose certified receipts accumulator vouches for it.
+    pub certified_height: u64,
+    pub certified_block: Hash,
+    pub validators: usize,
+}
+
+/// Check a receipt bundle against the chain id and validator set of `genesis`.
+pub fn verify_receipt(
+    bundle: &urbis_consensus::ReceiptBundle,
+    genesis: &Genesis,
+) -> Result<VerifiedReceipt, UrbisError> {
+    let validators = genesis_validators(genesis);
+    if validators.is_empty() {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidProof,
+            "the genesis file lists no validators",
+        ));
+    }
+    urbis_consensus::verify_receipt_bundle(bundle, &genesis.chain_id, &validators)?;
+    let last = bundle
+        .headers
+        .last()
+        .ok_or_else(|| UrbisError::new(ErrorCode::InvalidProof, "bundle has no headers"))?;
+    Ok(VerifiedReceipt {
+        chain_id: bundle.chain_id.clone(),
+        receipt: bundle.receipt.clone(),
+        certified_height: last.height,
+        certified_block: last.digest(),
+        validators: validators.len(),
+    })
+}
+
 /// The validators' public keys from a genesis file.
 pub fn genesis_validators(genesis: &Genesis) -> Vec<PublicKey> {
     genesis.validators.iter().map(|v| v.public_key).collect()
@@ -183,6 +220,7 @@ mod tests {
                 tx_count: 0,
                 state_height: 1,
                 state_root: Hash::ZERO,
+                receipts_acc: Hash::ZERO,
                 validator_set: Hash::ZERO,
             }],
             finalization: vec![],

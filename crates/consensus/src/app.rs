@@ -179,6 +179,16 @@ where
                 return None;
             }
         };
+        let receipts_acc = match shared.chain.receipt_roots(state_height) {
+            Ok(Some((_, acc))) => acc,
+            other => {
+                warn!(
+                    ?other,
+                    state_height, "no receipts accumulator for an executed height"
+                );
+                return None;
+            }
+        };
 
         // Transactions already in unexecuted ancestors must not be proposed again.
         let mut in_flight: HashSet<Hash> = HashSet::new();
@@ -238,6 +248,7 @@ where
             tx_count: txs.len() as u32,
             state_height,
             state_root,
+            receipts_acc,
             validator_set: shared.validator_set,
         };
         let block = ChainBlock::new(Block { header, txs });

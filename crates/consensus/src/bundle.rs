@@ -100,8 +100,19 @@ pub fn verify_bundle(
             "the first header does not certify the proven state root",
         ));
     }
+    check_headers(&bundle.headers, chain_id, validators)?;
+    let last = bundle.headers.last().expect("non-empty checked above");
+    verify_finalization(chain_id, validators, &bundle.finalization, &last.digest())
+}
+
+/// Headers of this chain and validator set, each extending the one before.
+fn check_headers(
+    headers: &[Header],
+    chain_id: &str,
+    validators: &[PublicKey],
+) -> Result<(), UrbisError> {
     let set = validator_set_hash(validators);
-    for (i, h) in bundle.headers.iter().enumerate() {
+    for (i, h) in headers.iter().enumerate() {
         if h.chain_id != chain_id {
             return Err(invalid(format!("header {i} is for another chain")));
         }
@@ -111,7 +122,7 @@ pub fn verify_bundle(
             )));
         }
         if i > 0 {
-            let prev = &bundle.headers[i - 1];
+            let prev = &headers[i - 1];
             if h.parent != prev.digest() || h.height != prev.height + 1 {
                 return Err(invalid(format!(
                     "header {i} does not extend header {}",
@@ -120,6 +131,73 @@ pub fn verify_bundle(
             }
         }
     }
+    Ok(())
+}
+
+/// A receipt with the evidence that it is final: its Merkle path to its block's receipts root,
+/// the receipts roots of the blocks after it up to a certified height, and the headers and
+/// finalization certificate that certify that height's receipts accumulator.
+///
+/// Checking it: `root = merkle_root_from_path(receipt_leaf(receipt), path)`; `acc =
+/// receipts_acc(acc_before, root)`, then `acc = receipts_acc(acc, r)` for every `r` in
+/// `later_roots`; `acc` must equal `headers[0].receipts_acc`, `headers[0].state_height` must be
+/// `receipt.height + later_roots.len()`, and the headers and certificate are checked as for a
+/// state proof ([`verify_bundle`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptBundle {
+    pub version: u32,
+    pub chain_id: String,
+    pub receipt: urbis_core::Receipt,
+    /// From the receipt's leaf to its block's receipts root.
+    pub path: Vec<urbis_core::MerkleStep>,
+    /// The receipts accumulator after the block before the receipt's.
+    pub acc_before: Hash,
+    /// Receipts roots of the blocks after the receipt's, up to the certified height.
+    pub later_roots: Vec<Hash>,
+    pub headers: Vec<Header>,
+    #[serde(with = "urbis_core::hexser")]
+    pub finalization: Vec<u8>,
+}
+
+/// Check every link of a receipt bundle against a trusted chain id and validator set.
+pub fn verify_receipt_bundle(
+    bundle: &ReceiptBundle,
+    chain_id: &str,
+    validators: &[PublicKey],
+) -> Result<(), UrbisError> {
+    if bundle.version != BUNDLE_VERSION {
+        return Err(invalid(format!(
+            "unsupported bundle version {}",
+            bundle.version
+        )));
+    }
+    if bundle.chain_id != chain_id {
+        return Err(invalid(format!(
+            "bundle is for chain {:?}, expected {chain_id:?}",
+            bundle.chain_id
+        )));
+    }
+    let leaf = urbis_core::receipt_leaf(&bundle.receipt);
+    let root = urbis_core::merkle_root_from_path(&leaf, &bundle.path);
+    let mut acc = urbis_core::receipts_acc(&bundle.acc_before, &root);
+    for r in &bundle.later_roots {
+        acc = urbis_core::receipts_acc(&acc, r);
+    }
+    let first = bundle
+        .headers
+        .first()
+        .ok_or_else(|| invalid("bundle has no headers"))?;
+    let certified = bundle
+        .receipt
+        .height
+        .checked_add(bundle.later_roots.len() as u64)
+        .ok_or_else(|| invalid("height overflows"))?;
+    if first.state_height != certified || first.receipts_acc != acc {
+        return Err(invalid(
+            "the first header does not certify this receipt's accumulator",
+        ));
+    }
+    check_headers(&bundle.headers, chain_id, validators)?;
     let last = bundle.headers.last().expect("non-empty checked above");
     verify_finalization(chain_id, validators, &bundle.finalization, &last.digest())
 }

@@ -127,6 +127,7 @@ mod tests {
                 tx_count: 0,
                 state_height: 2,
                 state_root: Hash([1; 32]),
+                receipts_acc: Hash::ZERO,
                 validator_set: Hash([2; 32]),
             },
             txs: vec![],

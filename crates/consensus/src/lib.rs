@@ -17,7 +17,9 @@ pub mod prover;
 pub mod shared;
 
 pub use app::ProposerConfig;
-pub use bundle::{ProofBundle, verify_bundle, verify_finalization};
+pub use bundle::{
+    ProofBundle, ReceiptBundle, verify_bundle, verify_finalization, verify_receipt_bundle,
+};
 pub use engine::{Running, start_networked, start_validator};
 pub use mempool::{Mempool, MempoolConfig};
 pub use prover::ProvenAnswer;

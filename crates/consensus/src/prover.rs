@@ -139,6 +139,104 @@ where
         }
     }
 
+    /// A receipt bundle for transaction `hash` (committed), once a finalized block certifies a
+    /// height at or after the receipt's and a certificate at or after that block is stored.
+    /// `Ok(None)`: not certified yet (wait for the next block).
+    pub fn receipt_bundle(
+        &self,
+        hash: &urbis_core::Hash,
+    ) -> Result<Option<crate::bundle::ReceiptBundle>, UrbisError> {
+        let Some((height, index)) = self.chain.tx_location(hash)? else {
+            return Err(UrbisError::new(
+                ErrorCode::NotFound,
+                format!("transaction {hash} is not committed"),
+            ));
+        };
+        let Some((certified, c)) = self.chain.certified_from(height)? else {
+            return Ok(None);
+        };
+        let Some((f, finalization)) = self.chain.next_finalized(c)? else {
+            return Ok(None);
+        };
+        let internal = |what: String| UrbisError::new(ErrorCode::Internal, what);
+        let receipts = self
+            .chain
+            .receipts(height)?
+            .ok_or_else(|| internal(format!("receipts of block {height} missing")))?;
+        let events = self.chain.block_events(height)?;
+        let leaves = urbis_core::receipts_leaves(&receipts, &events);
+        let path = urbis_core::merkle_path(&leaves, index as usize)
+            .ok_or_else(|| internal(format!("no receipt {index} in block {height}")))?;
+        let receipt = receipts
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(|| internal(format!("no receipt {index} in block {height}")))?;
+        let acc_before = match height.checked_sub(1) {
+            Some(p) => {
+                self.chain
+                    .receipt_roots(p)?
+                    .ok_or_else(|| internal(format!("no receipts roots at {p}")))?
+                    .1
+            }
+            None => urbis_core::Hash::ZERO,
+        };
+        let mut later_roots = Vec::new();
+        for h in height + 1..=certified {
+            let (root, _) = self
+                .chain
+                .receipt_roots(h)?
+                .ok_or_else(|| internal(format!("no receipts roots at {h}")))?;
+            later_roots.push(root);
+        }
+        let mut headers = Vec::new();
+        for h in c..=f {
+            let b = self
+                .chain
+                .block(h)?
+                .ok_or_else(|| internal(format!("block {h} missing")))?;
+            headers.push(b.header);
+        }
+        Ok(Some(crate::bundle::ReceiptBundle {
+            version: BUNDLE_VERSION,
+            chain_id: self.chain_id.clone(),
+            receipt,
+            path,
+            acc_before,
+            later_roots,
+            headers,
+            finalization,
+        }))
+    }
+
+    /// [`Shared::receipt_bundle`], waiting (until `deadline`) for the certifying block.
+    pub async fn prove_receipt(
+        &self,
+        hash: &urbis_core::Hash,
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<crate::bundle::ReceiptBundle, UrbisError> {
+        let deadline = deadline.fuse();
+        futures::pin_mut!(deadline);
+        let mut events = self.events.subscribe();
+        loop {
+            if let Some(b) = self.receipt_bundle(hash)? {
+                return Ok(b);
+            }
+            let next = futures::select_biased! {
+                e = events.recv().fuse() => e,
+                () = deadline => return Err(UrbisError::new(
+                    ErrorCode::Timeout,
+                    "no finalized block certified this receipt in time; retry",
+                )),
+            };
+            if let Err(broadcast::error::RecvError::Closed) = next {
+                return Err(UrbisError::new(
+                    ErrorCode::NotReady,
+                    "node is shutting down",
+                ));
+            }
+        }
+    }
+
     /// The bundle for `proven`, once a finalized block certifies its height and a certificate
     /// at or after that block is stored.
     fn bundle(&self, proven: &ProvenAnswer) -> Result<Option<ProofBundle>, UrbisError> {

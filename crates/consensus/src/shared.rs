@@ -205,6 +205,10 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                         tx_count: 0,
                         state_height: 0,
                         state_root: root,
+                        receipts_acc: urbis_core::receipts_acc(
+                            &Hash::ZERO,
+                            &urbis_core::receipts_root(&[], &[]),
+                        ),
                         validator_set,
                     },
                     txs: vec![],

@@ -192,6 +192,7 @@ fn run_node(seed: u64, blocks: Vec<Vec<SignedTx>>) -> Vec<Hash> {
                     tx_count: txs.len() as u32,
                     state_height: height - 1,
                     state_root: *roots.last().unwrap(),
+                    receipts_acc: Hash::ZERO,
                     validator_set: shared.validator_set,
                 },
                 txs,

@@ -338,5 +338,31 @@ fn proofs_succeed_when_heights_are_skipped() {
             ctx.sleep(Duration::from_millis(37 * (round + 1))).await;
         }
         assert!(odd > 0, "no proof was asked at a skipped height");
+
+        // Receipts of blocks whose height is skipped prove too: through the accumulator of the
+        // next certified height.
+        let mut hashes = Vec::new();
+        for nonce in 0..6u64 {
+            let tx = label_tx(n0, nonce);
+            hashes.push(tx.hash());
+            n0.submit(tx).unwrap();
+            ctx.sleep(Duration::from_millis(150)).await;
+        }
+        let mut later = 0;
+        for h in &hashes {
+            let bundle = n0
+                .prove_receipt(h, ctx.sleep(Duration::from_secs(20)))
+                .await
+                .unwrap();
+            urbis_consensus::verify_receipt_bundle(&bundle, CHAIN, &validators).unwrap();
+            later += usize::from(!bundle.later_roots.is_empty());
+            let mut t = bundle.clone();
+            t.later_roots.push(urbis_core::Hash::ZERO);
+            assert!(urbis_consensus::verify_receipt_bundle(&t, CHAIN, &validators).is_err());
+        }
+        assert!(
+            later > 0,
+            "no receipt needed the accumulator across a skipped height"
+        );
     });
 }

@@ -35,6 +35,9 @@ pub struct Header {
     /// Height whose post-execution state `state_root` is.
     pub state_height: u64,
     pub state_root: Hash,
+    /// The receipts accumulator after `state_height` (see `receipt::receipts_acc`): it vouches
+    /// for the receipts and events of every block up to `state_height`.
+    pub receipts_acc: Hash,
     /// Hash of the validator set that finalizes this block.
     pub validator_set: Hash,
 }
@@ -163,6 +166,7 @@ mod tests {
                 tx_count: txs.len() as u32,
                 state_height: 0,
                 state_root: Hash::ZERO,
+                receipts_acc: Hash::ZERO,
                 validator_set: Hash::ZERO,
             },
             txs,

@@ -19,6 +19,9 @@ pub mod domain {
     pub const VALIDATOR_SET: &[u8] = b"urbis/validator-set/v1";
     pub const GENESIS: &[u8] = b"urbis/genesis/v1";
     pub const OBJECT_ID: &[u8] = b"urbis/object-id/v1";
+    pub const RECEIPT: &[u8] = b"urbis/receipt/v1";
+    pub const BLOCK_EVENTS: &[u8] = b"urbis/block-events/v1";
+    pub const RECEIPTS_ACC: &[u8] = b"urbis/receipts-acc/v1";
 }
 
 /// A 32-byte SHA-256 digest.
@@ -118,9 +121,88 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// One step of a Merkle path: the sibling at this level and whether it is on the left.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct MerkleStep {
+    pub sibling: Hash,
+    pub left: bool,
+}
+
+/// The path from leaf `index` to [`merkle_root`]`(leaves)`: at each level the sibling, if the
+/// node has one (an odd node at the end of a level is carried up unchanged and has none).
+pub fn merkle_path(leaves: &[Hash], index: usize) -> Option<Vec<MerkleStep>> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut level: Vec<Hash> = leaves
+        .iter()
+        .map(|l| sha256_domain(domain::MERKLE_LEAF, &[&l.0]))
+        .collect();
+    let mut i = index;
+    let mut path = Vec::new();
+    while level.len() > 1 {
+        let sibling = i ^ 1;
+        if sibling < level.len() {
+            path.push(MerkleStep {
+                sibling: level[sibling],
+                left: sibling < i,
+            });
+        }
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        for pair in level.chunks(2) {
+            match pair {
+                [a, b] => next.push(sha256_domain(domain::MERKLE_NODE, &[&a.0, &b.0])),
+                [a] => next.push(*a),
+                _ => unreachable!("chunks(2) yields one or two items"),
+            }
+        }
+        level = next;
+        i /= 2;
+    }
+    Some(path)
+}
+
+/// The root that `leaf` and `path` lead to (compare it with the expected root).
+pub fn merkle_root_from_path(leaf: &Hash, path: &[MerkleStep]) -> Hash {
+    let mut node = sha256_domain(domain::MERKLE_LEAF, &[&leaf.0]);
+    for step in path {
+        node = if step.left {
+            sha256_domain(domain::MERKLE_NODE, &[&step.sibling.0, &node.0])
+        } else {
+            sha256_domain(domain::MERKLE_NODE, &[&node.0, &step.sibling.0])
+        };
+    }
+    node
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merkle_paths_lead_to_the_root() {
+        for n in 1..=17usize {
+            let leaves: Vec<Hash> = (0..n)
+                .map(|i| sha256_domain(b"t", &[&(i as u64).to_le_bytes()]))
+                .collect();
+            let root = merkle_root(&leaves);
+            for (i, leaf) in leaves.iter().enumerate() {
+                let path = merkle_path(&leaves, i).unwrap();
+                assert_eq!(merkle_root_from_path(leaf, &path), root, "n={n} i={i}");
+                // Another leaf, or a flipped side, does not.
+                let other = sha256_domain(b"x", &[]);
+                assert_ne!(merkle_root_from_path(&other, &path), root);
+                if let Some(first) = path.first() {
+                    let mut flipped = path.clone();
+                    flipped[0].left = !first.left;
+                    assert_ne!(merkle_root_from_path(leaf, &flipped), root);
+                }
+            }
+            assert!(merkle_path(&leaves, n).is_none());
+        }
+    }
 
     #[test]
     fn domains_separate() {

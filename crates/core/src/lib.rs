@@ -14,9 +14,12 @@ pub mod tx;
 
 pub use block::{Block, Header};
 pub use error::{ErrorCode, UrbisError};
-pub use hash::{Hash, merkle_root, sha256_domain};
+pub use hash::{Hash, MerkleStep, merkle_path, merkle_root, merkle_root_from_path, sha256_domain};
 pub use keys::{Address, PublicKey, SecretKey, Signature};
-pub use receipt::{Event, Receipt, TxError};
+pub use receipt::{
+    Event, Receipt, TxError, block_events_leaf, receipt_leaf, receipts_acc, receipts_leaves,
+    receipts_root,
+};
 pub use tx::{Call, ChainRef, SignedTx, UnsignedTx};
 
 /// Hard limits that every node enforces identically.

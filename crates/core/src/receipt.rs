@@ -4,7 +4,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
-use crate::hash::Hash;
+use crate::hash::{Hash, domain, merkle_root, sha256_domain};
 
 /// Something a module reports on success; indexed and streamed.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -60,4 +60,40 @@ pub struct Receipt {
     /// quota): it changed nothing, is not indexed under its hash, and may still be included
     /// later.
     pub nonce_used: bool,
+}
+
+/// The Merkle leaf of a receipt: `SHA-256(len || "urbis/receipt/v1" || borsh(receipt))`.
+pub fn receipt_leaf(r: &Receipt) -> Hash {
+    let bytes = borsh::to_vec(r).expect("borsh to vec never fails");
+    sha256_domain(domain::RECEIPT, &[&bytes])
+}
+
+/// The Merkle leaf of a block's end-of-block events:
+/// `SHA-256(len || "urbis/block-events/v1" || borsh(events))`.
+pub fn block_events_leaf(events: &[Event]) -> Hash {
+    let bytes = borsh::to_vec(events).expect("borsh to vec never fails");
+    sha256_domain(domain::BLOCK_EVENTS, &[&bytes])
+}
+
+/// The leaves of a block's receipts tree: every receipt's leaf in block order, then the leaf of
+/// the end-of-block events (always present, even when there are none).
+pub fn receipts_leaves(receipts: &[Receipt], block_events: &[Event]) -> Vec<Hash> {
+    receipts
+        .iter()
+        .map(receipt_leaf)
+        .chain(std::iter::once(block_events_leaf(block_events)))
+        .collect()
+}
+
+/// The root of a block's receipts (see [`receipts_leaves`]; `merkle_root` for the tree).
+pub fn receipts_root(receipts: &[Receipt], block_events: &[Event]) -> Hash {
+    merkle_root(&receipts_leaves(receipts, block_events))
+}
+
+/// The receipts accumulator after a block: `SHA-256(len || "urbis/receipts-acc/v1" || previous
+/// accumulator || this block's receipts root)`; before the genesis block it is all zeros.
+/// Headers carry the accumulator after their `state_height`, so one certified header vouches
+/// for the receipts of every block up to it.
+pub fn receipts_acc(previous: &Hash, block_root: &Hash) -> Hash {
+    sha256_domain(domain::RECEIPTS_ACC, &[&previous.0, &block_root.0])
 }

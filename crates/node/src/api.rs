@@ -628,9 +628,31 @@ fn parse_hash(s: &str) -> Result<Hash, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "expected a 32-byte hex hash"))
 }
 
-async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {
+#[derive(Deserialize)]
+struct TxParams {
+    #[serde(default)]
+    prove: bool,
+}
+
+/// `GET /v1/txs/{hash}[?prove=true]`: pending, or committed with its receipt; with `prove`, a
+/// committed transaction's answer carries a receipt bundle (waiting for the block that
+/// certifies it).
+async fn tx_status(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+    Query(q): Query<TxParams>,
+) -> ApiResult<Json<Value>> {
     let hash = parse_hash(&hash)?;
-    if let Some(v) = committed_status(&s, &hash)? {
+    if let Some(mut v) = committed_status(&s, &hash)? {
+        if q.prove {
+            let _slot = s.wait_slot()?;
+            let bundle = s
+                .shared
+                .prove_receipt(&hash, tokio::time::sleep(WAIT_TIMEOUT))
+                .await?;
+            v["proof"] = serde_json::to_value(bundle)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        }
         return Ok(Json(v));
     }
     if s.shared.mempool.contains(&hash) {

@@ -35,7 +35,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/txs/{hash}",
-        "Status and receipt of a transaction.",
+        "Status and receipt of a transaction; ?prove=true adds a receipt bundle (Merkle path to the block's receipts root, the receipts accumulator up to a certified header, the finalization certificate).",
     ),
     (
         "get",
@@ -68,6 +68,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
 fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static str, &'static str)] {
     match (method, path) {
         ("post", "/v1/txs") => &[("wait", "boolean", "Wait (up to 30 s) for execution.")],
+        ("get", "/v1/txs/{hash}") => &[(
+            "prove",
+            "boolean",
+            "Attach a receipt bundle (waits for the block that certifies it).",
+        )],
         ("get", "/v1/blocks/{id}") => &[
             (
                 "limit",

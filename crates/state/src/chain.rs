@@ -24,6 +24,8 @@ const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("roots");
 const CERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
 const CERTIFIED_BY: TableDefinition<u64, u64> = TableDefinition::new("certified_by");
 const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_events");
+/// Per height: the block's receipts root (32 bytes) then the receipts accumulator (32 bytes).
+const RECEIPT_ROOTS: TableDefinition<u64, &[u8; 64]> = TableDefinition::new("receipt_roots");
 const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 
 const EXECUTED_HEIGHT: &str = "executed_height";
@@ -74,6 +76,7 @@ impl ChainStore {
             tx.open_table(CERTS).map_err(internal)?;
             tx.open_table(CERTIFIED_BY).map_err(internal)?;
             tx.open_table(BLOCK_EVENTS).map_err(internal)?;
+            tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
             tx.open_table(EVIDENCE).map_err(internal)?;
         }
         tx.commit().map_err(internal)?;
@@ -147,6 +150,21 @@ impl ChainStore {
             }
             let mut roots = tx.open_table(ROOTS).map_err(internal)?;
             roots.insert(h, &rec.state_root.0).map_err(internal)?;
+            let mut rroots = tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
+            let previous = match h.checked_sub(1) {
+                Some(p) => rroots
+                    .get(p)
+                    .map_err(internal)?
+                    .map(|g| split_roots(g.value()).1)
+                    .ok_or_else(|| internal(format!("no receipts accumulator at {p}")))?,
+                None => Hash::ZERO,
+            };
+            let root = urbis_core::receipts_root(rec.receipts, rec.block_events);
+            let acc = urbis_core::receipts_acc(&previous, &root);
+            let mut both = [0u8; 64];
+            both[..32].copy_from_slice(&root.0);
+            both[32..].copy_from_slice(&acc.0);
+            rroots.insert(h, &both).map_err(internal)?;
             if let Some(f) = &rec.finalization {
                 let mut certs = tx.open_table(CERTS).map_err(internal)?;
                 certs.insert(h, f.as_slice()).map_err(internal)?;
@@ -263,6 +281,30 @@ impl ChainStore {
         Ok(t.get(height).map_err(internal)?.map(|g| Hash(*g.value())))
     }
 
+    /// The receipts root of block `height` and the receipts accumulator after it.
+    pub fn receipt_roots(&self, height: u64) -> Result<Option<(Hash, Hash)>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
+        Ok(t.get(height)
+            .map_err(internal)?
+            .map(|g| split_roots(g.value())))
+    }
+
+    /// The first block at or after `height` whose header certifies a state height
+    /// `>= height`: `(state_height, certifying block)`.
+    pub fn certified_from(&self, height: u64) -> Result<Option<(u64, u64)>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(CERTIFIED_BY).map_err(internal)?;
+        let mut it = t.range(height..).map_err(internal)?;
+        match it.next() {
+            Some(r) => {
+                let (k, v) = r.map_err(internal)?;
+                Ok(Some((k.value(), v.value())))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub fn finalization(&self, height: u64) -> Result<Option<Vec<u8>>, UrbisError> {
         let tx = self.db.begin_read().map_err(internal)?;
         let t = tx.open_table(CERTS).map_err(internal)?;
@@ -308,6 +350,14 @@ impl ChainStore {
         let table = tx.open_table(STATE).map_err(internal)?;
         Ok(StateSnapshot { table })
     }
+}
+
+fn split_roots(both: &[u8; 64]) -> (Hash, Hash) {
+    let mut root = [0u8; 32];
+    let mut acc = [0u8; 32];
+    root.copy_from_slice(&both[..32]);
+    acc.copy_from_slice(&both[32..]);
+    (Hash(root), Hash(acc))
 }
 
 /// A read-only state snapshot (a redb read transaction).
@@ -368,6 +418,7 @@ mod tests {
                 tx_count: 0,
                 state_height: height.saturating_sub(1),
                 state_root: Hash::ZERO,
+                receipts_acc: Hash::ZERO,
                 validator_set: Hash::ZERO,
             },
             txs: vec![],
@@ -406,6 +457,7 @@ mod tests {
     fn the_index_keeps_the_receipt_that_used_the_nonce() {
         let dir = tempfile::tempdir().unwrap();
         let store = ChainStore::open(&dir.path().join("c.redb")).unwrap();
+        commit(&store, 0, &[]);
         commit(
             &store,
             1,
