@@ -16,7 +16,7 @@ pub struct CommittedTx {
     pub receipt: Receipt,
     /// With `prove=true`: the receipt bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proof: Option<urbis_consensus::ReceiptBundle>,
+    pub proof: Option<Box<urbis_consensus::ReceiptBundle>>,
 }
 
 /// The state of a transaction the node knows about (`GET /v1/txs/{hash}`, `POST /v1/txs`).
