@@ -64,6 +64,9 @@ pub enum Command {
     },
     /// Show the node's status.
     Status,
+    /// Search the event index.
+    #[command(subcommand)]
+    Events(EventsCmd),
     /// Verify a proof bundle against a trusted genesis file.
     Verify(VerifyArgs),
     /// Create a validator key and node config (consortium set-up).
@@ -544,6 +547,32 @@ pub enum QueryCmd {
         path: Vec<String>,
         #[command(flatten)]
         prove: ProveOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Events in chain order, filtered; JSON lines.
+    Search {
+        #[arg(long)]
+        module: Option<String>,
+        /// Needs --module.
+        #[arg(long, requires = "module")]
+        kind: Option<String>,
+        /// Address or keystore name: events with an attribute equal to it.
+        #[arg(long)]
+        account: Option<String>,
+        /// Events with an attribute equal to this value (an id).
+        #[arg(long)]
+        object: Option<String>,
+        #[arg(long)]
+        from_height: Option<u64>,
+        #[arg(long)]
+        to_height: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        cursor: Option<String>,
     },
 }
 

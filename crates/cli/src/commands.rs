@@ -16,8 +16,8 @@ use urbis_rewards::RewardsCall;
 use urbis_runtime::Genesis;
 
 use crate::cli::{
-    AccountsTx, AssetsTx, Cli, Command, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx, TxCmd,
-    TxOpts, VerifyArgs,
+    AccountsTx, AssetsTx, Cli, Command, EventsCmd, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx,
+    TxCmd, TxOpts, VerifyArgs,
 };
 use crate::passphrase::{self, Passphrase, Source};
 use crate::{fail, output, values};
@@ -147,6 +147,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Verify(args) => verify(&ctx, args).await,
+        Command::Events(EventsCmd::Search {
+            module,
+            kind,
+            account,
+            object,
+            from_height,
+            to_height,
+            limit,
+            cursor,
+        }) => {
+            let account = match account {
+                Some(a) => Some(ctx.resolve_address(&a)?.to_string()),
+                None => None,
+            };
+            let q = urbis_client::EventQuery {
+                module,
+                kind,
+                account,
+                object,
+                from_height,
+                to_height,
+                limit: Some(limit),
+                cursor,
+            };
+            let page = ctx.client()?.search_events(&q).await?;
+            match ctx.out {
+                Output::Json => output::json(&page),
+                Output::Table => {
+                    for e in &page.events {
+                        println!("{}", serde_json::to_string(e).unwrap_or_default());
+                    }
+                    if let Some(c) = &page.next_cursor {
+                        eprintln!("more: --cursor {c}");
+                    }
+                    Ok(())
+                }
+            }
+        }
     }
 }
 

@@ -142,6 +142,49 @@ pub struct ListResult {
     pub height: u64,
 }
 
+/// One event found by `GET /v1/events/search` (or streamed with filters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundEvent {
+    pub height: u64,
+    #[serde(default)]
+    pub tx_hash: Option<Hash>,
+    #[serde(default)]
+    pub tx_index: Option<u32>,
+    pub event: Event,
+}
+
+/// `GET /v1/events/search`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub events: Vec<FoundEvent>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Every block up to this height is indexed.
+    #[serde(default)]
+    pub indexed_height: Option<u64>,
+}
+
+/// Filters of an event search (every field optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EventQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
 /// `GET /v1/nonce/{address}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NonceInfo {

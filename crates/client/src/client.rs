@@ -8,8 +8,8 @@ use urbis_core::{Address, Hash, SignedTx};
 use urbis_runtime::Genesis;
 
 use crate::api::{
-    BlockId, BlockResponse, CommittedTx, ListResult, NodeStatus, NonceInfo, QueryResult,
-    SubmitResult, TxStatus,
+    BlockId, BlockResponse, CommittedTx, EventQuery, ListResult, NodeStatus, NonceInfo,
+    QueryResult, SearchResult, SubmitResult, TxStatus,
 };
 use crate::error::{ClientError, api_error};
 
@@ -219,6 +219,28 @@ impl Client {
             query.push(("cursor", c));
         }
         self.get(&segments, &query).await
+    }
+
+    /// `GET /v1/events/search`: one page of indexed events matching `q`.
+    pub async fn search_events(&self, q: &EventQuery) -> Result<SearchResult, ClientError> {
+        let params: Vec<(String, String)> = serde_json::to_value(q)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.get(&["v1", "events", "search"], &pairs).await
     }
 
     /// `GET /v1/nonce/{address}`: committed and next (mempool-aware) nonce.

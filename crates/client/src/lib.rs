@@ -30,8 +30,8 @@ mod signer;
 pub mod verify;
 
 pub use api::{
-    BlockEvent, BlockId, BlockResponse, CommittedTx, ListResult, MempoolStatus, NodeStatus,
-    NonceInfo, QueryResult, SubmitResult, TxStatus,
+    BlockEvent, BlockId, BlockResponse, CommittedTx, EventQuery, FoundEvent, ListResult,
+    MempoolStatus, NodeStatus, NonceInfo, QueryResult, SearchResult, SubmitResult, TxStatus,
 };
 pub use client::Client;
 pub use error::{ApiCode, ClientError};

@@ -33,7 +33,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::Stream;
+use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast};
@@ -42,6 +42,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use urbis_consensus::shared::Counters;
 use urbis_consensus::{ExecutedBlock, Shared};
 use urbis_core::{ErrorCode, Hash, SignedTx, UrbisError, limits};
+use urbis_state::{EventIndex, IndexedEvent, Search};
 
 use crate::node::Ctx;
 use crate::problem::{ApiError, ApiResult};
@@ -130,6 +131,8 @@ impl ApiRuntime {
 #[derive(Clone)]
 pub struct ApiState {
     pub shared: Arc<Shared<Ctx>>,
+    /// The event index (`events.redb`), filled by the node's indexer.
+    pub events: Arc<EventIndex>,
     /// Prometheus text of the consensus runtime's own metrics.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub block_time: Duration,
@@ -156,6 +159,7 @@ impl ApiState {
     /// State for `shared`; call [`ApiState::start_renderer`] on the API runtime.
     pub fn new(
         shared: Arc<Shared<Ctx>>,
+        events: Arc<EventIndex>,
         metrics: Arc<dyn Fn() -> String + Send + Sync>,
         block_time: Duration,
         limits: ApiLimits,
@@ -166,6 +170,7 @@ impl ApiState {
         let renders = Arc::new(Semaphore::new(limits.max_block_renders));
         ApiState {
             shared,
+            events,
             metrics,
             block_time,
             limits,
@@ -232,6 +237,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
         .route("/v1/evidence", get(evidence))
+        .route("/v1/events/search", get(search_events))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
@@ -876,6 +882,88 @@ fn block_event(b: &ExecutedBlock) -> String {
     .unwrap_or_else(|e| json!({ "height": b.height, "error": e.to_string() }).to_string())
 }
 
+/// Event filters shared by `/v1/events/search` and `/v1/events`.
+#[derive(Deserialize, Default)]
+struct EventFilters {
+    module: Option<String>,
+    kind: Option<String>,
+    account: Option<String>,
+    object: Option<String>,
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl EventFilters {
+    fn any(&self) -> bool {
+        self.module.is_some()
+            || self.kind.is_some()
+            || self.account.is_some()
+            || self.object.is_some()
+    }
+
+    /// Check the filters and make a search of them.
+    fn search(self, s: &ApiState) -> Result<Search, ApiError> {
+        if let Some(m) = &self.module
+            && m != urbis_runtime::SYSTEM_EVENTS
+            && !s.shared.runtime.has_module(m)
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnknownModule,
+                format!(
+                    "no module named {:?}",
+                    m.chars().take(32).collect::<String>()
+                ),
+            ));
+        }
+        if let Some(a) = &self.account {
+            a.parse::<urbis_core::Address>()
+                .map_err(|e| ApiError::new(ErrorCode::InvalidArgument, format!("account: {e}")))?;
+        }
+        if self
+            .object
+            .as_ref()
+            .is_some_and(|o| o.is_empty() || o.len() > urbis_state::events::MAX_INDEXED_VALUE)
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                "object must be 1 to 128 bytes",
+            ));
+        }
+        if self.kind.is_some() && self.module.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidArgument,
+                "kind needs module",
+            ));
+        }
+        Ok(Search {
+            module: self.module,
+            kind: self.kind,
+            account: self.account,
+            object: self.object,
+            from_height: self.from_height,
+            to_height: self.to_height,
+            limit: self.limit.unwrap_or(DEFAULT_PAGE),
+            cursor: self.cursor,
+        })
+    }
+}
+
+/// `GET /v1/events/search`: indexed events by module, kind, account, object and height range,
+/// a page at a time (`indexed_height` says how far the index has come).
+async fn search_events(
+    State(s): State<ApiState>,
+    Query(f): Query<EventFilters>,
+) -> ApiResult<Json<Value>> {
+    let q = f.search(&s)?;
+    let index = s.events.clone();
+    let page = tokio::task::spawn_blocking(move || index.search(&q))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("search task: {e}")))??;
+    Ok(Json(json!(page)))
+}
+
 /// Decrements the subscriber count when an event stream ends.
 struct Subscriber(Arc<AtomicUsize>);
 
@@ -886,10 +974,14 @@ impl Drop for Subscriber {
 }
 
 /// `GET /v1/events`: one `block` event per executed block (its receipts and end-of-block
-/// events); `lagged` when this subscriber fell more than 64 blocks behind.
+/// events); `lagged` when this subscriber fell more than 64 blocks behind. With filters
+/// (`module`, `kind`, `account`, `object`): one `event` message per matching event instead.
 async fn events(
     State(s): State<ApiState>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    Query(f): Query<EventFilters>,
+) -> Result<Response, ApiError> {
+    let filtered = f.any();
+    let search = f.search(&s)?;
     let count = s.subscribers.fetch_add(1, Ordering::Relaxed) + 1;
     let guard = Subscriber(s.subscribers.clone());
     if count > s.limits.max_sse {
@@ -901,21 +993,78 @@ async fn events(
             ),
         ));
     }
-    let rx = s.rendered.subscribe();
-    let stream = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
-        let ev = match rx.recv().await {
-            Ok(b) => SseEvent::default()
-                .event("block")
-                .id(b.height.to_string())
-                .data(&b.json),
-            Err(broadcast::error::RecvError::Lagged(n)) => SseEvent::default()
-                .event("lagged")
-                .data(json!({ "skipped": n }).to_string()),
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(ev), (rx, guard)))
+    let lagged = |n: u64| {
+        SseEvent::default()
+            .event("lagged")
+            .data(json!({ "skipped": n }).to_string())
+    };
+    if !filtered {
+        let rx = s.rendered.subscribe();
+        let stream = futures::stream::unfold((rx, guard), move |(mut rx, guard)| async move {
+            let ev = match rx.recv().await {
+                Ok(b) => SseEvent::default()
+                    .event("block")
+                    .id(b.height.to_string())
+                    .data(&b.json),
+                Err(broadcast::error::RecvError::Lagged(n)) => lagged(n),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((vec![Ok(ev)], (rx, guard)))
+        })
+        .flat_map(futures::stream::iter);
+        return Ok(sse(stream.boxed()));
+    }
+    let rx = s.shared.events.subscribe();
+    let stream = futures::stream::unfold(
+        (rx, guard, search),
+        move |(mut rx, guard, search)| async move {
+            let out = match rx.recv().await {
+                Ok(b) => matching(&b, &search)
+                    .map(|e| {
+                        Ok(SseEvent::default()
+                            .event("event")
+                            .id(e.height.to_string())
+                            .data(serde_json::to_string(&e).unwrap_or_default()))
+                    })
+                    .collect(),
+                Err(broadcast::error::RecvError::Lagged(n)) => vec![Ok(lagged(n))],
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((out, (rx, guard, search)))
+        },
+    )
+    .flat_map(futures::stream::iter);
+    Ok(sse(stream.boxed()))
+}
+
+fn sse(stream: futures::stream::BoxStream<'static, Result<SseEvent, Infallible>>) -> Response {
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// The events of an executed block that a filter selects.
+fn matching<'b>(
+    b: &'b ExecutedBlock,
+    search: &'b Search,
+) -> impl Iterator<Item = IndexedEvent> + 'b {
+    let tx_events = b.receipts.iter().flat_map(move |r| {
+        r.events.iter().map(move |e| IndexedEvent {
+            height: b.height,
+            tx_hash: Some(r.tx_hash),
+            tx_index: Some(r.index),
+            event: e.clone(),
+        })
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let end_events = b.block_events.iter().map(move |e| IndexedEvent {
+        height: b.height,
+        tx_hash: None,
+        tx_index: None,
+        event: e.clone(),
+    });
+    tx_events
+        .chain(end_events)
+        .filter(move |e| search.matches(e))
 }
 
 #[cfg(test)]

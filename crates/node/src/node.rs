@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use urbis_consensus::{MempoolConfig, ProposerConfig, Shared};
 use urbis_core::SecretKey;
 use urbis_runtime::Genesis;
-use urbis_state::ChainStore;
+use urbis_state::{ChainStore, EventIndex};
 
 use crate::api::{self, ApiLimits, ApiRuntime, ApiState};
 
@@ -122,8 +122,34 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         .await;
 
         let metrics_ctx = context.child("metrics");
+        // The event index follows the chain store on a thread of its own.
+        let events = Arc::new(
+            EventIndex::open(&spec.data_dir.join("events.redb"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        let indexer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let (events, chain, stop) =
+                (events.clone(), shared.chain.clone(), indexer_stop.clone());
+            std::thread::Builder::new()
+                .name("urbis-indexer".into())
+                .spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match events.catch_up(&chain, 64) {
+                            Ok(0) => std::thread::sleep(Duration::from_millis(50)),
+                            Ok(_) => {}
+                            Err(e) => {
+                                warn!(%e, "event indexing failed; retrying");
+                                std::thread::sleep(Duration::from_secs(1));
+                            }
+                        }
+                    }
+                })
+                .context("start the event indexer")?;
+        }
         let state = ApiState::new(
             shared.clone(),
+            events,
             Arc::new(move || metrics_ctx.encode()),
             spec.block_time,
             spec.api_limits.clone(),
@@ -189,6 +215,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 Err(e) => Err(anyhow::anyhow!("executor task ended: {e:?}")),
             },
         };
+        indexer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = shared.auth.lock().await.sync().await {
             warn!(%e, "final state sync failed (the next start replays the journal)");
         }

@@ -59,6 +59,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/v1/events/search",
+        "Indexed events, in chain order, a page at a time: filter by module, kind (with module), account (an attribute equal to this address), object (an attribute equal to this id), height range; indexed_height says how far the index has come.",
+    ),
+    (
+        "get",
         "/v1/evidence",
         "Misbehaviour of validators this node observed (persisted).",
     ),
@@ -73,6 +78,42 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
             "boolean",
             "Attach a receipt bundle (waits for the block that certifies it).",
         )],
+        ("get", "/v1/events/search") => &[
+            (
+                "module",
+                "string",
+                "Events of this module (`runtime` for the runtime's own).",
+            ),
+            ("kind", "string", "Events of this kind (needs module)."),
+            (
+                "account",
+                "string",
+                "Events with an attribute equal to this address.",
+            ),
+            (
+                "object",
+                "string",
+                "Events with an attribute equal to this value (an id).",
+            ),
+            ("from_height", "integer", "From this height."),
+            ("to_height", "integer", "Up to this height."),
+            (
+                "limit",
+                "integer",
+                "Events per page, 1 to 1000 (default 100).",
+            ),
+            ("cursor", "string", "The previous page's next_cursor."),
+        ],
+        ("get", "/v1/events") => &[
+            (
+                "module",
+                "string",
+                "Stream only matching events (one `event` message each).",
+            ),
+            ("kind", "string", "Needs module."),
+            ("account", "string", "An attribute equal to this address."),
+            ("object", "string", "An attribute equal to this value."),
+        ],
         ("get", "/v1/blocks/{id}") => &[
             (
                 "limit",

@@ -24,8 +24,8 @@ pub use ctx::{
     BlockEnv, CallParts, Ctx, Dispatch, MAX_CALL_DEPTH, Origin, TxInfo, decode_value, view_get,
 };
 pub use runtime::{
-    Admission, BlockOutcome, Gate, Genesis, GenesisValidator, MemberCache, Runtime, nonce_key,
-    read_nonce,
+    Admission, BlockOutcome, Gate, Genesis, GenesisValidator, MemberCache, Runtime, SYSTEM_EVENTS,
+    nonce_key, read_nonce,
 };
 pub use state::{Entries, MemState, Overlay, StateView, WriteSet, scan_layers, scan_start};
 

@@ -9,8 +9,10 @@
 
 pub mod auth;
 pub mod chain;
+pub mod events;
 pub mod proof;
 
 pub use auth::AuthState;
 pub use chain::{BlockRecord, ChainStore, StateSnapshot};
+pub use events::{EventIndex, IndexedEvent, Search, SearchPage};
 pub use proof::{StateProof, hashed_key, verify_state_proof};

@@ -1,0 +1,486 @@
+//! The event index: every event of every executed block, searchable by module and kind, by an
+//! attribute value (an account address, an object id), and by height.
+//!
+//! It lives in a database of its own (`events.redb`), written by an indexer that follows the
+//! chain store block by block ([`EventIndex::catch_up`]), so indexing never holds up block
+//! execution; answers say up to which height they are complete (`indexed_height`).
+//!
+//! Layout (all keys are bytes; `loc` = height `u64` BE, position `u32` BE (the receipt's index,
+//! or `u32::MAX` for end-of-block events), event number `u16` BE, so key order is chain order):
+//!
+//! | table      | key                                   | value                    |
+//! |------------|---------------------------------------|--------------------------|
+//! | `all`      | `loc`                                 | borsh [`IndexedEvent`]   |
+//! | `by_module`| `module 0x00 loc`                     | –                        |
+//! | `by_kind`  | `module 0x00 kind 0x00 loc`           | –                        |
+//! | `by_value` | `value 0x00 loc` (each attribute value of at most 128 bytes) | – |
+
+use std::path::Path;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::Serialize;
+use urbis_core::{ErrorCode, Event, Hash, Receipt, UrbisError};
+
+use crate::chain::ChainStore;
+
+const ALL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("all");
+const BY_MODULE: TableDefinition<&[u8], ()> = TableDefinition::new("by_module");
+const BY_KIND: TableDefinition<&[u8], ()> = TableDefinition::new("by_kind");
+const BY_VALUE: TableDefinition<&[u8], ()> = TableDefinition::new("by_value");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const INDEXED: &str = "indexed_height";
+
+/// Longest attribute value indexed.
+pub const MAX_INDEXED_VALUE: usize = 128;
+/// Most index entries one search examines before answering with a cursor.
+pub const SCAN_BUDGET: usize = 10_000;
+/// Most events per page.
+pub const MAX_SEARCH_PAGE: usize = 1_000;
+/// Position of end-of-block events.
+pub const BLOCK_POSITION: u32 = u32::MAX;
+
+fn internal(e: impl std::fmt::Display) -> UrbisError {
+    UrbisError::new(ErrorCode::Internal, format!("event index: {e}"))
+}
+
+/// An event with where it happened.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct IndexedEvent {
+    pub height: u64,
+    /// The transaction that emitted it (absent for end-of-block events).
+    pub tx_hash: Option<Hash>,
+    pub tx_index: Option<u32>,
+    pub event: Event,
+}
+
+/// What to search for.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    pub module: Option<String>,
+    pub kind: Option<String>,
+    /// An attribute value equal to this address (bech32m text).
+    pub account: Option<String>,
+    /// An attribute value equal to this (an object id).
+    pub object: Option<String>,
+    pub from_height: Option<u64>,
+    pub to_height: Option<u64>,
+    pub limit: usize,
+    /// Hex of the last index key examined by the page before.
+    pub cursor: Option<String>,
+}
+
+impl Search {
+    /// Whether `e` satisfies every filter (used for streams and for the filters the chosen
+    /// index does not cover).
+    pub fn matches(&self, e: &IndexedEvent) -> bool {
+        let has_value = |v: &str| e.event.attributes.iter().any(|(_, a)| a == v);
+        self.module.as_deref().is_none_or(|m| e.event.module == m)
+            && self.kind.as_deref().is_none_or(|k| e.event.kind == k)
+            && self.account.as_deref().is_none_or(has_value)
+            && self.object.as_deref().is_none_or(has_value)
+            && self.from_height.is_none_or(|h| e.height >= h)
+            && self.to_height.is_none_or(|h| e.height <= h)
+    }
+}
+
+/// A page of search results.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchPage {
+    pub events: Vec<IndexedEvent>,
+    pub next_cursor: Option<String>,
+    /// Events of every block up to this height are indexed.
+    pub indexed_height: Option<u64>,
+}
+
+fn loc(height: u64, position: u32, n: u16) -> [u8; 14] {
+    let mut k = [0u8; 14];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..12].copy_from_slice(&position.to_be_bytes());
+    k[12..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for p in parts {
+        k.extend_from_slice(p);
+        k.push(0);
+    }
+    k.extend_from_slice(loc);
+    k
+}
+
+pub struct EventIndex {
+    db: Database,
+}
+
+impl EventIndex {
+    pub fn open(path: &Path) -> Result<Self, UrbisError> {
+        let db = Database::builder()
+            .set_cache_size(32 * 1024 * 1024)
+            .create(path)
+            .map_err(internal)?;
+        let mut tx = db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            tx.open_table(ALL).map_err(internal)?;
+            tx.open_table(BY_MODULE).map_err(internal)?;
+            tx.open_table(BY_KIND).map_err(internal)?;
+            tx.open_table(BY_VALUE).map_err(internal)?;
+            tx.open_table(META).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)?;
+        Ok(EventIndex { db })
+    }
+
+    /// The last height indexed.
+    pub fn indexed_height(&self) -> Result<Option<u64>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(META).map_err(internal)?;
+        Ok(t.get(INDEXED).map_err(internal)?.map(|g| g.value()))
+    }
+
+    /// Index every block the chain store has executed and this index has not, at most
+    /// `max_blocks` of them (one write transaction each). Returns how many it indexed.
+    pub fn catch_up(&self, chain: &ChainStore, max_blocks: u64) -> Result<u64, UrbisError> {
+        let Some(top) = chain.executed_height()? else {
+            return Ok(0);
+        };
+        let mut next = self.indexed_height()?.map_or(0, |h| h + 1);
+        let mut done = 0;
+        while next <= top && done < max_blocks {
+            let receipts = chain.receipts(next)?.unwrap_or_default();
+            let events = chain.block_events(next)?;
+            self.index_block(next, &receipts, &events)?;
+            next += 1;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Index one block's events (its receipts' events, then its end-of-block events).
+    pub fn index_block(
+        &self,
+        height: u64,
+        receipts: &[Receipt],
+        block_events: &[Event],
+    ) -> Result<(), UrbisError> {
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            let mut all = tx.open_table(ALL).map_err(internal)?;
+            let mut by_module = tx.open_table(BY_MODULE).map_err(internal)?;
+            let mut by_kind = tx.open_table(BY_KIND).map_err(internal)?;
+            let mut by_value = tx.open_table(BY_VALUE).map_err(internal)?;
+            let tx_events = receipts.iter().flat_map(|r| {
+                r.events
+                    .iter()
+                    .enumerate()
+                    .map(move |(n, e)| (r.index, Some(r.tx_hash), n, e))
+            });
+            let end_events = block_events
+                .iter()
+                .enumerate()
+                .map(|(n, e)| (BLOCK_POSITION, None, n, e));
+            for (position, tx_hash, n, e) in tx_events.chain(end_events) {
+                let l = loc(height, position, n as u16);
+                let record = IndexedEvent {
+                    height,
+                    tx_hash,
+                    tx_index: (position != BLOCK_POSITION).then_some(position),
+                    event: e.clone(),
+                };
+                let bytes = borsh::to_vec(&record).map_err(internal)?;
+                all.insert(l.as_slice(), bytes.as_slice())
+                    .map_err(internal)?;
+                by_module
+                    .insert(prefixed(&[e.module.as_bytes()], &l).as_slice(), ())
+                    .map_err(internal)?;
+                by_kind
+                    .insert(
+                        prefixed(&[e.module.as_bytes(), e.kind.as_bytes()], &l).as_slice(),
+                        (),
+                    )
+                    .map_err(internal)?;
+                let mut values: Vec<&str> = e
+                    .attributes
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .filter(|v| !v.is_empty() && v.len() <= MAX_INDEXED_VALUE)
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                for v in values {
+                    by_value
+                        .insert(prefixed(&[v.as_bytes()], &l).as_slice(), ())
+                        .map_err(internal)?;
+                }
+            }
+            let mut meta = tx.open_table(META).map_err(internal)?;
+            meta.insert(INDEXED, height).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)
+    }
+
+    /// One page of events matching `q`, in chain order.
+    pub fn search(&self, q: &Search) -> Result<SearchPage, UrbisError> {
+        let bad = |m: &str| UrbisError::new(ErrorCode::InvalidArgument, m.to_string());
+        if q.limit == 0 || q.limit > MAX_SEARCH_PAGE {
+            return Err(bad(&format!("limit must be 1 to {MAX_SEARCH_PAGE}")));
+        }
+        if q.kind.is_some() && q.module.is_none() {
+            return Err(bad("kind needs module"));
+        }
+        // The most selective index for the filters given.
+        let (table, prefix): (TableDefinition<&[u8], ()>, Vec<u8>) =
+            match (&q.account, &q.object, &q.module, &q.kind) {
+                (Some(v), _, _, _) | (None, Some(v), _, _) => {
+                    (BY_VALUE, prefixed(&[v.as_bytes()], &[]))
+                }
+                (None, None, Some(m), Some(k)) => {
+                    (BY_KIND, prefixed(&[m.as_bytes(), k.as_bytes()], &[]))
+                }
+                (None, None, Some(m), None) => (BY_MODULE, prefixed(&[m.as_bytes()], &[])),
+                (None, None, None, _) => return self.search_all(q),
+            };
+        let start = match &q.cursor {
+            Some(c) => {
+                let k = hex::decode(c)
+                    .ok()
+                    .filter(|k| k.starts_with(&prefix) && k.len() == prefix.len() + 14)
+                    .ok_or_else(|| bad("invalid cursor"))?;
+                std::ops::Bound::Excluded(k)
+            }
+            None => {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&loc(q.from_height.unwrap_or(0), 0, 0));
+                std::ops::Bound::Included(k)
+            }
+        };
+        let rtx = self.db.begin_read().map_err(internal)?;
+        let index = rtx.open_table(table).map_err(internal)?;
+        let all = rtx.open_table(ALL).map_err(internal)?;
+        let range = index
+            .range::<&[u8]>((
+                start.as_ref().map(|k| k.as_slice()),
+                std::ops::Bound::Unbounded,
+            ))
+            .map_err(internal)?;
+        let mut events = Vec::new();
+        let mut last: Option<Vec<u8>> = None;
+        let mut exhausted = true;
+        for (examined, item) in range.enumerate() {
+            let (k, _) = item.map_err(internal)?;
+            let key = k.value();
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let l = &key[prefix.len()..];
+            let height = u64::from_be_bytes(l[..8].try_into().map_err(internal)?);
+            if q.to_height.is_some_and(|to| height > to) {
+                break;
+            }
+            if examined >= SCAN_BUDGET || events.len() >= q.limit {
+                exhausted = false;
+                break;
+            }
+            last = Some(key.to_vec());
+            let record = all
+                .get(l)
+                .map_err(internal)?
+                .ok_or_else(|| internal("an index entry without its event"))?;
+            let e: IndexedEvent = borsh::from_slice(record.value()).map_err(internal)?;
+            if q.matches(&e) {
+                events.push(e);
+            }
+        }
+        Ok(SearchPage {
+            events,
+            next_cursor: if exhausted {
+                None
+            } else {
+                last.map(hex::encode)
+            },
+            indexed_height: self.indexed_height()?,
+        })
+    }
+
+    fn search_all(&self, q: &Search) -> Result<SearchPage, UrbisError> {
+        let start = match &q.cursor {
+            Some(c) => {
+                let k = hex::decode(c)
+                    .ok()
+                    .filter(|k| k.len() == 14)
+                    .ok_or_else(|| UrbisError::new(ErrorCode::InvalidArgument, "invalid cursor"))?;
+                std::ops::Bound::Excluded(k)
+            }
+            None => std::ops::Bound::Included(loc(q.from_height.unwrap_or(0), 0, 0).to_vec()),
+        };
+        let rtx = self.db.begin_read().map_err(internal)?;
+        let all = rtx.open_table(ALL).map_err(internal)?;
+        let range = all
+            .range::<&[u8]>((
+                start.as_ref().map(|k| k.as_slice()),
+                std::ops::Bound::Unbounded,
+            ))
+            .map_err(internal)?;
+        let mut events = Vec::new();
+        let mut last = None;
+        let mut exhausted = true;
+        for item in range {
+            let (k, v) = item.map_err(internal)?;
+            let e: IndexedEvent = borsh::from_slice(v.value()).map_err(internal)?;
+            if q.to_height.is_some_and(|to| e.height > to) {
+                break;
+            }
+            if events.len() >= q.limit {
+                exhausted = false;
+                break;
+            }
+            last = Some(k.value().to_vec());
+            events.push(e);
+        }
+        Ok(SearchPage {
+            events,
+            next_cursor: if exhausted {
+                None
+            } else {
+                last.map(hex::encode)
+            },
+            indexed_height: self.indexed_height()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(index: u32, events: Vec<Event>) -> Receipt {
+        Receipt {
+            tx_hash: Hash([index as u8; 32]),
+            height: 0,
+            index,
+            success: true,
+            error: None,
+            events,
+            nonce_used: true,
+        }
+    }
+
+    fn ev(module: &str, kind: &str, attrs: &[(&str, &str)]) -> Event {
+        let mut e = Event::new(module, kind);
+        for (k, v) in attrs {
+            e = e.with(k, v);
+        }
+        e
+    }
+
+    fn page(idx: &EventIndex, q: Search) -> SearchPage {
+        idx.search(&q).unwrap()
+    }
+
+    #[test]
+    fn search_by_kind_value_and_height_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = EventIndex::open(&dir.path().join("e.redb")).unwrap();
+        for h in 1..=20u64 {
+            let who = if h % 2 == 0 {
+                "urbis1even"
+            } else {
+                "urbis1odd"
+            };
+            idx.index_block(
+                h,
+                &[
+                    receipt(
+                        0,
+                        vec![ev("assets", "held", &[("payer", who), ("hold", "h1")])],
+                    ),
+                    receipt(1, vec![ev("rewards", "awarded", &[("to", who)])]),
+                ],
+                &[ev("runtime", "job_failed", &[("module", "assets")])],
+            )
+            .unwrap();
+        }
+        assert_eq!(idx.indexed_height().unwrap(), Some(20));
+        let q = |f: &dyn Fn(&mut Search)| {
+            let mut s = Search {
+                limit: 1000,
+                ..Search::default()
+            };
+            f(&mut s);
+            s
+        };
+        assert_eq!(page(&idx, q(&|_| {})).events.len(), 60);
+        let held = page(
+            &idx,
+            q(&|s| {
+                s.module = Some("assets".into());
+                s.kind = Some("held".into());
+            }),
+        );
+        assert_eq!(held.events.len(), 20);
+        assert!(held.events.windows(2).all(|w| w[0].height < w[1].height));
+        let even = page(&idx, q(&|s| s.account = Some("urbis1even".into())));
+        assert_eq!(even.events.len(), 20);
+        let even_rewards = page(
+            &idx,
+            q(&|s| {
+                s.account = Some("urbis1even".into());
+                s.module = Some("rewards".into());
+                s.from_height = Some(5);
+                s.to_height = Some(10);
+            }),
+        );
+        assert_eq!(
+            even_rewards
+                .events
+                .iter()
+                .map(|e| e.height)
+                .collect::<Vec<_>>(),
+            [6, 8, 10]
+        );
+        let blocks = page(&idx, q(&|s| s.module = Some("runtime".into())));
+        assert!(blocks.events.iter().all(|e| e.tx_hash.is_none()));
+        // Pages of 7 give the same sequence.
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let p = page(
+                &idx,
+                q(&|s| {
+                    s.object = Some("h1".into());
+                    s.limit = 7;
+                    s.cursor = cursor.clone();
+                }),
+            );
+            seen.extend(p.events);
+            match p.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 20);
+        // Bad input.
+        let bad = |f: &dyn Fn(&mut Search)| idx.search(&q(f)).unwrap_err().code;
+        assert_eq!(bad(&|s| s.limit = 0), ErrorCode::InvalidArgument);
+        assert_eq!(bad(&|s| s.limit = 1001), ErrorCode::InvalidArgument);
+        assert_eq!(
+            bad(&|s| s.kind = Some("held".into())),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            bad(&|s| {
+                s.module = Some("assets".into());
+                s.cursor = Some("zz".into());
+            }),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            bad(&|s| s.cursor = Some("00".into())),
+            ErrorCode::InvalidArgument
+        );
+    }
+}
