@@ -15,10 +15,12 @@ fn key(i: usize) -> Vec<u8> {
     format!("rewards/holder/urbis1bench{i:08}").into_bytes()
 }
 
+fn value(i: usize) -> Vec<u8> {
+    vec![(i % 251) as u8; 64]
+}
+
 fn writes() -> WriteSet {
-    (0..KEYS)
-        .map(|i| (key(i), Some(vec![(i % 251) as u8; 64])))
-        .collect()
+    (0..KEYS).map(|i| (key(i), Some(value(i)))).collect()
 }
 
 /// Run `f` against a fresh 10k-key state; `f` returns how long its timed part took.
@@ -46,7 +48,8 @@ fn proofs(c: &mut Criterion) {
             with_state(move |s| async move {
                 let start = Instant::now();
                 for i in 0..iters {
-                    black_box(s.prove(&key(i as usize % KEYS)).await.expect("prove"));
+                    let i = i as usize % KEYS;
+                    black_box(s.prove(&key(i), Some(&value(i))).await.expect("prove"));
                 }
                 start.elapsed()
             })
@@ -58,7 +61,7 @@ fn proofs(c: &mut Criterion) {
                 let start = Instant::now();
                 for i in 0..iters {
                     let k = format!("rewards/holder/absent{i}").into_bytes();
-                    black_box(s.prove(&k).await.expect("prove"));
+                    black_box(s.prove(&k, None).await.expect("prove"));
                 }
                 start.elapsed()
             })
@@ -68,8 +71,14 @@ fn proofs(c: &mut Criterion) {
     // Proofs to verify, made once.
     let (tx, rx) = std::sync::mpsc::channel::<(StateProof, StateProof)>();
     with_state(move |s| async move {
-        let inc = s.prove(&key(4242)).await.expect("prove");
-        let exc = s.prove(b"rewards/holder/absent").await.expect("prove");
+        let inc = s
+            .prove(&key(4242), Some(&value(4242)))
+            .await
+            .expect("prove");
+        let exc = s
+            .prove(b"rewards/holder/absent", None)
+            .await
+            .expect("prove");
         tx.send((inc, exc)).expect("send");
         Duration::ZERO
     });

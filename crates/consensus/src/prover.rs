@@ -57,7 +57,8 @@ where
         let view = shared.chain.state_view()?;
         let path: Vec<&str> = req.path.iter().map(String::as_str).collect();
         let answer = shared.runtime.query(&view, &req.module, &path)?;
-        let proof = auth.prove(&answer.key).await?;
+        let value = urbis_runtime::StateView::get(&view, &answer.key)?;
+        let proof = auth.prove(&answer.key, value.as_deref()).await?;
         Ok(ProvenAnswer {
             answer,
             proof,

@@ -16,6 +16,7 @@ pub mod domain {
     pub const MERKLE_LEAF: &[u8] = b"urbis/merkle-leaf/v1";
     pub const MERKLE_NODE: &[u8] = b"urbis/merkle-node/v1";
     pub const STATE_KEY: &[u8] = b"urbis/state-key/v1";
+    pub const STATE_VALUE: &[u8] = b"urbis/state-value/v1";
     pub const VALIDATOR_SET: &[u8] = b"urbis/validator-set/v1";
     pub const GENESIS: &[u8] = b"urbis/genesis/v1";
     pub const OBJECT_ID: &[u8] = b"urbis/object-id/v1";

@@ -1,5 +1,10 @@
 //! The authenticated state: Commonware QMDB ("current", ordered keys, variable values).
 //!
+//! The store holds, for every logical key, the 32-byte hash of its value
+//! ([`crate::proof::value_hash`]), not the value itself (that lives in the chain store): so a
+//! proof of one key never carries another key's value, and its size does not depend on what
+//! anyone stored. A state proof carries the value, and the verifier hashes it.
+//!
 //! One batch per block: every write of the block is merkleized, applied and committed together,
 //! with the block height as the commit metadata, so after a crash the store reopens at the last
 //! committed block and reports which one that is. Proofs are against the current root only;
@@ -20,7 +25,7 @@ use commonware_utils::{NZU64, NZUsize};
 use urbis_core::{ErrorCode, Hash, UrbisError};
 use urbis_runtime::WriteSet;
 
-use crate::proof::{CHUNK, Family, StateProof, Value, ValueCfg, hashed_key, value_cfg};
+use crate::proof::{CHUNK, Family, StateProof, Value, ValueCfg, hashed_key, value_cfg, value_hash};
 
 type StateDb<E> = Db<Family, E, Digest, Value, Sha256, EightCap, CHUNK, Sequential>;
 type OpCfg = ((), ValueCfg);
@@ -104,11 +109,20 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         Ok(Hash(self.db()?.root().0))
     }
 
-    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        self.db()?
+    /// The hash of `key`'s value, if it has one.
+    pub async fn get_hash(&self, key: &[u8]) -> Result<Option<Hash>, UrbisError> {
+        let stored = self
+            .db()?
             .get(&Digest(hashed_key(key).0))
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        stored
+            .map(|v| {
+                v.try_into()
+                    .map(Hash)
+                    .map_err(|_| internal("a stored value hash is not 32 bytes"))
+            })
+            .transpose()
     }
 
     /// Apply one block's writes and commit them durably, recording `height`.
@@ -116,7 +130,10 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         let db = self.db.take().ok_or_else(|| internal("unavailable"))?;
         let mut batch = db.new_batch();
         for (k, v) in writes {
-            batch = batch.write(Digest(hashed_key(k).0), v.clone());
+            batch = batch.write(
+                Digest(hashed_key(k).0),
+                v.as_ref().map(|v| value_hash(v).0.to_vec()),
+            );
         }
         let merkleized = batch
             .merkleize(&db, Some(height.to_le_bytes().to_vec()), &mut Proportional)
@@ -139,22 +156,35 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         Ok(root)
     }
 
-    /// Prove the current value (or absence) of `key` against the current root.
-    pub async fn prove(&self, key: &[u8]) -> Result<StateProof, UrbisError> {
+    /// Prove that `key` has `value` (read from the chain store at the same height), or no
+    /// value, against the current root. A value whose hash is not the stored one is an internal
+    /// error: the two stores disagree.
+    pub async fn prove(&self, key: &[u8], value: Option<&[u8]>) -> Result<StateProof, UrbisError> {
         let db = self.db()?;
         let hk = Digest(hashed_key(key).0);
         let root = Hash(db.root().0);
-        match db.get(&hk).await.map_err(internal)? {
-            Some(value) => {
+        let stored = db.get(&hk).await.map_err(internal)?;
+        match (stored, value) {
+            (Some(h), Some(value)) => {
+                if h.as_slice() != value_hash(value).0.as_slice() {
+                    return Err(internal(format!(
+                        "the value of {} differs between the stores",
+                        String::from_utf8_lossy(key)
+                    )));
+                }
                 let proof = db.key_value_proof(hk).await.map_err(internal)?;
                 Ok(StateProof {
                     key: key.to_vec(),
-                    value: Some(value),
+                    value: Some(value.to_vec()),
                     root,
                     proof: proof.encode().to_vec(),
                 })
             }
-            None => {
+            (Some(_), None) | (None, Some(_)) => Err(internal(format!(
+                "the stores disagree on whether {} has a value",
+                String::from_utf8_lossy(key)
+            ))),
+            (None, None) => {
                 let proof = db.exclusion_proof(&hk).await.map_err(internal)?;
                 Ok(StateProof {
                     key: key.to_vec(),
@@ -202,12 +232,20 @@ mod tests {
                 .unwrap();
             assert_ne!(r1, r2);
             assert_eq!(s.height(), Some(1));
-            assert_eq!(s.get(b"a/x").await.unwrap(), Some(b"3".to_vec()));
+            assert_eq!(
+                s.get_hash(b"a/x").await.unwrap(),
+                Some(crate::proof::value_hash(b"3"))
+            );
 
-            let p = s.prove(b"a/x").await.unwrap();
+            let p = s.prove(b"a/x", Some(b"3")).await.unwrap();
             assert_eq!(p.root, r2);
             verify_state_proof(&p).unwrap();
-            let absent = s.prove(b"a/y").await.unwrap();
+            assert!(
+                s.prove(b"a/x", Some(b"4")).await.is_err(),
+                "stores disagree"
+            );
+            assert!(s.prove(b"a/x", None).await.is_err(), "stores disagree");
+            let absent = s.prove(b"a/y", None).await.unwrap();
             assert_eq!(absent.value, None);
             verify_state_proof(&absent).unwrap();
 
@@ -231,6 +269,32 @@ mod tests {
             t.key = b"a/x".to_vec();
             assert!(verify_state_proof(&t).is_err());
         });
+    }
+
+    /// An exclusion proof's size does not depend on what the neighbouring keys hold: the store
+    /// commits to value hashes, so a 200 KiB neighbour costs the prover nothing extra.
+    #[test]
+    fn proof_size_is_independent_of_neighbour_values() {
+        let sizes = |neighbour: usize| {
+            deterministic::Runner::seeded(3).start(move |ctx| async move {
+                let mut s = AuthState::open(ctx.child("state"), "n").await.unwrap();
+                let big = vec![7u8; neighbour];
+                let mut w = WriteSet::new();
+                for k in ["a/a", "a/c", "a/e"] {
+                    w.insert(k.as_bytes().to_vec(), Some(big.clone()));
+                }
+                s.apply(0, &w).await.unwrap();
+                let absent = s.prove(b"a/b", None).await.unwrap();
+                verify_state_proof(&absent).unwrap();
+                let present = s.prove(b"a/c", Some(&big)).await.unwrap();
+                verify_state_proof(&present).unwrap();
+                (absent.proof.len(), present.proof.len())
+            })
+        };
+        let small = sizes(1);
+        let large = sizes(200 * 1024);
+        assert_eq!(small, large);
+        assert!(large.0 < 1024, "exclusion proof of {} bytes", large.0);
     }
 
     #[test]

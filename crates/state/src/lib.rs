@@ -15,4 +15,4 @@ pub mod proof;
 pub use auth::AuthState;
 pub use chain::{BlockRecord, ChainStore, StateSnapshot};
 pub use events::{EventIndex, IndexedEvent, Search, SearchPage};
-pub use proof::{StateProof, hashed_key, verify_state_proof};
+pub use proof::{StateProof, hashed_key, value_hash, verify_state_proof};

@@ -27,13 +27,20 @@ pub(crate) fn value_cfg() -> ValueCfg {
     ((0..=MAX_VALUE_LEN).into(), ())
 }
 
+/// What the authenticated store holds for a value: `SHA-256(len || "urbis/state-value/v1" ||
+/// value)`.
+pub fn value_hash(value: &[u8]) -> Hash {
+    sha256_domain(domain::STATE_VALUE, &[value])
+}
+
 /// The fixed-size QMDB key of a logical key.
 pub fn hashed_key(key: &[u8]) -> Hash {
     sha256_domain(domain::STATE_KEY, &[key])
 }
 
 /// A proof that `key` has `value` (or, with `value: None`, has no value) in the state whose root
-/// is `root`.
+/// is `root`. The store commits to the value's hash ([`value_hash`]): the proof's size never
+/// depends on any value, this one's or a neighbour's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateProof {
     /// Logical key, UTF-8 for all built-in modules.
@@ -58,7 +65,7 @@ pub fn verify_state_proof(p: &StateProof) -> Result<(), UrbisError> {
             let cfg: <InclusionProof as Read>::Cfg = (MAX_PROOF_DIGESTS_PER_ELEMENT, ());
             let proof = InclusionProof::decode_cfg(Copying(&p.proof), &cfg)
                 .map_err(|_| bad("inclusion proof does not decode"))?;
-            if proof.verify::<Sha256, ValueEnc>(key, value.clone(), &root) {
+            if proof.verify::<Sha256, ValueEnc>(key, value_hash(value).0.to_vec(), &root) {
                 Ok(())
             } else {
                 Err(bad(
