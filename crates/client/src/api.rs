@@ -276,6 +276,7 @@ mod tests {
             error: None,
             events: vec![Event::new("rewards", "awarded").with("amount", 5)],
             nonce_used: true,
+            weight: 0,
         }
     }
 

@@ -125,6 +125,7 @@ mod tests {
             error: None,
             events: vec![],
             nonce_used: true,
+            weight: 0,
         };
         assert!(check_receipt(r.clone()).is_ok());
         r.success = false;

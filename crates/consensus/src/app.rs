@@ -97,6 +97,8 @@ pub struct Faults {
     pub replay_committed: bool,
     /// Certify only state heights that are multiples of this (so others are skipped).
     pub certify_every: Option<u64>,
+    /// Ignore the block weight limit when filling a proposal.
+    pub ignore_weight_limit: bool,
 }
 
 pub struct UrbisApp<E: commonware_storage::Context + Spawner> {
@@ -213,13 +215,19 @@ where
             .runtime
             .gate()
             .map_or(usize::MAX, |g| g.open_calls_per_block as usize);
-        let mut txs = shared.mempool.select(
-            self.cfg.max_block_txs,
-            self.cfg.max_block_bytes,
+        let limits = crate::mempool::BlockLimits {
+            max_txs: self.cfg.max_block_txs,
+            max_bytes: self.cfg.max_block_bytes,
+            max_weight: if self.cfg.faults.ignore_weight_limit {
+                u64::MAX
+            } else {
+                urbis_runtime::weight::MAX_BLOCK
+            },
             max_open,
-            &in_flight,
-            |a| urbis_runtime::read_nonce(&view, a).unwrap_or(0),
-        );
+        };
+        let mut txs = shared.mempool.select(&limits, &in_flight, |a| {
+            urbis_runtime::read_nonce(&view, a).unwrap_or(0)
+        });
         if self.cfg.faults.replay_committed {
             let top = shared.executed_height();
             let done = (top.saturating_sub(64)..=top)
@@ -417,6 +425,16 @@ fn check_block<E: commonware_storage::Context + Spawner>(
 ) -> Checked {
     if let Err(e) = block.check_structure_with(&shared.chain_ref, |h| shared.mempool.contains(h)) {
         return Checked::Invalid(e.to_string());
+    }
+    let weight = block
+        .txs
+        .iter()
+        .fold(0u64, |w, tx| w.saturating_add(shared.runtime.tx_weight(tx)));
+    if weight > urbis_runtime::weight::MAX_BLOCK {
+        return Checked::Invalid(format!(
+            "declared weight {weight} exceeds the block limit of {}",
+            urbis_runtime::weight::MAX_BLOCK
+        ));
     }
     let hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
     if let Some(h) = hashes.iter().find(|h| in_flight.contains(h)) {

@@ -61,11 +61,23 @@ fn contiguous_end(queue: Option<&BTreeMap<u64, Arc<PoolTx>>>, from: u64) -> u64 
     next
 }
 
-/// A pooled transaction with its id and size computed once.
+/// What one block may carry.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockLimits {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    /// Most declared weight (`urbis_runtime::weight`).
+    pub max_weight: u64,
+    /// Most open calls (from senders holding no role).
+    pub max_open: usize,
+}
+
+/// A pooled transaction with its id, size and declared weight computed once.
 struct PoolTx {
     tx: SignedTx,
     hash: Hash,
     size: usize,
+    weight: u64,
     /// Admitted as an open call from a sender holding no role.
     open: bool,
 }
@@ -177,7 +189,7 @@ impl Mempool {
         committed: u64,
         allow_gap: bool,
     ) -> Result<Hash, UrbisError> {
-        self.insert_with(tx, allow_gap, false, |_| Ok(committed))
+        self.insert_with(tx, allow_gap, false, 1, |_| Ok(committed))
     }
 
     /// As [`Mempool::insert`], reading the sender's committed nonce while holding the pool's
@@ -187,12 +199,14 @@ impl Mempool {
     /// next nonce as a gap).
     ///
     /// `open` marks an open call from a sender holding no role: those are bounded by
-    /// [`MempoolConfig::max_open_txs`] and [`MempoolConfig::max_open_per_sender`].
+    /// [`MempoolConfig::max_open_txs`] and [`MempoolConfig::max_open_per_sender`]. `weight` is
+    /// its declared weight, which block building sums.
     pub fn insert_with(
         &self,
         tx: SignedTx,
         allow_gap: bool,
         open: bool,
+        weight: u64,
         committed: impl FnOnce(&Address) -> Result<u64, UrbisError>,
     ) -> Result<Hash, UrbisError> {
         let hash = tx.hash();
@@ -270,21 +284,22 @@ impl Mempool {
                 tx,
                 hash,
                 size,
+                weight,
                 open,
             }),
         );
         Ok(hash)
     }
 
-    /// Pick transactions for a block, round-robin across senders, in nonce order per sender,
-    /// at most `max_open` of them open calls. `in_flight` are transactions already in
-    /// unexecuted ancestors of the block being built; `committed` gives a sender's executed
-    /// nonce (transactions below it are stale).
+    /// Pick transactions for a block within `limits`, round-robin across senders, in nonce
+    /// order per sender. `in_flight` are transactions already in unexecuted ancestors of the
+    /// block being built; `committed` gives a sender's executed nonce (transactions below it
+    /// are stale). A transaction that does not fit the block's remaining weight stops its
+    /// sender for this block (its later nonces cannot go without it); lighter transactions of
+    /// other senders still fill the block.
     pub fn select(
         &self,
-        max_txs: usize,
-        max_bytes: usize,
-        max_open: usize,
+        limits: &BlockLimits,
         in_flight: &HashSet<Hash>,
         committed: impl Fn(&Address) -> u64,
     ) -> Vec<SignedTx> {
@@ -319,6 +334,7 @@ impl Mempool {
             .collect();
         let mut out = Vec::new();
         let mut bytes = 0usize;
+        let mut weight = 0u64;
         let mut open = 0usize;
         let mut round = 0usize;
         let mut last_sender = None;
@@ -332,17 +348,22 @@ impl Mempool {
                 }
                 if let Some(tx) = q.get(round) {
                     let size = tx.size;
-                    if out.len() >= max_txs || bytes + size > max_bytes {
+                    if out.len() >= limits.max_txs || bytes + size > limits.max_bytes {
                         break 'outer;
                     }
+                    if weight.saturating_add(tx.weight) > limits.max_weight {
+                        blocked[i] = true;
+                        continue;
+                    }
                     if tx.open {
-                        if open >= max_open {
+                        if open >= limits.max_open {
                             blocked[i] = true;
                             continue;
                         }
                         open += 1;
                     }
                     bytes += size;
+                    weight += tx.weight;
                     out.push(tx.tx.clone());
                     last_sender = Some(senders[i]);
                     progressed = true;
@@ -419,6 +440,53 @@ mod tests {
         )
     }
 
+    fn lim(max_txs: usize, max_open: usize) -> BlockLimits {
+        BlockLimits {
+            max_txs,
+            max_bytes: usize::MAX,
+            max_weight: u64::MAX,
+            max_open,
+        }
+    }
+
+    #[test]
+    fn selection_respects_the_weight_limit() {
+        let pool = Mempool::new(MempoolConfig::default());
+        let ins = |label: &str, nonce: u64, weight: u64| {
+            pool.insert_with(tx(label, nonce), false, false, weight, |_| Ok(0))
+                .unwrap()
+        };
+        // "heavy" cannot fit beside the others; its later nonce must wait behind it.
+        ins("heavy", 0, 80);
+        ins("heavy", 1, 1);
+        ins("a", 0, 30);
+        ins("a", 1, 30);
+        ins("b", 0, 30);
+        let limits = BlockLimits {
+            max_weight: 100,
+            ..lim(100, 0)
+        };
+        let picked = pool.select(&limits, &HashSet::new(), |_| 0);
+        assert!(!picked.is_empty());
+        let heavy = SecretKey::from_label("heavy").address();
+        let weights: u64 = picked
+            .iter()
+            .map(|t| match (t.sender() == heavy, t.nonce) {
+                (true, 0) => 80,
+                (true, _) => 1,
+                _ => 30,
+            })
+            .sum();
+        assert!(weights <= 100, "{weights} > 100: {picked:?}");
+        // Nonce order per sender holds: heavy's nonce 1 never goes without nonce 0.
+        assert!(
+            !picked.iter().any(|t| t.sender() == heavy && t.nonce == 1)
+                || picked.iter().any(|t| t.sender() == heavy && t.nonce == 0)
+        );
+        // Without a weight limit everything goes.
+        assert_eq!(pool.select(&lim(100, 0), &HashSet::new(), |_| 0).len(), 5);
+    }
+
     #[test]
     fn nonce_rules() {
         let pool = Mempool::new(MempoolConfig::default());
@@ -459,10 +527,10 @@ mod tests {
             pool.insert(tx("a", n), 0, false).unwrap();
             pool.insert(tx("b", n), 0, false).unwrap();
         }
-        let picked = pool.select(4, usize::MAX, 0, &HashSet::new(), |_| 0);
+        let picked = pool.select(&lim(4, 0), &HashSet::new(), |_| 0);
         assert_eq!(picked.len(), 4);
         let in_flight: HashSet<Hash> = picked.iter().map(SignedTx::hash).collect();
-        let rest = pool.select(10, usize::MAX, 0, &in_flight, |_| 0);
+        let rest = pool.select(&lim(10, 0), &in_flight, |_| 0);
         assert_eq!(rest.len(), 2);
         pool.on_executed(1, &picked, |_| 2);
         assert_eq!(pool.stats().txs, 2);
@@ -478,13 +546,12 @@ mod tests {
         pool.insert(tx("a", 1), 0, true).unwrap();
         assert_eq!(pool.next_nonce(&a, 0), 0);
         assert!(
-            pool.select(10, usize::MAX, 0, &HashSet::new(), |_| 0)
-                .is_empty(),
+            pool.select(&lim(10, 0), &HashSet::new(), |_| 0).is_empty(),
             "gap at 0"
         );
         assert_eq!(pool.insert(tx("a", 0), 0, true).unwrap(), tx("a", 0).hash());
         assert_eq!(pool.next_nonce(&a, 0), 3);
-        let picked = pool.select(10, usize::MAX, 0, &HashSet::new(), |_| 0);
+        let picked = pool.select(&lim(10, 0), &HashSet::new(), |_| 0);
         assert_eq!(
             picked.iter().map(|t| t.nonce).collect::<Vec<_>>(),
             vec![0, 1, 2]
@@ -527,7 +594,7 @@ mod tests {
             ..MempoolConfig::default()
         });
         let open =
-            |label: &str, nonce: u64| pool.insert_with(tx(label, nonce), false, true, |_| Ok(0));
+            |label: &str, nonce: u64| pool.insert_with(tx(label, nonce), false, true, 1, |_| Ok(0));
         open("s1", 0).unwrap();
         open("s1", 1).unwrap();
         assert_eq!(open("s1", 2).unwrap_err().code, ErrorCode::MempoolFull);
@@ -535,7 +602,7 @@ mod tests {
         assert_eq!(open("s3", 0).unwrap_err().code, ErrorCode::MempoolFull);
         // Members are not affected by the open-call bound.
         pool.insert(tx("m", 0), 0, false).unwrap();
-        let picked = pool.select(100, usize::MAX, 1, &HashSet::new(), |_| 0);
+        let picked = pool.select(&lim(100, 1), &HashSet::new(), |_| 0);
         let open_picked = picked
             .iter()
             .filter(|t| t.sender() != SecretKey::from_label("m").address())

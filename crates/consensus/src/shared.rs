@@ -399,6 +399,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 format!("no module named {:?}", tx.call.module),
             ));
         }
+        let weight = self.runtime.check_weight(&tx)?;
         let open = self.runtime.admission_cached(view, &tx, members)? == Admission::Open;
         let hash = tx.hash();
         if self.mempool.contains(&hash) {
@@ -413,9 +414,10 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 format!("transaction {hash} is already committed"),
             ));
         }
-        self.mempool.insert_with(tx, allow_gap, open, |sender| {
-            urbis_runtime::read_nonce(&self.chain.state_view()?, sender)
-        })
+        self.mempool
+            .insert_with(tx, allow_gap, open, weight, |sender| {
+                urbis_runtime::read_nonce(&self.chain.state_view()?, sender)
+            })
     }
 }
 

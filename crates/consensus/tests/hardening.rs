@@ -366,3 +366,83 @@ fn proofs_succeed_when_heights_are_skipped() {
         );
     });
 }
+
+#[test]
+fn an_overweight_proposal_is_rejected_and_every_block_stays_within_the_limit() {
+    run(14, |ctx| async move {
+        let net = Net::new(&ctx).await;
+        // The last validator fills its proposals past the block weight limit.
+        let nodes = net
+            .start_many(&ctx, N, |i| Faults {
+                ignore_weight_limit: i == N - 1,
+                ..Faults::default()
+            })
+            .await;
+        let refs: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
+        wait_all_reach(&ctx, &refs, 2, Duration::from_secs(60)).await;
+        let max = urbis_runtime::weight::MAX_BLOCK;
+
+        // Pairs of transactions that each fit a block but not together: honest proposers take
+        // one per block, the faulty one both (and is refused).
+        let heavy = |node: &Node, nonce: u64| {
+            probe(
+                node,
+                nonce,
+                ProbeCall::Charge {
+                    declare: max / 10 * 6,
+                    units: 1,
+                },
+            )
+        };
+        // A transaction no block could carry is refused at the door, and nothing is pooled.
+        let too_heavy = probe(
+            refs[0],
+            0,
+            ProbeCall::Charge {
+                declare: max,
+                units: 0,
+            },
+        );
+        let e = refs[0].submit(too_heavy.clone()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooHeavy, "{e}");
+        assert!(!refs[0].mempool.contains(&too_heavy.hash()));
+
+        let mut hashes = Vec::new();
+        let mut nonce = 0;
+        for round in 0..8 {
+            let node = refs[round % N];
+            let pair = [heavy(node, nonce), heavy(node, nonce + 1)];
+            nonce += 2;
+            for tx in pair {
+                hashes.push(tx.hash());
+                node.submit(tx).unwrap();
+            }
+            for h in &hashes[hashes.len() - 2..] {
+                wait_committed(&ctx, node, h, Duration::from_secs(120)).await;
+            }
+        }
+        let target = refs[0].executed_height() + 3;
+        wait_all_reach(&ctx, &refs, target, Duration::from_secs(120)).await;
+        assert_consistent(&refs);
+
+        let rejections: u64 = refs[..N - 1]
+            .iter()
+            .map(|n| {
+                n.counters
+                    .verify_rejections
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum();
+        assert!(rejections > 0, "no overweight proposal was refused");
+        for h in 1..=refs[0].executed_height() {
+            let block = refs[0].chain.block(h).unwrap().unwrap();
+            let w: u64 = block.txs.iter().map(|t| refs[0].runtime.tx_weight(t)).sum();
+            assert!(w <= max, "block {h} weighs {w}");
+        }
+        for h in &hashes {
+            let r = refs[0].chain.receipt(h).unwrap().expect("indexed");
+            assert!(r.success, "{r:?}");
+            assert!(r.weight > 0 && r.weight < max / 10 * 6, "{r:?}");
+        }
+    });
+}

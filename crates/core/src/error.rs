@@ -71,6 +71,8 @@ error_codes! {
     Overloaded => "overloaded", 503, "Server overloaded";
     QuotaExceeded => "quota_exceeded", 429, "Quota exceeded";
     ForeignWrite => "foreign_write", 500, "Write outside the module's namespace";
+    TooHeavy => "too_heavy", 413, "Transaction heavier than a block allows";
+    OutOfWeight => "out_of_weight", 422, "Call used more weight than it declared";
 }
 
 impl fmt::Display for ErrorCode {

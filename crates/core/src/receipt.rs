@@ -60,6 +60,11 @@ pub struct Receipt {
     /// quota): it changed nothing, is not indexed under its hash, and may still be included
     /// later.
     pub nonce_used: bool,
+    /// The execution weight the transaction used (see `urbis_runtime::weight`): the base cost
+    /// of any transaction and its size, plus what its call metered (reads, writes, events,
+    /// nested calls, signature and proof checks). At most its declared weight, which is what
+    /// counts against the block's limit.
+    pub weight: u64,
 }
 
 /// The Merkle leaf of a receipt: `SHA-256(len || "urbis/receipt/v1" || borsh(receipt))`.

@@ -1,8 +1,12 @@
+use std::cell::Cell;
+use std::rc::Rc;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use urbis_core::hash::domain;
 use urbis_core::{Address, ErrorCode, Event, Hash, PublicKey, UrbisError, sha256_domain};
 
 use crate::state::{StateView, WriteSet};
+use crate::weight;
 
 /// Facts about the block being executed; the only notion of time a module has.
 #[derive(Clone, Debug)]
@@ -41,12 +45,23 @@ pub trait Dispatch: Send + Sync {
     fn invoke(&self, ctx: &mut Ctx<'_>, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError>;
 }
 
-/// A view of a context's state as its nested calls see it.
-struct ParentView<'p, 'a>(&'p Ctx<'a>);
+/// A context's state as its nested calls see it: its own writes, then the block's, then the
+/// base. Reads through it are not metered again: the nested context already charged them.
+struct ParentView<'p> {
+    writes: &'p WriteSet,
+    block_writes: &'p WriteSet,
+    base: &'p dyn StateView,
+}
 
-impl StateView for ParentView<'_, '_> {
+impl StateView for ParentView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        self.0.get_raw(key)
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.block_writes.get(key) {
+            return Ok(v.clone());
+        }
+        self.base.get(key)
     }
 
     fn scan(
@@ -55,12 +70,46 @@ impl StateView for ParentView<'_, '_> {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<crate::state::Entries, UrbisError> {
-        self.0.scan(prefix, after, limit)
+        let layers: [&WriteSet; 2] = [self.writes, self.block_writes];
+        crate::state::scan_layers(self.base, &layers, prefix, after, limit)
+    }
+}
+
+/// The weight a call has used and may use, shared by its nested calls.
+#[derive(Debug)]
+struct Meter {
+    used: Cell<u64>,
+    limit: u64,
+}
+
+impl Meter {
+    /// Add `units`; whether the call is still within its limit.
+    fn charge(&self, units: u64) -> bool {
+        let used = self.used.get().saturating_add(units);
+        self.used.set(used);
+        used <= self.limit
+    }
+
+    fn exceeded(&self) -> bool {
+        self.used.get() > self.limit
+    }
+
+    fn error(&self) -> UrbisError {
+        UrbisError::new(
+            ErrorCode::OutOfWeight,
+            format!(
+                "the call needs more than the weight of {} it declared",
+                self.limit
+            ),
+        )
     }
 }
 
 /// The execution context of one call: reads see committed state, then earlier writes of this
 /// block, then this call's own writes; writes are buffered until the call succeeds.
+///
+/// Everything a call does is metered against its weight budget (see [`crate::weight`]): a call
+/// that goes over fails with `out_of_weight`, whatever it returns.
 ///
 /// A module writes only under its own namespace (`"<module>/"`): a write elsewhere is not
 /// made, and fails the call with `foreign_write`. Another module's state changes only through
@@ -86,6 +135,7 @@ pub struct Ctx<'a> {
     fault: Option<UrbisError>,
     /// Jobs this call (and its nested calls) scheduled: `(due_ms, payload, module)`.
     scheduled: Vec<(u64, Vec<u8>, &'static str)>,
+    meter: Rc<Meter>,
 }
 
 impl<'a> Ctx<'a> {
@@ -116,7 +166,42 @@ impl<'a> Ctx<'a> {
             ids: 0,
             fault: None,
             scheduled: Vec::new(),
+            meter: Rc::new(Meter {
+                used: Cell::new(0),
+                limit: u64::MAX,
+            }),
         }
+    }
+
+    /// Limit the weight this call may use (unlimited unless set: genesis).
+    pub fn with_budget(self, limit: u64) -> Self {
+        Ctx {
+            meter: Rc::new(Meter {
+                used: Cell::new(0),
+                limit,
+            }),
+            ..self
+        }
+    }
+
+    /// Charge `units` of weight for work the module does itself (e.g. [`weight::SIGNATURE`]
+    /// per signature it checks, before checking it). Fails with `out_of_weight` past the
+    /// call's budget.
+    pub fn charge(&mut self, units: u64) -> Result<(), UrbisError> {
+        self.charge_ref(units)
+    }
+
+    fn charge_ref(&self, units: u64) -> Result<(), UrbisError> {
+        if self.meter.charge(units) {
+            Ok(())
+        } else {
+            Err(self.meter.error())
+        }
+    }
+
+    /// Weight used so far by this call and its nested calls (at most its budget).
+    pub fn weight_used(&self) -> u64 {
+        self.meter.used.get().min(self.meter.limit)
     }
 
     /// The account that signed the transaction (the zero address outside transactions).
@@ -158,38 +243,46 @@ impl<'a> Ctx<'a> {
         self.env.timestamp_ms
     }
 
+    /// Read a key as this call sees it (metered: [`weight::READ`]).
     pub fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        if let Some(v) = self.writes.get(key) {
-            return Ok(v.clone());
+        self.charge_ref(weight::READ)?;
+        self.layers().get(key)
+    }
+
+    fn layers(&self) -> ParentView<'_> {
+        ParentView {
+            writes: &self.writes,
+            block_writes: self.block_writes,
+            base: self.base,
         }
-        if let Some(v) = self.block_writes.get(key) {
-            return Ok(v.clone());
-        }
-        self.base.get(key)
     }
 
     /// Up to `limit` keys starting with `prefix`, in key order, after `after` (exclusive), as
     /// this call sees them (its own writes and the block's included). Every node sees the same.
+    /// Metered: one [`weight::READ`] plus [`weight::SCAN_ITEM`] per entry returned.
     pub fn scan(
         &self,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<crate::state::Entries, UrbisError> {
-        let layers: [&WriteSet; 2] = [&self.writes, self.block_writes];
-        crate::state::scan_layers(self.base, &layers, prefix, after, limit)
+        self.charge_ref(weight::READ)?;
+        let entries = self.layers().scan(prefix, after, limit)?;
+        self.charge_ref(weight::SCAN_ITEM.saturating_mul(entries.len() as u64))?;
+        Ok(entries)
     }
 
     /// Write under this module's namespace. A key outside it is not written, and the call fails
     /// with `foreign_write`.
+    /// Metered: [`weight::write`].
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        if self.owns(&key) {
+        if self.owns(&key) && self.meter.charge(weight::write(&key, Some(&value))) {
             self.writes.insert(key, Some(value));
         }
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        if self.owns(&key) {
+        if self.owns(&key) && self.meter.charge(weight::write(&key, None)) {
             self.writes.insert(key, None);
         }
     }
@@ -224,8 +317,11 @@ impl<'a> Ctx<'a> {
         self.put_raw(key, borsh::to_vec(value).expect("borsh to vec never fails"));
     }
 
+    /// Metered: [`weight::event`].
     pub fn emit(&mut self, event: Event) {
-        self.events.push(event);
+        if self.meter.charge(weight::event(&event)) {
+            self.events.push(event);
+        }
     }
 
     /// A fresh object id: `SHA-256(len(tag) || "urbis/object-id/v1" || origin || counter)`,
@@ -234,6 +330,7 @@ impl<'a> Ctx<'a> {
     /// `counter` (`u32` LE) counts the ids this call derived before. Every node derives the
     /// same ids; two transactions never collide.
     pub fn new_id(&mut self) -> Hash {
+        self.meter.charge(weight::NEW_ID);
         let counter = self.ids.to_le_bytes();
         self.ids += 1;
         match self.origin {
@@ -260,6 +357,10 @@ impl<'a> Ctx<'a> {
     /// Run `payload` through this module's `on_scheduled` at the end of the first block whose
     /// timestamp is at least `due_ms` (see the runtime's scheduler).
     pub fn schedule_at(&mut self, due_ms: u64, payload: Vec<u8>) {
+        let units = weight::SCHEDULE.saturating_add(weight::WRITE_BYTE * payload.len() as u64);
+        if !self.meter.charge(units) {
+            return;
+        }
         self.scheduled.push((due_ms, payload, self.module));
     }
 
@@ -283,7 +384,9 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::invoke`] with encoded bytes.
     pub fn invoke_raw(&mut self, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let units = weight::INVOKE.saturating_add(weight::TX_BYTE * op.len() as u64);
         let result = match self.dispatch {
+            _ if !self.meter.charge(units) => Err(self.meter.error()),
             None => Err(UrbisError::new(
                 ErrorCode::Internal,
                 "no runtime to dispatch exported operations",
@@ -311,7 +414,7 @@ impl<'a> Ctx<'a> {
     ) -> Result<R, UrbisError> {
         let empty = WriteSet::new();
         let (result, parts) = {
-            let view = ParentView(self);
+            let view = self.layers();
             let mut child = Ctx {
                 base: &view,
                 block_writes: &empty,
@@ -328,6 +431,7 @@ impl<'a> Ctx<'a> {
                 ids: 0,
                 fault: None,
                 scheduled: Vec::new(),
+                meter: self.meter.clone(),
             };
             // Ids stay unique across the nesting: the child continues the parent's counter.
             child.ids = self.ids;
@@ -345,8 +449,22 @@ impl<'a> Ctx<'a> {
         Ok(value)
     }
 
+    /// Finish the call given what the module returned: running out of weight wins over any
+    /// error the module made of it (so the receipt says `out_of_weight`), then the module's
+    /// own error, then [`Ctx::finish`].
+    pub fn conclude(self, result: Result<(), UrbisError>) -> Result<CallParts, UrbisError> {
+        if self.meter.exceeded() {
+            return Err(self.meter.error());
+        }
+        result?;
+        self.finish()
+    }
+
     /// Finish the call: its writes, events and scheduled jobs, or the fault that fails it.
     pub fn finish(self) -> Result<CallParts, UrbisError> {
+        if self.meter.exceeded() {
+            return Err(self.meter.error());
+        }
         if let Some(f) = self.fault {
             return Err(f);
         }

@@ -19,6 +19,7 @@ mod state;
 pub mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod weight;
 
 pub use ctx::{
     BlockEnv, CallParts, Ctx, Dispatch, MAX_CALL_DEPTH, Origin, TxInfo, decode_value, view_get,
@@ -57,6 +58,14 @@ pub trait Module: Send + Sync + 'static {
 
     /// Apply this module's section of the genesis file (`null` if absent).
     fn genesis(&self, ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError>;
+
+    /// The most weight the call `data` may use (see [`weight`]): an upper bound of what it
+    /// reads, writes, emits, schedules, invokes and checks, computed from the call alone (it
+    /// counts against the block's limit before execution). A call that meters more fails with
+    /// `out_of_weight`. Undecodable data may get any value; its call fails early anyway.
+    fn weight(&self, _data: &[u8]) -> u64 {
+        weight::DEFAULT_CALL
+    }
 
     /// Execute one call (`data` is the module's borsh call enum) on behalf of `ctx.sender()`.
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError>;

@@ -8,7 +8,7 @@ use urbis_core::{
 
 use crate::ctx::{BlockEnv, CallParts, Ctx, Dispatch, Origin, TxInfo, view_get};
 use crate::state::{Overlay, StateView, WriteSet};
-use crate::{Module, QueryAnswer, sched};
+use crate::{Module, QueryAnswer, sched, weight};
 
 /// The runtime's own namespace: account nonces.
 const SYSTEM: &str = "system";
@@ -174,6 +174,34 @@ impl Runtime {
         })
     }
 
+    /// The declared weight of `tx` (see [`weight`]): what it counts against a block's limit.
+    pub fn tx_weight(&self, tx: &SignedTx) -> u64 {
+        let size = borsh::object_length(tx).unwrap_or(limits::MAX_TX_BYTES);
+        weight::envelope(size).saturating_add(self.call_weight(tx))
+    }
+
+    /// The call's own declared weight (0 for an unknown module: the call fails at once).
+    fn call_weight(&self, tx: &SignedTx) -> u64 {
+        self.modules.get(tx.call.module.as_str()).map_or(0, |m| {
+            guarded(|| Ok(m.weight(&tx.call.data))).unwrap_or(weight::DEFAULT_CALL)
+        })
+    }
+
+    /// [`Runtime::tx_weight`], refusing (`too_heavy`) a transaction no block could carry.
+    pub fn check_weight(&self, tx: &SignedTx) -> Result<u64, UrbisError> {
+        let w = self.tx_weight(tx);
+        if w > weight::MAX_BLOCK {
+            return Err(UrbisError::new(
+                ErrorCode::TooHeavy,
+                format!(
+                    "the transaction's declared weight {w} exceeds a block's limit of {}",
+                    weight::MAX_BLOCK
+                ),
+            ));
+        }
+        Ok(w)
+    }
+
     /// Whether `tx` passes the gate on `view`: as a member, as an open call, or not at all
     /// (`unauthorized`). The per-block quota is applied by the caller.
     pub fn admission(&self, view: &dyn StateView, tx: &SignedTx) -> Result<Admission, UrbisError> {
@@ -334,9 +362,10 @@ impl Runtime {
                     name,
                     Origin::EndBlock,
                     Some(self),
-                );
-                guarded(|| module.end_block(&mut ctx))
-                    .and_then(|()| ctx.finish())
+                )
+                .with_budget(weight::END_BLOCK);
+                let r = guarded(|| module.end_block(&mut ctx));
+                ctx.conclude(r)
                     .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
             };
             match result {
@@ -395,9 +424,10 @@ impl Runtime {
                         name,
                         Origin::Scheduled(id),
                         Some(self),
-                    );
-                    guarded(|| module.on_scheduled(&mut ctx, &job.payload))
-                        .and_then(|()| ctx.finish())
+                    )
+                    .with_budget(weight::JOB);
+                    let r = guarded(|| module.on_scheduled(&mut ctx, &job.payload));
+                    ctx.conclude(r)
                         .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
                 }
             };
@@ -427,28 +457,34 @@ impl Runtime {
         members: &mut MemberCache,
     ) -> Result<Receipt, UrbisError> {
         let tx_hash = tx.hash();
-        let receipt = |result: Result<Vec<Event>, UrbisError>, nonce_used: bool| match result {
-            Ok(events) => Receipt {
-                tx_hash,
-                height: env.height,
-                index,
-                success: true,
-                error: None,
-                events,
-                nonce_used,
-            },
-            Err(e) => Receipt {
-                tx_hash,
-                height: env.height,
-                index,
-                success: false,
-                error: Some(TxError {
-                    code: e.code,
-                    message: e.message,
-                }),
-                events: Vec::new(),
-                nonce_used,
-            },
+        let envelope = weight::envelope(borsh::object_length(tx).unwrap_or(limits::MAX_TX_BYTES));
+        let receipt = |result: Result<Vec<Event>, UrbisError>, nonce_used: bool, used: u64| {
+            let weight = envelope.saturating_add(used);
+            match result {
+                Ok(events) => Receipt {
+                    tx_hash,
+                    height: env.height,
+                    index,
+                    success: true,
+                    error: None,
+                    events,
+                    nonce_used,
+                    weight,
+                },
+                Err(e) => Receipt {
+                    tx_hash,
+                    height: env.height,
+                    index,
+                    success: false,
+                    error: Some(TxError {
+                        code: e.code,
+                        message: e.message,
+                    }),
+                    events: Vec::new(),
+                    nonce_used,
+                    weight,
+                },
+            }
         };
         let sender = tx.sender();
         let overlay = Overlay { base: view, writes };
@@ -467,20 +503,23 @@ impl Runtime {
                             ),
                         )),
                         false,
+                        0,
                     ));
                 }
                 *open_calls += 1;
             }
-            Err(e) => return Ok(receipt(Err(e), false)),
+            Err(e) => return Ok(receipt(Err(e), false, 0)),
         }
         let expected = match read_nonce(&overlay, &sender) {
             Ok(n) => n,
-            Err(e) => return Ok(receipt(Err(e), false)),
+            Err(e) => return Ok(receipt(Err(e), false, 0)),
         };
         // A bad nonce is a replay or a gap: nothing at all is written.
         if let Err(e) = nonce_check(tx.nonce, expected) {
-            return Ok(receipt(Err(e), false));
+            return Ok(receipt(Err(e), false, 0));
         }
+        let budget = self.call_weight(tx);
+        let mut used = 0;
         let info = TxInfo {
             hash: tx_hash,
             index,
@@ -504,9 +543,11 @@ impl Runtime {
                         name,
                         Origin::Tx(info),
                         Some(self),
-                    );
-                    guarded(|| module.execute(&mut ctx, &tx.call.data))
-                        .and_then(|()| ctx.finish())
+                    )
+                    .with_budget(budget);
+                    let r = guarded(|| module.execute(&mut ctx, &tx.call.data));
+                    used = ctx.weight_used();
+                    ctx.conclude(r)
                         .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))
                 },
             );
@@ -526,9 +567,9 @@ impl Runtime {
                     members.clear();
                 }
                 let events = self.merge(view, writes, parts)?;
-                receipt(Ok(events), true)
+                receipt(Ok(events), true, used)
             }
-            Err(e) => receipt(Err(e), true),
+            Err(e) => receipt(Err(e), true, used),
         })
     }
 

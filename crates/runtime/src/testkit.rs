@@ -14,6 +14,10 @@
 //! | `Invoke{module, op, ignore_failure}` | calls `module`'s exported [`ProbeOp`]          |
 //! | `Schedule{after_ms, tag}` | schedules a job; when it runs it writes `probe/ran/<tag>` (a tag starting with `fail` fails, `panic` panics) |
 //! | `NewIds(n)`          | derives `n` object ids and stores them under `probe/id/<hex>`  |
+//! | `Charge{declare, units}` | declares weight `declare`, writes `probe/charged`, then charges `units` |
+//!
+//! Declared weights: `Put` and `NewIds` declare what they meter (so values up to the size
+//! limit fit); `Charge` declares what it is told; everything else the default.
 //!
 //! Exported operations ([`ProbeOp`]): `Put`, `Fail`, `Recurse(depth)` (calls itself again),
 //! answering the number of keys it wrote.
@@ -27,7 +31,7 @@ use std::sync::Arc;
 use borsh::{BorshDeserialize, BorshSerialize};
 use urbis_core::{Address, ErrorCode, Event, UrbisError};
 
-use crate::{Ctx, Gate, Module, StateView};
+use crate::{Ctx, Gate, Module, StateView, weight};
 
 pub const MODULE: &str = "probe";
 
@@ -62,6 +66,10 @@ pub enum ProbeCall {
         tag: String,
     },
     NewIds(u32),
+    Charge {
+        declare: u64,
+        units: u64,
+    },
 }
 
 /// The probe's exported operations.
@@ -125,6 +133,20 @@ impl Module for Probe {
         Ok(())
     }
 
+    fn weight(&self, data: &[u8]) -> u64 {
+        match ProbeCall::try_from_slice(data) {
+            Ok(ProbeCall::Put { key, len }) => {
+                weight::DEFAULT_CALL + weight::WRITE_BYTE * (key.len() as u64 + u64::from(len))
+            }
+            Ok(ProbeCall::NewIds(n)) => {
+                weight::DEFAULT_CALL
+                    + u64::from(n) * (weight::NEW_ID + weight::write(&[0; 80], Some(&[1])))
+            }
+            Ok(ProbeCall::Charge { declare, .. }) => declare,
+            _ => weight::DEFAULT_CALL,
+        }
+    }
+
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
         let call = ProbeCall::try_from_slice(data)
             .map_err(|e| UrbisError::new(ErrorCode::UnknownCall, e.to_string()))?;
@@ -171,6 +193,11 @@ impl Module for Probe {
                     let id = ctx.new_id();
                     ctx.put_raw(key_in(me, &format!("id/{id}")), vec![1]);
                 }
+            }
+            ProbeCall::Charge { units, .. } => {
+                ctx.put_raw(key_in(me, "charged"), vec![1]);
+                ctx.charge(units)?;
+                ctx.emit(Event::new(me, "charged").with("units", units));
             }
         }
         Ok(())

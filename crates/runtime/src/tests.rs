@@ -646,3 +646,115 @@ fn scans_see_the_calls_own_writes_on_every_view() {
     assert_eq!(keys, [b"m/1".as_slice(), b"m/2".as_slice()]);
     assert_eq!(ctx.scan(b"m/", Some(b"m/1"), 10).unwrap().len(), 1);
 }
+
+#[test]
+fn calls_are_metered_and_one_past_its_declared_weight_fails_and_writes_nothing() {
+    use crate::weight;
+    let rt = probe_runtime();
+    let state = MemState::default();
+    let within = tx(
+        "a",
+        0,
+        ProbeCall::Charge {
+            declare: 50_000,
+            units: 10_000,
+        },
+    );
+    let out = run(&rt, &state, 1, std::slice::from_ref(&within));
+    let r = &out.receipts[0];
+    assert!(r.success, "{r:?}");
+    // The receipt's weight is the envelope plus exactly what the call metered.
+    let metered = weight::write(&testkit::key("charged"), Some(&[1]))
+        + 10_000
+        + weight::event(
+            &urbis_core::Event::new(testkit::MODULE, "charged").with("units", 10_000u64),
+        );
+    let envelope = weight::envelope(borsh::object_length(&within).unwrap());
+    assert_eq!(r.weight, envelope + metered);
+    assert_eq!(rt.tx_weight(&within), envelope + 50_000);
+    assert!(r.weight <= rt.tx_weight(&within));
+
+    // Metering one unit more than declared: out_of_weight, nonce consumed, nothing else written.
+    let state = MemState::default();
+    let declare = metered - 1;
+    let over = tx(
+        "a",
+        0,
+        ProbeCall::Charge {
+            declare,
+            units: 10_000,
+        },
+    );
+    let out = run(&rt, &state, 1, std::slice::from_ref(&over));
+    let r = &out.receipts[0];
+    assert!(!r.success);
+    assert_eq!(r.error.as_ref().unwrap().code, ErrorCode::OutOfWeight);
+    assert!(r.nonce_used);
+    assert!(r.events.is_empty());
+    assert_eq!(
+        r.weight,
+        weight::envelope(borsh::object_length(&over).unwrap()) + declare
+    );
+    assert!(!has(&state, "probe/charged"));
+    assert_eq!(read_nonce(&state, &over.sender()).unwrap(), 1);
+
+    // A module error after running out is still reported as out_of_weight.
+    let state = MemState::default();
+    let out = run(
+        &rt,
+        &state,
+        1,
+        &[tx(
+            "a",
+            0,
+            ProbeCall::Charge {
+                declare: 10_000,
+                units: u64::MAX,
+            },
+        )],
+    );
+    assert_eq!(
+        out.receipts[0].error.as_ref().unwrap().code,
+        ErrorCode::OutOfWeight
+    );
+}
+
+#[test]
+fn a_transaction_heavier_than_a_block_is_too_heavy_at_the_door() {
+    use crate::weight;
+    let rt = probe_runtime();
+    let fits = tx(
+        "a",
+        0,
+        ProbeCall::Charge {
+            declare: weight::MAX_BLOCK / 2,
+            units: 0,
+        },
+    );
+    assert_eq!(rt.check_weight(&fits).unwrap(), rt.tx_weight(&fits));
+    let heavy = tx(
+        "a",
+        0,
+        ProbeCall::Charge {
+            declare: weight::MAX_BLOCK,
+            units: 0,
+        },
+    );
+    let e = rt.check_weight(&heavy).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TooHeavy);
+    assert_eq!(e.code.as_str(), "too_heavy");
+    // An unknown module declares nothing (the call fails at once).
+    let unknown = SignedTx::new(
+        &chain(),
+        &SecretKey::from_label("a"),
+        0,
+        Call {
+            module: "nowhere".into(),
+            data: vec![1, 2, 3],
+        },
+    );
+    assert_eq!(
+        rt.tx_weight(&unknown),
+        weight::envelope(borsh::object_length(&unknown).unwrap())
+    );
+}

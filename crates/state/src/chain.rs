@@ -437,6 +437,7 @@ mod tests {
             }),
             events: vec![],
             nonce_used,
+            weight: 0,
         }
     }
 

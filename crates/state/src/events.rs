@@ -366,6 +366,7 @@ mod tests {
             error: None,
             events,
             nonce_used: true,
+            weight: 0,
         }
     }
 

@@ -37,6 +37,13 @@ impl Module for Shop {
     fn genesis(&self, _: &mut Ctx<'_>, _: &serde_json::Value) -> Result<(), UrbisError> {
         Ok(())
     }
+    /// A release's work grows with its payouts: each credits one balance.
+    fn weight(&self, data: &[u8]) -> u64 {
+        match ShopCall::try_from_slice(data) {
+            Ok(ShopCall::Deliver { payouts, .. }) => 40_000 + 15_000 * payouts.len() as u64,
+            _ => 60_000,
+        }
+    }
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
         let call = ShopCall::try_from_slice(data)
             .map_err(|e| UrbisError::new(ErrorCode::UnknownCall, e.to_string()))?;
