@@ -67,6 +67,14 @@ pub enum Command {
     /// Search the event index.
     #[command(subcommand)]
     Events(EventsCmd),
+    /// Modules of the chain: calls (with `--schema`, their JSON Schema), queries, events.
+    Modules {
+        /// Only this module.
+        name: Option<String>,
+        /// Print the call JSON Schema(s) only.
+        #[arg(long)]
+        schema: bool,
+    },
     /// Verify a proof bundle against a trusted genesis file.
     Verify(VerifyArgs),
     /// Create a validator key and node config (consortium set-up).
@@ -311,6 +319,17 @@ pub enum TxCmd {
     /// Assets module: settlement assets, issuance, transfers.
     #[command(subcommand)]
     Assets(AssetsTx),
+    /// Any module's call from its JSON form, encoded and signed here, e.g.
+    /// `call assets '{"call":"transfer","symbol":"EURc","to":"urbis1…","amount":250}'`
+    /// (`urbis modules` lists the calls and their schemas).
+    Call {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// Module name.
+        module: String,
+        /// The call's JSON form (`-` reads it from standard input).
+        json: String,
+    },
     /// Show a transaction's status and receipt.
     Status {
         hash: Hash,
@@ -491,6 +510,26 @@ pub struct ProveOpts {
     pub out: Option<PathBuf>,
 }
 
+/// The options of `urbis query <module> <path…>` (parsed after the module name).
+#[derive(Debug, Parser)]
+#[command(name = "urbis query <module>", no_binary_name = true)]
+pub struct ModuleQuery {
+    /// Path segments, e.g. `balance EURc urbis1…`.
+    #[arg(required = true, num_args = 1..)]
+    pub path: Vec<String>,
+    #[command(flatten)]
+    pub prove: ProveOpts,
+    /// List queries: entries per page (1 to 1000).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// List queries: start after this cursor.
+    #[arg(long, conflicts_with = "all")]
+    pub cursor: Option<String>,
+    /// List queries: follow the cursors to the end.
+    #[arg(long)]
+    pub all: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum QueryCmd {
     /// An account's roles and label.
@@ -540,6 +579,10 @@ pub enum QueryCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Any module's query: `urbis query <module> <path…>`, e.g. `assets balance EURc urbis1…`
+    /// or, for a list, `assets holds --limit 10` (`urbis modules` lists every query).
+    #[command(external_subcommand)]
+    Module(Vec<String>),
     /// Any module query, e.g. `raw system nonce urbis1…`.
     Raw {
         module: String,

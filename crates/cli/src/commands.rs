@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::Parser as _;
 use serde::Serialize;
 use serde_json::json;
 use urbis_accounts::AccountsCall;
@@ -16,8 +17,8 @@ use urbis_rewards::RewardsCall;
 use urbis_runtime::Genesis;
 
 use crate::cli::{
-    AccountsTx, AssetsTx, Cli, Command, EventsCmd, KeysCmd, Output, ProveOpts, QueryCmd, RewardsTx,
-    TxCmd, TxOpts, VerifyArgs,
+    AccountsTx, AssetsTx, Cli, Command, EventsCmd, KeysCmd, ModuleQuery, Output, ProveOpts,
+    QueryCmd, RewardsTx, TxCmd, TxOpts, VerifyArgs,
 };
 use crate::passphrase::{self, Passphrase, Source};
 use crate::{fail, output, values};
@@ -132,6 +133,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Output::Json => output::json(&block),
                 Output::Table => {
                     output::block(&block);
+                    Ok(())
+                }
+            }
+        }
+        Command::Modules { name, schema } => {
+            let answer = ctx.client()?.modules(name.as_deref()).await?;
+            let list = match &answer["modules"] {
+                serde_json::Value::Array(l) => l.clone(),
+                _ => vec![answer.clone()],
+            };
+            if schema {
+                let schemas: serde_json::Map<String, serde_json::Value> = list
+                    .iter()
+                    .filter(|m| !m["call_schema"].is_null())
+                    .map(|m| {
+                        (
+                            m["name"].as_str().unwrap_or("").to_string(),
+                            m["call_schema"].clone(),
+                        )
+                    })
+                    .collect();
+                return match (name, schemas.into_iter().next()) {
+                    (Some(_), Some((_, one))) => output::json(&one),
+                    (Some(n), None) => Err(fail("not_found", format!("module {n} takes no calls"))),
+                    (None, _) => output::json(
+                        &answer["modules"]
+                            .as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .filter(|m| !m["call_schema"].is_null())
+                                    .map(|m| {
+                                        (
+                                            m["name"].as_str().unwrap_or("").to_string(),
+                                            m["call_schema"].clone(),
+                                        )
+                                    })
+                                    .collect::<serde_json::Map<_, _>>()
+                            })
+                            .unwrap_or_default(),
+                    ),
+                };
+            }
+            match ctx.out {
+                Output::Json => output::json(&answer),
+                Output::Table => {
+                    for m in &list {
+                        output::module_summary(m);
+                    }
                     Ok(())
                 }
             }
@@ -392,6 +441,7 @@ async fn tx(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
         TxCmd::Accounts(cmd) => accounts_call(ctx, cmd)?,
         TxCmd::Rewards(cmd) => rewards_call(ctx, cmd)?,
         TxCmd::Assets(cmd) => assets_call(ctx, cmd)?,
+        TxCmd::Call { tx, module, json } => (tx, json_call(&module, &json)?),
     };
     send(ctx, &opts, call).await
 }
@@ -563,6 +613,19 @@ async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A call from its JSON form (`-`: standard input), encoded here.
+fn json_call(module: &str, text: &str) -> anyhow::Result<Call> {
+    let text = if text == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| fail("io", format!("standard input: {e}")))?
+    } else {
+        text.to_string()
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| fail("schema_mismatch", format!("the call is not JSON: {e}")))?;
+    Ok(urbis_client::json_call(module, &json)?)
+}
+
 // ---------------------------------------------------------------- queries
 
 async fn query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
@@ -600,6 +663,30 @@ async fn query(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
             path,
             prove,
         } => (module, path, prove),
+        QueryCmd::Module(args) => {
+            let mut args = args.into_iter();
+            let module = args.next().unwrap_or_default();
+            let q = ModuleQuery::try_parse_from(args)
+                .map_err(|e| fail("invalid_argument", e.to_string().trim_end().to_string()))?;
+            let path = q.path;
+            let is_list = q.limit.is_some()
+                || q.cursor.is_some()
+                || q.all
+                || urbis_client::is_list_query(
+                    &module,
+                    &path.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+            if is_list {
+                if q.prove.prove {
+                    return Err(fail(
+                        "invalid_argument",
+                        "lists are not proven; prove one entry at a time",
+                    ));
+                }
+                return list(ctx, &module, &path, q.limit.unwrap_or(100), q.cursor, q.all).await;
+            }
+            (module, path, q.prove)
+        }
     };
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
     let mut result = ctx.client()?.query(&module, &segments, prove.prove).await?;

@@ -141,3 +141,44 @@ pub fn block(b: &BlockResponse) {
         }
     }
 }
+
+/// One module of `GET /v1/modules`, for people: its calls, queries and events.
+pub fn module_summary(m: &serde_json::Value) {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    println!(
+        "{}  {}",
+        m["name"].as_str().unwrap_or("?"),
+        m["description"].as_str().unwrap_or("")
+    );
+    let calls = strings(&m["calls"]);
+    if !calls.is_empty() {
+        println!("  calls:    {}", calls.join(", "));
+    }
+    for q in m["queries"].as_array().into_iter().flatten() {
+        let list = if q["list"].as_bool() == Some(true) {
+            " (list)"
+        } else {
+            ""
+        };
+        println!("  query:    {}{list}", q["path"].as_str().unwrap_or(""));
+    }
+    for e in m["events"].as_array().into_iter().flatten() {
+        println!(
+            "  event:    {} {{{}}}",
+            e["kind"].as_str().unwrap_or(""),
+            strings(&e["attributes"]).join(", ")
+        );
+    }
+    let exported = strings(&m["exported"]);
+    if !exported.is_empty() {
+        println!("  exported: {}", exported.join(", "));
+    }
+}

@@ -427,3 +427,241 @@ async fn events_are_searchable_and_streams_filter() {
     assert!(!text.contains("event: block"));
     node.stop();
 }
+
+/// Validate `value` against the schema the OpenAPI document gives for `path`'s 200 answer
+/// (its `$ref`s resolved inside the document).
+fn check_against_openapi(
+    doc: &serde_json::Value,
+    method: &str,
+    path: &str,
+    value: &serde_json::Value,
+) {
+    let schema =
+        &doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} has no JSON response schema"
+    );
+    let mut root = schema.clone();
+    root["components"] = doc["components"].clone();
+    root["$schema"] = serde_json::json!("https://json-schema.org/draft/2020-12/schema");
+    let validator = jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("{method} {path}: the schema does not compile: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{method} {path}: {errors:?}\n{value:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_module_from_any_client_by_its_json_form() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let urbis = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+            .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
+            .env("URBIS_PASSPHRASE", "platform test")
+            .args(["--node", &node.url])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |r: (bool, String, String)| {
+        assert!(r.0, "{} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(urbis(&["keys", "import", "admin", "--seed", &seed]));
+    ok(urbis(&["keys", "new", "alice"]));
+    let admin = node.admin.address().to_string();
+    let keys: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["--output", "json", "keys", "list"]))).unwrap();
+    let alice = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "alice")
+        .unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Every call below is the JSON form, encoded by the CLI itself.
+    let call = |from: &str, module: &str, json: serde_json::Value| {
+        urbis(&["tx", "call", "--from", from, module, &json.to_string()])
+    };
+    ok(call(
+        "admin",
+        "accounts",
+        serde_json::json!({"call": "grant_role", "account": alice, "role": "citizen"}),
+    ));
+    ok(call(
+        "admin",
+        "assets",
+        serde_json::json!({"call": "create_asset", "symbol": "EURc", "name": "Euro (cents)", "decimals": 2}),
+    ));
+    ok(call(
+        "admin",
+        "assets",
+        serde_json::json!({"call": "issue", "symbol": "EURc", "to": alice, "amount": 1000}),
+    ));
+    ok(call(
+        "alice",
+        "assets",
+        serde_json::json!({"call": "transfer", "symbol": "EURc", "to": admin, "amount": 250}),
+    ));
+
+    // Calls that do not match the schema never leave the client.
+    for bad in [
+        serde_json::json!({"call": "transfer", "symbol": "EURc", "to": admin}),
+        serde_json::json!({"call": "transfer", "symbol": "EURc", "to": admin, "amount": "ten"}),
+        serde_json::json!({"call": "transfer", "symbol": "EURc", "to": admin, "amount": 1, "memo": 1}),
+        serde_json::json!({"call": "mint_everything"}),
+    ] {
+        let (success, _, err) = call("alice", "assets", bad.clone());
+        assert!(!success && err.contains("schema_mismatch"), "{bad}: {err}");
+    }
+    let (success, _, err) = urbis(&["tx", "call", "--from", "alice", "assets", "{not json"]);
+    assert!(!success && err.contains("schema_mismatch"), "{err}");
+    let (success, _, err) = call("alice", "parking", serde_json::json!({"call": "pay"}));
+    assert!(!success && err.contains("unknown_module"), "{err}");
+
+    // Generic queries: a single key (proven and checked), and a list.
+    let balance: serde_json::Value = serde_json::from_str(&ok(urbis(&[
+        "--output", "json", "query", "assets", "balance", "EURc", &alice,
+    ])))
+    .unwrap();
+    assert_eq!(balance["value"]["amount"], 750, "{balance}");
+    let proven = ok(urbis(&[
+        "--output", "json", "query", "assets", "balance", "EURc", &alice, "--prove",
+    ]));
+    let proof_file = dir.path().join("answer.json");
+    std::fs::write(&proof_file, &proven).unwrap();
+    ok(urbis(&["verify", proof_file.to_str().unwrap()]));
+    let listed = ok(urbis(&[
+        "--output", "json", "query", "assets", "balances", "EURc", "--limit", "1",
+    ]));
+    let page: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert!(page["next_cursor"].is_string(), "{page}");
+    let (success, _, err) = urbis(&["query", "assets", "nowhere"]);
+    assert!(!success && err.contains("not_found"), "{err}");
+
+    // The modules and their schemas, from the node.
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let modules = get(format!("{}/v1/modules", node.url)).await;
+    let names: Vec<&str> = modules["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for n in ["accounts", "assets", "rewards", "system"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    let assets = get(format!("{}/v1/modules/assets", node.url)).await;
+    assert!(
+        assets["calls"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("transfer"))
+    );
+    assert_eq!(
+        assets["exported"],
+        serde_json::json!(["hold", "release", "refund"])
+    );
+    let r = http
+        .get(format!("{}/v1/modules/parking", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let text = ok(urbis(&["modules", "assets", "--schema"]));
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(schema, assets["call_schema"]);
+
+    // What the node answers matches what its OpenAPI document says, endpoint by endpoint.
+    let doc = get(format!("{}/v1/openapi.json", node.url)).await;
+    for name in ["accounts", "assets", "rewards"] {
+        assert!(
+            doc["components"]["schemas"][format!("Call.{name}")].is_object(),
+            "{name}"
+        );
+    }
+    let history = ok(urbis(&[
+        "--output", "json", "events", "search", "--module", "assets",
+    ]));
+    let events: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let tx_hash = events["events"][0]["tx_hash"].as_str().unwrap().to_string();
+    let u = &node.url;
+    let checks: Vec<(&str, String)> = vec![
+        ("/v1/status", format!("{u}/v1/status")),
+        ("/v1/genesis", format!("{u}/v1/genesis")),
+        ("/v1/txs/{hash}", format!("{u}/v1/txs/{tx_hash}")),
+        ("/v1/txs/{hash}", format!("{u}/v1/txs/{tx_hash}?prove=true")),
+        ("/v1/blocks/{id}", format!("{u}/v1/blocks/latest")),
+        (
+            "/v1/blocks/{id}",
+            format!("{u}/v1/blocks/{}", events["events"][0]["height"]),
+        ),
+        ("/v1/nonce/{address}", format!("{u}/v1/nonce/{admin}")),
+        (
+            "/v1/query/{module}/{path}",
+            format!("{u}/v1/query/assets/balance/EURc/{alice}"),
+        ),
+        (
+            "/v1/query/{module}/{path}",
+            format!("{u}/v1/query/assets/asset/EURc?prove=true"),
+        ),
+        (
+            "/v1/query/{module}/{path}",
+            format!("{u}/v1/query/assets/balances/EURc?limit=1"),
+        ),
+        (
+            "/v1/events/search",
+            format!("{u}/v1/events/search?module=assets&limit=2"),
+        ),
+        ("/v1/evidence", format!("{u}/v1/evidence")),
+        ("/v1/modules", format!("{u}/v1/modules")),
+        ("/v1/modules/{name}", format!("{u}/v1/modules/rewards")),
+    ];
+    for (path, url) in checks {
+        let value = get(url).await;
+        check_against_openapi(&doc, "get", path, &value);
+    }
+    // The documented request schema accepts a real signed transaction.
+    let signer = Signer::new(
+        node.admin.clone(),
+        node.chain_id.clone(),
+        node.chain.genesis_hash,
+    );
+    let tx = signer.sign(
+        99,
+        urbis_client::json_call(
+            "accounts",
+            &serde_json::json!({"call": "set_label", "label": "City"}),
+        )
+        .unwrap(),
+    );
+    let mut root =
+        doc["paths"]["/v1/txs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            .clone();
+    root["components"] = doc["components"].clone();
+    let validator = jsonschema::validator_for(&root).unwrap();
+    assert!(validator.is_valid(&serde_json::to_value(&tx).unwrap()));
+    node.stop();
+}

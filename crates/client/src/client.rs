@@ -65,6 +65,15 @@ impl Client {
         self.get(&["v1", "status"], &[]).await
     }
 
+    /// `GET /v1/modules` (`name`: `GET /v1/modules/{name}`): the modules' calls with their
+    /// JSON Schemas, queries, events and exported operations.
+    pub async fn modules(&self, name: Option<&str>) -> Result<serde_json::Value, ClientError> {
+        match name {
+            Some(n) => self.get(&["v1", "modules", n], &[]).await,
+            None => self.get(&["v1", "modules"], &[]).await,
+        }
+    }
+
     /// `POST /v1/txs`: hand a transaction to the mempool and return at once.
     pub async fn submit(&self, tx: &SignedTx) -> Result<SubmitResult, ClientError> {
         self.post_tx(Body::Json(tx), false).await

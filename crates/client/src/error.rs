@@ -72,6 +72,10 @@ pub enum ClientError {
     /// The base URL is not usable.
     #[error("invalid_argument: invalid node URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// Refused here, before anything was sent (e.g. a JSON call that does not match its
+    /// module's schema): the same codes a node would give.
+    #[error("{code}: {message}")]
+    Local { code: ErrorCode, message: String },
     /// A transaction was included but its call failed (see [`crate::check_receipt`]).
     #[error("{code}: {message}")]
     TxFailed {
@@ -89,7 +93,7 @@ impl ClientError {
             ClientError::Http(_) => "http",
             ClientError::Decode(_) => "decode",
             ClientError::InvalidUrl { .. } => ErrorCode::InvalidArgument.as_str(),
-            ClientError::TxFailed { code, .. } => code.as_str(),
+            ClientError::TxFailed { code, .. } | ClientError::Local { code, .. } => code.as_str(),
         }
     }
 
@@ -97,7 +101,7 @@ impl ClientError {
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Api { code, .. } => code.known(),
-            ClientError::TxFailed { code, .. } => Some(*code),
+            ClientError::TxFailed { code, .. } | ClientError::Local { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -105,6 +109,15 @@ impl ClientError {
     /// Whether this is an API error with the given code.
     pub fn is(&self, code: ErrorCode) -> bool {
         self.error_code() == Some(code)
+    }
+}
+
+impl From<urbis_core::UrbisError> for ClientError {
+    fn from(e: urbis_core::UrbisError) -> Self {
+        ClientError::Local {
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 

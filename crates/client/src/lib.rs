@@ -5,6 +5,8 @@
 //!   carry the node's stable [`urbis_core::ErrorCode`].
 //! - [`Signer`]: a key plus the chain (id and genesis hash) that fetches the next nonce, signs,
 //!   submits and waits.
+//! - [`json_call`]: encode any module's call from its JSON form, locally (a node never encodes
+//!   what a client signs); [`call_schema`] is the JSON Schema it must match.
 //! - [`keystore`]: named keys in a local JSON file.
 //! - [`verify`]: check proof bundles against a trusted genesis file, and query answers against
 //!   the key and value their proof establishes.
@@ -23,6 +25,7 @@
 //! ```
 
 pub mod api;
+mod calls;
 mod client;
 mod error;
 pub mod keystore;
@@ -33,6 +36,7 @@ pub use api::{
     BlockEvent, BlockId, BlockResponse, CommittedTx, EventQuery, FoundEvent, ListResult,
     MempoolStatus, NodeStatus, NonceInfo, QueryResult, SearchResult, SubmitResult, TxStatus,
 };
+pub use calls::{call_schema, is_list_query, json_call};
 pub use client::Client;
 pub use error::{ApiCode, ClientError};
 pub use keystore::{KeyEntry, Keystore, KeystoreError, Protection};

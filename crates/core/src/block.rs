@@ -9,6 +9,7 @@
 //! state at `state_height`; that is what proof bundles rely on.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, UrbisError};
@@ -17,7 +18,17 @@ use crate::keys::PublicKey;
 use crate::limits;
 use crate::tx::{ChainRef, SignedTx};
 
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct Header {
     pub chain_id: String,
     pub height: u64,
@@ -50,7 +61,17 @@ impl Header {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct Block {
     pub header: Header,
     pub txs: Vec<SignedTx>,

@@ -73,6 +73,7 @@ error_codes! {
     ForeignWrite => "foreign_write", 500, "Write outside the module's namespace";
     TooHeavy => "too_heavy", 413, "Transaction heavier than a block allows";
     OutOfWeight => "out_of_weight", 422, "Call used more weight than it declared";
+    SchemaMismatch => "schema_mismatch", 400, "Call does not match its schema";
 }
 
 impl fmt::Display for ErrorCode {

@@ -124,7 +124,16 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
 
 /// One step of a Merkle path: the sibling at this level and whether it is on the left.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct MerkleStep {
     pub sibling: Hash,

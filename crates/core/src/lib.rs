@@ -10,6 +10,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod receipt;
+mod schema;
 pub mod tx;
 
 pub use block::{Block, Header};

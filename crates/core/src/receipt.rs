@@ -1,13 +1,24 @@
 //! Receipts and events.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::hash::{Hash, domain, merkle_root, sha256_domain};
 
 /// Something a module reports on success; indexed and streamed.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct Event {
     pub module: String,
     pub kind: String,
@@ -38,14 +49,34 @@ impl Event {
 }
 
 /// Why an included transaction failed.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct TxError {
     pub code: ErrorCode,
     pub message: String,
 }
 
 /// The outcome of one included transaction.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct Receipt {
     pub tx_hash: Hash,
     pub height: u64,

@@ -9,6 +9,7 @@
 //! `SHA-256` (domain [`domain::TX_ID`]) of the full borsh encoding, signature included.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, UrbisError};
@@ -17,10 +18,22 @@ use crate::keys::{Address, PublicKey, SecretKey, Signature};
 use crate::limits;
 
 /// A call into one module: the module name and the module's own borsh-encoded call enum.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct Call {
     pub module: String,
+    /// The module's borsh-encoded call, in hex.
     #[serde(with = "crate::hexser")]
+    #[schemars(with = "String", regex(pattern = r"^(0x)?([0-9a-fA-F]{2})*$"))]
     pub data: Vec<u8>,
 }
 
@@ -86,7 +99,17 @@ impl UnsignedTx {
 }
 
 /// A signed transaction as submitted, gossiped and included in blocks.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub struct SignedTx {
     pub chain_id: String,
     pub signer: PublicKey,

@@ -237,6 +237,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
         .route("/v1/evidence", get(evidence))
+        .route("/v1/modules", get(modules))
+        .route("/v1/modules/{name}", get(module_info))
         .route("/v1/events/search", get(search_events))
         .fallback(not_found)
         .layer(
@@ -428,8 +430,35 @@ async fn metrics(State(s): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
+async fn openapi(State(s): State<ApiState>) -> Json<Value> {
+    Json(crate::openapi::document(&s.shared.runtime))
+}
+
+/// `GET /v1/modules`: every module's calls (with their JSON Schema), queries and events.
+async fn modules(State(s): State<ApiState>) -> Json<Value> {
+    Json(json!({ "modules": s.shared.runtime.describe_modules() }))
+}
+
+/// `GET /v1/modules/{name}`.
+async fn module_info(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    s.shared
+        .runtime
+        .describe_modules()
+        .into_iter()
+        .find(|m| m["name"] == name.as_str())
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownModule,
+                format!(
+                    "no module named {:?}",
+                    name.chars().take(32).collect::<String>()
+                ),
+            )
+        })
 }
 
 async fn genesis(State(s): State<ApiState>) -> Json<urbis_runtime::Genesis> {

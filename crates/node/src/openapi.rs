@@ -67,6 +67,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/evidence",
         "Misbehaviour of validators this node observed (persisted).",
     ),
+    (
+        "get",
+        "/v1/modules",
+        "Every module: its calls (names and the JSON Schema of their JSON form), queries, events and exported operations; `system` is the runtime's own.",
+    ),
+    (
+        "get",
+        "/v1/modules/{name}",
+        "One module's description (as in /v1/modules).",
+    ),
 ];
 
 /// Query parameters of an endpoint: `(name, type, description)`.
@@ -143,7 +153,311 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
     }
 }
 
-pub fn document() -> Value {
+/// Where a route's success answer is described: a JSON schema, or a media type and a schema.
+fn response(method: &str, path: &str) -> (&'static str, Value) {
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    match (method, path) {
+        ("get", "/healthz") => ("text/plain", json!({"type": "string", "const": "ok"})),
+        ("get", "/readyz") => ("text/plain", json!({"type": "string", "const": "ready"})),
+        ("get", "/metrics") => (
+            "text/plain",
+            json!({"type": "string", "description": "Prometheus text exposition format."}),
+        ),
+        ("get", "/v1/events") => (
+            "text/event-stream",
+            json!({"type": "string", "description": "`block` messages (data: a BlockEvent), or `event` messages (data: an IndexedEvent) when filtered; `lagged` ({skipped})."}),
+        ),
+        ("get", "/v1/openapi.json") => ("application/json", json!({"type": "object"})),
+        ("get", "/v1/status") => ("application/json", r("Status")),
+        ("get", "/v1/genesis") => ("application/json", r("Genesis")),
+        ("post", "/v1/txs") | ("get", "/v1/txs/{hash}") => ("application/json", r("TxStatus")),
+        ("post", "/v1/txs/batch") => ("application/json", r("BatchResult")),
+        ("get", "/v1/blocks/{id}") => ("application/json", r("BlockPage")),
+        ("get", "/v1/nonce/{address}") => ("application/json", r("Nonce")),
+        ("get", "/v1/query/{module}/{path}") => (
+            "application/json",
+            json!({"oneOf": [r("QueryAnswer"), r("ListPage")]}),
+        ),
+        ("get", "/v1/events/search") => ("application/json", r("EventPage")),
+        ("get", "/v1/evidence") => ("application/json", r("EvidenceList")),
+        ("get", "/v1/modules") => ("application/json", r("ModuleList")),
+        ("get", "/v1/modules/{name}") => ("application/json", r("Module")),
+        _ => ("application/json", json!({})),
+    }
+}
+
+/// The request body of a route, if it takes one.
+fn request(method: &str, path: &str) -> Option<Value> {
+    let octets =
+        json!({"schema": {"type": "string", "contentMediaType": "application/octet-stream"}});
+    match (method, path) {
+        ("post", "/v1/txs") => Some(json!({
+            "required": true,
+            "description": "A signed transaction: JSON, or its borsh encoding (see README, transaction format).",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SignedTx"}},
+                "application/octet-stream": octets,
+            }
+        })),
+        ("post", "/v1/txs/batch") => Some(json!({
+            "required": true,
+            "description": "Signed transactions: a JSON array, or borsh Vec<SignedTx>.",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SignedTx"}}},
+                "application/octet-stream": octets,
+            }
+        })),
+        _ => None,
+    }
+}
+
+/// Schemas of the answers the API builds itself (the rest come from the types, via schemars).
+fn api_schemas(s: &mut Map<String, Value>) {
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let hex = json!({"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"});
+    let nullable = |v: Value| json!({"oneOf": [v, {"type": "null"}]});
+    let uint = json!({"type": "integer", "minimum": 0});
+    let obj = |required: &[&str], props: Value| json!({"type": "object", "required": required, "properties": props});
+    s.insert("Status".into(), obj(
+        &["chain_id", "height", "block_hash", "block_time_ms", "state_root", "state_height", "genesis_hash", "validators", "mempool", "ready", "lag", "version"],
+        json!({
+            "chain_id": {"type": "string"},
+            "height": uint,
+            "block_hash": r("Hash"),
+            "block_time_ms": uint,
+            "state_root": r("Hash"),
+            "state_height": uint,
+            "genesis_hash": r("Hash"),
+            "validators": {"type": "array", "items": r("PublicKey")},
+            "mempool": obj(&["txs", "bytes", "senders"], json!({"txs": uint, "bytes": uint, "senders": uint})),
+            "ready": {"type": "boolean"},
+            "lag": uint,
+            "version": {"type": "string"},
+        }),
+    ));
+    s.insert(
+        "TxStatus".into(),
+        json!({
+            "type": "object",
+            "required": ["hash", "status"],
+            "properties": {
+                "hash": r("Hash"),
+                "status": {"type": "string", "enum": ["pending", "committed"]},
+                "height": uint,
+                "index": uint,
+                "receipt": nullable(r("Receipt")),
+                "proof": r("ReceiptBundle"),
+            }
+        }),
+    );
+    s.insert(
+        "BatchResult".into(),
+        obj(
+            &["accepted", "results"],
+            json!({
+                "accepted": uint,
+                "results": {"type": "array", "items": {"oneOf": [
+                    obj(&["hash"], json!({"hash": r("Hash")})),
+                    obj(&["error"], json!({"error": r("TxError")})),
+                ]}},
+            }),
+        ),
+    );
+    s.insert(
+        "BlockPage".into(),
+        obj(
+            &[
+                "hash",
+                "state_root_after",
+                "header",
+                "tx_count",
+                "txs",
+                "receipts",
+                "next_cursor",
+                "block_events",
+                "finalization",
+            ],
+            json!({
+                "hash": r("Hash"),
+                "state_root_after": nullable(r("Hash")),
+                "header": r("Header"),
+                "tx_count": uint,
+                "txs": {"type": "array", "items": r("SignedTx")},
+                "receipts": {"type": "array", "items": r("Receipt")},
+                "next_cursor": {"type": ["string", "null"]},
+                "block_events": {"type": "array", "items": r("Event")},
+                "finalization": nullable(hex.clone()),
+            }),
+        ),
+    );
+    s.insert(
+        "Nonce".into(),
+        obj(
+            &["address", "nonce", "next_nonce"],
+            json!({
+                "address": r("Address"), "nonce": uint, "next_nonce": uint,
+            }),
+        ),
+    );
+    s.insert("QueryAnswer".into(), obj(&["module", "path", "key", "value", "height", "proof"], json!({
+        "module": {"type": "string"},
+        "path": {"type": "array", "items": {"type": "string"}},
+        "key": {"type": "string", "description": "The state key the answer is a function of."},
+        "value": {"description": "The module's rendering of the key's value (null: absent)."},
+        "height": uint,
+        "proof": nullable(r("ProofBundle")),
+    })));
+    s.insert(
+        "ListPage".into(),
+        obj(
+            &["module", "path", "items", "next_cursor", "height"],
+            json!({
+                "module": {"type": "string"},
+                "path": {"type": "array", "items": {"type": "string"}},
+                "items": {"type": "array"},
+                "next_cursor": {"type": ["string", "null"]},
+                "height": uint,
+            }),
+        ),
+    );
+    s.insert(
+        "IndexedEvent".into(),
+        obj(
+            &["height", "tx_hash", "tx_index", "event"],
+            json!({
+                "height": uint,
+                "tx_hash": nullable(r("Hash")),
+                "tx_index": {"type": ["integer", "null"], "minimum": 0},
+                "event": r("Event"),
+            }),
+        ),
+    );
+    s.insert(
+        "EventPage".into(),
+        obj(
+            &["events", "next_cursor", "indexed_height"],
+            json!({
+                "events": {"type": "array", "items": r("IndexedEvent")},
+                "next_cursor": {"type": ["string", "null"]},
+                "indexed_height": {"type": ["integer", "null"], "minimum": 0},
+            }),
+        ),
+    );
+    s.insert("EvidenceList".into(), obj(&["evidence"], json!({
+        "evidence": {"type": "array", "items": obj(&["kind", "validator", "view"], json!({
+            "kind": {"type": "string", "enum": ["conflicting_notarize", "conflicting_finalize", "nullify_finalize"]},
+            "validator": nullable(r("PublicKey")),
+            "view": uint,
+        }))},
+    })));
+    s.insert(
+        "StateProof".into(),
+        obj(
+            &["key", "value", "root", "proof"],
+            json!({
+                "key": hex.clone(),
+                "value": nullable(hex.clone()),
+                "root": r("Hash"),
+                "proof": hex.clone(),
+            }),
+        ),
+    );
+    s.insert(
+        "ProofBundle".into(),
+        obj(
+            &[
+                "version",
+                "chain_id",
+                "state_height",
+                "state",
+                "headers",
+                "finalization",
+            ],
+            json!({
+                "version": uint,
+                "chain_id": {"type": "string"},
+                "state_height": uint,
+                "state": r("StateProof"),
+                "headers": {"type": "array", "items": r("Header")},
+                "finalization": hex.clone(),
+            }),
+        ),
+    );
+    s.insert(
+        "ReceiptBundle".into(),
+        obj(
+            &[
+                "version",
+                "chain_id",
+                "receipt",
+                "path",
+                "acc_before",
+                "later_roots",
+                "headers",
+                "finalization",
+            ],
+            json!({
+                "version": uint,
+                "chain_id": {"type": "string"},
+                "receipt": r("Receipt"),
+                "path": {"type": "array", "items": r("MerkleStep")},
+                "acc_before": r("Hash"),
+                "later_roots": {"type": "array", "items": r("Hash")},
+                "headers": {"type": "array", "items": r("Header")},
+                "finalization": hex,
+            }),
+        ),
+    );
+    s.insert("Module".into(), obj(&["name", "description", "calls", "call_schema", "queries", "events", "exported"], json!({
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "calls": {"type": "array", "items": {"type": "string"}},
+        "call_schema": {"description": "JSON Schema (2020-12) of the JSON form of the module's calls, as encoded by clients before signing; null when the module takes no calls. Also under components/schemas/Call.<module>."},
+        "queries": {"type": "array", "items": obj(&["path", "list", "description"], json!({
+            "path": {"type": "string"}, "list": {"type": "boolean"}, "description": {"type": "string"},
+        }))},
+        "events": {"type": "array", "items": obj(&["kind", "attributes", "description"], json!({
+            "kind": {"type": "string"},
+            "attributes": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": "string"},
+        }))},
+        "exported": {"type": "array", "items": {"type": "string"}},
+    })));
+    s.insert(
+        "ModuleList".into(),
+        obj(
+            &["modules"],
+            json!({
+                "modules": {"type": "array", "items": r("Module")},
+            }),
+        ),
+    );
+}
+
+/// The document, with the call schemas of `runtime`'s modules.
+pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas/".into();
+    let mut generator = settings.into_generator();
+    generator.subschema_for::<urbis_core::SignedTx>();
+    generator.subschema_for::<urbis_core::Receipt>();
+    generator.subschema_for::<urbis_core::Header>();
+    generator.subschema_for::<urbis_core::Block>();
+    generator.subschema_for::<urbis_core::MerkleStep>();
+    generator.subschema_for::<urbis_core::Address>();
+    generator.subschema_for::<urbis_runtime::Genesis>();
+    let mut schemas = generator.take_definitions(true);
+    api_schemas(&mut schemas);
+    for name in runtime.module_names() {
+        if let Ok(mut schema) = runtime.call_schema(name)
+            && !schema.is_null()
+        {
+            if let Some(o) = schema.as_object_mut() {
+                o.remove("$schema");
+            }
+            schemas.insert(format!("Call.{name}"), schema);
+        }
+    }
     let mut paths = Map::new();
     for (method, path, summary) in ROUTES {
         let mut params: Vec<Value> = path
@@ -154,6 +468,7 @@ pub fn document() -> Value {
         params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
             json!({"name": name, "in": "query", "required": false, "description": about, "schema": {"type": ty}})
         }));
+        let (media, schema) = response(method, path);
         let entry = paths
             .entry(path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -164,7 +479,10 @@ pub fn document() -> Value {
                     "summary": summary,
                     "parameters": params,
                     "responses": {
-                        "200": {"description": "Success"},
+                        "200": {
+                            "description": "Success",
+                            "content": {media: {"schema": schema}}
+                        },
                         "default": {
                             "description": "Error",
                             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -172,14 +490,22 @@ pub fn document() -> Value {
                     }
                 }),
             );
+            if let Some(Value::Object(op)) = m.get_mut(*method) {
+                if let Some(body) = request(method, path) {
+                    op.insert("requestBody".into(), body);
+                }
+                if (*method, *path) == ("post", "/v1/txs") {
+                    // Without ?wait=true the answer is 202 Accepted, status `pending`.
+                    let ok = op["responses"]["200"].clone();
+                    op["responses"]["202"] = ok;
+                }
+            }
         }
     }
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Urbis node API", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
-        "components": {"schemas": {"Problem": {
+    schemas.insert(
+        "Problem".into(),
+        json!({
             "type": "object",
             "required": ["type", "title", "status", "code", "detail"],
             "properties": {
@@ -189,6 +515,12 @@ pub fn document() -> Value {
                 "code": {"type": "string", "enum": codes},
                 "detail": {"type": "string"}
             }
-        }}}
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Urbis node API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {"schemas": schemas}
     })
 }

@@ -16,6 +16,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_accounts::module(),
         urbis_rewards::module(),
         urbis_assets::module(),
+        urbis_notices::module(),
     ]
 }
 

@@ -325,8 +325,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// A fresh object id: `SHA-256(len(tag) || "urbis/object-id/v1" || origin || counter)`,
-    /// where `origin` is the transaction id and its index in the block (`u32` little-endian)
-    /// for a transaction, or `height` (`u64` LE) and the module name for block work, and
+    /// where `origin` is `"tx" || transaction id || index in the block (u32 LE)` for a
+    /// transaction, `"job" || job id (u64 LE) || module name` for a scheduled job, and
+    /// `"block" || height (u64 LE) || module name` for genesis and end-of-block work;
     /// `counter` (`u32` LE) counts the ids this call derived before. Every node derives the
     /// same ids; two transactions never collide.
     pub fn new_id(&mut self) -> Hash {

@@ -12,6 +12,7 @@
 //! same blocks on the same state produces the same write set and receipts.
 
 mod ctx;
+pub mod kit;
 mod runtime;
 pub mod sched;
 mod state;
@@ -31,6 +32,18 @@ pub use runtime::{
 pub use state::{Entries, MemState, Overlay, StateView, WriteSet, scan_layers, scan_start};
 
 use urbis_core::UrbisError;
+
+pub use kit::{EventInfo, ModuleInfo, QueryInfo};
+
+/// Paths the exported macros use; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use borsh;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+    pub use urbis_core::UrbisError;
+}
 
 /// What a query returns: the logical state key it read (so that the node can attach a proof of
 /// that key) and a JSON rendering of the value.
@@ -106,8 +119,29 @@ pub trait Module: Send + Sync + 'static {
         Ok(QueryAnswer { key, value })
     }
 
-    /// Decode a call for display (JSON), used by explorers and the CLI.
+    /// The JSON form of the call `data` (explorers, the CLI, `GET /v1/txs/{hash}`); the same
+    /// form [`Module::call_from_json`] encodes. [`json_calls!`] writes it.
     fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError>;
+
+    /// The JSON Schema of the module's calls' JSON form (`null`: none). [`json_calls!`] writes
+    /// it from the call enum.
+    fn call_schema(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Encode a call's JSON form to the bytes a transaction carries (clients do this locally
+    /// before signing). JSON that does not match [`Module::call_schema`] is `schema_mismatch`.
+    fn call_from_json(&self, _json: &serde_json::Value) -> Result<Vec<u8>, UrbisError> {
+        Err(UrbisError::new(
+            urbis_core::ErrorCode::SchemaMismatch,
+            format!("module {} has no JSON form of its calls", self.name()),
+        ))
+    }
+
+    /// What the module says about itself: queries, events, exported operations.
+    fn info(&self) -> ModuleInfo {
+        ModuleInfo::default()
+    }
 
     /// Run an exported operation that another module called through [`Ctx::invoke`] (`op` is
     /// this module's borsh-encoded op enum; the answer is borsh too). `ctx.caller()` names the

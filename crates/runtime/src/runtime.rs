@@ -24,7 +24,7 @@ pub fn read_nonce(view: &dyn StateView, addr: &Address) -> Result<u64, UrbisErro
 }
 
 /// The genesis file: chain id, validators and each module's initial state.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Genesis {
     pub chain_id: String,
     /// Genesis time (milliseconds since the Unix epoch); block timestamps must exceed it.
@@ -35,7 +35,7 @@ pub struct Genesis {
     pub modules: BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct GenesisValidator {
     pub name: String,
     pub public_key: PublicKey,
@@ -715,10 +715,92 @@ impl Runtime {
         let m = self.module(module)?;
         guarded(|| m.describe_call(data))
     }
+
+    /// Encode the JSON form of a call to `module` (`schema_mismatch` when it does not fit the
+    /// module's call schema).
+    pub fn call_from_json(
+        &self,
+        module: &str,
+        json: &serde_json::Value,
+    ) -> Result<urbis_core::Call, UrbisError> {
+        let m = self.module(module)?;
+        let data = guarded(|| m.call_from_json(json))?;
+        Ok(urbis_core::Call {
+            module: module.to_string(),
+            data,
+        })
+    }
+
+    /// The JSON Schema of `module`'s calls.
+    pub fn call_schema(&self, module: &str) -> Result<serde_json::Value, UrbisError> {
+        Ok(self.module(module)?.call_schema())
+    }
+
+    /// What every module (and `system`, the runtime's own namespace) says about itself: calls
+    /// (names and JSON Schema), queries, events, exported operations. Served at
+    /// `GET /v1/modules`.
+    pub fn describe_modules(&self) -> Vec<serde_json::Value> {
+        let mut out: Vec<serde_json::Value> = self
+            .modules
+            .iter()
+            .map(|(name, m)| {
+                let schema = m.call_schema();
+                describe_one(name, &m.info(), schema)
+            })
+            .collect();
+        out.push(describe_one(SYSTEM, &SYSTEM_INFO, serde_json::Value::Null));
+        out
+    }
 }
 
 /// Module of the runtime's own events.
 pub const SYSTEM_EVENTS: &str = "runtime";
+
+/// The runtime's own queries (module `system`) and events (module `runtime`).
+const SYSTEM_INFO: crate::ModuleInfo = crate::ModuleInfo {
+    description: "The runtime's own state: account nonces and the scheduler's queue. Its events are published under the module name `runtime`.",
+    queries: &[
+        crate::QueryInfo {
+            path: "nonce/<address>",
+            list: false,
+            description: "The number of transactions an account has committed ({address, nonce}).",
+        },
+        crate::QueryInfo {
+            path: "jobs",
+            list: true,
+            description: "Scheduled jobs not yet run, in (due time, id) order.",
+        },
+    ],
+    events: &[
+        crate::EventInfo {
+            kind: "end_block_failed",
+            attributes: &["module", "code", "message"],
+            description: "A module's end-of-block work failed; its end-of-block writes were discarded.",
+        },
+        crate::EventInfo {
+            kind: "job_failed",
+            attributes: &["module", "job", "code", "message"],
+            description: "A scheduled job failed; its writes were discarded and it will not run again.",
+        },
+    ],
+    exported: &[],
+};
+
+fn describe_one(
+    name: &str,
+    info: &crate::ModuleInfo,
+    schema: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "description": info.description,
+        "calls": crate::kit::call_names(&schema),
+        "call_schema": schema,
+        "queries": info.queries,
+        "events": info.events,
+        "exported": info.exported,
+    })
+}
 
 fn system_paths() -> UrbisError {
     UrbisError::new(

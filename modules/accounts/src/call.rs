@@ -1,6 +1,7 @@
 //! The accounts call enum and its execution.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_core::{Address, ErrorCode, Event, UrbisError};
 use urbis_runtime::Ctx;
@@ -12,8 +13,18 @@ use crate::{Account, Role, load_account, store_account};
 /// A call into the accounts module (borsh in transactions, JSON for display).
 ///
 /// The borsh encoding is the variant index followed by the fields: never reorder, only append.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AccountsCall {
     /// Give `account` the role `role`.
     GrantRole { account: Address, role: Role },

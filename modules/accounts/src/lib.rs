@@ -73,13 +73,16 @@ mod tests;
 use std::sync::Arc;
 
 use urbis_core::{Address, ErrorCode, UrbisError};
-use urbis_runtime::{Ctx, Gate, Module, StateView, decode_value, view_get};
+use urbis_runtime::{
+    Ctx, EventInfo, Gate, Module, ModuleInfo, QueryInfo, StateView, decode_value, view_get,
+};
 
 pub use call::AccountsCall;
 pub use genesis::{GenesisAccount, GenesisConfig};
 pub use keys::MODULE;
 pub use record::{Account, MAX_LABEL_CHARS, validate_label};
-pub use role::{ParseRoleError, Role};
+pub use role::Role;
+pub use urbis_runtime::kit::parse_address;
 
 /// The accounts module.
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,7 +93,44 @@ pub fn module() -> Arc<dyn Module> {
     Arc::new(Accounts)
 }
 
+/// Queries and events of the accounts module (`GET /v1/modules`).
+pub const INFO: ModuleInfo = ModuleInfo {
+    description: "Accounts of the city chain: the roles each holds (who may do what) and a display label.",
+    queries: &[
+        QueryInfo {
+            path: "account/<address>",
+            list: false,
+            description: "An account's roles and label ({address, roles, label}); null when it has no record.",
+        },
+        QueryInfo {
+            path: "accounts",
+            list: true,
+            description: "Every account with a record, in key order.",
+        },
+    ],
+    events: &[
+        EventInfo {
+            kind: "role_granted",
+            attributes: &["account", "role", "by"],
+            description: "`by` gave `account` the role `role`.",
+        },
+        EventInfo {
+            kind: "role_revoked",
+            attributes: &["account", "role", "by"],
+            description: "`by` took the role `role` from `account`.",
+        },
+        EventInfo {
+            kind: "label_set",
+            attributes: &["account", "label"],
+            description: "An account set (or cleared) its display label.",
+        },
+    ],
+    exported: &[],
+};
+
 impl Module for Accounts {
+    urbis_runtime::json_calls!(AccountsCall);
+
     fn name(&self) -> &'static str {
         MODULE
     }
@@ -112,10 +152,7 @@ impl Module for Accounts {
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
         match path {
             ["account", addr] => Ok(keys::account(&parse_address(addr)?)),
-            _ => Err(UrbisError::new(
-                ErrorCode::NotFound,
-                "accounts queries: account/<address>",
-            )),
+            _ => Err(INFO.unknown_path(MODULE, path)),
         }
     }
 
@@ -155,9 +192,8 @@ impl Module for Accounts {
         })
     }
 
-    fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
-        let call = AccountsCall::decode(data)?;
-        serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    fn info(&self) -> ModuleInfo {
+        INFO
     }
 }
 
@@ -202,13 +238,6 @@ pub fn roles_of(view: &dyn StateView, addr: &Address) -> Result<Vec<Role>, Urbis
 /// The record of `addr` in committed state, if any.
 pub fn account_of(view: &dyn StateView, addr: &Address) -> Result<Option<Account>, UrbisError> {
     view_get(view, &keys::account(addr))
-}
-
-/// Parse a bech32m address argument, mapping failure to [`ErrorCode::InvalidArgument`].
-pub fn parse_address(text: &str) -> Result<Address, UrbisError> {
-    text.parse().map_err(|e: urbis_core::keys::KeyError| {
-        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
-    })
 }
 
 /// The record of `addr` as seen by the current call; an unknown account is the empty record.

@@ -4,20 +4,31 @@
 //! nothing before every check has passed.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_accounts::{Role, has_role};
-use urbis_core::{Address, ErrorCode, Event, UrbisError};
+use urbis_core::{Address, ErrorCode, Event, Hash, UrbisError};
 use urbis_runtime::Ctx;
 
 use crate::keys::{self, MODULE};
-use crate::store;
 use crate::types::{Asset, MAX_NAME_CHARS, checked_add, invalid, validate_symbol};
+use crate::{ops, store};
 
 /// A call into the assets module (borsh in transactions, JSON for display and `tx call`).
 ///
 /// The borsh encoding is the variant index followed by the fields: never reorder, only append.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssetsCall {
     /// Create an asset; the sender (a city admin or department) becomes its issuer.
     CreateAsset {
@@ -39,6 +50,19 @@ pub enum AssetsCall {
         to: Address,
         amount: u64,
     },
+    /// Pay `to` through escrow: the units are held (a hold owned by the assets module) until
+    /// `to` claims them or the sender cancels; at `expires_ms`, if still held, they go back.
+    Escrow {
+        symbol: String,
+        to: Address,
+        amount: u64,
+        #[serde(default)]
+        expires_ms: Option<u64>,
+    },
+    /// Take an escrow payment made to the sender.
+    Claim { hold: Hash },
+    /// Take back an escrow payment the sender made and nobody claimed.
+    Cancel { hold: Hash },
 }
 
 impl AssetsCall {
@@ -57,8 +81,74 @@ impl AssetsCall {
             AssetsCall::Issue { symbol, to, amount } => issue(ctx, &symbol, to, amount),
             AssetsCall::Burn { symbol, amount } => burn(ctx, &symbol, amount),
             AssetsCall::Transfer { symbol, to, amount } => transfer(ctx, &symbol, to, amount),
+            AssetsCall::Escrow {
+                symbol,
+                to,
+                amount,
+                expires_ms,
+            } => escrow(ctx, &symbol, to, amount, expires_ms),
+            AssetsCall::Claim { hold } => claim(ctx, hold),
+            AssetsCall::Cancel { hold } => cancel(ctx, hold),
         }
     }
+}
+
+fn escrow(
+    ctx: &mut Ctx<'_>,
+    symbol: &str,
+    to: Address,
+    amount: u64,
+    expires_ms: Option<u64>,
+) -> Result<(), UrbisError> {
+    if to == ctx.sender() {
+        return Err(invalid("cannot pay yourself through escrow"));
+    }
+    let id = ops::make_hold(ctx, MODULE, symbol, amount, expires_ms)?;
+    ctx.put(keys::escrow(&id), &to);
+    ctx.emit(
+        Event::new(MODULE, "escrowed")
+            .with("hold", id)
+            .with("asset", symbol)
+            .with("from", ctx.sender())
+            .with("to", to)
+            .with("amount", amount),
+    );
+    Ok(())
+}
+
+/// The escrow payment `hold` and its payee (`not_found` if there is none, or it is closed).
+fn escrow_of(ctx: &Ctx<'_>, hold: &Hash) -> Result<(crate::Hold, Address), UrbisError> {
+    let payee: Address = ctx.get(&keys::escrow(hold))?.ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::NotFound,
+            format!("no open escrow payment {hold}"),
+        )
+    })?;
+    Ok((store::hold(ctx, hold)?, payee))
+}
+
+fn claim(ctx: &mut Ctx<'_>, hold: Hash) -> Result<(), UrbisError> {
+    let (h, payee) = escrow_of(ctx, &hold)?;
+    if payee != ctx.sender() {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "only the payee may claim an escrow payment",
+        ));
+    }
+    ctx.delete(keys::escrow(&hold));
+    ops::release_hold(ctx, MODULE, &hold, &[(payee, h.amount)])
+}
+
+fn cancel(ctx: &mut Ctx<'_>, hold: Hash) -> Result<(), UrbisError> {
+    let (h, _) = escrow_of(ctx, &hold)?;
+    if h.payer != ctx.sender() {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "only the payer may cancel an escrow payment",
+        ));
+    }
+    ctx.delete(keys::escrow(&hold));
+    ops::refund_hold(ctx, Some(MODULE), &hold, "refunded")
 }
 
 fn require_issuer(ctx: &Ctx<'_>, asset: &Asset) -> Result<(), UrbisError> {

@@ -82,8 +82,8 @@ mod testsupport;
 
 use std::sync::Arc;
 
-use urbis_core::{ErrorCode, UrbisError};
-use urbis_runtime::{Ctx, Module};
+use urbis_core::UrbisError;
+use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo};
 
 pub use call::AssetsCall;
 pub use genesis::{GenesisAsset, GenesisConfig};
@@ -100,7 +100,94 @@ pub fn module() -> Arc<dyn Module> {
     Arc::new(Assets)
 }
 
+/// Queries, events and exported operations of the assets module (`GET /v1/modules`).
+pub const INFO: ModuleInfo = ModuleInfo {
+    description: "Settlement assets issued and burned by their issuer, transfers, and escrow holds owned by calling modules.",
+    queries: &[
+        QueryInfo {
+            path: "asset/<symbol>",
+            list: false,
+            description: "An asset: name, decimals, issuer, issued, burned; null if none.",
+        },
+        QueryInfo {
+            path: "balance/<symbol>/<address>",
+            list: false,
+            description: "An account's balance of an asset (0 when it has none).",
+        },
+        QueryInfo {
+            path: "hold/<id>",
+            list: false,
+            description: "A hold (escrow): payer, owner module, amount, expiry; null once closed or if none.",
+        },
+        QueryInfo {
+            path: "assets",
+            list: true,
+            description: "Every asset, in key order.",
+        },
+        QueryInfo {
+            path: "balances/<symbol>",
+            list: true,
+            description: "Every non-zero balance of an asset.",
+        },
+        QueryInfo {
+            path: "holds",
+            list: true,
+            description: "Every open hold.",
+        },
+    ],
+    events: &[
+        EventInfo {
+            kind: "asset_created",
+            attributes: &["asset", "name", "issuer"],
+            description: "An asset was created.",
+        },
+        EventInfo {
+            kind: "issued",
+            attributes: &["asset", "to", "amount"],
+            description: "The issuer issued new units.",
+        },
+        EventInfo {
+            kind: "burned",
+            attributes: &["asset", "amount"],
+            description: "The issuer burned units of its own balance.",
+        },
+        EventInfo {
+            kind: "transferred",
+            attributes: &["asset", "from", "to", "amount"],
+            description: "Units changed hands.",
+        },
+        EventInfo {
+            kind: "held",
+            attributes: &["hold", "asset", "payer", "amount", "owner"],
+            description: "A module took units of a payer into escrow.",
+        },
+        EventInfo {
+            kind: "released",
+            attributes: &["hold", "asset", "to", "amount"],
+            description: "A payout from a hold (one event per beneficiary; the remainder back to the payer).",
+        },
+        EventInfo {
+            kind: "refunded",
+            attributes: &["hold", "asset", "to", "amount"],
+            description: "A hold went back to its payer.",
+        },
+        EventInfo {
+            kind: "hold_expired",
+            attributes: &["hold", "asset", "to", "amount"],
+            description: "A hold reached its expiry and went back to its payer.",
+        },
+        EventInfo {
+            kind: "escrowed",
+            attributes: &["hold", "asset", "from", "to", "amount"],
+            description: "An escrow payment: units held for a payee until claimed, cancelled or expired.",
+        },
+    ],
+    exported: &["hold", "release", "refund"],
+};
+
 impl Module for Assets {
+    urbis_runtime::json_calls!(AssetsCall);
+
     fn name(&self) -> &'static str {
         MODULE
     }
@@ -148,8 +235,7 @@ impl Module for Assets {
         query::render_item(path, key, value)
     }
 
-    fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
-        let call = AssetsCall::decode(data)?;
-        serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    fn info(&self) -> ModuleInfo {
+        INFO
     }
 }

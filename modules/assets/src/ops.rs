@@ -88,7 +88,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
     Ok(answer.expect("borsh to vec never fails"))
 }
 
-fn make_hold(
+pub(crate) fn make_hold(
     ctx: &mut Ctx<'_>,
     owner: &str,
     symbol: &str,
@@ -151,7 +151,7 @@ fn owned(hold: &Hold, caller: &str) -> Result<(), UrbisError> {
     }
 }
 
-fn release_hold(
+pub(crate) fn release_hold(
     ctx: &mut Ctx<'_>,
     caller: &str,
     id: &Hash,
@@ -251,6 +251,10 @@ pub(crate) fn expire(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError
     if ctx.get_raw(&keys::hold(&id))?.is_none() {
         // Released or refunded before it expired: nothing to do.
         return Ok(());
+    }
+    // An escrow payment's payee record goes with its hold.
+    if ctx.get_raw(&keys::escrow(&id))?.is_some() {
+        ctx.delete(keys::escrow(&id));
     }
     refund_hold(ctx, None, &id, "hold_expired")
 }

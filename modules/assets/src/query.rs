@@ -2,15 +2,12 @@
 //! client); lists walk a key prefix a page at a time.
 
 use serde_json::{Value, json};
-use urbis_accounts::parse_address;
 use urbis_core::{ErrorCode, Hash, UrbisError};
 use urbis_runtime::decode_value;
+use urbis_runtime::kit::parse_address;
 
 use crate::keys;
 use crate::types::{Asset, Hold, validate_symbol};
-
-const PATHS: &str = "assets queries: asset/<symbol>, balance/<symbol>/<address>, hold/<id>; \\
-                     lists: assets, balances/<symbol>, holds";
 
 fn parse_hold(text: &str) -> Result<Hash, UrbisError> {
     text.parse()
@@ -28,7 +25,7 @@ pub(crate) fn query_key(path: &[&str]) -> Result<Vec<u8>, UrbisError> {
             Ok(keys::balance(symbol, &parse_address(addr)?))
         }
         ["hold", id] => Ok(keys::hold(&parse_hold(id)?)),
-        _ => Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+        _ => Err(crate::INFO.unknown_path(crate::MODULE, path)),
     }
 }
 
@@ -43,7 +40,7 @@ pub(crate) fn render(path: &[&str], bytes: Option<&[u8]>) -> Result<Value, Urbis
             json!({ "asset": symbol, "address": addr, "amount": amount })
         }
         (_, None) => Value::Null,
-        _ => return Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+        _ => return Err(crate::INFO.unknown_path(crate::MODULE, path)),
     })
 }
 
@@ -85,6 +82,6 @@ pub(crate) fn render_item(path: &[&str], key: &[u8], value: &[u8]) -> Result<Val
             let amount: u64 = decode_value(key, value)?;
             Ok(json!({ "asset": symbol, "address": addr, "amount": amount }))
         }
-        _ => Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+        _ => Err(crate::INFO.unknown_path(crate::MODULE, path)),
     }
 }

@@ -414,3 +414,88 @@ fn a_hold_expires_through_the_scheduler() {
         (9_900, 100)
     );
 }
+
+#[test]
+fn escrow_payments_are_claimed_cancelled_or_expire_exactly_once() {
+    let mut chain = city();
+    let escrow = |to: &str, amount: u64, expires_ms: Option<u64>| {
+        chain_call(
+            json!({"call": "escrow", "symbol": "EURc", "to": addr(to), "amount": amount, "expires_ms": expires_ms}),
+        )
+    };
+    let hold_of = |r: &urbis_core::Receipt| -> Hash {
+        r.events
+            .iter()
+            .find(|e| e.kind == "escrowed")
+            .and_then(|e| e.attr("hold"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Claimed by the payee.
+    let r = chain.ok(&key("alice"), escrow("bob", 300, None));
+    let h1 = hold_of(&r);
+    assert_eq!(balance(&chain, "alice"), 9_700);
+    assert_eq!(asset(&chain)["held"], 300);
+    chain.fails(&key("alice"), claim(h1), ErrorCode::Unauthorized);
+    chain.fails(&key("bob"), cancel(h1), ErrorCode::Unauthorized);
+    chain.ok(&key("bob"), claim(h1));
+    assert_eq!(balance(&chain, "bob"), 300);
+    chain.fails(&key("bob"), claim(h1), ErrorCode::NotFound);
+    chain.fails(&key("alice"), cancel(h1), ErrorCode::NotFound);
+
+    // Cancelled by the payer.
+    let h2 = hold_of(&chain.ok(&key("alice"), escrow("bob", 200, None)));
+    chain.ok(&key("alice"), cancel(h2));
+    assert_eq!(balance(&chain, "alice"), 9_700);
+    chain.fails(&key("bob"), claim(h2), ErrorCode::NotFound);
+
+    // Expired through the scheduler: back to the payer, the payee record gone.
+    let due = chain.next_env().timestamp_ms + 2_000;
+    let h3 = hold_of(&chain.ok(&key("alice"), escrow("bob", 100, Some(due))));
+    for _ in 0..3 {
+        chain.block(&[]);
+    }
+    assert_eq!(balance(&chain, "alice"), 9_700);
+    assert_eq!(asset(&chain)["held"], 0);
+    chain.fails(&key("bob"), claim(h3), ErrorCode::NotFound);
+    assert!(
+        chain
+            .view()
+            .get(&crate::keys::escrow(&h3))
+            .unwrap()
+            .is_none()
+    );
+
+    // Bad input changes nothing.
+    chain.fails(
+        &key("alice"),
+        escrow("alice", 1, None),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("alice"),
+        escrow("bob", 1_000_000, None),
+        ErrorCode::InsufficientBalance,
+    );
+    chain.fails(
+        &key("alice"),
+        escrow("bob", 0, None),
+        ErrorCode::InvalidArgument,
+    );
+}
+
+fn chain_call(json: serde_json::Value) -> urbis_core::Call {
+    urbis_core::Call {
+        module: MODULE.into(),
+        data: urbis_runtime::kit::call_from_json::<AssetsCall>(MODULE, &json).unwrap(),
+    }
+}
+
+fn claim(hold: Hash) -> urbis_core::Call {
+    call(AssetsCall::Claim { hold })
+}
+
+fn cancel(hold: Hash) -> urbis_core::Call {
+    call(AssetsCall::Cancel { hold })
+}

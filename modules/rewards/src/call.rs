@@ -5,6 +5,7 @@
 //! anyway).
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_accounts::{Role, has_role, require_role};
 use urbis_core::{Address, ErrorCode, Event, UrbisError};
@@ -19,8 +20,18 @@ use crate::types::{
 /// A call into the rewards module (borsh in transactions, JSON for display).
 ///
 /// The borsh encoding is the variant index followed by the fields: never reorder, only append.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RewardsCall {
     /// Open a new program (city admin).
     CreateProgram {
@@ -53,6 +64,101 @@ pub enum RewardsCall {
         amount: u64,
         item: String,
     },
+    /// Allow (or stop allowing) the module `module` to award tokens of `program` through the
+    /// exported operation `award_from_program` (city admin), e.g. the waste service paying
+    /// recycling rewards on a weighing.
+    SetAwarder {
+        program: u64,
+        module: String,
+        allowed: bool,
+    },
+}
+
+/// The operations rewards exports to other modules (borsh; never reorder, only append).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum RewardsOp {
+    /// Award `amount` tokens of `program` to the citizen `to`, under the program's budget and
+    /// cap, on behalf of the calling module (which the city admin allowed with `SetAwarder`).
+    AwardFromProgram {
+        program: u64,
+        to: Address,
+        amount: u64,
+        reason: String,
+    },
+}
+
+/// From another module: award tokens of `program` to `to` (see [`RewardsOp::AwardFromProgram`]).
+pub fn award_from_program(
+    ctx: &mut Ctx<'_>,
+    program: u64,
+    to: Address,
+    amount: u64,
+    reason: &str,
+) -> Result<(), UrbisError> {
+    ctx.invoke(
+        MODULE,
+        &RewardsOp::AwardFromProgram {
+            program,
+            to,
+            amount,
+            reason: reason.to_string(),
+        },
+    )
+}
+
+/// Run an exported operation (the runtime calls this for [`Module::exported`]).
+pub(crate) fn exported(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+    let op: RewardsOp = borsh::from_slice(op).map_err(|_| {
+        UrbisError::new(ErrorCode::UnknownCall, "rewards operation does not decode")
+    })?;
+    match op {
+        RewardsOp::AwardFromProgram {
+            program,
+            to,
+            amount,
+            reason,
+        } => {
+            let caller = ctx.caller().unwrap_or_default();
+            if ctx.get_raw(&keys::awarder(program, caller))?.is_none() {
+                return Err(UrbisError::new(
+                    ErrorCode::Unauthorized,
+                    format!("module {caller:?} may not award from program {program}"),
+                ));
+            }
+            let via = caller.to_string();
+            mint_award(ctx, program, to, amount, reason, Some(&via))?;
+        }
+    }
+    Ok(borsh::to_vec(&()).expect("borsh to vec never fails"))
+}
+
+fn set_awarder(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    module: String,
+    allowed: bool,
+) -> Result<(), UrbisError> {
+    require_role(ctx, Role::CityAdmin)?;
+    store::program(ctx, id)?;
+    if module.is_empty() || module.len() > 32 || module.contains('/') {
+        return Err(invalid(
+            "module must be a module name (1 to 32 characters, no '/')",
+        ));
+    }
+    let key = keys::awarder(id, &module);
+    if allowed {
+        ctx.put_raw(key, vec![1]);
+    } else {
+        ctx.delete(key);
+    }
+    ctx.emit(
+        Event::new(MODULE, "awarder_set")
+            .with("program", id)
+            .with("module", &module)
+            .with("allowed", allowed)
+            .with("by", ctx.sender()),
+    );
+    Ok(())
 }
 
 impl RewardsCall {
@@ -102,6 +208,11 @@ impl RewardsCall {
                 amount,
                 item,
             } => redeem(ctx, merchant, program, amount, item),
+            RewardsCall::SetAwarder {
+                program,
+                module,
+                allowed,
+            } => set_awarder(ctx, program, module, allowed),
         }
     }
 }
@@ -168,6 +279,19 @@ fn award(
     reason: String,
 ) -> Result<(), UrbisError> {
     require_role(ctx, Role::Department)?;
+    mint_award(ctx, id, to, amount, reason, None)
+}
+
+/// Award within the program's budget and cap; `via` names the module that asked (exported
+/// operation), `None` for a department's own call.
+fn mint_award(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    to: Address,
+    amount: u64,
+    reason: String,
+    via: Option<&str>,
+) -> Result<(), UrbisError> {
     validate_text("reason", &reason)?;
     require_positive(amount)?;
     let mut program = store::program(ctx, id)?;
@@ -210,15 +334,17 @@ fn award(
     store::put_awarded(ctx, id, &to, period, awarded);
     store::put_holdings(ctx, &to, &holdings);
     store::put_supply(ctx, &supply);
-    ctx.emit(
-        Event::new(MODULE, "awarded")
-            .with("program", id)
-            .with("to", to)
-            .with("amount", amount)
-            .with("reason", reason)
-            .with("by", ctx.sender())
-            .with("period", period),
-    );
+    let mut event = Event::new(MODULE, "awarded")
+        .with("program", id)
+        .with("to", to)
+        .with("amount", amount)
+        .with("reason", reason)
+        .with("by", ctx.sender())
+        .with("period", period);
+    if let Some(module) = via {
+        event = event.with("via", module);
+    }
+    ctx.emit(event);
     Ok(())
 }
 

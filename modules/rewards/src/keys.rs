@@ -45,3 +45,8 @@ pub fn next_redemption_id() -> Vec<u8> {
 pub fn redemption(id: u64) -> Vec<u8> {
     format!("{MODULE}/redemption/{id}").into_bytes()
 }
+
+/// Marks `module` as allowed to award from `program` through the exported operation.
+pub fn awarder(program: u64, module: &str) -> Vec<u8> {
+    urbis_runtime::kit::key(MODULE, &[&"awarder", &program, &module])
+}

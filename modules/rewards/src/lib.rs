@@ -94,16 +94,15 @@ mod tests;
 
 use std::sync::Arc;
 
-use urbis_core::{ErrorCode, UrbisError};
-use urbis_runtime::{Ctx, Module};
+use urbis_core::UrbisError;
+use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo};
 
-pub use call::RewardsCall;
+pub use call::{RewardsCall, RewardsOp, award_from_program};
 pub use genesis::GenesisConfig;
 pub use keys::MODULE;
 pub use store::{awarded_of, holdings_of, program_of, redemption_of, supply_of};
 pub use types::{
-    Category, Holdings, MAX_TEXT_CHARS, ParseCategoryError, Program, ProgramSpec, Redemption,
-    Supply, validate_text,
+    Category, Holdings, MAX_TEXT_CHARS, Program, ProgramSpec, Redemption, Supply, validate_text,
 };
 
 /// The rewards module.
@@ -116,7 +115,91 @@ pub fn module() -> Arc<dyn Module> {
     Arc::new(Rewards)
 }
 
+/// Queries, events and exported operations of the rewards module (`GET /v1/modules`).
+pub const INFO: ModuleInfo = ModuleInfo {
+    description: "Eco-reward programs: budgets and per-citizen caps, awards, transfers and redemptions at merchants.",
+    queries: &[
+        QueryInfo {
+            path: "program/<id>",
+            list: false,
+            description: "A program; null if none.",
+        },
+        QueryInfo {
+            path: "balance/<address>",
+            list: false,
+            description: "An account's tokens: total and by program.",
+        },
+        QueryInfo {
+            path: "supply",
+            list: false,
+            description: "Tokens minted, burned and circulating.",
+        },
+        QueryInfo {
+            path: "redemption/<id>",
+            list: false,
+            description: "A redemption record; null if none.",
+        },
+        QueryInfo {
+            path: "awarded/<program>/<address>/<period>",
+            list: false,
+            description: "What an account was awarded from a program in one period.",
+        },
+        QueryInfo {
+            path: "programs",
+            list: true,
+            description: "Every program, in key order.",
+        },
+        QueryInfo {
+            path: "redemptions",
+            list: true,
+            description: "Every redemption, in key order.",
+        },
+    ],
+    events: &[
+        EventInfo {
+            kind: "program_created",
+            attributes: &["program", "name", "budget"],
+            description: "A program was opened.",
+        },
+        EventInfo {
+            kind: "program_status",
+            attributes: &["program", "active", "by"],
+            description: "A program was paused or resumed.",
+        },
+        EventInfo {
+            kind: "awarded",
+            attributes: &["program", "to", "amount", "reason", "by", "period", "via"],
+            description: "Tokens were minted to a citizen; `via` names the module that asked, when one did.",
+        },
+        EventInfo {
+            kind: "transferred",
+            attributes: &["program", "from", "to", "amount"],
+            description: "Tokens changed hands.",
+        },
+        EventInfo {
+            kind: "redeemed",
+            attributes: &[
+                "redemption",
+                "citizen",
+                "merchant",
+                "program",
+                "amount",
+                "item",
+            ],
+            description: "Tokens were spent (burned) at a merchant.",
+        },
+        EventInfo {
+            kind: "awarder_set",
+            attributes: &["program", "module", "allowed", "by"],
+            description: "A module was allowed (or no longer) to award from a program.",
+        },
+    ],
+    exported: &["award_from_program"],
+};
+
 impl Module for Rewards {
+    urbis_runtime::json_calls!(RewardsCall);
+
     fn name(&self) -> &'static str {
         MODULE
     }
@@ -156,8 +239,11 @@ impl Module for Rewards {
         query::render_item(path, key, value)
     }
 
-    fn describe_call(&self, data: &[u8]) -> Result<serde_json::Value, UrbisError> {
-        let call = RewardsCall::decode(data)?;
-        serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        call::exported(ctx, op)
+    }
+
+    fn info(&self) -> ModuleInfo {
+        INFO
     }
 }

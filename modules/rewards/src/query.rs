@@ -3,17 +3,12 @@
 //! recompute it from the proven bytes.
 
 use serde_json::{Value, json};
-use urbis_accounts::parse_address;
 use urbis_core::{Address, ErrorCode, UrbisError};
 use urbis_runtime::decode_value;
+use urbis_runtime::kit::{parse_address, parse_u64};
 
 use crate::keys;
 use crate::types::{Holdings, Program, Redemption, Supply};
-
-/// Every supported path, for the error message of an unknown one.
-const PATHS: &str = "rewards queries: program/<id>, balance/<address>, supply, \
-                     redemption/<id>, awarded/<program>/<address>/<period>; \
-                     lists: programs, redemptions";
 
 /// The prefix of a list query.
 pub(crate) fn list_prefix(path: &[&str]) -> Option<Vec<u8>> {
@@ -29,7 +24,7 @@ pub(crate) fn render_item(path: &[&str], key: &[u8], value: &[u8]) -> Result<Val
     match path {
         ["programs"] => record::<Program>(key, Some(value)),
         ["redemptions"] => record::<Redemption>(key, Some(value)),
-        _ => Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+        _ => Err(crate::INFO.unknown_path(crate::MODULE, path)),
     }
 }
 
@@ -58,7 +53,7 @@ impl Query {
                 addr: parse_address(addr)?,
                 period: parse_u64("period", period)?,
             },
-            _ => return Err(UrbisError::new(ErrorCode::NotFound, PATHS)),
+            _ => return Err(crate::INFO.unknown_path(crate::MODULE, path)),
         })
     }
 
@@ -140,13 +135,4 @@ fn value_or_default<T: borsh::BorshDeserialize + Default>(
         .map(|b| decode_value(key, b))
         .transpose()
         .map(Option::unwrap_or_default)
-}
-
-fn parse_u64(what: &str, text: &str) -> Result<u64, UrbisError> {
-    text.parse().map_err(|_| {
-        UrbisError::new(
-            ErrorCode::InvalidArgument,
-            format!("{what} must be a decimal integer, got {text:?}"),
-        )
-    })
 }

@@ -658,3 +658,133 @@ fn lists_come_in_pages() {
             .is_empty()
     );
 }
+
+/// A test service ("recycler") that pays recycling rewards through rewards' exported
+/// operation: `Weighed { to, amount }` awards `amount` from program 1.
+mod recycler {
+    use borsh::{BorshDeserialize, BorshSerialize};
+    use urbis_core::{Address, ErrorCode, UrbisError};
+    use urbis_runtime::{Ctx, Module};
+
+    #[derive(BorshSerialize, BorshDeserialize)]
+    pub struct Weighed {
+        pub to: Address,
+        pub amount: u64,
+    }
+
+    pub struct Recycler(pub &'static str);
+
+    impl Module for Recycler {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn genesis(&self, _: &mut Ctx<'_>, _: &serde_json::Value) -> Result<(), UrbisError> {
+            Ok(())
+        }
+        fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
+            let w: Weighed = borsh::from_slice(data)
+                .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "bad call"))?;
+            ctx.put(format!("{}/weighings", self.0).into_bytes(), &w.amount);
+            crate::award_from_program(ctx, super::BOTTLES, w.to, w.amount, "weighed bottles")
+        }
+        fn query_key(&self, _: &[&str]) -> Result<Vec<u8>, UrbisError> {
+            Ok(format!("{}/weighings", self.0).into_bytes())
+        }
+        fn render(&self, _: &[&str], _: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
+            Ok(serde_json::Value::Null)
+        }
+        fn describe_call(&self, _: &[u8]) -> Result<serde_json::Value, UrbisError> {
+            Ok(serde_json::Value::Null)
+        }
+    }
+}
+
+#[test]
+fn another_module_awards_from_a_program_only_once_allowed_and_within_the_cap() {
+    use recycler::{Recycler, Weighed};
+    use std::sync::Arc;
+    let (accounts, rewards) = city_config();
+    let mut chain = TestChain::new(
+        vec![
+            urbis_accounts::module(),
+            crate::module(),
+            Arc::new(Recycler("recycler")),
+            Arc::new(Recycler("rogue")),
+        ],
+        &[(urbis_accounts::MODULE, accounts), (MODULE, rewards)],
+    );
+    let weigh = |module: &str, to: &str, amount: u64| {
+        Call::new(
+            module,
+            &Weighed {
+                to: addr(to),
+                amount,
+            },
+        )
+    };
+    let allow = |module: &str, allowed: bool| {
+        call(RewardsCall::SetAwarder {
+            program: BOTTLES,
+            module: module.into(),
+            allowed,
+        })
+    };
+    // Not allowed yet: the whole call fails, the recycler's own write too.
+    chain.fails(
+        &key("dept"),
+        weigh("recycler", "alice", 10),
+        ErrorCode::Unauthorized,
+    );
+    // Only a city admin allows a module.
+    chain.fails(
+        &key("dept"),
+        allow("recycler", true),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("admin"),
+        call(RewardsCall::SetAwarder {
+            program: 99,
+            module: "recycler".into(),
+            allowed: true,
+        }),
+        ErrorCode::NotFound,
+    );
+    let r = chain.ok(&key("admin"), allow("recycler", true));
+    assert_eq!(r.events[0].kind, "awarder_set");
+
+    let r = chain.ok(&key("dept"), weigh("recycler", "alice", 30));
+    let awarded = r
+        .events
+        .iter()
+        .find(|e| e.kind == "awarded")
+        .expect("awarded");
+    assert_eq!(awarded.attr("via"), Some("recycler"));
+    assert_eq!(awarded.attr("reason"), Some("weighed bottles"));
+    assert_eq!(balance(&chain, "alice", BOTTLES), 30);
+    // The program's rules hold for modules too: cap (100 per hour), citizens only.
+    chain.fails(
+        &key("dept"),
+        weigh("recycler", "alice", 71),
+        ErrorCode::OverCap,
+    );
+    chain.fails(
+        &key("dept"),
+        weigh("recycler", "shop", 1),
+        ErrorCode::InvalidArgument,
+    );
+    // Another module is not allowed by the recycler's permission.
+    chain.fails(
+        &key("dept"),
+        weigh("rogue", "alice", 1),
+        ErrorCode::Unauthorized,
+    );
+    // Withdrawn: refused again.
+    chain.ok(&key("admin"), allow("recycler", false));
+    chain.fails(
+        &key("dept"),
+        weigh("recycler", "alice", 1),
+        ErrorCode::Unauthorized,
+    );
+    assert_eq!(balance(&chain, "alice", BOTTLES), 30);
+}

@@ -1,8 +1,6 @@
 //! Records stored by the rewards module, and their validation rules.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -11,71 +9,15 @@ use urbis_core::{Address, ErrorCode, UrbisError};
 /// Longest program name, award reason or redeemed item, in characters.
 pub const MAX_TEXT_CHARS: usize = 64;
 
-/// What kind of behaviour a program rewards.
-///
-/// The declaration order is the borsh encoding: never reorder, only append.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Recycling,
-    PublicTransport,
-    EnergySaving,
-    Other,
-}
-
-impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Recycling,
-        Category::PublicTransport,
-        Category::EnergySaving,
-        Category::Other,
-    ];
-
-    /// The snake_case name used in JSON and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Recycling => "recycling",
-            Category::PublicTransport => "public_transport",
-            Category::EnergySaving => "energy_saving",
-            Category::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A category name that is not one of [`Category::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown category {0:?}; expected one of recycling, public_transport, energy_saving, other"
-)]
-pub struct ParseCategoryError(pub String);
-
-impl FromStr for Category {
-    type Err = ParseCategoryError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| ParseCategoryError(s.to_string()))
+urbis_runtime::named_enum! {
+    /// What kind of behaviour a program rewards.
+    ///
+    /// The declaration order is the borsh encoding: never reorder, only append.
+    pub enum Category("category") {
+        Recycling = "recycling",
+        PublicTransport = "public_transport",
+        EnergySaving = "energy_saving",
+        Other = "other",
     }
 }
 
@@ -259,7 +201,7 @@ mod tests {
 
     #[test]
     fn category_names() {
-        for c in Category::ALL {
+        for &c in Category::ALL {
             assert_eq!(serde_json::to_value(c).unwrap_or_default(), c.as_str());
             assert_eq!(c.to_string().parse::<Category>(), Ok(c));
         }

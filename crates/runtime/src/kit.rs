@@ -1,0 +1,358 @@
+//! What every module needs and nobody should write twice: the JSON form of calls (schema,
+//! encoding, display), names of fixed sets (roles, categories), state key builders, path
+//! segment parsers, and the self-description served at `GET /v1/modules`.
+//!
+//! A module's call enum derives `Serialize`, `Deserialize` and `JsonSchema` with
+//! `#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]`; then
+//! [`json_calls!`](crate::json_calls) inside `impl Module` supplies the three JSON methods.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use urbis_core::{Address, ErrorCode, UrbisError};
+
+/// The JSON Schema (draft 2020-12, self-contained: no `$ref`s) of `T`'s JSON form.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.inline_subschemas = true;
+    settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// Encode the JSON form of a call to the bytes a transaction carries. JSON that does not
+/// match the schema (an unknown call, a missing or unknown field, a value of the wrong type
+/// or out of range) is `schema_mismatch`.
+pub fn call_from_json<T: DeserializeOwned + BorshSerialize>(
+    module: &str,
+    json: &Value,
+) -> Result<Vec<u8>, UrbisError> {
+    let call: T = serde_json::from_value(json.clone()).map_err(|e| {
+        UrbisError::new(
+            ErrorCode::SchemaMismatch,
+            format!("not a {module} call: {e}"),
+        )
+    })?;
+    Ok(borsh::to_vec(&call).expect("borsh to vec never fails"))
+}
+
+/// The JSON form of the call encoded in `data` (`unknown_call` when it does not decode).
+pub fn call_to_json<T: BorshDeserialize + Serialize>(data: &[u8]) -> Result<Value, UrbisError> {
+    let call: T = borsh::from_slice(data)
+        .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))?;
+    serde_json::to_value(call).map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// The `call` names of a call schema built by [`schema_of`] for a `tag = "call"` enum.
+pub fn call_names(schema: &Value) -> Vec<String> {
+    schema
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .map(|variants| {
+            variants
+                .iter()
+                .filter_map(|v| v.pointer("/properties/call/const")?.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Inside `impl Module for …`: the JSON form of the module's calls, from its call enum.
+///
+/// ```ignore
+/// impl Module for Assets {
+///     urbis_runtime::json_calls!(AssetsCall);
+///     …
+/// }
+/// ```
+#[macro_export]
+macro_rules! json_calls {
+    ($call:ty) => {
+        fn call_schema(&self) -> $crate::__private::serde_json::Value {
+            $crate::kit::schema_of::<$call>()
+        }
+
+        fn call_from_json(
+            &self,
+            json: &$crate::__private::serde_json::Value,
+        ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::__private::UrbisError> {
+            $crate::kit::call_from_json::<$call>(self.name(), json)
+        }
+
+        fn describe_call(
+            &self,
+            data: &[u8],
+        ) -> ::core::result::Result<
+            $crate::__private::serde_json::Value,
+            $crate::__private::UrbisError,
+        > {
+            $crate::kit::call_to_json::<$call>(data)
+        }
+    };
+}
+
+/// A fixed set of names (roles, categories, kinds): an enum whose text form is a snake_case
+/// name, used alike in JSON, on the command line, in events and in keys. Generates `ALL`,
+/// `as_str`, `Display`, `FromStr` (error: [`UnknownName`]), serde as the name, a JSON Schema
+/// (`enum` of the names) and borsh as the declaration index (one byte): never reorder, only
+/// append.
+///
+/// ```ignore
+/// urbis_runtime::named_enum! {
+///     /// A city role.
+///     pub enum Role("role") {
+///         CityAdmin = "city_admin",
+///         Citizen = "citizen",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The snake_case name used in JSON, on the command line, in events and keys.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            fn index(self) -> u8 {
+                $name::ALL
+                    .iter()
+                    .position(|v| *v == self)
+                    .expect("every value is in ALL") as u8
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::core::str::FromStr for $name {
+            type Err = $crate::kit::UnknownName;
+
+            fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $crate::kit::UnknownName {
+                        what: $what,
+                        given: s.to_string(),
+                        expected: $name::ALL.iter().map(|v| v.as_str()).collect(),
+                    })
+            }
+        }
+
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                let s = <::std::string::String as $crate::__private::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(<D::Error as $crate::__private::serde::de::Error>::custom)
+            }
+        }
+
+        impl $crate::__private::schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(
+                _: &mut $crate::__private::schemars::SchemaGenerator,
+            ) -> $crate::__private::schemars::Schema {
+                let names: ::std::vec::Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                $crate::__private::schemars::json_schema!({
+                    "type": "string",
+                    "enum": names,
+                })
+            }
+        }
+
+        impl $crate::__private::borsh::BorshSerialize for $name {
+            fn serialize<W: ::std::io::Write>(&self, w: &mut W) -> ::std::io::Result<()> {
+                w.write_all(&[self.index()])
+            }
+        }
+
+        impl $crate::__private::borsh::BorshDeserialize for $name {
+            fn deserialize_reader<R: ::std::io::Read>(r: &mut R) -> ::std::io::Result<Self> {
+                let mut b = [0u8; 1];
+                r.read_exact(&mut b)?;
+                $name::ALL.get(b[0] as usize).copied().ok_or_else(|| {
+                    ::std::io::Error::new(
+                        ::std::io::ErrorKind::InvalidData,
+                        concat!("unknown ", $what, " index"),
+                    )
+                })
+            }
+        }
+    };
+}
+
+/// A name that is not one of a fixed set (see [`named_enum!`](crate::named_enum)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {given:?}; expected one of {}", expected.join(", "))]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub expected: Vec<&'static str>,
+}
+
+impl From<UnknownName> for UrbisError {
+    fn from(e: UnknownName) -> Self {
+        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
+    }
+}
+
+/// The state key `<module>/<part>/<part>…` (parts in their text form).
+pub fn key(module: &str, parts: &[&dyn std::fmt::Display]) -> Vec<u8> {
+    let mut k = module.to_string();
+    for p in parts {
+        k.push('/');
+        k.push_str(&p.to_string());
+    }
+    k.into_bytes()
+}
+
+/// The key prefix `<module>/<part>/…/` under which [`key`] puts `parts` and more.
+pub fn prefix(module: &str, parts: &[&dyn std::fmt::Display]) -> Vec<u8> {
+    let mut k = key(module, parts);
+    k.push(b'/');
+    k
+}
+
+/// A query path segment that must be an address (`invalid_argument` otherwise).
+pub fn parse_address(text: &str) -> Result<Address, UrbisError> {
+    text.parse().map_err(|e: urbis_core::keys::KeyError| {
+        UrbisError::new(ErrorCode::InvalidArgument, e.to_string())
+    })
+}
+
+/// A query path segment that must be a decimal integer, named `what` in the error.
+pub fn parse_u64(what: &str, text: &str) -> Result<u64, UrbisError> {
+    text.parse().map_err(|_| {
+        UrbisError::new(
+            ErrorCode::InvalidArgument,
+            format!("{what} must be a decimal integer, got {text:?}"),
+        )
+    })
+}
+
+/// A query a module answers (see [`ModuleInfo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QueryInfo {
+    /// The path, `<placeholders>` for segments, e.g. `balance/<symbol>/<address>`.
+    pub path: &'static str,
+    /// A list query (paginated with `limit` and `cursor`) rather than a single key.
+    pub list: bool,
+    pub description: &'static str,
+}
+
+/// An event a module emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventInfo {
+    pub kind: &'static str,
+    /// Attribute names, in the order they appear.
+    pub attributes: &'static [&'static str],
+    pub description: &'static str,
+}
+
+/// What a module says about itself at `GET /v1/modules` (its call schema comes from
+/// [`Module::call_schema`](crate::Module::call_schema)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ModuleInfo {
+    pub description: &'static str,
+    pub queries: &'static [QueryInfo],
+    pub events: &'static [EventInfo],
+    /// Names of the operations other modules may call (`Ctx::invoke`).
+    pub exported: &'static [&'static str],
+}
+
+impl ModuleInfo {
+    /// The `not_found` error for a query path that is none of [`ModuleInfo::queries`].
+    pub fn unknown_path(&self, module: &str, path: &[&str]) -> UrbisError {
+        let known: Vec<&str> = self.queries.iter().map(|q| q.path).collect();
+        UrbisError::new(
+            ErrorCode::NotFound,
+            format!(
+                "{module} has no query {:?}; queries: {}",
+                path.join("/"),
+                known.join(", ")
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::named_enum! {
+        /// A test set.
+        pub enum Colour("colour") {
+            Red = "red",
+            DarkBlue = "dark_blue",
+        }
+    }
+
+    #[test]
+    fn named_enums_agree_in_every_form() {
+        for (i, c) in Colour::ALL.iter().enumerate() {
+            assert_eq!(c.to_string().parse::<Colour>().unwrap(), *c);
+            let json = serde_json::to_value(c).unwrap();
+            assert_eq!(json, Value::String(c.as_str().into()));
+            assert_eq!(serde_json::from_value::<Colour>(json).unwrap(), *c);
+            assert_eq!(borsh::to_vec(c).unwrap(), vec![i as u8]);
+            assert_eq!(borsh::from_slice::<Colour>(&[i as u8]).unwrap(), *c);
+        }
+        let e = "DarkBlue".parse::<Colour>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown colour \"DarkBlue\"; expected one of red, dark_blue"
+        );
+        assert!(borsh::from_slice::<Colour>(&[2]).is_err());
+        assert!(serde_json::from_value::<Colour>(serde_json::json!("blue")).is_err());
+        assert_eq!(
+            schema_of::<Colour>()["enum"],
+            serde_json::json!(["red", "dark_blue"])
+        );
+    }
+
+    #[test]
+    fn keys_join_parts_with_slashes() {
+        assert_eq!(key("m", &[&"a", &7u64]), b"m/a/7".to_vec());
+        assert_eq!(prefix("m", &[&"a"]), b"m/a/".to_vec());
+        assert_eq!(key("m", &[]), b"m".to_vec());
+    }
+}

@@ -1,0 +1,283 @@
+//! Public notices: the city's notice board, and the worked example of "How to write a module"
+//! in ARCHITECTURE.md (every part of the module contract in one small crate).
+//!
+//! A department (or the city admin) posts a notice: a short title and the SHA-256 of the full
+//! text, which is published elsewhere (the portal, a PDF on the city's site); anyone can check
+//! that the text they read is the one posted, and when. The chain never holds the text itself.
+//! A notice may carry an expiry: the scheduler removes it at the first block at or after that
+//! time. Its author or a city admin may withdraw it earlier.
+//!
+//! | call (JSON `call`) | who | effect |
+//! |---|---|---|
+//! | `post {title, body_hash, expires_ms?}` | department, city admin | stores a notice with a fresh id; event `posted` |
+//! | `withdraw {id}` | its author, city admin | removes it; event `withdrawn` |
+//!
+//! Queries: `notice/<id>` (one notice, `null` once gone), `notices` (a page of the board).
+//! Errors: a title that is empty or longer than [`MAX_TITLE_CHARS`], or an expiry not in the
+//! future, is `invalid_argument`; an unknown id `not_found`; anyone else `unauthorized`.
+
+use std::sync::Arc;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use urbis_accounts::{Role, has_role};
+use urbis_core::{Address, ErrorCode, Event, Hash, UrbisError};
+use urbis_runtime::kit;
+use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo, decode_value};
+
+/// Namespace and module name.
+pub const MODULE: &str = "notices";
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 120;
+
+/// A call to the notice board (borsh in transactions; never reorder, only append).
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NoticesCall {
+    /// Post a notice; `body_hash` is the SHA-256 of its full text, `expires_ms` (block time,
+    /// milliseconds since the epoch) when it comes down by itself.
+    Post {
+        title: String,
+        body_hash: Hash,
+        #[serde(default)]
+        expires_ms: Option<u64>,
+    },
+    /// Take a notice down before its time.
+    Withdraw { id: Hash },
+}
+
+/// A notice on the board.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Notice {
+    pub id: Hash,
+    pub title: String,
+    pub body_hash: Hash,
+    pub author: Address,
+    pub posted_ms: u64,
+    pub expires_ms: Option<u64>,
+}
+
+fn notice_key(id: &Hash) -> Vec<u8> {
+    kit::key(MODULE, &[&"notice", id])
+}
+
+/// Queries and events (`GET /v1/modules`).
+pub const INFO: ModuleInfo = ModuleInfo {
+    description: "Public notices: a title and the hash of the full text, posted by departments, withdrawn or expired.",
+    queries: &[
+        QueryInfo {
+            path: "notice/<id>",
+            list: false,
+            description: "One notice; null once withdrawn or expired.",
+        },
+        QueryInfo {
+            path: "notices",
+            list: true,
+            description: "The notices on the board, by id.",
+        },
+    ],
+    events: &[
+        EventInfo {
+            kind: "posted",
+            attributes: &["id", "author", "body_hash"],
+            description: "A notice went up.",
+        },
+        EventInfo {
+            kind: "withdrawn",
+            attributes: &["id", "by"],
+            description: "A notice was taken down by hand.",
+        },
+        EventInfo {
+            kind: "expired",
+            attributes: &["id"],
+            description: "A notice came down at its expiry.",
+        },
+    ],
+    exported: &[],
+};
+
+/// The notices module.
+pub struct Notices;
+
+/// The module, for the registry.
+pub fn module() -> Arc<dyn Module> {
+    Arc::new(Notices)
+}
+
+fn may_post(ctx: &Ctx<'_>, who: &Address) -> Result<bool, UrbisError> {
+    Ok(has_role(ctx, who, Role::Department)? || has_role(ctx, who, Role::CityAdmin)?)
+}
+
+fn invalid(msg: impl Into<String>) -> UrbisError {
+    UrbisError::new(ErrorCode::InvalidArgument, msg)
+}
+
+fn post(
+    ctx: &mut Ctx<'_>,
+    title: String,
+    body_hash: Hash,
+    expires_ms: Option<u64>,
+) -> Result<(), UrbisError> {
+    if !may_post(ctx, &ctx.sender())? {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "posting a notice requires the department or city_admin role",
+        ));
+    }
+    let chars = title.chars().count();
+    if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "a title has 1 to {MAX_TITLE_CHARS} characters and no control characters"
+        )));
+    }
+    if let Some(t) = expires_ms
+        && t <= ctx.timestamp_ms()
+    {
+        return Err(invalid("expires_ms must be later than the block time"));
+    }
+    let id = ctx.new_id();
+    let notice = Notice {
+        id,
+        title,
+        body_hash,
+        author: ctx.sender(),
+        posted_ms: ctx.timestamp_ms(),
+        expires_ms,
+    };
+    ctx.put(notice_key(&id), &notice);
+    if let Some(t) = expires_ms {
+        ctx.schedule_at(t, id.0.to_vec());
+    }
+    ctx.emit(
+        Event::new(MODULE, "posted")
+            .with("id", id)
+            .with("author", notice.author)
+            .with("body_hash", body_hash),
+    );
+    Ok(())
+}
+
+fn withdraw(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
+    let notice: Notice = ctx
+        .get(&notice_key(&id))?
+        .ok_or_else(|| UrbisError::new(ErrorCode::NotFound, format!("no notice {id}")))?;
+    let sender = ctx.sender();
+    if notice.author != sender && !has_role(ctx, &sender, Role::CityAdmin)? {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "only its author or a city admin may withdraw a notice",
+        ));
+    }
+    ctx.delete(notice_key(&id));
+    ctx.emit(
+        Event::new(MODULE, "withdrawn")
+            .with("id", id)
+            .with("by", sender),
+    );
+    Ok(())
+}
+
+impl Module for Notices {
+    urbis_runtime::json_calls!(NoticesCall);
+
+    fn name(&self) -> &'static str {
+        MODULE
+    }
+
+    fn genesis(&self, _ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
+        if config.is_null() {
+            Ok(())
+        } else {
+            Err(invalid("the notices module takes no genesis configuration"))
+        }
+    }
+
+    /// A post reads the sender's account, writes one notice (its title at most 120 characters,
+    /// up to 4 bytes each), schedules its expiry and emits one event: well under 60,000.
+    fn weight(&self, _data: &[u8]) -> u64 {
+        60_000
+    }
+
+    fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
+        let call: NoticesCall = borsh::from_slice(data)
+            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))?;
+        match call {
+            NoticesCall::Post {
+                title,
+                body_hash,
+                expires_ms,
+            } => post(ctx, title, body_hash, expires_ms),
+            NoticesCall::Withdraw { id } => withdraw(ctx, id),
+        }
+    }
+
+    /// An expiry is due: take the notice down if it is still up.
+    fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
+        let id =
+            Hash(payload.try_into().map_err(|_| {
+                UrbisError::new(ErrorCode::Internal, "expiry payload is not an id")
+            })?);
+        if ctx.get_raw(&notice_key(&id))?.is_some() {
+            ctx.delete(notice_key(&id));
+            ctx.emit(Event::new(MODULE, "expired").with("id", id));
+        }
+        Ok(())
+    }
+
+    fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+        match path {
+            ["notice", id] => {
+                let id: Hash = id
+                    .parse()
+                    .map_err(|_| invalid("a notice id is 64 hex digits"))?;
+                Ok(notice_key(&id))
+            }
+            _ => Err(INFO.unknown_path(MODULE, path)),
+        }
+    }
+
+    fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
+        let key = self.query_key(path)?;
+        match value {
+            None => Ok(serde_json::Value::Null),
+            Some(bytes) => serde_json::to_value(decode_value::<Notice>(&key, bytes)?)
+                .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string())),
+        }
+    }
+
+    fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
+        Ok(match path {
+            ["notices"] => Some(kit::prefix(MODULE, &[&"notice"])),
+            _ => None,
+        })
+    }
+
+    fn render_item(
+        &self,
+        _path: &[&str],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<serde_json::Value, UrbisError> {
+        serde_json::to_value(decode_value::<Notice>(key, value)?)
+            .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+    }
+
+    fn info(&self) -> ModuleInfo {
+        INFO
+    }
+}
+
+#[cfg(test)]
+mod tests;
