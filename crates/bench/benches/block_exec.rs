@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use urbis_accounts::Role;
+use urbis_assets::AssetsCall;
 use urbis_bench::workload::{self, Accounts, Kind};
 use urbis_core::{Call, SecretKey, SignedTx};
 use urbis_rewards::{Category, RewardsCall};
@@ -38,7 +39,7 @@ fn run_block(rt: &Runtime, state: &MemState, height: u64, txs: &[SignedTx]) {
 
 /// A state with the bench's accounts and a funded program; returns it with the accounts, the
 /// program id and every sender's next nonce.
-fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
+fn prepared() -> (Runtime, MemState, Accounts, workload::Targets, Vec<u64>) {
     let rt = urbis_node::runtime(CHAIN);
     let state = MemState::default();
     let validator = SecretKey::from_label("bench/validator");
@@ -75,13 +76,36 @@ fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
             transferable: true,
         },
     ));
+    calls.push(Call::new(
+        urbis_assets::MODULE,
+        &AssetsCall::CreateAsset {
+            symbol: "BENCH".into(),
+            name: "bench".into(),
+            decimals: 2,
+        },
+    ));
+    calls.extend(acc.citizens.iter().map(|c| {
+        Call::new(
+            urbis_assets::MODULE,
+            &AssetsCall::Issue {
+                symbol: "BENCH".into(),
+                to: c.address(),
+                amount: 1_000_000,
+            },
+        )
+    }));
     let txs: Vec<SignedTx> = calls
         .into_iter()
         .enumerate()
         .map(|(i, c)| SignedTx::new(&chain(), &admin, i as u64, c))
         .collect();
     run_block(&rt, &state, 1, &txs);
-    let program = 1;
+    let program = workload::Targets {
+        program: 1,
+        asset: "BENCH".into(),
+        escrow_expires_ms: u64::MAX / 2,
+        mix: workload::Mix::CITY,
+    };
 
     let d = acc.departments.len();
     let mut nonces = vec![0u64; acc.sender_count()];
@@ -91,7 +115,7 @@ fn prepared() -> (Runtime, MemState, Accounts, u64, Vec<u64>) {
         .enumerate()
         .map(|(i, c)| {
             let call = RewardsCall::Award {
-                program,
+                program: program.program,
                 to: c.address(),
                 amount: 1_000_000,
                 reason: "funding".into(),
@@ -119,10 +143,10 @@ fn signed(acc: &Accounts, planned: Vec<workload::Planned>) -> Vec<SignedTx> {
 
 fn block_exec(c: &mut Criterion) {
     let (rt, state, acc, program, nonces) = prepared();
-    let mix = signed(&acc, workload::plan(&acc, program, TXS, &nonces, 1));
+    let mix = signed(&acc, workload::plan(&acc, &program, TXS, &nonces, 1));
     // Awards only: keep the award entries of a longer plan, renumbering nonces per sender.
     let mut next = nonces.clone();
-    let awards: Vec<SignedTx> = workload::plan(&acc, program, TXS * 2, &nonces, 2)
+    let awards: Vec<SignedTx> = workload::plan(&acc, &program, TXS * 3, &nonces, 2)
         .into_iter()
         .filter(|p| p.kind == Kind::Award)
         .take(TXS)

@@ -2,8 +2,10 @@
 //!
 //! [`run`] is `urbis bench`: an end-to-end load generator. It starts a dev chain or a local
 //! testnet as child processes of the `urbis` binary (or targets a running network), sets up
-//! departments, citizens, merchants and a reward program, pre-signs a mix of transactions (60%
-//! awards, 30% transfers, 10% redemptions), submits them over the public API and follows
+//! departments, citizens, merchants, a reward program and a settlement asset, pre-signs a mix of
+//! transactions (45% reward awards, 20% reward transfers, 10% redemptions, 15% asset transfers,
+//! 10% escrow payments, i.e. holds that the scheduler refunds), submits them over the public
+//! API and follows
 //! finalization over `/v1/events`. In the same run it measures this machine's Ed25519
 //! verification rate ([`ceiling`]) and reports the chain's throughput as a share of it.
 //!
@@ -151,6 +153,8 @@ pub struct Options {
     pub ceiling_time: Duration,
     /// Seed of the workload mix.
     pub seed: u64,
+    /// The transaction mix.
+    pub mix: workload::Mix,
     pub scenario: Scenario,
 }
 
@@ -292,9 +296,17 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
             .await
             .context("set-up")?;
         eprintln!("signing {} transactions…", opts.txs);
+        // Escrow payments expire 20 s after signing: those made early in a run are refunded
+        // by the scheduler while the rest of the run executes.
+        let targets = workload::Targets {
+            program: setup.program,
+            asset: setup.asset.clone(),
+            escrow_expires_ms: now_ms().saturating_add(20_000),
+            mix: opts.mix,
+        };
         let planned = workload::plan(
             &accounts,
-            setup.program,
+            &targets,
             opts.txs,
             &setup.next_nonce,
             opts.seed,
@@ -476,4 +488,13 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
         }
         _ => Outcome::Load(Box::new(first)),
     })
+}
+
+/// This machine's clock, in milliseconds since the Unix epoch (for expiries of pre-signed
+/// transactions; the chain itself never reads a clock).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 use serde::Deserialize;
 use urbis_accounts::Role;
+use urbis_assets::AssetsCall;
 use urbis_client::{Client, ClientError};
 use urbis_core::{Call, ErrorCode, Hash, Receipt, SecretKey, SignedTx};
 use urbis_rewards::{Category, RewardsCall};
@@ -99,6 +100,8 @@ async fn send_in_order(client: &Client, txs: Vec<SignedTx>) -> anyhow::Result<Ve
 /// What the set-up left on chain for the workload.
 pub struct Setup {
     pub program: u64,
+    /// The settlement asset every citizen was issued.
+    pub asset: String,
     /// Next nonce of every sender ([`Accounts::sender`] order).
     pub next_nonce: Vec<u64>,
 }
@@ -147,6 +150,29 @@ pub async fn setup(
             transferable: true,
         },
     ));
+    // A settlement asset (the admin issues it) with a balance for every citizen.
+    let asset = format!(
+        "B{}",
+        hex::encode_upper(&accounts.departments[0].address().0[..4])
+    );
+    calls.push(Call::new(
+        urbis_assets::MODULE,
+        &AssetsCall::CreateAsset {
+            symbol: asset.clone(),
+            name: format!("bench {unique}"),
+            decimals: 2,
+        },
+    ));
+    calls.extend(accounts.citizens.iter().map(|c| {
+        Call::new(
+            urbis_assets::MODULE,
+            &AssetsCall::Issue {
+                symbol: asset.clone(),
+                to: c.address(),
+                amount: start_balance,
+            },
+        )
+    }));
     let txs: Vec<SignedTx> = calls
         .into_iter()
         .enumerate()
@@ -154,8 +180,9 @@ pub async fn setup(
         .collect();
     let receipts = send_in_order(client, txs).await.context("grant roles")?;
     let program = receipts
-        .last()
-        .and_then(|r| r.events.iter().find(|e| e.kind == "program_created"))
+        .iter()
+        .rev()
+        .find_map(|r| r.events.iter().find(|e| e.kind == "program_created"))
         .and_then(|e| e.attributes.iter().find(|(k, _)| k == "program"))
         .and_then(|(_, v)| v.trim_matches('"').parse::<u64>().ok())
         .context("no program_created event with a program id")?;
@@ -202,6 +229,7 @@ pub async fn setup(
     }
     Ok(Setup {
         program,
+        asset,
         next_nonce,
     })
 }

@@ -2,6 +2,7 @@
 //! assignment of senders to submitter tasks.
 
 use urbis_accounts::AccountsCall;
+use urbis_assets::AssetsCall;
 use urbis_core::{Address, Call, Hash, SecretKey, SignedTx};
 use urbis_rewards::RewardsCall;
 
@@ -14,11 +15,62 @@ pub enum Kind {
     Transfer,
     /// Citizen redeems at a merchant (program, holdings, supply and a new redemption record).
     Redeem,
+    /// Citizen → citizen settlement-asset transfer (two balances).
+    AssetTransfer,
+    /// Citizen → citizen escrow payment: a hold with an expiry (balance, asset totals, the
+    /// hold, its payee, a scheduler job; the job refunds it later, inside the measured run).
+    Escrow,
 }
 
-/// Shares of the mix, in percent: awards, transfers, the rest redemptions.
-pub const AWARD_PCT: u64 = 60;
-pub const TRANSFER_PCT: u64 = 30;
+/// The transaction mix: percent of reward awards, reward transfers, redemptions and asset
+/// transfers; the rest are escrow payments (holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mix {
+    pub award: u64,
+    pub transfer: u64,
+    pub redeem: u64,
+    pub asset_transfer: u64,
+}
+
+impl Mix {
+    /// The city mix (the default): 45% awards, 20% reward transfers, 10% redemptions, 15%
+    /// asset transfers, 10% escrow payments.
+    pub const CITY: Mix = Mix {
+        award: 45,
+        transfer: 20,
+        redeem: 10,
+        asset_transfer: 15,
+    };
+    /// The rewards-only mix of the benchmarks before the module platform: 60% awards, 30%
+    /// transfers, 10% redemptions (for comparisons with older figures).
+    pub const REWARDS: Mix = Mix {
+        award: 60,
+        transfer: 30,
+        redeem: 10,
+        asset_transfer: 0,
+    };
+
+    /// A mix by name: `city` or `rewards`.
+    pub fn named(name: &str) -> Option<Mix> {
+        match name {
+            "city" => Some(Mix::CITY),
+            "rewards" => Some(Mix::REWARDS),
+            _ => None,
+        }
+    }
+}
+
+/// What the measured transactions act on.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    /// The reward program.
+    pub program: u64,
+    /// The settlement asset every citizen holds.
+    pub asset: String,
+    /// When escrow payments expire (block time, ms).
+    pub escrow_expires_ms: u64,
+    pub mix: Mix,
+}
 
 /// The bench's accounts, derived from a run-unique prefix.
 pub struct Accounts {
@@ -95,7 +147,7 @@ pub struct Planned {
 /// sender's nonces in the plan are contiguous from it, in plan order.
 pub fn plan(
     accounts: &Accounts,
-    program: u64,
+    targets: &Targets,
     n: usize,
     next_nonce: &[u64],
     seed: u64,
@@ -110,10 +162,12 @@ pub fn plan(
     let mut nonces = next_nonce.to_vec();
     let mut rng = Rng::new(seed);
     let citizens = accounts.citizens.len();
+    let program = targets.program;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let roll = rng.next_u64() % 100;
-        let (kind, sender, call) = if roll < AWARD_PCT {
+        let m = targets.mix;
+        let (kind, sender, call) = if roll < m.award {
             let d = rng.below(accounts.departments.len());
             let to = accounts.citizens[rng.below(citizens)].address();
             let call = RewardsCall::Award {
@@ -123,7 +177,7 @@ pub fn plan(
                 reason: "bench".into(),
             };
             (Kind::Award, d, call)
-        } else if roll < AWARD_PCT + TRANSFER_PCT {
+        } else if roll < m.award + m.transfer {
             let a = rng.below(citizens);
             let b = (a + 1 + rng.below(citizens - 1)) % citizens;
             let call = RewardsCall::Transfer {
@@ -132,7 +186,7 @@ pub fn plan(
                 amount: 1,
             };
             (Kind::Transfer, accounts.citizen_sender(a), call)
-        } else {
+        } else if roll < m.award + m.transfer + m.redeem {
             let a = rng.below(citizens);
             let m = rng.below(accounts.merchants.len());
             let call = RewardsCall::Redeem {
@@ -142,6 +196,36 @@ pub fn plan(
                 item: format!("bench-item-{i}"),
             };
             (Kind::Redeem, accounts.citizen_sender(a), call)
+        } else {
+            let a = rng.below(citizens);
+            let b = (a + 1 + rng.below(citizens - 1)) % citizens;
+            let to = accounts.citizens[b].address();
+            let symbol = targets.asset.clone();
+            let (kind, call) = if roll < m.award + m.transfer + m.redeem + m.asset_transfer {
+                let call = AssetsCall::Transfer {
+                    symbol,
+                    to,
+                    amount: 1,
+                };
+                (Kind::AssetTransfer, call)
+            } else {
+                let call = AssetsCall::Escrow {
+                    symbol,
+                    to,
+                    amount: 1,
+                    expires_ms: Some(targets.escrow_expires_ms),
+                };
+                (Kind::Escrow, call)
+            };
+            let nonce = nonces[accounts.citizen_sender(a)];
+            nonces[accounts.citizen_sender(a)] += 1;
+            out.push(Planned {
+                kind,
+                sender: accounts.citizen_sender(a),
+                nonce,
+                call: Call::new(urbis_assets::MODULE, &call),
+            });
+            continue;
         };
         let nonce = nonces[sender];
         nonces[sender] += 1;
@@ -235,11 +319,20 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn targets() -> Targets {
+        Targets {
+            program: 1,
+            asset: "BENCH".into(),
+            escrow_expires_ms: 1_000,
+            mix: Mix::CITY,
+        }
+    }
+
     #[test]
     fn nonces_are_contiguous_per_sender_and_the_mix_holds() {
         let acc = Accounts::new("t", 4, 20, 2);
         let start: Vec<u64> = (0..acc.sender_count() as u64).map(|s| s * 3).collect();
-        let plan = plan(&acc, 1, 20_000, &start, 42);
+        let plan = plan(&acc, &targets(), 20_000, &start, 42);
         assert_eq!(plan.len(), 20_000);
         let mut next: HashMap<usize, u64> = HashMap::new();
         let mut kinds: HashMap<Kind, usize> = HashMap::new();
@@ -250,15 +343,22 @@ mod tests {
             *kinds.entry(p.kind).or_default() += 1;
             match p.kind {
                 Kind::Award => assert!(p.sender < 4),
-                Kind::Transfer | Kind::Redeem => assert!(p.sender >= 4),
+                Kind::Transfer | Kind::Redeem | Kind::AssetTransfer | Kind::Escrow => {
+                    assert!(p.sender >= 4)
+                }
             }
         }
         let share = |k| kinds[&k] as f64 / plan.len() as f64;
-        assert!((share(Kind::Award) - 0.6).abs() < 0.02, "{kinds:?}");
-        assert!((share(Kind::Transfer) - 0.3).abs() < 0.02, "{kinds:?}");
+        assert!((share(Kind::Award) - 0.45).abs() < 0.02, "{kinds:?}");
+        assert!((share(Kind::Transfer) - 0.2).abs() < 0.02, "{kinds:?}");
         assert!((share(Kind::Redeem) - 0.1).abs() < 0.02, "{kinds:?}");
+        assert!(
+            (share(Kind::AssetTransfer) - 0.15).abs() < 0.02,
+            "{kinds:?}"
+        );
+        assert!((share(Kind::Escrow) - 0.1).abs() < 0.02, "{kinds:?}");
         // Reproducible.
-        let again = super::plan(&acc, 1, 100, &start, 42);
+        let again = super::plan(&acc, &targets(), 100, &start, 42);
         assert!(
             again
                 .iter()
@@ -270,11 +370,20 @@ mod tests {
     #[test]
     fn transfers_never_go_to_the_sender() {
         let acc = Accounts::new("t", 1, 2, 1);
-        let plan = plan(&acc, 7, 2_000, &vec![0; acc.sender_count()], 1);
-        for p in plan.iter().filter(|p| p.kind == Kind::Transfer) {
-            let call: RewardsCall = borsh::from_slice(&p.call.data).expect("decodes");
-            let RewardsCall::Transfer { to, .. } = call else {
-                panic!("not a transfer")
+        let plan = plan(&acc, &targets(), 2_000, &vec![0; acc.sender_count()], 1);
+        for p in &plan {
+            let to = match p.kind {
+                Kind::Transfer => match borsh::from_slice(&p.call.data).expect("decodes") {
+                    RewardsCall::Transfer { to, .. } => to,
+                    other => panic!("not a transfer: {other:?}"),
+                },
+                Kind::AssetTransfer | Kind::Escrow => {
+                    match borsh::from_slice(&p.call.data).expect("decodes") {
+                        AssetsCall::Transfer { to, .. } | AssetsCall::Escrow { to, .. } => to,
+                        other => panic!("not a payment: {other:?}"),
+                    }
+                }
+                _ => continue,
             };
             assert_ne!(to, acc.sender(p.sender).address());
         }
@@ -302,7 +411,7 @@ mod tests {
     #[test]
     fn signed_transactions_verify_and_hash() {
         let acc = Accounts::new("t", 1, 2, 1);
-        let plan = plan(&acc, 1, 50, &vec![0; acc.sender_count()], 9);
+        let plan = plan(&acc, &targets(), 50, &vec![0; acc.sender_count()], 9);
         let chain = urbis_core::ChainRef::new("urbis-test", urbis_core::Hash([1; 32]));
         let prepared = sign_all(&acc, &chain, plan.clone());
         assert_eq!(prepared.len(), 50);

@@ -80,6 +80,8 @@ pub fn run(
         merchants: args.merchants,
         ceiling_time: Duration::from_millis(if args.quick { 500 } else { 1000 }),
         seed: args.seed,
+        mix: urbis_bench::workload::Mix::named(&args.mix)
+            .ok_or_else(|| fail("invalid_argument", format!("unknown mix {:?}", args.mix)))?,
         scenario,
     };
     let outcome = urbis_bench::run(opts).map_err(|e| fail("bench", format!("{e:#}")))?;

@@ -135,6 +135,10 @@ pub struct BenchArgs {
     /// Seed of the workload mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The transaction mix: `city` (rewards, asset transfers and escrow holds) or `rewards`
+    /// (awards, transfers and redemptions only, as in benchmarks before the module platform).
+    #[arg(long, default_value = "city", value_parser = ["city", "rewards"])]
+    pub mix: String,
     /// Print one JSON object instead of the table (same as --output json).
     #[arg(long)]
     pub json: bool,

@@ -315,9 +315,28 @@ impl fmt::Debug for SecretKey {
 pub struct Address(pub [u8; 20]);
 
 impl Address {
+    /// The bech32m text form. Addresses are rendered into state keys and events on every
+    /// call, and encoding is slow (a checksum over each 5-bit group), so each thread keeps the
+    /// text of the addresses it rendered recently (a pure cache: the output never changes).
     pub fn to_bech32(&self) -> String {
-        let hrp = Hrp::parse_unchecked(ADDRESS_HRP);
-        bech32::encode::<Bech32m>(hrp, &self.0).expect("20 bytes always encode")
+        const CACHED: usize = 1 << 16;
+        thread_local! {
+            static TEXT: std::cell::RefCell<std::collections::HashMap<[u8; 20], String>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        TEXT.with(|cache| {
+            if let Some(text) = cache.borrow().get(&self.0) {
+                return text.clone();
+            }
+            let hrp = Hrp::parse_unchecked(ADDRESS_HRP);
+            let text = bech32::encode::<Bech32m>(hrp, &self.0).expect("20 bytes always encode");
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= CACHED {
+                cache.clear();
+            }
+            cache.insert(self.0, text.clone());
+            text
+        })
     }
 }
 

@@ -134,10 +134,24 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             std::thread::Builder::new()
                 .name("urbis-indexer".into())
                 .spawn(move || {
+                    // The index may lag under load; consensus and execution come first. On
+                    // Linux a nice value is per thread: this lowers the indexer's alone.
+                    #[cfg(unix)]
+                    if let Err(e) = rustix::process::nice(10) {
+                        tracing::debug!(%e, "cannot lower the indexer's priority");
+                    }
+                    // Index commits are flushed to disk about once a second (the index is
+                    // derived: after a crash it resumes from its last flushed height).
+                    let mut flushed = std::time::Instant::now();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        match events.catch_up(&chain, 64) {
+                        let durable = flushed.elapsed() >= Duration::from_secs(1);
+                        match events.catch_up(&chain, 64, durable) {
                             Ok(0) => std::thread::sleep(Duration::from_millis(50)),
-                            Ok(_) => {}
+                            Ok(_) => {
+                                if durable {
+                                    flushed = std::time::Instant::now();
+                                }
+                            }
                             Err(e) => {
                                 warn!(%e, "event indexing failed; retrying");
                                 std::thread::sleep(Duration::from_secs(1));

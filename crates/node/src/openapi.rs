@@ -103,7 +103,7 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
             (
                 "object",
                 "string",
-                "Events with an attribute equal to this value (an id).",
+                "Events with an attribute equal to this object id: a 64-hex id, or the value of an attribute named id, hold, program, redemption, job, election or *_id.",
             ),
             ("from_height", "integer", "From this height."),
             ("to_height", "integer", "Up to this height."),

@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use serde::Serialize;
 use urbis_core::{ErrorCode, Event, Hash, Receipt, UrbisError};
 
@@ -111,6 +111,24 @@ fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Attribute names whose values are object ids even when they are not 64 hex digits (e.g. a
+/// program number).
+pub const ID_ATTRIBUTES: &[&str] = &["id", "hold", "program", "redemption", "job", "election"];
+
+/// Whether an attribute's value is indexed for `account=` and `object=`: an address
+/// (`urbis1…`), a 64-hex-digit id, or the value of an id attribute ([`ID_ATTRIBUTES`], or a
+/// name ending in `_id`). Amounts, flags and free text are not indexed: searching by them
+/// would mostly find noise, and indexing them would cost every block.
+pub fn is_searchable(key: &str, value: &str) -> bool {
+    if value.is_empty() || value.len() > MAX_INDEXED_VALUE {
+        return false;
+    }
+    value.starts_with("urbis1")
+        || (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+        || ID_ATTRIBUTES.contains(&key)
+        || key.ends_with("_id")
+}
+
 pub struct EventIndex {
     db: Database,
 }
@@ -142,24 +160,41 @@ impl EventIndex {
     }
 
     /// Index every block the chain store has executed and this index has not, at most
-    /// `max_blocks` of them (one write transaction each). Returns how many it indexed.
-    pub fn catch_up(&self, chain: &ChainStore, max_blocks: u64) -> Result<u64, UrbisError> {
+    /// `max_blocks` of them, in one write transaction. Returns how many it indexed.
+    ///
+    /// With `durable: false` the commit is not flushed to disk (no fsync): a crash may lose
+    /// it, and the index then resumes from its last durable height (entries and height are
+    /// committed together, so they always agree). The index is derived from the chain store;
+    /// losing its tail costs only re-indexing.
+    pub fn catch_up(
+        &self,
+        chain: &ChainStore,
+        max_blocks: u64,
+        durable: bool,
+    ) -> Result<u64, UrbisError> {
         let Some(top) = chain.executed_height()? else {
             return Ok(0);
         };
-        let mut next = self.indexed_height()?.map_or(0, |h| h + 1);
-        let mut done = 0;
-        while next <= top && done < max_blocks {
-            let receipts = chain.receipts(next)?.unwrap_or_default();
-            let events = chain.block_events(next)?;
-            self.index_block(next, &receipts, &events)?;
-            next += 1;
-            done += 1;
+        let first = self.indexed_height()?.map_or(0, |h| h + 1);
+        if first > top {
+            return Ok(0);
         }
-        Ok(done)
+        let last = top.min(first.saturating_add(max_blocks.max(1) - 1));
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        if !durable {
+            tx.set_durability(Durability::None).map_err(internal)?;
+        }
+        for height in first..=last {
+            let receipts = chain.receipts(height)?.unwrap_or_default();
+            let events = chain.block_events(height)?;
+            Self::write_block(&tx, height, &receipts, &events)?;
+        }
+        tx.commit().map_err(internal)?;
+        Ok(last - first + 1)
     }
 
-    /// Index one block's events (its receipts' events, then its end-of-block events).
+    /// Index one block's events (its receipts' events, then its end-of-block events), durably.
     pub fn index_block(
         &self,
         height: u64,
@@ -168,6 +203,16 @@ impl EventIndex {
     ) -> Result<(), UrbisError> {
         let mut tx = self.db.begin_write().map_err(internal)?;
         tx.set_quick_repair(true);
+        Self::write_block(&tx, height, receipts, block_events)?;
+        tx.commit().map_err(internal)
+    }
+
+    fn write_block(
+        tx: &redb::WriteTransaction,
+        height: u64,
+        receipts: &[Receipt],
+        block_events: &[Event],
+    ) -> Result<(), UrbisError> {
         {
             let mut all = tx.open_table(ALL).map_err(internal)?;
             let mut by_module = tx.open_table(BY_MODULE).map_err(internal)?;
@@ -206,8 +251,8 @@ impl EventIndex {
                 let mut values: Vec<&str> = e
                     .attributes
                     .iter()
+                    .filter(|(k, v)| is_searchable(k, v))
                     .map(|(_, v)| v.as_str())
-                    .filter(|v| !v.is_empty() && v.len() <= MAX_INDEXED_VALUE)
                     .collect();
                 values.sort_unstable();
                 values.dedup();
@@ -220,7 +265,7 @@ impl EventIndex {
             let mut meta = tx.open_table(META).map_err(internal)?;
             meta.insert(INDEXED, height).map_err(internal)?;
         }
-        tx.commit().map_err(internal)
+        Ok(())
     }
 
     /// One page of events matching `q`, in chain order.

@@ -103,7 +103,7 @@ fn escrow(
     if to == ctx.sender() {
         return Err(invalid("cannot pay yourself through escrow"));
     }
-    let id = ops::make_hold(ctx, MODULE, symbol, amount, expires_ms)?;
+    let id = ops::make_hold(ctx, MODULE, symbol, amount, expires_ms, false)?;
     ctx.put(keys::escrow(&id), &to);
     ctx.emit(
         Event::new(MODULE, "escrowed")
@@ -111,7 +111,11 @@ fn escrow(
             .with("asset", symbol)
             .with("from", ctx.sender())
             .with("to", to)
-            .with("amount", amount),
+            .with("amount", amount)
+            .with(
+                "expires_ms",
+                expires_ms.map_or(String::new(), |t| t.to_string()),
+            ),
     );
     Ok(())
 }

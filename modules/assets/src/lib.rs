@@ -178,8 +178,8 @@ pub const INFO: ModuleInfo = ModuleInfo {
         },
         EventInfo {
             kind: "escrowed",
-            attributes: &["hold", "asset", "from", "to", "amount"],
-            description: "An escrow payment: units held for a payee until claimed, cancelled or expired.",
+            attributes: &["hold", "asset", "from", "to", "amount", "expires_ms"],
+            description: "An escrow payment: units held for a payee until claimed, cancelled or expired (expires_ms empty: no expiry). Escrow holds emit this instead of `held`.",
         },
     ],
     exported: &["hold", "release", "refund"],

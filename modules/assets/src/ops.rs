@@ -77,7 +77,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
             asset,
             amount,
             expires_ms,
-        } => borsh::to_vec(&make_hold(ctx, caller, &asset, amount, expires_ms)?),
+        } => borsh::to_vec(&make_hold(ctx, caller, &asset, amount, expires_ms, true)?),
         AssetsOp::Release { hold, payouts } => {
             borsh::to_vec(&release_hold(ctx, caller, &hold, &payouts)?)
         }
@@ -88,12 +88,15 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
     Ok(answer.expect("borsh to vec never fails"))
 }
 
+/// Move `amount` of `symbol` from the signer into a hold owned by `owner`; `held` says whether
+/// to emit the `held` event (an escrow payment emits its own `escrowed` instead).
 pub(crate) fn make_hold(
     ctx: &mut Ctx<'_>,
     owner: &str,
     symbol: &str,
     amount: u64,
     expires_ms: Option<u64>,
+    held: bool,
 ) -> Result<Hash, UrbisError> {
     if amount == 0 {
         return Err(invalid("a hold must be of a positive amount"));
@@ -126,6 +129,9 @@ pub(crate) fn make_hold(
     ctx.put(keys::hold(&id), &hold);
     if let Some(t) = expires_ms {
         ctx.schedule_at(t, id.0.to_vec());
+    }
+    if !held {
+        return Ok(id);
     }
     let mut ev = Event::new(MODULE, "held")
         .with("hold", id)
