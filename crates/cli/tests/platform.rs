@@ -112,24 +112,28 @@ async fn lists_are_paginated_the_same_way_everywhere() {
     node.stop();
 }
 
+/// Run the `urbis` binary against `node_url` with a keystore in `dir`: (success, stdout,
+/// stderr).
+fn run_cli(node_url: &str, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("ks.json"))
+        .env("URBIS_PASSPHRASE", "platform test")
+        .args(["--node", node_url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assets_through_the_cli_with_proofs() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let urbis = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
-            .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
-            .env("URBIS_PASSPHRASE", "platform test")
-            .args(["--node", &node.url])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let urbis = |args: &[&str]| run_cli(&node.url, dir.path(), args);
     let seed = hex::encode(node.admin.seed());
     assert!(urbis(&["keys", "import", "admin", "--seed", &seed]).0);
     assert!(urbis(&["keys", "new", "alice"]).0);
@@ -458,20 +462,7 @@ fn check_against_openapi(
 async fn any_module_from_any_client_by_its_json_form() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let urbis = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
-            .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
-            .env("URBIS_PASSPHRASE", "platform test")
-            .args(["--node", &node.url])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let urbis = |args: &[&str]| run_cli(&node.url, dir.path(), args);
     let ok = |r: (bool, String, String)| {
         assert!(r.0, "{} {}", r.1, r.2);
         r.1

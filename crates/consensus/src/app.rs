@@ -34,7 +34,7 @@ use commonware_cryptography::{Digested, ed25519, sha256};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt as _;
 use tracing::{debug, warn};
-use urbis_core::{Block, Hash, Header, PublicKey, SignedTx, UrbisError, limits};
+use urbis_core::{Block, Hash, Header, PublicKey, UrbisError, limits};
 
 use crate::codec::{ChainBlock, to_digest};
 use crate::shared::{Counters, Shared};
@@ -195,13 +195,13 @@ where
         // Transactions already in unexecuted ancestors must not be proposed again.
         let mut in_flight: HashSet<Hash> = HashSet::new();
         if ph.height > shared.executed_height() {
-            in_flight.extend(parent.txs.iter().map(SignedTx::hash));
+            in_flight.extend(shared.block_tx_ids(&parent).iter().copied());
             while let Some(b) = ancestry.next().await {
                 let b = &b.inner().block;
                 if b.header.height <= shared.executed_height() {
                     break;
                 }
-                in_flight.extend(b.txs.iter().map(SignedTx::hash));
+                in_flight.extend(shared.block_tx_ids(b).iter().copied());
             }
         }
         let view = match shared.chain.state_view() {
@@ -321,13 +321,13 @@ where
         let executed = shared.executed_height();
         let mut in_flight: HashSet<Hash> = HashSet::new();
         if ph.height > executed {
-            in_flight.extend(parent.txs.iter().map(SignedTx::hash));
+            in_flight.extend(shared.block_tx_ids(&parent).iter().copied());
             while let Some(b) = ancestry.next().await {
                 let b = &b.inner().block;
                 if b.header.height <= executed {
                     break;
                 }
-                in_flight.extend(b.txs.iter().map(SignedTx::hash));
+                in_flight.extend(shared.block_tx_ids(b).iter().copied());
             }
         }
         // ... or committed, and a well-formed block: checked on a blocking thread (signatures
@@ -436,13 +436,13 @@ fn check_block<E: commonware_storage::Context + Spawner>(
             urbis_runtime::weight::MAX_BLOCK
         ));
     }
-    let hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
+    let hashes = shared.block_tx_ids(block);
     if let Some(h) = hashes.iter().find(|h| in_flight.contains(h)) {
         return Checked::Invalid(format!(
             "transaction {h} is already in an ancestor of this block"
         ));
     }
-    match shared.chain.first_committed(&hashes) {
+    match shared.chain.first_committed(hashes.iter()) {
         Ok(None) => Checked::Valid,
         Ok(Some(h)) => Checked::Invalid(format!("transaction {h} is already committed")),
         Err(e) => {

@@ -103,7 +103,14 @@ impl Arrivals {
     }
 }
 
+/// Transaction ids of a block, by (height, block digest).
+type TxIdCache = std::collections::BTreeMap<(u64, Hash), Arc<Vec<Hash>>>;
+
 pub struct Shared<E: commonware_storage::Context + Spawner> {
+    /// Transaction ids of recent blocks, by (height, digest): proposals and verifications look
+    /// at the same unexecuted ancestors again and again, and hashing every transaction of each
+    /// was a visible share of the node's work.
+    tx_ids: std::sync::Mutex<TxIdCache>,
     pub chain_id: String,
     /// The chain id and genesis block digest that transactions are signed for.
     pub chain_ref: ChainRef,
@@ -158,6 +165,29 @@ pub fn consensus_namespace(chain_id: &str) -> Vec<u8> {
 }
 
 impl<E: commonware_storage::Context + Spawner> Shared<E> {
+    /// Most blocks whose transaction ids are kept.
+    const TX_IDS_KEPT: usize = 64;
+
+    /// The ids of `block`'s transactions, computed once per block.
+    pub fn block_tx_ids(&self, block: &urbis_core::Block) -> Arc<Vec<Hash>> {
+        let key = (block.header.height, block.digest());
+        if let Some(ids) = self
+            .tx_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return ids.clone();
+        }
+        let ids: Arc<Vec<Hash>> = Arc::new(block.txs.iter().map(SignedTx::hash).collect());
+        let mut cache = self.tx_ids.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(key, ids.clone());
+        while cache.len() > Self::TX_IDS_KEPT {
+            cache.pop_first();
+        }
+        ids
+    }
+
     /// Open the stores and, on first start, write the genesis state and genesis block.
     pub async fn open(
         context: E,
@@ -240,6 +270,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let (proofs, proof_requests) = mpsc::channel(PROOF_QUEUE);
         let evidence = Arc::new(EvidenceLog::open(chain.clone())?);
         Ok(Shared {
+            tx_ids: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             chain_id: genesis.chain_id.clone(),
             chain_ref: ChainRef::new(genesis.chain_id.clone(), genesis_block.digest()),
             partition_prefix: partition_prefix.to_string(),

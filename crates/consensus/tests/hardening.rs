@@ -36,6 +36,18 @@ async fn wait_committed(ctx: &Ctx, node: &Node, hash: &Hash, limit: Duration) {
     }
 }
 
+/// Proposals the given validators refused, in total.
+fn verify_rejections(nodes: &[&Node]) -> u64 {
+    nodes
+        .iter()
+        .map(|n| {
+            n.counters
+                .verify_rejections
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .sum()
+}
+
 fn validators(net: &Net) -> Vec<PublicKey> {
     net.genesis
         .validators
@@ -140,14 +152,7 @@ fn a_replaying_proposer_is_rejected_and_receipts_stay() {
         assert_consistent(&refs);
 
         // Honest validators refused the replays ...
-        let rejections: u64 = refs[..N - 1]
-            .iter()
-            .map(|n| {
-                n.counters
-                    .verify_rejections
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            })
-            .sum();
+        let rejections = verify_rejections(&refs[..N - 1]);
         assert!(rejections > 0, "no replaying proposal was rejected");
         // ... so no finalized block carries a transaction twice ...
         let mut seen = BTreeSet::new();
@@ -425,14 +430,7 @@ fn an_overweight_proposal_is_rejected_and_every_block_stays_within_the_limit() {
         wait_all_reach(&ctx, &refs, target, Duration::from_secs(120)).await;
         assert_consistent(&refs);
 
-        let rejections: u64 = refs[..N - 1]
-            .iter()
-            .map(|n| {
-                n.counters
-                    .verify_rejections
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            })
-            .sum();
+        let rejections = verify_rejections(&refs[..N - 1]);
         assert!(rejections > 0, "no overweight proposal was refused");
         for h in 1..=refs[0].executed_height() {
             let block = refs[0].chain.block(h).unwrap().unwrap();
