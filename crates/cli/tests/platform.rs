@@ -518,6 +518,35 @@ async fn any_module_from_any_client_by_its_json_form() {
         let (success, _, err) = call("alice", "assets", bad.clone());
         assert!(!success && err.contains("schema_mismatch"), "{bad}: {err}");
     }
+    // The JSON may come on standard input.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
+        .env("URBIS_PASSPHRASE", "platform test")
+        .args([
+            "--node", &node.url, "tx", "call", "--from", "alice", "assets", "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let json =
+            serde_json::json!({"call": "transfer", "symbol": "EURc", "to": admin, "amount": 50});
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(json.to_string().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (success, _, err) = urbis(&["tx", "call", "--from", "alice", "assets", "{not json"]);
     assert!(!success && err.contains("schema_mismatch"), "{err}");
     let (success, _, err) = call("alice", "parking", serde_json::json!({"call": "pay"}));
@@ -528,7 +557,7 @@ async fn any_module_from_any_client_by_its_json_form() {
         "--output", "json", "query", "assets", "balance", "EURc", &alice,
     ])))
     .unwrap();
-    assert_eq!(balance["value"]["amount"], 750, "{balance}");
+    assert_eq!(balance["value"]["amount"], 700, "{balance}");
     let proven = ok(urbis(&[
         "--output", "json", "query", "assets", "balance", "EURc", &alice, "--prove",
     ]));
@@ -581,6 +610,15 @@ async fn any_module_from_any_client_by_its_json_form() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
+    let table = ok(urbis(&["modules"]));
+    for line in [
+        "notices",
+        "calls:    create_asset, issue, burn, transfer, escrow, claim, cancel",
+        "query:    balance/<symbol>/<address>",
+        "exported: award_from_program",
+    ] {
+        assert!(table.contains(line), "{line:?} not in\n{table}");
+    }
     let text = ok(urbis(&["modules", "assets", "--schema"]));
     let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(schema, assets["call_schema"]);
