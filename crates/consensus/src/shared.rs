@@ -111,6 +111,9 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     /// at the same unexecuted ancestors again and again, and hashing every transaction of each
     /// was a visible share of the node's work.
     tx_ids: std::sync::Mutex<TxIdCache>,
+    /// The door's answers to "does this sender hold a role?", valid for one executed height
+    /// (membership changes only when a block executes).
+    door_members: std::sync::Mutex<(Option<u64>, MemberCache)>,
     pub chain_id: String,
     /// The chain id and genesis block digest that transactions are signed for.
     pub chain_ref: ChainRef,
@@ -271,6 +274,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let evidence = Arc::new(EvidenceLog::open(chain.clone())?);
         Ok(Shared {
             tx_ids: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            door_members: std::sync::Mutex::new((None, MemberCache::default())),
             chain_id: genesis.chain_id.clone(),
             chain_ref: ChainRef::new(genesis.chain_id.clone(), genesis_block.digest()),
             partition_prefix: partition_prefix.to_string(),
@@ -360,9 +364,9 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     ) -> Result<Vec<Result<Hash, UrbisError>>, UrbisError> {
         self.ensure_ready()?;
         let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
-        let view = self.chain.state_view()?;
-        let mut members = MemberCache::default();
-        Ok(txs
+        let (view, height) = self.door_view()?;
+        let mut members = self.take_door_members(height);
+        let results = txs
             .into_iter()
             .zip(checks)
             .map(|(tx, check)| {
@@ -371,7 +375,38 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                 self.relay(tx);
                 Ok(hash)
             })
-            .collect())
+            .collect();
+        self.return_door_members(height, members);
+        Ok(results)
+    }
+
+    /// A state snapshot for door checks and the executed height it is at (`None` if the
+    /// height moved while it was taken: then nothing is cached for it).
+    fn door_view(&self) -> Result<(urbis_state::StateSnapshot, Option<u64>), UrbisError> {
+        let before = self.chain.executed_height()?;
+        let view = self.chain.state_view()?;
+        let after = self.chain.executed_height()?;
+        Ok((view, if before == after { after } else { None }))
+    }
+
+    /// The door's membership answers for `height` (empty for another height).
+    fn take_door_members(&self, height: Option<u64>) -> MemberCache {
+        let mut slot = self.door_members.lock().unwrap_or_else(|p| p.into_inner());
+        match height {
+            Some(h) if slot.0 == Some(h) => std::mem::take(&mut slot.1),
+            _ => MemberCache::default(),
+        }
+    }
+
+    /// Keep `members` (answers at `height`) for the next batch, unless a fuller or newer set
+    /// is kept already.
+    fn return_door_members(&self, height: Option<u64>, members: MemberCache) {
+        let Some(h) = height else { return };
+        let mut slot = self.door_members.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = slot.0.is_none_or(|k| h > k);
+        if newer || (slot.0 == Some(h) && members.len() >= slot.1.len()) {
+            *slot = (Some(h), members);
+        }
     }
 
     /// Forward a locally admitted transaction to the other validators, unless the relay queue
@@ -402,16 +437,19 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
     /// Admit a batch relayed by a peer, its signatures batch-verified on all cores.
     pub fn submit_from_peer_batch(&self, txs: Vec<SignedTx>) -> usize {
         let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
-        let Ok(view) = self.chain.state_view() else {
+        let Ok((view, height)) = self.door_view() else {
             return 0;
         };
-        let mut members = MemberCache::default();
-        txs.into_iter()
+        let mut members = self.take_door_members(height);
+        let admitted = txs
+            .into_iter()
             .zip(checks)
             .filter(|(tx, check)| {
                 check.is_ok() && self.admit(&view, &mut members, tx.clone(), true).is_ok()
             })
-            .count()
+            .count();
+        self.return_door_members(height, members);
+        admitted
     }
 
     /// Door checks of a transaction whose stateless checks passed, then admission to the

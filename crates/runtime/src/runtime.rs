@@ -77,6 +77,15 @@ impl MemberCache {
     pub fn clear(&mut self) {
         self.0.clear();
     }
+
+    /// How many accounts' answers it holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl std::fmt::Debug for Gate {
