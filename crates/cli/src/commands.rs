@@ -144,35 +144,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => vec![answer.clone()],
             };
             if schema {
-                let schemas: serde_json::Map<String, serde_json::Value> = list
+                let mut schemas: serde_json::Map<String, serde_json::Value> = list
                     .iter()
                     .filter(|m| !m["call_schema"].is_null())
                     .map(|m| {
-                        (
-                            m["name"].as_str().unwrap_or("").to_string(),
-                            m["call_schema"].clone(),
-                        )
+                        let name = m["name"].as_str().unwrap_or("").to_string();
+                        (name, m["call_schema"].clone())
                     })
                     .collect();
-                return match (name, schemas.into_iter().next()) {
-                    (Some(_), Some((_, one))) => output::json(&one),
-                    (Some(n), None) => Err(fail("not_found", format!("module {n} takes no calls"))),
-                    (None, _) => output::json(
-                        &answer["modules"]
-                            .as_array()
-                            .map(|l| {
-                                l.iter()
-                                    .filter(|m| !m["call_schema"].is_null())
-                                    .map(|m| {
-                                        (
-                                            m["name"].as_str().unwrap_or("").to_string(),
-                                            m["call_schema"].clone(),
-                                        )
-                                    })
-                                    .collect::<serde_json::Map<_, _>>()
-                            })
-                            .unwrap_or_default(),
-                    ),
+                return match name {
+                    None => output::json(&schemas),
+                    Some(n) => match schemas.remove(&n) {
+                        Some(one) => output::json(&one),
+                        None => Err(fail("not_found", format!("module {n} takes no calls"))),
+                    },
                 };
             }
             match ctx.out {

@@ -1,46 +1,33 @@
 //! Calls from their JSON form, encoded on this machine: the bytes a client signs are never
-//! produced by a node. The modules are the ones the chain runs ([`urbis_registry::modules`]).
+//! produced by a node. The modules are the ones the chain runs ([`urbis_registry::runtime`]).
 
 use serde_json::Value;
-use urbis_core::{Call, ErrorCode, UrbisError};
+use urbis_core::Call;
 
 use crate::ClientError;
 
-fn module(name: &str) -> Result<std::sync::Arc<dyn urbis_runtime::Module>, ClientError> {
-    urbis_registry::modules()
-        .into_iter()
-        .find(|m| m.name() == name)
-        .ok_or_else(|| {
-            ClientError::from(UrbisError::new(
-                ErrorCode::UnknownModule,
-                format!("no module named {name:?}"),
-            ))
-        })
+/// The chain's runtime (its modules and the runtime's own `system` namespace), for encoding
+/// and classifying locally. The chain id plays no part in either.
+fn runtime() -> urbis_runtime::Runtime {
+    urbis_registry::runtime("")
 }
 
 /// Encode the JSON form of a call to `module`, e.g.
 /// `{"call": "transfer", "symbol": "EURc", "to": "urbis1…", "amount": 250}` to `assets`.
 /// JSON that does not match [`call_schema`] is `schema_mismatch`; an unknown module
 /// `unknown_module`.
-pub fn json_call(module_name: &str, json: &Value) -> Result<Call, ClientError> {
-    let data = module(module_name)?.call_from_json(json)?;
-    Ok(Call {
-        module: module_name.to_string(),
-        data,
-    })
+pub fn json_call(module: &str, json: &Value) -> Result<Call, ClientError> {
+    Ok(runtime().call_from_json(module, json)?)
 }
 
 /// The JSON Schema (draft 2020-12) of `module`'s calls.
-pub fn call_schema(module_name: &str) -> Result<Value, ClientError> {
-    Ok(module(module_name)?.call_schema())
+pub fn call_schema(module: &str) -> Result<Value, ClientError> {
+    Ok(runtime().call_schema(module)?)
 }
 
 /// Whether `path` is one of `module`'s list queries (paginated) rather than a single key.
-pub fn is_list_query(module_name: &str, path: &[&str]) -> bool {
-    if module_name == "system" {
-        return path == ["jobs"];
-    }
-    module(module_name).is_ok_and(|m| matches!(m.list_prefix(path), Ok(Some(_))))
+pub fn is_list_query(module: &str, path: &[&str]) -> bool {
+    matches!(runtime().list_prefix(module, path), Ok(Some(_)))
 }
 
 #[cfg(test)]
@@ -90,5 +77,14 @@ mod tests {
         }
         let e = json_call("nowhere", &json!({})).unwrap_err();
         assert_eq!(e.error_code(), Some(ErrorCode::UnknownModule));
+    }
+
+    #[test]
+    fn list_queries_are_told_from_single_keys_without_a_node() {
+        assert!(is_list_query("assets", &["holds"]));
+        assert!(is_list_query("system", &["jobs"]));
+        assert!(!is_list_query("assets", &["hold", "00"]));
+        assert!(!is_list_query("system", &["nonce", "urbis1x"]));
+        assert!(!is_list_query("nowhere", &["holds"]));
     }
 }

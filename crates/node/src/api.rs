@@ -444,21 +444,7 @@ async fn module_info(
     State(s): State<ApiState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    s.shared
-        .runtime
-        .describe_modules()
-        .into_iter()
-        .find(|m| m["name"] == name.as_str())
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownModule,
-                format!(
-                    "no module named {:?}",
-                    name.chars().take(32).collect::<String>()
-                ),
-            )
-        })
+    Ok(Json(s.shared.runtime.describe_module(&name)?))
 }
 
 async fn genesis(State(s): State<ApiState>) -> Json<urbis_runtime::Genesis> {

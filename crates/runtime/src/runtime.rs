@@ -752,13 +752,19 @@ impl Runtime {
         let mut out: Vec<serde_json::Value> = self
             .modules
             .iter()
-            .map(|(name, m)| {
-                let schema = m.call_schema();
-                describe_one(name, &m.info(), schema)
-            })
+            .map(|(name, m)| describe_one(name, &m.info(), m.call_schema()))
             .collect();
         out.push(describe_one(SYSTEM, &SYSTEM_INFO, serde_json::Value::Null));
         out
+    }
+
+    /// One entry of [`Runtime::describe_modules`] (`unknown_module` if there is none).
+    pub fn describe_module(&self, name: &str) -> Result<serde_json::Value, UrbisError> {
+        if name == SYSTEM {
+            return Ok(describe_one(SYSTEM, &SYSTEM_INFO, serde_json::Value::Null));
+        }
+        let m = self.module(name)?;
+        Ok(describe_one(name, &m.info(), m.call_schema()))
     }
 }
 
