@@ -47,6 +47,20 @@ fn free_port_range(n: usize) -> anyhow::Result<(u16, u16)> {
     bail!("no range of {} free loopback ports found", 2 * n)
 }
 
+/// The nodes' temporary directory; kept (and named on stderr) when `URBIS_BENCH_KEEP` is set,
+/// so that their logs and data can be read after the run.
+fn work_dir() -> anyhow::Result<tempfile::TempDir> {
+    let keep = std::env::var_os("URBIS_BENCH_KEEP").is_some();
+    let dir = tempfile::Builder::new()
+        .prefix("urbis-bench-")
+        .disable_cleanup(keep)
+        .tempdir()?;
+    if keep {
+        eprintln!("keeping the nodes' directory {}", dir.path().display());
+    }
+    Ok(dir)
+}
+
 fn spawn(exe: &Path, args: &[&std::ffi::OsStr], log: &Path) -> anyhow::Result<Child> {
     let file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
     let mut cmd = Command::new(exe);
@@ -62,7 +76,7 @@ fn spawn(exe: &Path, args: &[&std::ffi::OsStr], log: &Path) -> anyhow::Result<Ch
 impl Cluster {
     /// `urbis dev` on a fresh temporary data directory.
     pub fn start_dev(exe: &Path, block_time_ms: u64) -> anyhow::Result<Cluster> {
-        let dir = tempfile::Builder::new().prefix("urbis-bench-").tempdir()?;
+        let dir = work_dir()?;
         let data_dir = dir.path().join("dev");
         let port = free_port()?;
         let api = format!("127.0.0.1:{port}");
@@ -111,7 +125,7 @@ impl Cluster {
     /// An `n`-validator testnet on loopback (`urbis testnet --init-only` layout), each validator
     /// an `urbis node` process.
     pub fn start_testnet(exe: &Path, n: usize, block_time_ms: u64) -> anyhow::Result<Cluster> {
-        let dir = tempfile::Builder::new().prefix("urbis-bench-").tempdir()?;
+        let dir = work_dir()?;
         let (base_api, base_p2p) = free_port_range(n)?;
         let configs = urbis_node::config::init_testnet(
             dir.path(),

@@ -225,6 +225,7 @@ where
             },
             max_open,
         };
+        let selecting = std::time::Instant::now();
         let mut txs = shared.mempool.select(&limits, &in_flight, |a| {
             urbis_runtime::read_nonce(&view, a).unwrap_or(0)
         });
@@ -264,6 +265,9 @@ where
         debug!(
             height = block.block.header.height,
             txs = block.block.txs.len(),
+            state_height,
+            since_parent_ms = now.saturating_sub(arrival),
+            select_ms = selecting.elapsed().as_millis() as u64,
             "proposing"
         );
         Counters::add(&shared.counters.proposals, 1);

@@ -1,25 +1,38 @@
 //! The executor: applies finalized blocks, in order, exactly once.
 //!
-//! Marshal reports each finalized block with an acknowledgement; the executor
-//! 1. skips (and acknowledges) blocks at or below the chain store's executed height, which a
-//!    restart can redeliver;
-//! 2. executes the block against the chain store's state (height - 1);
-//! 3. commits the writes to the authenticated store, unless a crash already did (its commit
-//!    metadata says so), and takes the root;
-//! 4. records block, receipts, root and certificate in the chain store in one transaction;
-//! 5. acknowledges, prunes the mempool and announces the block.
+//! It is a pipeline of two stages, so that block N+1 executes while block N is written:
 //!
-//! It also makes proofs ([`crate::prover`]): it owns the authenticated store, whose proofs are
-//! against its current root only. Requests wait until a finalized block arrives that certifies
-//! the current state (its `state_height` is the executed height); they are answered just
-//! before that block is executed, at most [`PROOFS_PER_BLOCK`] per block. So a proof is never
-//! made at a height the chain then skips, and never holds up a block for longer than that.
+//! * **Execution** (a dedicated thread: it is the node's longest stretch of CPU work and must
+//!   not hold up consensus) takes each finalized block from marshal, skips blocks at or below
+//!   the heights already executed (a restart redelivers them), and runs the block against the
+//!   chain store's state seen through the write sets of the blocks executed but not yet
+//!   stored (the newest first). Values in those write sets are exactly what the store will
+//!   hold, so a store that has meanwhile caught up with some of them reads the same.
+//! * **Storage** takes the executed blocks in order, at most [`AHEAD`] behind, and for each
+//!   1. commits the writes to the authenticated store, unless a crash already did (its commit
+//!      metadata says so), and takes the root; meanwhile another thread builds the chain
+//!      store's transaction (block, receipts, events, certificate, writes);
+//!   2. hands it the root: it adds the root and the executed height and commits (one
+//!      transaction, one flush);
+//!   3. acknowledges the block to marshal (only now: a crash before this redelivers it),
+//!      prunes the mempool and announces the block.
+//!
+//! The chain store's executed height (what the API, the proposer and the mempool read) is the
+//! stored height: a block counts as executed once it is durable.
+//!
+//! The storage stage also makes proofs ([`crate::prover`]): it owns the authenticated store,
+//! whose proofs are against its current root only. Requests wait until a finalized block
+//! arrives that certifies the current state (its `state_height` is the stored height); they are
+//! answered just before that block is stored, at most [`PROOFS_PER_BLOCK`] per block. So a
+//! proof is never made at a height the chain then skips, and never holds up a block for longer
+//! than that.
 //!
 //! A storage failure stops the node: continuing could diverge from the other validators. A
 //! module cannot: its panics and failures are receipts and events (see `urbis_runtime`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use commonware_codec::Encode as _;
 use commonware_consensus::Reporter;
@@ -34,10 +47,9 @@ use commonware_utils::Acknowledgement as _;
 use commonware_utils::acknowledgement::Exact;
 use futures::channel::mpsc;
 use futures::{FutureExt as _, StreamExt as _};
-use tracing::{error, info, warn};
-use urbis_core::{ErrorCode, UrbisError};
-use urbis_runtime::BlockEnv;
-use urbis_state::BlockRecord;
+use tracing::{debug, error, info, warn};
+use urbis_core::{ErrorCode, Hash, UrbisError};
+use urbis_runtime::{BlockEnv, BlockOutcome, StateView, WriteSet, scan_layers};
 
 use crate::app::millis;
 use crate::codec::ChainBlock;
@@ -82,70 +94,104 @@ impl Reporter for Finalized {
     }
 }
 
-/// Most proofs made before one block is executed (the rest wait for the next block).
+/// Most proofs made before one block is stored (the rest wait for the next block).
 pub const PROOFS_PER_BLOCK: usize = 512;
 
+/// Blocks the execution stage may run ahead of storage.
+pub const AHEAD: usize = 4;
+
+/// A block executed and waiting to be stored.
+struct Executed {
+    block: Digested<ChainBlock>,
+    ack: Exact,
+    finalization: Option<Vec<u8>>,
+    outcome: BlockOutcome,
+    /// The block's writes, shared with the execution stage's pending layers.
+    writes: Arc<WriteSet>,
+    execute_ms: u64,
+}
+
+/// The chain store's state with the writes of blocks executed but not yet stored on top.
+struct Pending<'a> {
+    base: &'a dyn StateView,
+    /// The newest first.
+    layers: Vec<&'a WriteSet>,
+}
+
+impl StateView for Pending<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
+        for layer in &self.layers {
+            if let Some(v) = layer.get(key) {
+                return Ok(v.clone());
+            }
+        }
+        self.base.get(key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<urbis_runtime::Entries, UrbisError> {
+        scan_layers(self.base, &self.layers, prefix, after, limit)
+    }
+}
+
 enum Next {
-    Block(Option<Delivery>),
+    Block(Option<Executed>),
     Proof(crate::prover::ProofRequest),
 }
 
-/// Run the executor until the channel closes or storage fails.
+/// Run the executor until marshal's channel closes or storage fails.
 pub async fn run<E>(
     context: E,
     shared: Arc<Shared<E>>,
     marshal: Mailbox<Scheme, Standard<ChainBlock>>,
-    mut rx: mpsc::UnboundedReceiver<Delivery>,
+    rx: mpsc::UnboundedReceiver<Delivery>,
 ) -> Result<(), UrbisError>
 where
     E: commonware_storage::Context + Spawner + Clock,
 {
-    let mut proofs = shared
-        .proof_requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    // Proof requests wait here for a block that certifies the current state.
-    let mut pending: VecDeque<ProofRequest> = VecDeque::new();
-    loop {
-        // Both receivers are cancel-safe: whichever is not picked keeps its message. Proof
-        // requests are only taken while there is room for them.
-        let next = match proofs.as_mut().filter(|_| pending.len() < PROOF_QUEUE) {
-            Some(p) => futures::select_biased! {
-                d = rx.next().fuse() => Next::Block(d),
-                r = p.recv().fuse() => match r {
-                    Some(req) => Next::Proof(req),
-                    None => {
-                        proofs = None;
-                        continue;
-                    }
-                },
-            },
-            None => Next::Block(rx.next().await),
-        };
-        let (block, ack) = match next {
-            Next::Proof(req) => {
-                pending.push_back(req);
-                continue;
-            }
-            Next::Block(None) => break,
-            Next::Block(Some(d)) => d,
-        };
-        // This block certifies the state we are at: prove what is asked now, before the
-        // state moves on, so that every proof made is certified by a finalized block.
-        let header = &block.inner().block.header;
-        if !pending.is_empty()
-            && header.state_height == shared.executed_height()
-            && header.height == header.state_height + 1
-        {
-            pending.retain(|r| !r.reply.is_closed());
-            let n = pending.len().min(PROOFS_PER_BLOCK);
-            for req in pending.drain(..n) {
-                crate::prover::serve(&shared, req).await;
-            }
-        }
+    let (to_store, executed) = mpsc::channel::<Executed>(AHEAD);
+    // The execution stage reports each block it hands over, with its writes, and learns from
+    // storage which heights are durable; both sides stop when the other does.
+    let sh = shared.clone();
+    let execution = context
+        .child("execution")
+        .dedicated()
+        .spawn(move |_| async move { execution(sh, marshal, rx, to_store).await });
+    let stored = storage(&context, &shared, executed).await;
+    if stored.is_err() {
+        execution.abort();
+        return stored;
+    }
+    // Storage stopped because execution did: say why.
+    match execution.await {
+        Ok(r) => r,
+        Err(e) => Err(UrbisError::new(
+            ErrorCode::Internal,
+            format!("the execution stage stopped: {e:?}"),
+        )),
+    }
+}
+
+/// The execution stage.
+async fn execution<E>(
+    shared: Arc<Shared<E>>,
+    marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+    mut to_store: mpsc::Sender<Executed>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    use futures::SinkExt as _;
+    let mut executed = shared.chain.executed_height()?.unwrap_or(0);
+    // Write sets of blocks handed to storage and perhaps not stored yet, the oldest first.
+    let mut pending: VecDeque<(u64, Arc<WriteSet>)> = VecDeque::new();
+    while let Some((block, ack)) = rx.next().await {
         let height = block.inner().block.header.height;
-        let executed = shared.chain.executed_height()?.unwrap_or(0);
         if height <= executed {
             ack.acknowledge();
             continue;
@@ -158,21 +204,119 @@ where
             .get_finalization(Height::new(height))
             .await
             .map(|f| f.encode().to_vec());
-        execute(&context, &shared, &block.inner().block, finalization).await?;
+        // Forget what storage has made durable, then take the store's state: it is at least
+        // that recent, and never ahead of what this stage executed.
+        let stored = shared.executed_height();
+        while pending.front().is_some_and(|(h, _)| *h <= stored) {
+            pending.pop_front();
+        }
+        let started = Instant::now();
+        let base = shared.chain.state_view()?;
+        let view = Pending {
+            base: &base,
+            layers: pending.iter().rev().map(|(_, w)| w.as_ref()).collect(),
+        };
+        let mut outcome = run_block(&shared, &block.inner().block, &view)?;
+        drop(view);
+        drop(base);
+        let writes = Arc::new(std::mem::take(&mut outcome.writes));
+        pending.push_back((height, writes.clone()));
+        executed = height;
+        let job = Executed {
+            block,
+            ack,
+            finalization,
+            outcome,
+            writes,
+            execute_ms: started.elapsed().as_millis() as u64,
+        };
+        if to_store.send(job).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The storage stage; also answers proof requests.
+async fn storage<E>(
+    context: &E,
+    shared: &Shared<E>,
+    mut executed: mpsc::Receiver<Executed>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    let mut proofs = shared
+        .proof_requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    // Proof requests wait here for a block that certifies the current state.
+    let mut waiting: VecDeque<ProofRequest> = VecDeque::new();
+    loop {
+        // Both receivers are cancel-safe: whichever is not picked keeps its message. Proof
+        // requests are only taken while there is room for them.
+        let next = match proofs.as_mut().filter(|_| waiting.len() < PROOF_QUEUE) {
+            Some(p) => futures::select_biased! {
+                d = executed.next().fuse() => Next::Block(d),
+                r = p.recv().fuse() => match r {
+                    Some(req) => Next::Proof(req),
+                    None => {
+                        proofs = None;
+                        continue;
+                    }
+                },
+            },
+            None => Next::Block(executed.next().await),
+        };
+        let job = match next {
+            Next::Proof(req) => {
+                waiting.push_back(req);
+                continue;
+            }
+            Next::Block(None) => break,
+            Next::Block(Some(job)) => job,
+        };
+        // This block certifies the state we are at: prove what is asked now, before the
+        // state moves on, so that every proof made is certified by a finalized block.
+        let header = &job.block.inner().block.header;
+        if !waiting.is_empty()
+            && header.state_height == shared.executed_height()
+            && header.height == header.state_height + 1
+        {
+            waiting.retain(|r| !r.reply.is_closed());
+            let n = waiting.len().min(PROOFS_PER_BLOCK);
+            for req in waiting.drain(..n) {
+                crate::prover::serve(shared, req).await;
+            }
+        }
+        let Executed {
+            block,
+            ack,
+            finalization,
+            outcome,
+            writes,
+            execute_ms,
+        } = job;
+        let done = Done {
+            outcome,
+            writes,
+            execute_ms,
+        };
+        store(context, shared, &block.inner().block, finalization, done).await?;
         ack.acknowledge();
     }
     Ok(())
 }
 
-/// Execute and record one finalized block.
-pub async fn execute<E>(
-    context: &E,
+/// Run one block's transactions and end-of-block work against `view` (its parent's state).
+fn run_block<E>(
     shared: &Shared<E>,
     block: &urbis_core::Block,
-    finalization: Option<Vec<u8>>,
-) -> Result<(), UrbisError>
+    view: &dyn StateView,
+) -> Result<BlockOutcome, UrbisError>
 where
-    E: commonware_storage::Context + Spawner + Clock,
+    E: commonware_storage::Context + Spawner,
 {
     let h = &block.header;
     let env = BlockEnv {
@@ -181,9 +325,7 @@ where
         timestamp_ms: h.timestamp_ms,
         proposer: Some(h.proposer),
     };
-    let view = shared.chain.state_view()?;
-    let outcome = shared.runtime.execute_block(&view, &env, &block.txs)?;
-    drop(view);
+    let outcome = shared.runtime.execute_block(view, &env, &block.txs)?;
     for e in outcome
         .block_events
         .iter()
@@ -197,33 +339,130 @@ where
             "a module's end-of-block work failed; its writes were discarded"
         );
     }
+    Ok(outcome)
+}
+
+/// Execute and store one finalized block whose parent is the stored state (no pipeline).
+pub async fn execute<E>(
+    context: &E,
+    shared: &Shared<E>,
+    block: &urbis_core::Block,
+    finalization: Option<Vec<u8>>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    let started = Instant::now();
+    let view = shared.chain.state_view()?;
+    let mut outcome = run_block(shared, block, &view)?;
+    drop(view);
+    let writes = Arc::new(std::mem::take(&mut outcome.writes));
+    let done = Done {
+        outcome,
+        writes,
+        execute_ms: started.elapsed().as_millis() as u64,
+    };
+    store(
+        context,
+        shared,
+        &Arc::new(block.clone()),
+        finalization,
+        done,
+    )
+    .await
+}
+
+/// A block's execution results, its writes apart (the execution stage shares them).
+struct Done {
+    outcome: BlockOutcome,
+    writes: Arc<WriteSet>,
+    execute_ms: u64,
+}
+
+/// Make one executed block durable and announce it.
+async fn store<E>(
+    context: &E,
+    shared: &Shared<E>,
+    block: &Arc<urbis_core::Block>,
+    finalization: Option<Vec<u8>>,
+    done: Done,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner + Clock,
+{
+    let Done {
+        outcome,
+        writes,
+        execute_ms,
+    } = done;
+    let BlockOutcome {
+        receipts,
+        block_events,
+        ..
+    } = outcome;
+    let h = &block.header;
+    let height = h.height;
+    let started = Instant::now();
+    // The chain store's transaction (block, receipts, events, certificate, writes) is built on
+    // another thread while the authenticated store computes the root; it then takes the root
+    // and the executed height and commits.
+    let (root_tx, root_rx) = std::sync::mpsc::sync_channel::<Hash>(1);
+    let chain = shared.chain.clone();
+    let (recorded_block, recorded_writes) = (block.clone(), writes.clone());
+    let recording = context
+        .child("record_block")
+        .shared(true)
+        .spawn(move |_| async move {
+            let recorded = chain.commit_block_with(
+                &recorded_block,
+                &receipts,
+                &block_events,
+                &recorded_writes,
+                finalization.as_deref(),
+                || {
+                    root_rx.recv().map_err(|_| {
+                        UrbisError::new(ErrorCode::Internal, "no state root for the block")
+                    })
+                },
+            );
+            (recorded, receipts, block_events)
+        });
     // Both stores are written under the authenticated store's lock, so a reader holding it
     // (a proof) always sees them at the same height.
     let mut auth = shared.auth.lock().await;
     let root = match auth.height() {
-        Some(ah) if ah >= h.height => {
+        Some(ah) if ah >= height => {
             info!(
-                height = h.height,
+                height,
                 "state already committed before a restart; reusing it"
             );
-            auth.root()?
+            auth.root()
         }
-        _ => auth.apply(h.height, &outcome.writes).await?,
+        _ => auth.apply(height, &writes).await,
     };
-    shared.chain.commit_block(BlockRecord {
-        block,
-        receipts: &outcome.receipts,
-        block_events: &outcome.block_events,
-        writes: &outcome.writes,
-        state_root: root,
-        finalization,
+    let applied_at = Instant::now();
+    // On failure the sender is dropped and the chain store writes nothing.
+    let root = root.and_then(|root| {
+        root_tx
+            .send(root)
+            .map(|()| root)
+            .map_err(|_| UrbisError::new(ErrorCode::Internal, "recording the block stopped"))
+    });
+    let (recorded, receipts, block_events) = recording.await.map_err(|e| {
+        UrbisError::new(
+            ErrorCode::Internal,
+            format!("recording block {height} stopped: {e:?}"),
+        )
     })?;
+    let root = root?;
+    recorded?;
     drop(auth);
+    let recorded_at = Instant::now();
 
-    let failed = outcome.receipts.iter().filter(|r| !r.success).count() as u64;
+    let failed = receipts.iter().filter(|r| !r.success).count() as u64;
     let c = &shared.counters;
     Counters::add(&c.blocks_executed, 1);
-    Counters::add(&c.txs_committed, outcome.receipts.len() as u64);
+    Counters::add(&c.txs_committed, receipts.len() as u64);
     Counters::add(&c.txs_failed, failed);
     let latency = millis(context.current()).saturating_sub(h.timestamp_ms);
     Counters::add(&c.finality_ms_sum, latency);
@@ -240,13 +479,75 @@ where
         .finalized_tip
         .fetch_max(h.height, std::sync::atomic::Ordering::Relaxed);
     shared.executed.send_replace(h.height);
+    let ms = |a: Instant, b: Instant| b.duration_since(a).as_millis() as u64;
+    debug!(
+        height = h.height,
+        txs = block.txs.len(),
+        execute_ms,
+        state_ms = ms(started, applied_at),
+        record_ms = ms(applied_at, recorded_at),
+        after_ms = ms(recorded_at, Instant::now()),
+        finality_ms = latency,
+        "stored"
+    );
     let _ = shared.events.send(Arc::new(ExecutedBlock {
         height: h.height,
         hash: block.digest(),
         timestamp_ms: h.timestamp_ms,
         state_root: root,
-        receipts: outcome.receipts,
-        block_events: outcome.block_events,
+        receipts,
+        block_events,
     }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urbis_runtime::MemState;
+
+    fn ws(items: &[(&str, Option<&str>)]) -> WriteSet {
+        items
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn pending_blocks_shadow_the_store_newest_first() {
+        let store = MemState::default();
+        store.apply(&ws(&[
+            ("a", Some("stored")),
+            ("b", Some("stored")),
+            ("c", Some("stored")),
+        ]));
+        // Block 1 (not stored yet) rewrote a and deleted b; block 2 rewrote a again.
+        let one = ws(&[("a", Some("one")), ("b", None), ("d", Some("one"))]);
+        let two = ws(&[("a", Some("two"))]);
+        let view = Pending {
+            base: &store,
+            layers: vec![&two, &one],
+        };
+        let get = |k: &str| {
+            view.get(k.as_bytes())
+                .unwrap()
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(get("a").as_deref(), Some("two"));
+        assert_eq!(get("b"), None);
+        assert_eq!(get("c").as_deref(), Some("stored"));
+        assert_eq!(get("d").as_deref(), Some("one"));
+        let keys: Vec<Vec<u8>> = view
+            .scan(b"", None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        // A store that has meanwhile caught up with block 1 reads the same.
+        store.apply(&one);
+        assert_eq!(get("a").as_deref(), Some("two"));
+        assert_eq!(get("b"), None);
+        assert_eq!(get("d").as_deref(), Some("one"));
+    }
 }

@@ -191,6 +191,9 @@ impl ApiState {
         rt.spawn(async move {
             loop {
                 match rx.recv().await {
+                    // Nobody listening: nothing to render (a subscriber sees blocks from
+                    // the one after it subscribed).
+                    Ok(_) if out.receiver_count() == 0 => {}
                     Ok(b) => {
                         let height = b.height;
                         let rendered = tokio::task::spawn_blocking(move || block_event(&b)).await;

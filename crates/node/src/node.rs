@@ -17,6 +17,9 @@ use urbis_core::SecretKey;
 use urbis_runtime::Genesis;
 use urbis_state::{ChainStore, EventIndex};
 
+/// Most blocks the event indexer takes in one write transaction.
+const INDEX_BATCH: u64 = 64;
+
 use crate::api::{self, ApiLimits, ApiRuntime, ApiState};
 
 /// The runtime context every node component runs on.
@@ -134,22 +137,29 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             std::thread::Builder::new()
                 .name("urbis-indexer".into())
                 .spawn(move || {
-                    // The index may lag under load; consensus and execution come first. On
-                    // Linux a nice value is per thread: this lowers the indexer's alone.
+                    // The index may lag under load; consensus, execution and the door come
+                    // first (the lowest priority: it runs on what they leave; searches say
+                    // up to which height they are complete). On Linux a nice value is per
+                    // thread: this lowers the indexer's alone.
                     #[cfg(unix)]
-                    if let Err(e) = rustix::process::nice(10) {
+                    if let Err(e) = rustix::process::nice(19) {
                         tracing::debug!(%e, "cannot lower the indexer's priority");
                     }
                     // Index commits are flushed to disk about once a second (the index is
                     // derived: after a crash it resumes from its last flushed height).
+                    // Once caught up it waits a little between batches: one transaction
+                    // for several blocks costs much less than one per block.
                     let mut flushed = std::time::Instant::now();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let durable = flushed.elapsed() >= Duration::from_secs(1);
-                        match events.catch_up(&chain, 64, durable) {
+                        match events.catch_up(&chain, INDEX_BATCH, durable) {
                             Ok(0) => std::thread::sleep(Duration::from_millis(50)),
-                            Ok(_) => {
+                            Ok(n) => {
                                 if durable {
                                     flushed = std::time::Instant::now();
+                                }
+                                if n < INDEX_BATCH {
+                                    std::thread::sleep(Duration::from_millis(200));
                                 }
                             }
                             Err(e) => {

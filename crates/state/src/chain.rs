@@ -103,84 +103,134 @@ impl ChainStore {
     /// nonce, gate) is kept with the block but not indexed, and an indexed receipt is never
     /// overwritten.
     pub fn commit_block(&self, rec: BlockRecord<'_>) -> Result<(), UrbisError> {
-        let h = rec.block.header.height;
-        let hash = rec.block.digest();
+        let root = rec.state_root;
+        self.commit_block_with(
+            rec.block,
+            rec.receipts,
+            rec.block_events,
+            rec.writes,
+            rec.finalization.as_deref(),
+            || Ok(root),
+        )
+    }
+
+    /// [`ChainStore::commit_block`] for a caller that computes the state root meanwhile: the
+    /// transaction is built (block, receipts, events, certificate, writes), then `root` is
+    /// awaited, then the root and the executed height are added and it commits. If `root`
+    /// fails, nothing is written.
+    pub fn commit_block_with(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        block_events: &[Event],
+        writes: &WriteSet,
+        finalization: Option<&[u8]>,
+        root: impl FnOnce() -> Result<Hash, UrbisError>,
+    ) -> Result<(), UrbisError> {
         let mut tx = self.db.begin_write().map_err(internal)?;
         tx.set_quick_repair(true);
-        {
-            let mut state = tx.open_table(STATE).map_err(internal)?;
-            for (k, v) in rec.writes {
-                match v {
-                    Some(v) => {
-                        state.insert(k.as_slice(), v.as_slice()).map_err(internal)?;
-                    }
-                    None => {
-                        state.remove(k.as_slice()).map_err(internal)?;
-                    }
-                }
-            }
-            let mut blocks = tx.open_table(BLOCKS).map_err(internal)?;
-            blocks
-                .insert(h, rec.block.encode().as_slice())
-                .map_err(internal)?;
-            let mut by_hash = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
-            by_hash.insert(&hash.0, h).map_err(internal)?;
-            let mut receipts = tx.open_table(RECEIPTS).map_err(internal)?;
-            let encoded = borsh::to_vec(rec.receipts).map_err(internal)?;
-            receipts.insert(h, encoded.as_slice()).map_err(internal)?;
-            let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
-            for r in rec.receipts.iter().filter(|r| r.nonce_used) {
-                let earlier = index
-                    .insert(&r.tx_hash.0, (h, r.index))
-                    .map_err(internal)?
-                    .map(|g| g.value());
-                if let Some(first) = earlier {
-                    index.insert(&r.tx_hash.0, first).map_err(internal)?;
-                    tracing::error!(
-                        tx = %r.tx_hash,
-                        height = h,
-                        "a committed transaction was executed again; keeping its first receipt"
-                    );
-                }
-            }
-            if !rec.block_events.is_empty() {
-                let mut events = tx.open_table(BLOCK_EVENTS).map_err(internal)?;
-                let encoded = borsh::to_vec(rec.block_events).map_err(internal)?;
-                events.insert(h, encoded.as_slice()).map_err(internal)?;
-            }
-            let mut roots = tx.open_table(ROOTS).map_err(internal)?;
-            roots.insert(h, &rec.state_root.0).map_err(internal)?;
-            let mut rroots = tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
-            let previous = match h.checked_sub(1) {
-                Some(p) => rroots
-                    .get(p)
-                    .map_err(internal)?
-                    .map(|g| split_roots(g.value()).1)
-                    .ok_or_else(|| internal(format!("no receipts accumulator at {p}")))?,
-                None => Hash::ZERO,
-            };
-            let root = urbis_core::receipts_root(rec.receipts, rec.block_events);
-            let acc = urbis_core::receipts_acc(&previous, &root);
-            let mut both = [0u8; 64];
-            both[..32].copy_from_slice(&root.0);
-            both[32..].copy_from_slice(&acc.0);
-            rroots.insert(h, &both).map_err(internal)?;
-            if let Some(f) = &rec.finalization {
-                let mut certs = tx.open_table(CERTS).map_err(internal)?;
-                certs.insert(h, f.as_slice()).map_err(internal)?;
-            }
-            if h > 0 {
-                let mut cb = tx.open_table(CERTIFIED_BY).map_err(internal)?;
-                let sh = rec.block.header.state_height;
-                if cb.get(sh).map_err(internal)?.is_none() {
-                    cb.insert(sh, h).map_err(internal)?;
-                }
-            }
-            let mut meta = tx.open_table(META).map_err(internal)?;
-            meta.insert(EXECUTED_HEIGHT, h.to_le_bytes().as_slice())
-                .map_err(internal)?;
-        }
+        Self::write_history(&tx, block, receipts, block_events, finalization)?;
+        Self::write_state(&tx, writes)?;
+        Self::write_root(&tx, block.header.height, &root()?)?;
         tx.commit().map_err(internal)
+    }
+
+    fn write_history(
+        tx: &redb::WriteTransaction,
+        block: &Block,
+        receipts: &[Receipt],
+        block_events: &[Event],
+        finalization: Option<&[u8]>,
+    ) -> Result<(), UrbisError> {
+        let h = block.header.height;
+        let hash = block.digest();
+        let mut blocks = tx.open_table(BLOCKS).map_err(internal)?;
+        blocks
+            .insert(h, block.encode().as_slice())
+            .map_err(internal)?;
+        let mut by_hash = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
+        by_hash.insert(&hash.0, h).map_err(internal)?;
+        let mut receipts_table = tx.open_table(RECEIPTS).map_err(internal)?;
+        let encoded = borsh::to_vec(receipts).map_err(internal)?;
+        receipts_table
+            .insert(h, encoded.as_slice())
+            .map_err(internal)?;
+        let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
+        for r in receipts.iter().filter(|r| r.nonce_used) {
+            let earlier = index
+                .insert(&r.tx_hash.0, (h, r.index))
+                .map_err(internal)?
+                .map(|g| g.value());
+            // The same block recorded again finds itself: nothing to say.
+            if let Some(first) = earlier.filter(|e| *e != (h, r.index)) {
+                index.insert(&r.tx_hash.0, first).map_err(internal)?;
+                tracing::error!(
+                    tx = %r.tx_hash,
+                    height = h,
+                    "a committed transaction was executed again; keeping its first receipt"
+                );
+            }
+        }
+        if !block_events.is_empty() {
+            let mut events = tx.open_table(BLOCK_EVENTS).map_err(internal)?;
+            let encoded = borsh::to_vec(block_events).map_err(internal)?;
+            events.insert(h, encoded.as_slice()).map_err(internal)?;
+        }
+        let mut rroots = tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
+        let previous = match h.checked_sub(1) {
+            Some(p) => rroots
+                .get(p)
+                .map_err(internal)?
+                .map(|g| split_roots(g.value()).1)
+                .ok_or_else(|| internal(format!("no receipts accumulator at {p}")))?,
+            None => Hash::ZERO,
+        };
+        let root = urbis_core::receipts_root(receipts, block_events);
+        let acc = urbis_core::receipts_acc(&previous, &root);
+        let mut both = [0u8; 64];
+        both[..32].copy_from_slice(&root.0);
+        both[32..].copy_from_slice(&acc.0);
+        rroots.insert(h, &both).map_err(internal)?;
+        if let Some(f) = finalization {
+            let mut certs = tx.open_table(CERTS).map_err(internal)?;
+            certs.insert(h, f).map_err(internal)?;
+        }
+        if h > 0 {
+            let mut cb = tx.open_table(CERTIFIED_BY).map_err(internal)?;
+            let sh = block.header.state_height;
+            if cb.get(sh).map_err(internal)?.is_none() {
+                cb.insert(sh, h).map_err(internal)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_state(tx: &redb::WriteTransaction, writes: &WriteSet) -> Result<(), UrbisError> {
+        let mut state = tx.open_table(STATE).map_err(internal)?;
+        for (k, v) in writes {
+            match v {
+                Some(v) => {
+                    state.insert(k.as_slice(), v.as_slice()).map_err(internal)?;
+                }
+                None => {
+                    state.remove(k.as_slice()).map_err(internal)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_root(
+        tx: &redb::WriteTransaction,
+        h: u64,
+        state_root: &Hash,
+    ) -> Result<(), UrbisError> {
+        let mut roots = tx.open_table(ROOTS).map_err(internal)?;
+        roots.insert(h, &state_root.0).map_err(internal)?;
+        let mut meta = tx.open_table(META).map_err(internal)?;
+        meta.insert(EXECUTED_HEIGHT, h.to_le_bytes().as_slice())
+            .map_err(internal)?;
+        Ok(())
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, UrbisError> {
@@ -484,5 +534,52 @@ mod tests {
                 .unwrap(),
             Some(Hash([3; 32]))
         );
+    }
+
+    #[test]
+    fn a_block_committed_with_a_later_root_reads_as_a_committed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = ChainStore::open(&dir.path().join("one.redb")).unwrap();
+        let two = ChainStore::open(&dir.path().join("two.redb")).unwrap();
+        commit(&one, 0, &[]);
+        commit(&two, 0, &[]);
+        let receipts = [receipt(1, 1, 0, true)];
+        let writes: WriteSet = [(b"k".to_vec(), Some(b"v".to_vec()))].into_iter().collect();
+        let root = Hash([7; 32]);
+        one.commit_block(BlockRecord {
+            block: &block(1),
+            receipts: &receipts,
+            block_events: &[],
+            writes: &writes,
+            state_root: root,
+            finalization: Some(vec![1, 2, 3]),
+        })
+        .unwrap();
+        // The root never comes: nothing is written.
+        let failed =
+            two.commit_block_with(&block(1), &receipts, &[], &writes, Some(&[1, 2, 3]), || {
+                Err(UrbisError::new(ErrorCode::Internal, "no root"))
+            });
+        assert!(failed.is_err());
+        assert_eq!(two.executed_height().unwrap(), Some(0));
+        assert_eq!(two.state_view().unwrap().get(b"k").unwrap(), None);
+        assert_eq!(two.tx_location(&Hash([1; 32])).unwrap(), None);
+        assert_eq!(two.block(1).unwrap(), None);
+        two.commit_block_with(&block(1), &receipts, &[], &writes, Some(&[1, 2, 3]), || {
+            Ok(root)
+        })
+        .unwrap();
+        for store in [&one, &two] {
+            assert_eq!(store.executed_height().unwrap(), Some(1));
+            assert_eq!(store.state_root(1).unwrap(), Some(root));
+            assert_eq!(
+                store.state_view().unwrap().get(b"k").unwrap(),
+                Some(b"v".to_vec())
+            );
+            assert_eq!(store.tx_location(&Hash([1; 32])).unwrap(), Some((1, 0)));
+            assert_eq!(store.finalization(1).unwrap(), Some(vec![1, 2, 3]));
+        }
+        assert_eq!(one.receipt_roots(1).unwrap(), two.receipt_roots(1).unwrap());
+        assert_eq!(one.receipts(1).unwrap(), two.receipts(1).unwrap());
     }
 }

@@ -6,19 +6,26 @@
 //! execution; answers say up to which height they are complete (`indexed_height`).
 //!
 //! Layout (all keys are bytes; `loc` = height `u64` BE, position `u32` BE (the receipt's index,
-//! or `u32::MAX` for end-of-block events), event number `u16` BE, so key order is chain order):
+//! or `u32::MAX` for end-of-block events), event number `u16` BE, so key order is chain order;
+//! `tag(…)` = the first 8 bytes of `sha256_domain("urbis/event-index/v1", parts joined by 0x00)`):
 //!
 //! | table      | key                                   | value                    |
 //! |------------|---------------------------------------|--------------------------|
 //! | `all`      | `loc`                                 | borsh [`IndexedEvent`]   |
-//! | `by_module`| `module 0x00 loc`                     | –                        |
-//! | `by_kind`  | `module 0x00 kind 0x00 loc`           | –                        |
-//! | `by_value` | `value 0x00 loc` (each attribute value of at most 128 bytes) | – |
+//! | `by_module`| `tag("m", module) loc`                | –                        |
+//! | `by_kind`  | `tag("k", module, kind) loc`          | –                        |
+//! | `by_value` | `tag("v", value) loc` (each attribute value of at most 128 bytes) | – |
+//!
+//! Short fixed-size keys keep inserts cheap (comparing long shared prefixes such as addresses
+//! was most of the indexer's work); a search checks every event it reads against its filters,
+//! so two values sharing a tag cost a wasted read, never a wrong answer. Each batch of blocks
+//! is inserted table by table in key order. The layout has a version (`meta/layout`): an index
+//! written in another layout is dropped and rebuilt from the chain store when opened.
 
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable as _, TableDefinition};
 use serde::Serialize;
 use urbis_core::{ErrorCode, Event, Hash, Receipt, UrbisError};
 
@@ -30,6 +37,11 @@ const BY_KIND: TableDefinition<&[u8], ()> = TableDefinition::new("by_kind");
 const BY_VALUE: TableDefinition<&[u8], ()> = TableDefinition::new("by_value");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INDEXED: &str = "indexed_height";
+const LAYOUT: &str = "layout";
+/// The key layout described above.
+const LAYOUT_VERSION: u64 = 2;
+/// Domain of the index's key tags (local to a node, never part of the protocol).
+const TAG_DOMAIN: &[u8] = b"urbis/event-index/v1";
 
 /// Longest attribute value indexed.
 pub const MAX_INDEXED_VALUE: usize = 128;
@@ -101,12 +113,18 @@ fn loc(height: u64, position: u32, n: u16) -> [u8; 14] {
     k
 }
 
+/// An index key: the tag of `parts` followed by `loc` (empty for a search prefix).
 fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
-    let mut k = Vec::new();
-    for p in parts {
-        k.extend_from_slice(p);
-        k.push(0);
+    let mut joined = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            joined.push(0);
+        }
+        joined.extend_from_slice(p);
     }
+    let tag = urbis_core::hash::sha256_domain(TAG_DOMAIN, &[&joined]);
+    let mut k = Vec::with_capacity(8 + loc.len());
+    k.extend_from_slice(&tag.0[..8]);
     k.extend_from_slice(loc);
     k
 }
@@ -133,6 +151,84 @@ pub struct EventIndex {
     db: Database,
 }
 
+/// The index entries of some blocks, gathered to be inserted in key order.
+#[derive(Default)]
+struct Batch {
+    all: Vec<([u8; 14], Vec<u8>)>,
+    by_module: Vec<Vec<u8>>,
+    by_kind: Vec<Vec<u8>>,
+    by_value: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// Add one block's events: its receipts' events, then its end-of-block events.
+    fn add(
+        &mut self,
+        height: u64,
+        receipts: &[Receipt],
+        block_events: &[Event],
+    ) -> Result<(), UrbisError> {
+        let tx_events = receipts.iter().flat_map(|r| {
+            r.events
+                .iter()
+                .enumerate()
+                .map(move |(n, e)| (r.index, Some(r.tx_hash), n, e))
+        });
+        let end_events = block_events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| (BLOCK_POSITION, None, n, e));
+        for (position, tx_hash, n, e) in tx_events.chain(end_events) {
+            let l = loc(height, position, n as u16);
+            let record = IndexedEvent {
+                height,
+                tx_hash,
+                tx_index: (position != BLOCK_POSITION).then_some(position),
+                event: e.clone(),
+            };
+            self.all
+                .push((l, borsh::to_vec(&record).map_err(internal)?));
+            self.by_module.push(prefixed(&[e.module.as_bytes()], &l));
+            self.by_kind
+                .push(prefixed(&[e.module.as_bytes(), e.kind.as_bytes()], &l));
+            let mut values: Vec<&str> = e
+                .attributes
+                .iter()
+                .filter(|(k, v)| is_searchable(k, v))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            for v in values {
+                self.by_value.push(prefixed(&[v.as_bytes()], &l));
+            }
+        }
+        Ok(())
+    }
+
+    /// Insert everything, table by table in key order, and record `height` as indexed.
+    fn write(mut self, tx: &redb::WriteTransaction, height: u64) -> Result<(), UrbisError> {
+        let mut all = tx.open_table(ALL).map_err(internal)?;
+        for (k, v) in &self.all {
+            all.insert(k.as_slice(), v.as_slice()).map_err(internal)?;
+        }
+        for (def, keys) in [
+            (BY_MODULE, &mut self.by_module),
+            (BY_KIND, &mut self.by_kind),
+            (BY_VALUE, &mut self.by_value),
+        ] {
+            keys.sort_unstable();
+            let mut table = tx.open_table(def).map_err(internal)?;
+            for k in keys.iter() {
+                table.insert(k.as_slice(), ()).map_err(internal)?;
+            }
+        }
+        let mut meta = tx.open_table(META).map_err(internal)?;
+        meta.insert(INDEXED, height).map_err(internal)?;
+        Ok(())
+    }
+}
+
 impl EventIndex {
     pub fn open(path: &Path) -> Result<Self, UrbisError> {
         let db = Database::builder()
@@ -142,11 +238,26 @@ impl EventIndex {
         let mut tx = db.begin_write().map_err(internal)?;
         tx.set_quick_repair(true);
         {
+            let layout = tx
+                .open_table(META)
+                .map_err(internal)?
+                .get(LAYOUT)
+                .map_err(internal)?
+                .map(|g| g.value());
+            if layout != Some(LAYOUT_VERSION) {
+                // Another layout (or none yet): start over; the indexer rebuilds it.
+                tx.delete_table(ALL).map_err(internal)?;
+                for t in [BY_MODULE, BY_KIND, BY_VALUE] {
+                    tx.delete_table(t).map_err(internal)?;
+                }
+                let mut meta = tx.open_table(META).map_err(internal)?;
+                meta.remove(INDEXED).map_err(internal)?;
+                meta.insert(LAYOUT, LAYOUT_VERSION).map_err(internal)?;
+            }
             tx.open_table(ALL).map_err(internal)?;
             tx.open_table(BY_MODULE).map_err(internal)?;
             tx.open_table(BY_KIND).map_err(internal)?;
             tx.open_table(BY_VALUE).map_err(internal)?;
-            tx.open_table(META).map_err(internal)?;
         }
         tx.commit().map_err(internal)?;
         Ok(EventIndex { db })
@@ -185,11 +296,13 @@ impl EventIndex {
         if !durable {
             tx.set_durability(Durability::None).map_err(internal)?;
         }
+        let mut batch = Batch::default();
         for height in first..=last {
             let receipts = chain.receipts(height)?.unwrap_or_default();
             let events = chain.block_events(height)?;
-            Self::write_block(&tx, height, &receipts, &events)?;
+            batch.add(height, &receipts, &events)?;
         }
+        batch.write(&tx, last)?;
         tx.commit().map_err(internal)?;
         Ok(last - first + 1)
     }
@@ -203,69 +316,10 @@ impl EventIndex {
     ) -> Result<(), UrbisError> {
         let mut tx = self.db.begin_write().map_err(internal)?;
         tx.set_quick_repair(true);
-        Self::write_block(&tx, height, receipts, block_events)?;
+        let mut batch = Batch::default();
+        batch.add(height, receipts, block_events)?;
+        batch.write(&tx, height)?;
         tx.commit().map_err(internal)
-    }
-
-    fn write_block(
-        tx: &redb::WriteTransaction,
-        height: u64,
-        receipts: &[Receipt],
-        block_events: &[Event],
-    ) -> Result<(), UrbisError> {
-        {
-            let mut all = tx.open_table(ALL).map_err(internal)?;
-            let mut by_module = tx.open_table(BY_MODULE).map_err(internal)?;
-            let mut by_kind = tx.open_table(BY_KIND).map_err(internal)?;
-            let mut by_value = tx.open_table(BY_VALUE).map_err(internal)?;
-            let tx_events = receipts.iter().flat_map(|r| {
-                r.events
-                    .iter()
-                    .enumerate()
-                    .map(move |(n, e)| (r.index, Some(r.tx_hash), n, e))
-            });
-            let end_events = block_events
-                .iter()
-                .enumerate()
-                .map(|(n, e)| (BLOCK_POSITION, None, n, e));
-            for (position, tx_hash, n, e) in tx_events.chain(end_events) {
-                let l = loc(height, position, n as u16);
-                let record = IndexedEvent {
-                    height,
-                    tx_hash,
-                    tx_index: (position != BLOCK_POSITION).then_some(position),
-                    event: e.clone(),
-                };
-                let bytes = borsh::to_vec(&record).map_err(internal)?;
-                all.insert(l.as_slice(), bytes.as_slice())
-                    .map_err(internal)?;
-                by_module
-                    .insert(prefixed(&[e.module.as_bytes()], &l).as_slice(), ())
-                    .map_err(internal)?;
-                by_kind
-                    .insert(
-                        prefixed(&[e.module.as_bytes(), e.kind.as_bytes()], &l).as_slice(),
-                        (),
-                    )
-                    .map_err(internal)?;
-                let mut values: Vec<&str> = e
-                    .attributes
-                    .iter()
-                    .filter(|(k, v)| is_searchable(k, v))
-                    .map(|(_, v)| v.as_str())
-                    .collect();
-                values.sort_unstable();
-                values.dedup();
-                for v in values {
-                    by_value
-                        .insert(prefixed(&[v.as_bytes()], &l).as_slice(), ())
-                        .map_err(internal)?;
-                }
-            }
-            let mut meta = tx.open_table(META).map_err(internal)?;
-            meta.insert(INDEXED, height).map_err(internal)?;
-        }
-        Ok(())
     }
 
     /// One page of events matching `q`, in chain order.
@@ -528,5 +582,37 @@ mod tests {
             bad(&|s| s.cursor = Some("00".into())),
             ErrorCode::InvalidArgument
         );
+    }
+
+    #[test]
+    fn an_index_in_another_layout_is_dropped_and_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.redb");
+        let idx = EventIndex::open(&path).unwrap();
+        let r = receipt(0, vec![ev("m", "k", &[("id", "7")])]);
+        idx.index_block(1, std::slice::from_ref(&r), &[]).unwrap();
+        let q = || Search {
+            object: Some("7".into()),
+            limit: 10,
+            ..Search::default()
+        };
+        assert_eq!(page(&idx, q()).events.len(), 1);
+        // Reopened in the same layout: kept.
+        drop(idx);
+        let idx = EventIndex::open(&path).unwrap();
+        assert_eq!(idx.indexed_height().unwrap(), Some(1));
+        // An index written by another version of the layout.
+        let tx = idx.db.begin_write().unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert(LAYOUT, LAYOUT_VERSION - 1)
+            .unwrap();
+        tx.commit().unwrap();
+        drop(idx);
+        let idx = EventIndex::open(&path).unwrap();
+        assert_eq!(idx.indexed_height().unwrap(), None);
+        assert!(page(&idx, q()).events.is_empty());
+        idx.index_block(1, &[r], &[]).unwrap();
+        assert_eq!(page(&idx, q()).events.len(), 1);
     }
 }
