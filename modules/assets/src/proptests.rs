@@ -1,6 +1,6 @@
 //! The conservation invariants under random operations: per asset, balances plus open holds
 //! equal issued minus burned, the asset's `held` equals the open holds, and no hold is closed
-//! twice.
+//! twice (holds of a module's own, and the assets module's escrow payments).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,12 @@ enum Op {
     Pay(usize, u64, Option<u64>),
     Deliver(usize, u64),
     Cancel(usize),
+    /// Escrow payment from one person to another, with an expiry in blocks.
+    Escrow(usize, usize, u64, Option<u64>),
+    /// Claim (by someone) of an escrow payment.
+    Claim(usize, usize),
+    /// Cancellation (by someone) of an escrow payment.
+    TakeBack(usize, usize),
     Wait,
 }
 
@@ -33,6 +39,15 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(a, n, e)| Op::Pay(a, n, e)),
         (0..8usize, 0..4_000u64).prop_map(|(h, n)| Op::Deliver(h, n)),
         (0..8usize).prop_map(Op::Cancel),
+        (
+            0..3usize,
+            0..3usize,
+            0..4_000u64,
+            proptest::option::of(1..4u64)
+        )
+            .prop_map(|(a, b, n, e)| Op::Escrow(a, b, n, e)),
+        (0..8usize, 0..3usize).prop_map(|(h, by)| Op::Claim(h, by)),
+        (0..8usize, 0..3usize).prop_map(|(h, by)| Op::TakeBack(h, by)),
         Just(Op::Wait),
     ]
 }
@@ -57,12 +72,13 @@ fn check(chain: &TestChain) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn supply_is_conserved_and_holds_close_once(ops in proptest::collection::vec(op(), 1..40)) {
         let mut chain = city();
         let mut holds: Vec<Hash> = Vec::new();
+        let mut escrows: Vec<Hash> = Vec::new();
         let mut closed: BTreeMap<Hash, usize> = BTreeMap::new();
         for op in ops {
             let receipt = match op {
@@ -87,6 +103,28 @@ proptest! {
                 Op::Cancel(h) if !holds.is_empty() => {
                     let id = holds[h % holds.len()];
                     let r = chain.send(&key("alice"), Call::new("shop", &ShopCall::Cancel { hold: id }));
+                    if r.success { *closed.entry(id).or_default() += 1; }
+                    r
+                }
+                Op::Escrow(a, b, n, e) => {
+                    let expires_ms = e.map(|b| chain.next_env().timestamp_ms + b * 1_000);
+                    let call = AssetsCall::Escrow { symbol: "EURc".into(), to: addr(PEOPLE[b]), amount: n, expires_ms };
+                    let r = chain.send(&key(PEOPLE[a]), Call::new(MODULE, &call));
+                    if r.success {
+                        let id = r.events.iter().find(|e| e.kind == "escrowed").and_then(|e| e.attr("hold")).expect("hold id");
+                        escrows.push(id.parse().expect("hash"));
+                    }
+                    r
+                }
+                Op::Claim(h, by) if !escrows.is_empty() => {
+                    let id = escrows[h % escrows.len()];
+                    let r = chain.send(&key(PEOPLE[by]), Call::new(MODULE, &AssetsCall::Claim { hold: id }));
+                    if r.success { *closed.entry(id).or_default() += 1; }
+                    r
+                }
+                Op::TakeBack(h, by) if !escrows.is_empty() => {
+                    let id = escrows[h % escrows.len()];
+                    let r = chain.send(&key(PEOPLE[by]), Call::new(MODULE, &AssetsCall::Cancel { hold: id }));
                     if r.success { *closed.entry(id).or_default() += 1; }
                     r
                 }
