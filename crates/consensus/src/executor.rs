@@ -49,7 +49,7 @@ use futures::channel::mpsc;
 use futures::{FutureExt as _, StreamExt as _};
 use tracing::{debug, error, info, warn};
 use urbis_core::{ErrorCode, Hash, UrbisError};
-use urbis_runtime::{BlockEnv, BlockOutcome, StateView, WriteSet, scan_layers};
+use urbis_runtime::{BlockEnv, BlockOutcome, Layered, StateView, WriteSet};
 
 use crate::app::millis;
 use crate::codec::ChainBlock;
@@ -109,33 +109,6 @@ struct Executed {
     /// The block's writes, shared with the execution stage's pending layers.
     writes: Arc<WriteSet>,
     execute_ms: u64,
-}
-
-/// The chain store's state with the writes of blocks executed but not yet stored on top.
-struct Pending<'a> {
-    base: &'a dyn StateView,
-    /// The newest first.
-    layers: Vec<&'a WriteSet>,
-}
-
-impl StateView for Pending<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        for layer in &self.layers {
-            if let Some(v) = layer.get(key) {
-                return Ok(v.clone());
-            }
-        }
-        self.base.get(key)
-    }
-
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<urbis_runtime::Entries, UrbisError> {
-        scan_layers(self.base, &self.layers, prefix, after, limit)
-    }
 }
 
 enum Next {
@@ -212,9 +185,14 @@ where
         }
         let started = Instant::now();
         let base = shared.chain.state_view()?;
-        let view = Pending {
+        // The chain store's state with the blocks executed but not yet stored on top.
+        let view = Layered {
             base: &base,
-            layers: pending.iter().rev().map(|(_, w)| w.as_ref()).collect(),
+            layers: pending
+                .iter()
+                .rev()
+                .map(|(_, w)| w.as_ref())
+                .collect::<Vec<_>>(),
         };
         let mut outcome = run_block(&shared, &block.inner().block, &view)?;
         drop(view);
@@ -499,55 +477,4 @@ where
         block_events,
     }));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use urbis_runtime::MemState;
-
-    fn ws(items: &[(&str, Option<&str>)]) -> WriteSet {
-        items
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
-            .collect()
-    }
-
-    #[test]
-    fn pending_blocks_shadow_the_store_newest_first() {
-        let store = MemState::default();
-        store.apply(&ws(&[
-            ("a", Some("stored")),
-            ("b", Some("stored")),
-            ("c", Some("stored")),
-        ]));
-        // Block 1 (not stored yet) rewrote a and deleted b; block 2 rewrote a again.
-        let one = ws(&[("a", Some("one")), ("b", None), ("d", Some("one"))]);
-        let two = ws(&[("a", Some("two"))]);
-        let view = Pending {
-            base: &store,
-            layers: vec![&two, &one],
-        };
-        let get = |k: &str| {
-            view.get(k.as_bytes())
-                .unwrap()
-                .map(|v| String::from_utf8(v).unwrap())
-        };
-        assert_eq!(get("a").as_deref(), Some("two"));
-        assert_eq!(get("b"), None);
-        assert_eq!(get("c").as_deref(), Some("stored"));
-        assert_eq!(get("d").as_deref(), Some("one"));
-        let keys: Vec<Vec<u8>> = view
-            .scan(b"", None, 10)
-            .unwrap()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(keys, [b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
-        // A store that has meanwhile caught up with block 1 reads the same.
-        store.apply(&one);
-        assert_eq!(get("a").as_deref(), Some("two"));
-        assert_eq!(get("b"), None);
-        assert_eq!(get("d").as_deref(), Some("one"));
-    }
 }

@@ -47,33 +47,7 @@ pub trait Dispatch: Send + Sync {
 
 /// A context's state as its nested calls see it: its own writes, then the block's, then the
 /// base. Reads through it are not metered again: the nested context already charged them.
-struct ParentView<'p> {
-    writes: &'p WriteSet,
-    block_writes: &'p WriteSet,
-    base: &'p dyn StateView,
-}
-
-impl StateView for ParentView<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        if let Some(v) = self.writes.get(key) {
-            return Ok(v.clone());
-        }
-        if let Some(v) = self.block_writes.get(key) {
-            return Ok(v.clone());
-        }
-        self.base.get(key)
-    }
-
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<crate::state::Entries, UrbisError> {
-        let layers: [&WriteSet; 2] = [self.writes, self.block_writes];
-        crate::state::scan_layers(self.base, &layers, prefix, after, limit)
-    }
-}
+type ParentView<'p> = crate::state::Layered<'p, [&'p WriteSet; 2]>;
 
 /// The weight a call has used and may use, shared by its nested calls.
 #[derive(Debug)]
@@ -251,9 +225,8 @@ impl<'a> Ctx<'a> {
 
     fn layers(&self) -> ParentView<'_> {
         ParentView {
-            writes: &self.writes,
-            block_writes: self.block_writes,
             base: self.base,
+            layers: [&self.writes, self.block_writes],
         }
     }
 

@@ -29,7 +29,9 @@ pub use runtime::{
     Admission, BlockOutcome, Gate, Genesis, GenesisValidator, MemberCache, Runtime, SYSTEM_EVENTS,
     nonce_key, read_nonce,
 };
-pub use state::{Entries, MemState, Overlay, StateView, WriteSet, scan_layers, scan_start};
+pub use state::{
+    Entries, Layered, MemState, Overlay, StateView, WriteSet, scan_layers, scan_start,
+};
 
 use urbis_core::UrbisError;
 

@@ -103,6 +103,33 @@ impl StateView for Overlay<'_> {
     }
 }
 
+/// A view of `base` through write sets not yet applied to it, the newest first (a call's own
+/// writes over its block's, or blocks executed but not yet stored).
+pub struct Layered<'a, L> {
+    pub base: &'a dyn StateView,
+    pub layers: L,
+}
+
+impl<'a, L: AsRef<[&'a WriteSet]> + Send + Sync> StateView for Layered<'a, L> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
+        for layer in self.layers.as_ref() {
+            if let Some(v) = layer.get(key) {
+                return Ok(v.clone());
+            }
+        }
+        self.base.get(key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, UrbisError> {
+        scan_layers(self.base, self.layers.as_ref(), prefix, after, limit)
+    }
+}
+
 /// A prefix scan of `base` seen through pending write sets (`layers`, the newest first).
 pub fn scan_layers(
     base: &dyn StateView,
@@ -224,5 +251,37 @@ mod tests {
         let all = scan_layers(&base, &[&layer], b"a/", None, 100).unwrap();
         assert_eq!(all.len(), 10);
         assert_eq!(keys(&all).last().unwrap(), "a/99");
+    }
+
+    #[test]
+    fn layers_shadow_the_base_newest_first() {
+        let base = MemState::default();
+        base.apply(&ws(&[
+            ("a", Some("base")),
+            ("b", Some("base")),
+            ("c", Some("base")),
+        ]));
+        // An older layer rewrote a and deleted b; a newer one rewrote a again.
+        let older = ws(&[("a", Some("older")), ("b", None), ("d", Some("older"))]);
+        let newer = ws(&[("a", Some("newer"))]);
+        let view = Layered {
+            base: &base,
+            layers: [&newer, &older],
+        };
+        let get = |k: &str| {
+            view.get(k.as_bytes())
+                .unwrap()
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(get("a").as_deref(), Some("newer"));
+        assert_eq!(get("b"), None);
+        assert_eq!(get("c").as_deref(), Some("base"));
+        assert_eq!(get("d").as_deref(), Some("older"));
+        assert_eq!(keys(&view.scan(b"", None, 10).unwrap()), ["a", "c", "d"]);
+        // A base that has meanwhile caught up with the older layer reads the same.
+        base.apply(&older);
+        assert_eq!(get("a").as_deref(), Some("newer"));
+        assert_eq!(get("b"), None);
+        assert_eq!(get("d").as_deref(), Some("older"));
     }
 }
