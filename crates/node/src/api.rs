@@ -147,6 +147,21 @@ pub struct ApiState {
     pub renders: Arc<Semaphore>,
     /// Requests accepted since start.
     pub requests: Arc<AtomicUsize>,
+    /// The OpenAPI document and the module list, as JSON: fixed for a running node (its
+    /// modules do not change), built on first use.
+    pub docs: Arc<Docs>,
+}
+
+/// Documents built once per node.
+#[derive(Default)]
+pub struct Docs {
+    openapi: std::sync::OnceLock<Bytes>,
+    modules: std::sync::OnceLock<Bytes>,
+}
+
+/// A JSON document already rendered.
+fn json_bytes(body: &Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
 /// A block event rendered once for every subscriber.
@@ -180,6 +195,7 @@ impl ApiState {
             slots,
             renders,
             requests: Arc::new(AtomicUsize::new(0)),
+            docs: Arc::default(),
         }
     }
 
@@ -433,13 +449,19 @@ async fn metrics(State(s): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-async fn openapi(State(s): State<ApiState>) -> Json<Value> {
-    Json(crate::openapi::document(&s.shared.runtime))
+async fn openapi(State(s): State<ApiState>) -> Response {
+    json_bytes(
+        s.docs
+            .openapi
+            .get_or_init(|| Bytes::from(crate::openapi::document(&s.shared.runtime).to_string())),
+    )
 }
 
 /// `GET /v1/modules`: every module's calls (with their JSON Schema), queries and events.
-async fn modules(State(s): State<ApiState>) -> Json<Value> {
-    Json(json!({ "modules": s.shared.runtime.describe_modules() }))
+async fn modules(State(s): State<ApiState>) -> Response {
+    json_bytes(s.docs.modules.get_or_init(|| {
+        Bytes::from(json!({ "modules": s.shared.runtime.describe_modules() }).to_string())
+    }))
 }
 
 /// `GET /v1/modules/{name}`.
