@@ -341,6 +341,9 @@ impl Report {
                 rows.push((key.trim_start_matches("urbis_").into(), v.to_string()));
             }
         }
+        if let Some(per_tx) = self.cpu_per_tx_us() {
+            rows.push(("node CPU per tx".into(), per_tx));
+        }
         if self.lagged_events > 0 {
             rows.push(("lagged SSE events".into(), self.lagged_events.to_string()));
         }
@@ -351,6 +354,26 @@ impl Report {
             let _ = writeln!(out, "{k:<width$}  {v}");
         }
         out
+    }
+
+    /// The node's CPU time per committed transaction, in total and by stage (set-up
+    /// included), from `urbis_cpu_seconds_total`.
+    fn cpu_per_tx_us(&self) -> Option<String> {
+        let committed = *self.node_metrics.get("urbis_txs_committed_total")?;
+        if committed < 1.0 {
+            return None;
+        }
+        let stage = |s: &str| {
+            self.node_metrics
+                .get(&format!("urbis_cpu_seconds_total{{stage=\"{s}\"}}"))
+                .map(|v| v * 1e6 / committed)
+        };
+        let process = stage("process").filter(|v| *v > 0.0)?;
+        let parts: Vec<String> = ["execute", "record", "index"]
+            .iter()
+            .filter_map(|s| stage(s).map(|v| format!("{s} {v:.1}")))
+            .collect();
+        Some(format!("{process:.1} µs ({} µs)", parts.join(", ")))
     }
 
     pub fn json(&self) -> String {

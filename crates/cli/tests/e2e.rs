@@ -355,6 +355,18 @@ async fn submit_query_prove_verify_and_reject_bad_input() {
         .await
         .unwrap();
     assert!(metrics.contains("urbis_height"));
+    // The node has executed blocks with transactions by now: its stages used CPU time.
+    let cpu = |stage: &str| -> f64 {
+        let key = format!("urbis_cpu_seconds_total{{stage=\"{stage}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .unwrap_or_else(|| panic!("no CPU time for {stage} in {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(cpu("execute") > 0.0 && cpu("record") > 0.0);
+    assert!(cpu("process") > cpu("execute") + cpu("record"));
     let openapi: serde_json::Value = http
         .get(format!("{}/v1/openapi.json", node.url))
         .send()

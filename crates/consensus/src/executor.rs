@@ -194,7 +194,9 @@ where
                 .map(|(_, w)| w.as_ref())
                 .collect::<Vec<_>>(),
         };
-        let mut outcome = run_block(&shared, &block.inner().block, &view)?;
+        let mut outcome = Counters::cpu(&shared.counters.cpu_execute_us, || {
+            run_block(&shared, &block.inner().block, &view)
+        })?;
         drop(view);
         drop(base);
         let writes = Arc::new(std::mem::take(&mut outcome.writes));
@@ -386,23 +388,26 @@ where
     // and the executed height and commits.
     let (root_tx, root_rx) = std::sync::mpsc::sync_channel::<Hash>(1);
     let chain = shared.chain.clone();
+    let cpu = shared.counters.clone();
     let (recorded_block, recorded_writes) = (block.clone(), writes.clone());
     let recording = context
         .child("record_block")
         .shared(true)
         .spawn(move |_| async move {
-            let recorded = chain.commit_block_with(
-                &recorded_block,
-                &receipts,
-                &block_events,
-                &recorded_writes,
-                finalization.as_deref(),
-                || {
-                    root_rx.recv().map_err(|_| {
-                        UrbisError::new(ErrorCode::Internal, "no state root for the block")
-                    })
-                },
-            );
+            let recorded = Counters::cpu(&cpu.cpu_record_us, || {
+                chain.commit_block_with(
+                    &recorded_block,
+                    &receipts,
+                    &block_events,
+                    &recorded_writes,
+                    finalization.as_deref(),
+                    || {
+                        root_rx.recv().map_err(|_| {
+                            UrbisError::new(ErrorCode::Internal, "no state root for the block")
+                        })
+                    },
+                )
+            });
             (recorded, receipts, block_events)
         });
     // Both stores are written under the authenticated store's lock, so a reader holding it

@@ -63,9 +63,35 @@ pub struct Counters {
     pub finality_ms_sum: AtomicU64,
     pub finality_samples: AtomicU64,
     pub last_finality_ms: AtomicU64,
+    /// CPU time (µs) of the node's stages: block execution, recording blocks in the chain
+    /// store, event indexing.
+    pub cpu_execute_us: AtomicU64,
+    pub cpu_record_us: AtomicU64,
+    pub cpu_index_us: AtomicU64,
+}
+
+/// CPU time the calling thread has used, in microseconds (0 where the platform cannot say).
+pub fn thread_cpu_us() -> u64 {
+    #[cfg(unix)]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        (t.tv_sec as u64).saturating_mul(1_000_000) + t.tv_nsec as u64 / 1_000
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
 }
 
 impl Counters {
+    /// Add the CPU time the calling thread spent in `f` to `c`.
+    pub fn cpu<T>(c: &AtomicU64, f: impl FnOnce() -> T) -> T {
+        let start = thread_cpu_us();
+        let out = f();
+        Self::add(c, thread_cpu_us().saturating_sub(start));
+        out
+    }
+
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
@@ -130,7 +156,7 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub mempool: Mempool,
     pub executed: watch::Sender<u64>,
     pub events: broadcast::Sender<Arc<ExecutedBlock>>,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     pub evidence: Arc<EvidenceLog>,
     /// Set by the engine when a p2p network is running: transactions admitted through the API
     /// are forwarded to the other validators (bounded: see [`GOSSIP_QUEUE`]).
@@ -288,7 +314,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             mempool: Mempool::new(mempool),
             executed: executed_tx,
             events,
-            counters: Counters::default(),
+            counters: Arc::default(),
             evidence,
             gossip: OnceLock::new(),
             proofs,

@@ -159,6 +159,19 @@ pub struct Docs {
     modules: std::sync::OnceLock<Bytes>,
 }
 
+/// CPU time of the whole process, in microseconds (0 where the platform cannot say).
+fn process_cpu_us() -> u64 {
+    #[cfg(unix)]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        (t.tv_sec as u64).saturating_mul(1_000_000) + t.tv_nsec as u64 / 1_000
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
 /// A JSON document already rendered.
 fn json_bytes(body: &Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
@@ -445,6 +458,22 @@ async fn metrics(State(s): State<ApiState>) -> Response {
         "gauge",
         s.subscribers.load(Ordering::Relaxed) as u64,
     );
+    out.push_str(
+        "# HELP urbis_cpu_seconds_total CPU time of the node's stages (process: all of it).\n\
+         # TYPE urbis_cpu_seconds_total counter\n",
+    );
+    for (stage, us) in [
+        ("execute", Counters::get(&c.cpu_execute_us)),
+        ("record", Counters::get(&c.cpu_record_us)),
+        ("index", Counters::get(&c.cpu_index_us)),
+        ("process", process_cpu_us()),
+    ] {
+        out.push_str(&format!(
+            "urbis_cpu_seconds_total{{stage=\"{stage}\"}} {}.{:06}\n",
+            us / 1_000_000,
+            us % 1_000_000
+        ));
+    }
     out.push_str(&(s.metrics)());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -132,8 +132,12 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         );
         let indexer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
-            let (events, chain, stop) =
-                (events.clone(), shared.chain.clone(), indexer_stop.clone());
+            let (events, chain, stop, counters) = (
+                events.clone(),
+                shared.chain.clone(),
+                indexer_stop.clone(),
+                shared.counters.clone(),
+            );
             std::thread::Builder::new()
                 .name("urbis-indexer".into())
                 .spawn(move || {
@@ -152,7 +156,11 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                     let mut flushed = std::time::Instant::now();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let durable = flushed.elapsed() >= Duration::from_secs(1);
-                        match events.catch_up(&chain, INDEX_BATCH, durable) {
+                        let indexed =
+                            urbis_consensus::shared::Counters::cpu(&counters.cpu_index_us, || {
+                                events.catch_up(&chain, INDEX_BATCH, durable)
+                            });
+                        match indexed {
                             Ok(0) => std::thread::sleep(Duration::from_millis(50)),
                             Ok(n) => {
                                 if durable {
