@@ -113,8 +113,8 @@ fn loc(height: u64, position: u32, n: u16) -> [u8; 14] {
     k
 }
 
-/// An index key: the tag of `parts` followed by `loc` (empty for a search prefix).
-fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
+/// The 8-byte tag of `parts` (joined by 0x00).
+fn tag(parts: &[&[u8]]) -> [u8; 8] {
     let mut joined = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -122,10 +122,27 @@ fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
         }
         joined.extend_from_slice(p);
     }
-    let tag = urbis_core::hash::sha256_domain(TAG_DOMAIN, &[&joined]);
+    let h = urbis_core::hash::sha256_domain(TAG_DOMAIN, &[&joined]);
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&h.0[..8]);
+    t
+}
+
+/// An index key: the tag of `parts` followed by `loc` (empty for a search prefix).
+fn prefixed(parts: &[&[u8]], loc: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + loc.len());
-    k.extend_from_slice(&tag.0[..8]);
+    k.extend_from_slice(&tag(parts));
     k.extend_from_slice(loc);
+    k
+}
+
+/// A tag followed by a location: an index entry.
+type Entry = [u8; 22];
+
+fn entry(tag: [u8; 8], loc: &[u8; 14]) -> Entry {
+    let mut k = [0u8; 22];
+    k[..8].copy_from_slice(&tag);
+    k[8..].copy_from_slice(loc);
     k
 }
 
@@ -155,12 +172,32 @@ pub struct EventIndex {
 #[derive(Default)]
 struct Batch {
     all: Vec<([u8; 14], Vec<u8>)>,
-    by_module: Vec<Vec<u8>>,
-    by_kind: Vec<Vec<u8>>,
-    by_value: Vec<Vec<u8>>,
+    by_module: Vec<Entry>,
+    by_kind: Vec<Entry>,
+    by_value: Vec<Entry>,
+    /// Tags computed for this batch (modules, kinds and values repeat), by table letter and
+    /// the parts joined by 0x00.
+    tags: std::collections::HashMap<Vec<u8>, [u8; 8]>,
+    scratch: Vec<u8>,
 }
 
 impl Batch {
+    /// The tag of `parts`, computed once per batch.
+    fn tag(&mut self, table: u8, parts: &[&[u8]]) -> [u8; 8] {
+        self.scratch.clear();
+        self.scratch.push(table);
+        for p in parts {
+            self.scratch.push(0);
+            self.scratch.extend_from_slice(p);
+        }
+        if let Some(t) = self.tags.get(self.scratch.as_slice()) {
+            return *t;
+        }
+        let t = tag(parts);
+        self.tags.insert(self.scratch.clone(), t);
+        t
+    }
+
     /// Add one block's events: its receipts' events, then its end-of-block events.
     fn add(
         &mut self,
@@ -180,17 +217,20 @@ impl Batch {
             .map(|(n, e)| (BLOCK_POSITION, None, n, e));
         for (position, tx_hash, n, e) in tx_events.chain(end_events) {
             let l = loc(height, position, n as u16);
-            let record = IndexedEvent {
+            // The bytes of an `IndexedEvent`, without copying the event.
+            let mut record = Vec::new();
+            let place = (
                 height,
                 tx_hash,
-                tx_index: (position != BLOCK_POSITION).then_some(position),
-                event: e.clone(),
-            };
-            self.all
-                .push((l, borsh::to_vec(&record).map_err(internal)?));
-            self.by_module.push(prefixed(&[e.module.as_bytes()], &l));
-            self.by_kind
-                .push(prefixed(&[e.module.as_bytes(), e.kind.as_bytes()], &l));
+                (position != BLOCK_POSITION).then_some(position),
+            );
+            BorshSerialize::serialize(&place, &mut record).map_err(internal)?;
+            BorshSerialize::serialize(e, &mut record).map_err(internal)?;
+            self.all.push((l, record));
+            let m = self.tag(b'm', &[e.module.as_bytes()]);
+            self.by_module.push(entry(m, &l));
+            let k = self.tag(b'k', &[e.module.as_bytes(), e.kind.as_bytes()]);
+            self.by_kind.push(entry(k, &l));
             let mut values: Vec<&str> = e
                 .attributes
                 .iter()
@@ -200,7 +240,8 @@ impl Batch {
             values.sort_unstable();
             values.dedup();
             for v in values {
-                self.by_value.push(prefixed(&[v.as_bytes()], &l));
+                let t = self.tag(b'v', &[v.as_bytes()]);
+                self.by_value.push(entry(t, &l));
             }
         }
         Ok(())
