@@ -105,10 +105,7 @@ struct Executed {
     block: Digested<ChainBlock>,
     ack: Exact,
     finalization: Option<Vec<u8>>,
-    outcome: BlockOutcome,
-    /// The block's writes, shared with the execution stage's pending layers.
-    writes: Arc<WriteSet>,
-    execute_ms: u64,
+    done: Done,
 }
 
 enum Next {
@@ -194,21 +191,17 @@ where
                 .map(|(_, w)| w.as_ref())
                 .collect::<Vec<_>>(),
         };
-        let mut outcome = Counters::cpu(&shared.counters.cpu_execute_us, || {
+        let outcome = Counters::cpu(&shared.counters.cpu_execute_us, || {
             run_block(&shared, &block.inner().block, &view)
         })?;
-        drop(view);
-        drop(base);
-        let writes = Arc::new(std::mem::take(&mut outcome.writes));
-        pending.push_back((height, writes.clone()));
+        let done = Done::new(outcome, started);
+        pending.push_back((height, done.writes.clone()));
         executed = height;
         let job = Executed {
             block,
             ack,
             finalization,
-            outcome,
-            writes,
-            execute_ms: started.elapsed().as_millis() as u64,
+            done,
         };
         if to_store.send(job).await.is_err() {
             break;
@@ -274,15 +267,8 @@ where
             block,
             ack,
             finalization,
-            outcome,
-            writes,
-            execute_ms,
+            done,
         } = job;
-        let done = Done {
-            outcome,
-            writes,
-            execute_ms,
-        };
         store(context, shared, &block.inner().block, finalization, done).await?;
         ack.acknowledge();
     }
@@ -322,7 +308,8 @@ where
     Ok(outcome)
 }
 
-/// Execute and store one finalized block whose parent is the stored state (no pipeline).
+/// Execute and store one finalized block whose parent is the stored state, without the
+/// pipeline (replays and tests).
 pub async fn execute<E>(
     context: &E,
     shared: &Shared<E>,
@@ -334,14 +321,8 @@ where
 {
     let started = Instant::now();
     let view = shared.chain.state_view()?;
-    let mut outcome = run_block(shared, block, &view)?;
+    let done = Done::new(run_block(shared, block, &view)?, started);
     drop(view);
-    let writes = Arc::new(std::mem::take(&mut outcome.writes));
-    let done = Done {
-        outcome,
-        writes,
-        execute_ms: started.elapsed().as_millis() as u64,
-    };
     store(
         context,
         shared,
@@ -352,11 +333,24 @@ where
     .await
 }
 
-/// A block's execution results, its writes apart (the execution stage shares them).
+/// A block's execution results.
 struct Done {
-    outcome: BlockOutcome,
+    receipts: Vec<urbis_core::Receipt>,
+    block_events: Vec<urbis_core::Event>,
+    /// Shared with the execution stage, which reads through them until they are stored.
     writes: Arc<WriteSet>,
     execute_ms: u64,
+}
+
+impl Done {
+    fn new(outcome: BlockOutcome, started: Instant) -> Self {
+        Done {
+            receipts: outcome.receipts,
+            block_events: outcome.block_events,
+            writes: Arc::new(outcome.writes),
+            execute_ms: started.elapsed().as_millis() as u64,
+        }
+    }
 }
 
 /// Make one executed block durable and announce it.
@@ -371,15 +365,11 @@ where
     E: commonware_storage::Context + Spawner + Clock,
 {
     let Done {
-        outcome,
+        receipts,
+        block_events,
         writes,
         execute_ms,
     } = done;
-    let BlockOutcome {
-        receipts,
-        block_events,
-        ..
-    } = outcome;
     let h = &block.header;
     let height = h.height;
     let started = Instant::now();

@@ -74,13 +74,30 @@ pub struct Counters {
 pub fn thread_cpu_us() -> u64 {
     #[cfg(unix)]
     {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        (t.tv_sec as u64).saturating_mul(1_000_000) + t.tv_nsec as u64 / 1_000
+        cpu_us(rustix::time::ClockId::ThreadCPUTime)
     }
     #[cfg(not(unix))]
     {
         0
     }
+}
+
+/// CPU time the whole process has used, in microseconds (0 where the platform cannot say).
+pub fn process_cpu_us() -> u64 {
+    #[cfg(unix)]
+    {
+        cpu_us(rustix::time::ClockId::ProcessCPUTime)
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
+#[cfg(unix)]
+fn cpu_us(clock: rustix::time::ClockId) -> u64 {
+    let t = rustix::time::clock_gettime(clock);
+    (t.tv_sec as u64).saturating_mul(1_000_000) + t.tv_nsec as u64 / 1_000
 }
 
 impl Counters {

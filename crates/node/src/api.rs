@@ -159,19 +159,6 @@ pub struct Docs {
     modules: std::sync::OnceLock<Bytes>,
 }
 
-/// CPU time of the whole process, in microseconds (0 where the platform cannot say).
-fn process_cpu_us() -> u64 {
-    #[cfg(unix)]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-        (t.tv_sec as u64).saturating_mul(1_000_000) + t.tv_nsec as u64 / 1_000
-    }
-    #[cfg(not(unix))]
-    {
-        0
-    }
-}
-
 /// A JSON document already rendered.
 fn json_bytes(body: &Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
@@ -466,7 +453,7 @@ async fn metrics(State(s): State<ApiState>) -> Response {
         ("execute", Counters::get(&c.cpu_execute_us)),
         ("record", Counters::get(&c.cpu_record_us)),
         ("index", Counters::get(&c.cpu_index_us)),
-        ("process", process_cpu_us()),
+        ("process", urbis_consensus::shared::process_cpu_us()),
     ] {
         out.push_str(&format!(
             "urbis_cpu_seconds_total{{stage=\"{stage}\"}} {}.{:06}\n",

@@ -17,10 +17,10 @@ use urbis_core::SecretKey;
 use urbis_runtime::Genesis;
 use urbis_state::{ChainStore, EventIndex};
 
+use crate::api::{self, ApiLimits, ApiRuntime, ApiState};
+
 /// Most blocks the event indexer takes in one write transaction.
 const INDEX_BATCH: u64 = 64;
-
-use crate::api::{self, ApiLimits, ApiRuntime, ApiState};
 
 /// The runtime context every node component runs on.
 pub type Ctx = cw_tokio::Context;

@@ -309,8 +309,14 @@ impl Runtime {
     ) -> Result<Vec<Event>, UrbisError> {
         writes.extend(parts.writes);
         if !parts.scheduled.is_empty() {
-            let mut next: u64 =
-                view_get(&Overlay { base: view, writes }, sched::NEXT)?.unwrap_or(0);
+            let mut next: u64 = view_get(
+                &Overlay {
+                    base: view,
+                    layers: [writes],
+                },
+                sched::NEXT,
+            )?
+            .unwrap_or(0);
             for (due, payload, module) in parts.scheduled {
                 let job = sched::Job {
                     module: module.to_string(),
@@ -403,7 +409,10 @@ impl Runtime {
         writes: &mut WriteSet,
     ) -> Result<Vec<Event>, UrbisError> {
         let due = {
-            let overlay = Overlay { base: view, writes };
+            let overlay = Overlay {
+                base: view,
+                layers: [writes],
+            };
             overlay.scan(sched::QUEUE, None, sched::JOBS_PER_BLOCK)?
         };
         let mut events = Vec::new();
@@ -496,7 +505,10 @@ impl Runtime {
             }
         };
         let sender = tx.sender();
-        let overlay = Overlay { base: view, writes };
+        let overlay = Overlay {
+            base: view,
+            layers: [writes],
+        };
         // The gate: a sender without a role writes nothing unless the call is open and the
         // block's quota of open calls is not used up.
         match self.admission_cached(&overlay, tx, members) {

@@ -79,29 +79,8 @@ impl StateView for MemState {
     }
 }
 
-/// A view of `base` with `writes` applied on top.
-pub struct Overlay<'a> {
-    pub base: &'a dyn StateView,
-    pub writes: &'a WriteSet,
-}
-
-impl StateView for Overlay<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, UrbisError> {
-        match self.writes.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => self.base.get(key),
-        }
-    }
-
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Entries, UrbisError> {
-        scan_layers(self.base, &[self.writes], prefix, after, limit)
-    }
-}
+/// A view of `base` with one write set applied on top.
+pub type Overlay<'a> = Layered<'a, [&'a WriteSet; 1]>;
 
 /// A view of `base` through write sets not yet applied to it, the newest first (a call's own
 /// writes over its block's, or blocks executed but not yet stored).

@@ -161,8 +161,7 @@ impl ChainStore {
                 .insert(&r.tx_hash.0, (h, r.index))
                 .map_err(internal)?
                 .map(|g| g.value());
-            // The same block recorded again finds itself: nothing to say.
-            if let Some(first) = earlier.filter(|e| *e != (h, r.index)) {
+            if let Some(first) = earlier {
                 index.insert(&r.tx_hash.0, first).map_err(internal)?;
                 tracing::error!(
                     tx = %r.tx_hash,

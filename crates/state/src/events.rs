@@ -12,9 +12,9 @@
 //! | table      | key                                   | value                    |
 //! |------------|---------------------------------------|--------------------------|
 //! | `all`      | `loc`                                 | borsh [`IndexedEvent`]   |
-//! | `by_module`| `tag("m", module) loc`                | –                        |
-//! | `by_kind`  | `tag("k", module, kind) loc`          | –                        |
-//! | `by_value` | `tag("v", value) loc` (each attribute value of at most 128 bytes) | – |
+//! | `by_module`| `tag(module) loc`                     | –                        |
+//! | `by_kind`  | `tag(module, kind) loc`               | –                        |
+//! | `by_value` | `tag(value) loc` (each attribute value of at most 128 bytes) | – |
 //!
 //! Short fixed-size keys keep inserts cheap (comparing long shared prefixes such as addresses
 //! was most of the indexer's work); a search checks every event it reads against its filters,
@@ -113,19 +113,29 @@ fn loc(height: u64, position: u32, n: u16) -> [u8; 14] {
     k
 }
 
-/// The 8-byte tag of `parts` (joined by 0x00).
-fn tag(parts: &[&[u8]]) -> [u8; 8] {
-    let mut joined = Vec::new();
+/// `parts` joined by 0x00, appended to `out`: what a tag hashes.
+fn join(parts: &[&[u8]], out: &mut Vec<u8>) {
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            joined.push(0);
+            out.push(0);
         }
-        joined.extend_from_slice(p);
+        out.extend_from_slice(p);
     }
-    let h = urbis_core::hash::sha256_domain(TAG_DOMAIN, &[&joined]);
+}
+
+/// The 8-byte tag of joined parts.
+fn tag_of(joined: &[u8]) -> [u8; 8] {
+    let h = urbis_core::hash::sha256_domain(TAG_DOMAIN, &[joined]);
     let mut t = [0u8; 8];
     t.copy_from_slice(&h.0[..8]);
     t
+}
+
+/// The 8-byte tag of `parts`.
+fn tag(parts: &[&[u8]]) -> [u8; 8] {
+    let mut joined = Vec::new();
+    join(parts, &mut joined);
+    tag_of(&joined)
 }
 
 /// An index key: the tag of `parts` followed by `loc` (empty for a search prefix).
@@ -175,25 +185,20 @@ struct Batch {
     by_module: Vec<Entry>,
     by_kind: Vec<Entry>,
     by_value: Vec<Entry>,
-    /// Tags computed for this batch (modules, kinds and values repeat), by table letter and
-    /// the parts joined by 0x00.
+    /// Tags computed for this batch (modules, kinds and values repeat), by joined parts.
     tags: std::collections::HashMap<Vec<u8>, [u8; 8]>,
     scratch: Vec<u8>,
 }
 
 impl Batch {
     /// The tag of `parts`, computed once per batch.
-    fn tag(&mut self, table: u8, parts: &[&[u8]]) -> [u8; 8] {
+    fn tag(&mut self, parts: &[&[u8]]) -> [u8; 8] {
         self.scratch.clear();
-        self.scratch.push(table);
-        for p in parts {
-            self.scratch.push(0);
-            self.scratch.extend_from_slice(p);
-        }
+        join(parts, &mut self.scratch);
         if let Some(t) = self.tags.get(self.scratch.as_slice()) {
             return *t;
         }
-        let t = tag(parts);
+        let t = tag_of(&self.scratch);
         self.tags.insert(self.scratch.clone(), t);
         t
     }
@@ -227,9 +232,9 @@ impl Batch {
             BorshSerialize::serialize(&place, &mut record).map_err(internal)?;
             BorshSerialize::serialize(e, &mut record).map_err(internal)?;
             self.all.push((l, record));
-            let m = self.tag(b'm', &[e.module.as_bytes()]);
+            let m = self.tag(&[e.module.as_bytes()]);
             self.by_module.push(entry(m, &l));
-            let k = self.tag(b'k', &[e.module.as_bytes(), e.kind.as_bytes()]);
+            let k = self.tag(&[e.module.as_bytes(), e.kind.as_bytes()]);
             self.by_kind.push(entry(k, &l));
             let mut values: Vec<&str> = e
                 .attributes
@@ -240,7 +245,7 @@ impl Batch {
             values.sort_unstable();
             values.dedup();
             for v in values {
-                let t = self.tag(b'v', &[v.as_bytes()]);
+                let t = self.tag(&[v.as_bytes()]);
                 self.by_value.push(entry(t, &l));
             }
         }
@@ -348,7 +353,9 @@ impl EventIndex {
         Ok(last - first + 1)
     }
 
-    /// Index one block's events (its receipts' events, then its end-of-block events), durably.
+    /// Index one block's events (its receipts' events, then its end-of-block events), durably
+    /// (the node indexes with [`EventIndex::catch_up`]).
+    #[cfg(test)]
     pub fn index_block(
         &self,
         height: u64,
