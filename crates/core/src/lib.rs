@@ -18,8 +18,8 @@ pub use error::{ErrorCode, UrbisError};
 pub use hash::{Hash, MerkleStep, merkle_path, merkle_root, merkle_root_from_path, sha256_domain};
 pub use keys::{Address, PublicKey, SecretKey, Signature};
 pub use receipt::{
-    Event, Receipt, TxError, block_events_leaf, receipt_leaf, receipts_acc, receipts_leaves,
-    receipts_root,
+    Event, Receipt, TxError, block_events_leaf, encode_receipts, receipt_leaf, receipts_acc,
+    receipts_leaves, receipts_root,
 };
 pub use tx::{Call, ChainRef, SignedTx, UnsignedTx};
 

@@ -126,10 +126,60 @@ pub fn receipts_root(receipts: &[Receipt], block_events: &[Event]) -> Hash {
     merkle_root(&receipts_leaves(receipts, block_events))
 }
 
+/// `borsh(receipts)` (how a block's receipts are stored) together with
+/// [`receipts_root`]`(receipts, block_events)`, encoding each receipt once: a borsh vector is
+/// its `u32` little-endian length followed by its elements, and each element's bytes are what
+/// its leaf hashes.
+pub fn encode_receipts(receipts: &[Receipt], block_events: &[Event]) -> (Vec<u8>, Hash) {
+    let mut blob = Vec::with_capacity(4 + receipts.len() * 128);
+    let count = u32::try_from(receipts.len()).expect("a block holds fewer than 2^32 receipts");
+    blob.extend_from_slice(&count.to_le_bytes());
+    let mut leaves = Vec::with_capacity(receipts.len() + 1);
+    for r in receipts {
+        let start = blob.len();
+        BorshSerialize::serialize(r, &mut blob).expect("borsh into a vector never fails");
+        leaves.push(sha256_domain(domain::RECEIPT, &[&blob[start..]]));
+    }
+    leaves.push(block_events_leaf(block_events));
+    (blob, merkle_root(&leaves))
+}
+
 /// The receipts accumulator after a block: `SHA-256(len || "urbis/receipts-acc/v1" || previous
 /// accumulator || this block's receipts root)`; before the genesis block it is all zeros.
 /// Headers carry the accumulator after their `state_height`, so one certified header vouches
 /// for the receipts of every block up to it.
 pub fn receipts_acc(previous: &Hash, block_root: &Hash) -> Hash {
     sha256_domain(domain::RECEIPTS_ACC, &[&previous.0, &block_root.0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(i: u32, events: usize) -> Receipt {
+        Receipt {
+            tx_hash: Hash([i as u8; 32]),
+            height: 7,
+            index: i,
+            success: i.is_multiple_of(2),
+            error: None,
+            events: (0..events)
+                .map(|n| Event::new("m", "k").with("n", n as u64))
+                .collect(),
+            nonce_used: true,
+            weight: 1_000 + u64::from(i),
+        }
+    }
+
+    #[test]
+    fn encoding_receipts_once_gives_the_stored_bytes_and_the_root() {
+        for n in [0, 1, 2, 5, 33] {
+            let receipts: Vec<Receipt> = (0..n).map(|i| receipt(i, (i % 3) as usize)).collect();
+            let block_events = vec![Event::new("runtime", "x").with("n", u64::from(n))];
+            let (blob, root) = encode_receipts(&receipts, &block_events);
+            assert_eq!(blob, borsh::to_vec(&receipts).unwrap());
+            assert_eq!(root, receipts_root(&receipts, &block_events));
+            assert_ne!(root, receipts_root(&receipts, &[]));
+        }
+    }
 }

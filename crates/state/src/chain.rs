@@ -151,12 +151,15 @@ impl ChainStore {
         let mut by_hash = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
         by_hash.insert(&hash.0, h).map_err(internal)?;
         let mut receipts_table = tx.open_table(RECEIPTS).map_err(internal)?;
-        let encoded = borsh::to_vec(receipts).map_err(internal)?;
+        let (encoded, root) = urbis_core::encode_receipts(receipts, block_events);
         receipts_table
             .insert(h, encoded.as_slice())
             .map_err(internal)?;
         let mut index = tx.open_table(TX_INDEX).map_err(internal)?;
-        for r in receipts.iter().filter(|r| r.nonce_used) {
+        // In key order: neighbouring inserts touch the same B-tree pages.
+        let mut committed: Vec<&Receipt> = receipts.iter().filter(|r| r.nonce_used).collect();
+        committed.sort_unstable_by_key(|r| r.tx_hash.0);
+        for r in committed {
             let earlier = index
                 .insert(&r.tx_hash.0, (h, r.index))
                 .map_err(internal)?
@@ -184,7 +187,6 @@ impl ChainStore {
                 .ok_or_else(|| internal(format!("no receipts accumulator at {p}")))?,
             None => Hash::ZERO,
         };
-        let root = urbis_core::receipts_root(receipts, block_events);
         let acc = urbis_core::receipts_acc(&previous, &root);
         let mut both = [0u8; 64];
         both[..32].copy_from_slice(&root.0);
