@@ -103,8 +103,7 @@ fn escrow(
     if to == ctx.sender() {
         return Err(invalid("cannot pay yourself through escrow"));
     }
-    let id = ops::make_hold(ctx, MODULE, symbol, amount, expires_ms, false)?;
-    ctx.put(keys::escrow(&id), &to);
+    let id = ops::make_hold(ctx, MODULE, symbol, amount, expires_ms, Some(to))?;
     ctx.emit(
         Event::new(MODULE, "escrowed")
             .with("hold", id)
@@ -122,13 +121,17 @@ fn escrow(
 
 /// The escrow payment `hold` and its payee (`not_found` if there is none, or it is closed).
 fn escrow_of(ctx: &Ctx<'_>, hold: &Hash) -> Result<(crate::Hold, Address), UrbisError> {
-    let payee: Address = ctx.get(&keys::escrow(hold))?.ok_or_else(|| {
+    let not_found = || {
         UrbisError::new(
             ErrorCode::NotFound,
             format!("no open escrow payment {hold}"),
         )
-    })?;
-    Ok((store::hold(ctx, hold)?, payee))
+    };
+    let h: crate::Hold = ctx.get(&keys::hold(hold))?.ok_or_else(not_found)?;
+    match h.payee {
+        Some(payee) if h.owner == MODULE => Ok((h, payee)),
+        _ => Err(not_found()),
+    }
 }
 
 fn claim(ctx: &mut Ctx<'_>, hold: Hash) -> Result<(), UrbisError> {
@@ -139,7 +142,6 @@ fn claim(ctx: &mut Ctx<'_>, hold: Hash) -> Result<(), UrbisError> {
             "only the payee may claim an escrow payment",
         ));
     }
-    ctx.delete(keys::escrow(&hold));
     ops::release_hold(ctx, MODULE, &hold, &[(payee, h.amount)])
 }
 
@@ -151,7 +153,6 @@ fn cancel(ctx: &mut Ctx<'_>, hold: Hash) -> Result<(), UrbisError> {
             "only the payer may cancel an escrow payment",
         ));
     }
-    ctx.delete(keys::escrow(&hold));
     ops::refund_hold(ctx, Some(MODULE), &hold, "refunded")
 }
 

@@ -29,8 +29,3 @@ pub fn balance(symbol: &str, addr: &Address) -> Vec<u8> {
 pub fn hold(id: &Hash) -> Vec<u8> {
     format!("{HOLD_PREFIX}{id}").into_bytes()
 }
-
-/// The payee of an escrow payment (a hold the assets module owns itself).
-pub fn escrow(hold: &Hash) -> Vec<u8> {
-    urbis_runtime::kit::key(MODULE, &[&"escrow", hold])
-}

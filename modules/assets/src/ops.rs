@@ -77,7 +77,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
             asset,
             amount,
             expires_ms,
-        } => borsh::to_vec(&make_hold(ctx, caller, &asset, amount, expires_ms, true)?),
+        } => borsh::to_vec(&make_hold(ctx, caller, &asset, amount, expires_ms, None)?),
         AssetsOp::Release { hold, payouts } => {
             borsh::to_vec(&release_hold(ctx, caller, &hold, &payouts)?)
         }
@@ -88,15 +88,15 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
     Ok(answer.expect("borsh to vec never fails"))
 }
 
-/// Move `amount` of `symbol` from the signer into a hold owned by `owner`; `held` says whether
-/// to emit the `held` event (an escrow payment emits its own `escrowed` instead).
+/// Move `amount` of `symbol` from the signer into a hold owned by `owner`. An escrow payment
+/// (`payee` given) emits its own `escrowed` event; any other hold emits `held`.
 pub(crate) fn make_hold(
     ctx: &mut Ctx<'_>,
     owner: &str,
     symbol: &str,
     amount: u64,
     expires_ms: Option<u64>,
-    held: bool,
+    payee: Option<Address>,
 ) -> Result<Hash, UrbisError> {
     if amount == 0 {
         return Err(invalid("a hold must be of a positive amount"));
@@ -123,6 +123,7 @@ pub(crate) fn make_hold(
         owner: owner.to_string(),
         expires_ms,
         created_height: ctx.height(),
+        payee,
     };
     store::put_balance(ctx, symbol, &payer, left);
     store::put_asset(ctx, &asset);
@@ -130,7 +131,7 @@ pub(crate) fn make_hold(
     if let Some(t) = expires_ms {
         ctx.schedule_at(t, id.0.to_vec());
     }
-    if !held {
+    if payee.is_some() {
         return Ok(id);
     }
     let mut ev = Event::new(MODULE, "held")
@@ -257,10 +258,6 @@ pub(crate) fn expire(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError
     if ctx.get_raw(&keys::hold(&id))?.is_none() {
         // Released or refunded before it expired: nothing to do.
         return Ok(());
-    }
-    // An escrow payment's payee record goes with its hold.
-    if ctx.get_raw(&keys::escrow(&id))?.is_some() {
-        ctx.delete(keys::escrow(&id));
     }
     refund_hold(ctx, None, &id, "hold_expired")
 }

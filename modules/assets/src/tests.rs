@@ -459,13 +459,7 @@ fn escrow_payments_are_claimed_cancelled_or_expire_exactly_once() {
     assert_eq!(balance(&chain, "alice"), 9_700);
     assert_eq!(asset(&chain)["held"], 0);
     chain.fails(&key("bob"), claim(h3), ErrorCode::NotFound);
-    assert!(
-        chain
-            .view()
-            .get(&crate::keys::escrow(&h3))
-            .unwrap()
-            .is_none()
-    );
+    assert!(chain.view().get(&crate::keys::hold(&h3)).unwrap().is_none());
 
     // Bad input changes nothing.
     chain.fails(

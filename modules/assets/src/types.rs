@@ -45,6 +45,9 @@ pub struct Hold {
     /// When it is refunded by itself (block time, milliseconds), if ever.
     pub expires_ms: Option<u64>,
     pub created_height: u64,
+    /// The payee of an escrow payment (a hold the assets module makes for its own `escrow`
+    /// call: only the payee may claim it); `None` for holds other modules make.
+    pub payee: Option<Address>,
 }
 
 /// Symbols: 1 to 12 ASCII letters and digits, starting with a letter (`EURc`, `TRANSIT1`).
