@@ -17,6 +17,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_rewards::module(),
         urbis_assets::module(),
         urbis_notices::module(),
+        urbis_identity::module(),
     ]
 }
 
