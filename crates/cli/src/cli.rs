@@ -88,6 +88,13 @@ pub enum Command {
     /// Verifiable elections: run a simulated election, verify an election record.
     #[command(subcommand)]
     Election(ElectionCmd),
+    /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
+    /// accreditation and status lists.
+    #[command(subcommand)]
+    Did(crate::identity::DidCmd),
+    /// SD-JWT verifiable credentials: issue, present, verify against the chain, revoke.
+    #[command(subcommand)]
+    Credential(crate::identity::CredentialCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -26,31 +26,31 @@ use crate::{fail, output, values};
 /// Largest proof or genesis file read.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-struct Ctx {
-    node: String,
+pub(crate) struct Ctx {
+    pub(crate) node: String,
     keystore_path: Option<PathBuf>,
-    passphrase: Source,
-    out: Output,
+    pub(crate) passphrase: Source,
+    pub(crate) out: Output,
 }
 
 impl Ctx {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::new(&self.node)?)
     }
 
-    fn keystore_path(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn keystore_path(&self) -> anyhow::Result<PathBuf> {
         match &self.keystore_path {
             Some(p) => Ok(p.clone()),
             None => Ok(Keystore::default_path()?),
         }
     }
 
-    fn keystore(&self) -> anyhow::Result<Keystore> {
+    pub(crate) fn keystore(&self) -> anyhow::Result<Keystore> {
         Ok(Keystore::open(self.keystore_path()?)?)
     }
 
     /// The secret key `name`, asking for the passphrase only if it is sealed.
-    fn secret(&self, ks: &Keystore, name: &str) -> anyhow::Result<SecretKey> {
+    pub(crate) fn secret(&self, ks: &Keystore, name: &str) -> anyhow::Result<SecretKey> {
         let pass = if ks.is_sealed(name)? {
             Some(self.passphrase.get(&format!("key {name:?}"))?)
         } else {
@@ -61,7 +61,7 @@ impl Ctx {
 
     /// The passphrase new keys are sealed with: the keystore's (checked against its keys), or,
     /// for a keystore without sealed keys yet, a new one (asked twice on a terminal).
-    fn passphrase_for_new_key(&self, ks: &Keystore) -> anyhow::Result<Passphrase> {
+    pub(crate) fn passphrase_for_new_key(&self, ks: &Keystore) -> anyhow::Result<Passphrase> {
         if ks.has_sealed_keys() {
             self.passphrase.get("the keystore")
         } else {
@@ -73,7 +73,7 @@ impl Ctx {
     }
 
     /// An address given as `urbis1…` or as the name of a key in the keystore.
-    fn resolve_address(&self, text: &str) -> anyhow::Result<Address> {
+    pub(crate) fn resolve_address(&self, text: &str) -> anyhow::Result<Address> {
         if let Ok(addr) = text.parse::<Address>() {
             return Ok(addr);
         }
@@ -126,6 +126,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         Command::Keys(cmd) => keys(&ctx, cmd),
         Command::Tx(cmd) => tx(&ctx, cmd).await,
+        Command::Did(cmd) => crate::identity::did(&ctx, cmd).await,
+        Command::Credential(cmd) => crate::identity::credential(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;
@@ -572,7 +574,7 @@ fn assets_call(ctx: &Ctx, cmd: AssetsTx) -> anyhow::Result<(TxOpts, Call)> {
 }
 
 /// Sign with `--from`, submit, and print the outcome; a failed receipt is an error.
-async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
+pub(crate) async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
     let key: SecretKey = ctx.secret(&ctx.keystore()?, &opts.from)?;
     let client = ctx.client()?;
     let signer = Signer::for_node(&client, key).await?;

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod dev;
 mod election;
+mod identity;
 mod network;
 mod output;
 mod passphrase;

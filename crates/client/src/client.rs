@@ -230,6 +230,73 @@ impl Client {
         self.get(&segments, &query).await
     }
 
+    /// `GET /1.0/identifiers/{did}` (DID resolution): the resolution result. A deactivated
+    /// DID (HTTP 410) is a result too (`didDocumentMetadata.deactivated`); resolution errors
+    /// (`invalidDid`, `notFound`, …) are [`ClientError::Api`] with that error as code.
+    pub async fn resolve_did(
+        &self,
+        did: &str,
+        version_id: Option<u64>,
+        version_time: Option<&str>,
+        prove: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let v = version_id.map(|v| v.to_string());
+        let mut query = Vec::new();
+        if let Some(v) = &v {
+            query.push(("versionId", v.as_str()));
+        }
+        if let Some(t) = version_time {
+            query.push(("versionTime", t));
+        }
+        if prove {
+            query.push(("prove", "true"));
+        }
+        let url = self.url(&["1.0", "identifiers", did], &query)?;
+        let mut resp = self.http.request(Method::GET, url).send().await?;
+        let status = resp.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ClientError::Decode("resolution result too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Decode(format!("not a resolution result (HTTP {status}): {e}"))
+        })?;
+        if status.is_success() || status == StatusCode::GONE {
+            return Ok(json);
+        }
+        let meta = &json["didResolutionMetadata"];
+        match meta["error"].as_str() {
+            Some(code) => Err(ClientError::Api {
+                status: status.as_u16(),
+                code: crate::error::ApiCode::parse(code),
+                detail: meta["errorMessage"].as_str().unwrap_or(code).to_string(),
+            }),
+            None => Err(api_error(status.as_u16(), &body)),
+        }
+    }
+
+    /// `GET /v1/status-lists/{id}` (`?idx=N&prove=…`).
+    pub async fn status_list(
+        &self,
+        id: u64,
+        idx: Option<u64>,
+        prove: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let idx = idx.map(|i| i.to_string());
+        let mut query = Vec::new();
+        if let Some(i) = &idx {
+            query.push(("idx", i.as_str()));
+        }
+        if prove {
+            query.push(("prove", "true"));
+        }
+        self.get(&["v1", "status-lists", &id.to_string()], &query)
+            .await
+    }
+
     /// `GET /v1/events/search`: one page of indexed events matching `q`.
     pub async fn search_events(&self, q: &EventQuery) -> Result<SearchResult, ClientError> {
         let params: Vec<(String, String)> = serde_json::to_value(q)

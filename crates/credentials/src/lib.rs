@@ -7,6 +7,7 @@
 pub mod jose;
 pub mod sdjwt;
 pub mod status;
+pub mod types;
 pub mod vc;
 
 /// Why a credential, presentation, key or list was refused. Each has a stable code

@@ -226,7 +226,7 @@ impl ApiState {
     }
 
     /// A slot for a request that waits for the chain, or `overloaded`.
-    fn wait_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    pub(crate) fn wait_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         self.waiting.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(
                 ErrorCode::Overloaded,
@@ -259,6 +259,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/modules", get(modules))
         .route("/v1/modules/{name}", get(module_info))
         .route("/v1/events/search", get(search_events))
+        .route("/1.0/identifiers/{did}", get(crate::identity::resolve))
+        .route("/v1/status-lists/{id}", get(crate::identity::status_list))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod dev;
+pub mod identity;
 pub mod node;
 pub mod openapi;
 pub mod problem;

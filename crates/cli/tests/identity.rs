@@ -1,0 +1,260 @@
+//! Identity through the `urbis` binary and the HTTP API: a citizen creates a DID, receives a
+//! resident credential from an accredited issuer, presents two of its claims to a verifier
+//! that checks it against the chain; the issuer revokes it and the same presentation fails.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::TestNode;
+
+fn run(node_url: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
+        .env("URBIS_PASSPHRASE", "identity test")
+        .env_remove("URBIS_PASSPHRASE_FILE")
+        .stdin(Stdio::null())
+        .args(["--node", node_url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let urbis = |args: &[&str]| run(&node.url, dir.path(), args);
+    let ok = |r: (bool, String, String)| {
+        assert!(r.0, "{} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(urbis(&["keys", "import", "admin", "--seed", &seed]));
+    ok(urbis(&["keys", "new", "registry"]));
+    ok(urbis(&["keys", "new", "alice"]));
+    ok(urbis(&[
+        "tx",
+        "accounts",
+        "grant-role",
+        "--from",
+        "admin",
+        "--account",
+        "registry",
+        "--role",
+        "department",
+    ]));
+    // The registry office's DID (a department's organisation) and Alice's own (no role needed).
+    let registry = ok(urbis(&[
+        "did",
+        "create",
+        "--from",
+        "registry",
+        "--subject",
+        "organisation",
+    ]));
+    let alice = ok(urbis(&["did", "create", "--from", "alice"]));
+    // The DID is the last line (after the transaction's receipt).
+    let alice = alice.lines().last().unwrap().trim();
+    let registry = registry.lines().last().unwrap().trim();
+    assert!(alice.starts_with("did:urbis:"));
+
+    // Resolution in the DIF shape.
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/1.0/identifiers/{alice}", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["didDocument"]["id"], alice);
+    assert_eq!(body["didDocumentMetadata"]["versionId"], "1");
+    assert!(
+        body["didDocumentMetadata"]["created"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let bare = http
+        .get(format!("{}/1.0/identifiers/{alice}", node.url))
+        .header("accept", "application/did+ld+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bare.headers()["content-type"].to_str().unwrap(),
+        "application/did+ld+json"
+    );
+    let doc: serde_json::Value = bare.json().await.unwrap();
+    assert_eq!(doc["id"], alice);
+    for (did, status, error) in [
+        ("did:urbis:XYZ".to_string(), 400, "invalidDid"),
+        (format!("did:urbis:{}", "0".repeat(40)), 404, "notFound"),
+        ("did:web:example.org".to_string(), 501, "methodNotSupported"),
+    ] {
+        let r = http
+            .get(format!("{}/1.0/identifiers/{did}", node.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{did}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["didResolutionMetadata"]["error"], error);
+        assert!(b["didDocument"].is_null());
+    }
+
+    // The city accredits the registry office; it opens a status list.
+    ok(urbis(&[
+        "did",
+        "accredit",
+        "--from",
+        "admin",
+        "--issuer",
+        "registry",
+        "--type",
+        "urn:urbis:resident",
+    ]));
+    ok(urbis(&[
+        "did",
+        "status-list",
+        "--from",
+        "registry",
+        "--bits",
+        "1",
+        "--size",
+        "131072",
+    ]));
+    let list: serde_json::Value = http
+        .get(format!("{}/v1/status-lists/1", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["issuer"], registry);
+    assert_eq!(list["status_list"]["bits"], 1);
+
+    // Issue, present two claims, verify.
+    let claims = dir.path().join("claims.json");
+    std::fs::write(
+        &claims,
+        r#"{"given_name": "Ana", "family_name": "Peeters", "birthdate": "1990-04-01",
+            "address": {"street_address": "Veldstraat 1", "locality": "Ghent", "postal_code": "9000"}}"#,
+    )
+    .unwrap();
+    let cred = dir.path().join("cred.txt");
+    let pres = dir.path().join("pres.txt");
+    let (c, p) = (cred.to_str().unwrap(), pres.to_str().unwrap());
+    ok(urbis(&[
+        "credential",
+        "issue",
+        "--from",
+        "registry",
+        "--type",
+        "urn:urbis:resident",
+        "--subject",
+        alice,
+        "--claims",
+        claims.to_str().unwrap(),
+        "--status-list",
+        "1",
+        "--out",
+        c,
+    ]));
+    // Someone else cannot present it: it is bound to Alice's key.
+    let r = urbis(&[
+        "credential",
+        "present",
+        c,
+        "--disclose",
+        "given_name",
+        "--audience",
+        "a",
+        "--nonce",
+        "n",
+        "--holder",
+        "registry",
+    ]);
+    assert!(!r.0 && r.2.contains("key_mismatch"), "{}", r.2);
+    ok(urbis(&[
+        "credential",
+        "present",
+        c,
+        "--disclose",
+        "given_name,address.locality",
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-7",
+        "--holder",
+        "alice",
+        "--out",
+        p,
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&ok(urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-7",
+    ])))
+    .unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["issuer"], registry);
+    assert_eq!(report["claims"]["given_name"], "Ana");
+    assert_eq!(report["claims"]["address"]["locality"], "Ghent");
+    assert!(report["claims"].get("family_name").is_none());
+    assert!(report["claims"]["address"].get("street_address").is_none());
+    // A replay to another verifier, or with another nonce, fails.
+    let r = urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "bank",
+        "--nonce",
+        "n-7",
+    ]);
+    assert!(!r.0 && r.2.contains("wrong_audience"), "{}", r.2);
+    let r = urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-8",
+    ]);
+    assert!(!r.0 && r.2.contains("wrong_nonce"), "{}", r.2);
+
+    // Revoked: the same presentation now fails.
+    ok(urbis(&["credential", "revoke", c, "--from", "registry"]));
+    let r = urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-7",
+    ]);
+    assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
+
+    // Alice rotates to her pre-committed key; the old version stays resolvable.
+    ok(urbis(&["did", "rotate", "--from", "alice"]));
+    let v1: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["did", "show", alice, "--version-id", "1"]))).unwrap();
+    assert_eq!(v1["didDocumentMetadata"]["versionId"], "1");
+    assert_eq!(v1["didDocumentMetadata"]["nextVersionId"], "2");
+}
