@@ -77,6 +77,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/modules/{name}",
         "One module's description (as in /v1/modules).",
     ),
+    (
+        "get",
+        "/1.0/identifiers/{did}",
+        "DID resolution (DIF Universal Resolver HTTP interface, W3C DID Resolution): a resolution result {@context, didDocument, didResolutionMetadata, didDocumentMetadata}; with Accept: application/did+ld+json the bare DID document. Errors keep the result shape (didResolutionMetadata.error: invalidDid 400, notFound 404, methodNotSupported 501, representationNotSupported 406, invalidOptions 400); a deactivated DID answers 410.",
+    ),
+    (
+        "get",
+        "/v1/status-lists/{id}",
+        "A credential status list in IETF Token Status List form ({bits, lst}: zlib-compressed, base64url), with its issuer and size; ?idx= adds that entry's status, and prove=true the proof bundle of the 1 KiB chunk holding it.",
+    ),
 ];
 
 /// Query parameters of an endpoint: `(name, type, description)`.
@@ -123,6 +133,31 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
             ("kind", "string", "Needs module."),
             ("account", "string", "An attribute equal to this address."),
             ("object", "string", "An attribute equal to this value."),
+        ],
+        ("get", "/1.0/identifiers/{did}") => &[
+            (
+                "versionId",
+                "string",
+                "Resolve this version (1 is the inception).",
+            ),
+            (
+                "versionTime",
+                "string",
+                "Resolve the version in force at this RFC 3339 date-time.",
+            ),
+            (
+                "prove",
+                "boolean",
+                "Add `proof`: the proof bundle of identity/version/<id>/<n>, the record the document is rendered from.",
+            ),
+        ],
+        ("get", "/v1/status-lists/{id}") => &[
+            ("idx", "integer", "Also answer this entry's status."),
+            (
+                "prove",
+                "boolean",
+                "With idx: the proof bundle of the chunk holding the entry.",
+            ),
         ],
         ("get", "/v1/blocks/{id}") => &[
             (
@@ -182,6 +217,11 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
         ("get", "/v1/evidence") => ("application/json", r("EvidenceList")),
         ("get", "/v1/modules") => ("application/json", r("ModuleList")),
         ("get", "/v1/modules/{name}") => ("application/json", r("Module")),
+        ("get", "/1.0/identifiers/{did}") => (
+            "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+            r("DidResolutionResult"),
+        ),
+        ("get", "/v1/status-lists/{id}") => ("application/json", r("StatusListAnswer")),
         _ => ("application/json", json!({})),
     }
 }
@@ -235,6 +275,49 @@ fn api_schemas(s: &mut Map<String, Value>) {
             "version": {"type": "string"},
         }),
     ));
+    s.insert(
+        "DidResolutionResult".into(),
+        obj(
+            &["didDocument", "didResolutionMetadata", "didDocumentMetadata"],
+            json!({
+                "@context": {"type": "string"},
+                "didDocument": nullable(json!({"type": "object", "description": "A W3C DID Core document (docs/did-method.md)."})),
+                "didResolutionMetadata": json!({"type": "object", "properties": {
+                    "contentType": {"type": "string"},
+                    "error": {"type": "string", "enum": ["invalidDid", "notFound", "methodNotSupported", "representationNotSupported", "invalidOptions"]},
+                    "errorMessage": {"type": "string"},
+                }}),
+                "didDocumentMetadata": json!({"type": "object", "properties": {
+                    "created": {"type": "string", "format": "date-time"},
+                    "updated": {"type": "string", "format": "date-time"},
+                    "versionId": {"type": "string"},
+                    "nextVersionId": {"type": "string"},
+                    "nextUpdate": {"type": "string", "format": "date-time"},
+                    "deactivated": {"type": "boolean"},
+                }}),
+                "proof": r("ProofBundle"),
+            }),
+        ),
+    );
+    s.insert(
+        "StatusListAnswer".into(),
+        obj(
+            &["id", "issuer", "bits", "size", "status_list", "height"],
+            json!({
+                "id": uint,
+                "issuer": {"type": "string"},
+                "bits": {"type": "integer", "enum": [1, 2]},
+                "size": uint,
+                "status_list": obj(&["bits", "lst"], json!({"bits": uint, "lst": {"type": "string"}})),
+                "height": uint,
+                "idx": uint,
+                "status": uint,
+                "chunk": uint,
+                "chunk_bytes": {"type": "string"},
+                "proof": r("ProofBundle"),
+            }),
+        ),
+    );
     s.insert(
         "TxStatus".into(),
         json!({
