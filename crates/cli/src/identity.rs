@@ -94,6 +94,40 @@ pub enum DidCmd {
         #[arg(long, default_value_t = u64::MAX)]
         until_ms: u64,
     },
+    /// Name the guardians (other DIDs) who may together recover NAME's DID, and how many of
+    /// them must agree (at least 2); it takes effect after a time-lock unless NAME vetoes.
+    RecoverySet {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// Comma-separated DIDs (or keystore names that have one).
+        #[arg(long, value_delimiter = ',')]
+        guardians: Vec<String>,
+        #[arg(long, default_value_t = 2)]
+        threshold: u8,
+        /// Time-lock in hours of block time (at least 1).
+        #[arg(long, default_value_t = 72)]
+        delay_hours: u64,
+    },
+    /// As a guardian (--from: the name whose DID is the guardian), start or approve the
+    /// recovery of DID to a new controlling account and its committed next key.
+    Recover {
+        #[command(flatten)]
+        tx: TxOpts,
+        did: String,
+        /// The new controlling account (address or keystore name).
+        #[arg(long)]
+        new_controller: String,
+        /// The new controller's pre-rotation commitment (`urbis did commitment NAME` prints it).
+        #[arg(long)]
+        next_key_hash: Hash,
+    },
+    /// Stop a recovery of NAME's DID before its time-lock ends.
+    Veto {
+        #[command(flatten)]
+        tx: TxOpts,
+    },
+    /// Print the pre-rotation commitment of an account (address or keystore name).
+    Commitment { account: String },
     /// Create a status list for the credentials NAME's DID issues.
     StatusList {
         #[command(flatten)]
@@ -477,6 +511,67 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
                 until_ms,
             };
             send(ctx, &tx, Call::new(urbis_identity::MODULE, &call)).await
+        }
+        DidCmd::RecoverySet {
+            tx,
+            guardians,
+            threshold,
+            delay_hours,
+        } => {
+            let wallet = load_wallet(ctx)?;
+            let e = entry(&wallet, &tx.from)?.clone();
+            let guardians = guardians
+                .iter()
+                .map(|g| did_of(ctx, g))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let call = IdentityCall::SetRecovery {
+                did: e.did,
+                recovery: Some(urbis_identity::Recovery {
+                    guardians,
+                    threshold,
+                    delay_ms: delay_hours.saturating_mul(3_600_000),
+                }),
+            };
+            let opts = TxOpts {
+                from: e.controller,
+                no_wait: tx.no_wait,
+            };
+            send(ctx, &opts, Call::new(urbis_identity::MODULE, &call)).await
+        }
+        DidCmd::Recover {
+            tx,
+            did,
+            new_controller,
+            next_key_hash,
+        } => {
+            let wallet = load_wallet(ctx)?;
+            let g = entry(&wallet, &tx.from)?.clone();
+            let call = IdentityCall::Recover {
+                did: did_of(ctx, &did)?,
+                guardian: g.did,
+                new_controller: ctx.resolve_address(&new_controller)?,
+                next_key_hash,
+            };
+            let opts = TxOpts {
+                from: g.controller,
+                no_wait: tx.no_wait,
+            };
+            send(ctx, &opts, Call::new(urbis_identity::MODULE, &call)).await
+        }
+        DidCmd::Veto { tx } => {
+            let wallet = load_wallet(ctx)?;
+            let e = entry(&wallet, &tx.from)?.clone();
+            let opts = TxOpts {
+                from: e.controller,
+                no_wait: tx.no_wait,
+            };
+            let call = IdentityCall::Veto { did: e.did };
+            send(ctx, &opts, Call::new(urbis_identity::MODULE, &call)).await
+        }
+        DidCmd::Commitment { account } => {
+            let addr = ctx.resolve_address(&account)?;
+            println!("{}", next_key_commitment(&addr));
+            Ok(())
         }
         DidCmd::StatusList { tx, bits, size } => {
             let wallet = load_wallet(ctx)?;

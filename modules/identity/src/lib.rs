@@ -28,6 +28,7 @@
 //! | `identity/list/<id:020>` | [`StatusListMeta`] |
 //! | `identity/chunk/<id:020>/<chunk:010>` | raw bytes (absent: all zero) |
 //! | `identity/next_list` | `u64` |
+//! | `identity/recovery/<id hex>` | [`PendingRecovery`] |
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
@@ -39,12 +40,23 @@
 //! | `withdraw_accreditation {issuer, vct}` | city admin | `unauthorized`, `not_found` |
 //! | `create_status_list {issuer, bits, size}` | the issuer DID's controller | `invalid_argument`, `not_found`, `unauthorized`, `invalid_state` |
 //! | `set_status {list, idx, status}` | the list issuer's controller | `not_found`, `unauthorized`, `invalid_argument` |
+//! | `set_recovery {did, recovery}` | the controller (open) | `invalid_argument` (fewer than 2 guardians or a threshold below 2, time-lock under 1 h), `not_found`, `unauthorized`, `invalid_state` (deactivated guardian, recovery under way) |
+//! | `recover {did, guardian, new_controller, next_key_hash}` | a guardian's controller (open) | `not_found`, `invalid_state` (no guardians, deactivated, another recovery), `unauthorized` (not a guardian), `already_exists` (approved already) |
+//! | `veto {did}` | the controller (open) | `not_found`, `unauthorized`, `invalid_state` (time-lock over) |
+//!
+//! **Recovery.** A controller may name 2–8 guardian DIDs and a threshold of at least 2; that
+//! many guardians, each through its own DID's controlling account, hand control to a new
+//! account (committing its next key). It takes effect through the scheduler once the time-lock
+//! (default 72 h of block time, at least 1 h) after the last needed approval has passed, unless
+//! the current controller vetoes it before then. Nobody, the city included, takes over a DID
+//! alone.
 //!
 //! Events: `created {did, subject}`, `updated {did, version}`, `rotated {did, version}`,
-//! `deactivated {did}`, `accredited {issuer, vct}`, `accreditation_withdrawn {issuer, vct}`,
+//! `deactivated {did}`, `recovery_set`, `recovery_approved`, `recovery_vetoed`, `recovered`, `accredited {issuer, vct}`, `accreditation_withdrawn {issuer, vct}`,
 //! `status_list_created {list, issuer}`, `status_set {list, idx, status}`.
 //!
 //! Queries: `did/<did>`, `version/<did>/<n>`, `versions/<did>` (list), `accreditation/<vct>/<did>`,
+//! `accreditations/<vct>` (list: the type's trust list), `recovery/<did>`,
 //! `status_list/<id>`, `chunk/<id>/<n>`, `chunks/<id>` (list).
 //!
 //! Privacy: documents hold public keys and service endpoints only; a person's DID says nothing
@@ -65,7 +77,8 @@ use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo, decode_value}
 
 use types::invalid;
 pub use types::{
-    Accreditation, DidRecord, Document, Jwk, Method, Purpose, Service, StatusListMeta, Subject,
+    Accreditation, DidRecord, Document, Jwk, Method, PendingRecovery, Purpose, Recovery, Service,
+    StatusListMeta, Subject,
 };
 
 /// Namespace and module name.
@@ -78,6 +91,11 @@ pub const CHUNK_BYTES: u64 = 1024;
 pub const MAX_LIST_SIZE: u64 = 1 << 20;
 /// Longest credential type.
 pub const MAX_VCT: usize = 128;
+/// Most guardians of a DID.
+pub const MAX_GUARDIANS: usize = 8;
+/// Default and shortest time-lock of a recovery (72 h and 1 h of block time).
+pub const DEFAULT_RECOVERY_DELAY_MS: u64 = 72 * 3_600_000;
+pub const MIN_RECOVERY_DELAY_MS: u64 = 3_600_000;
 
 const DID_DOMAIN: &[u8] = b"urbis/did/v1";
 const NEXT_KEY_DOMAIN: &[u8] = b"urbis/did-next-key/v1";
@@ -163,6 +181,12 @@ pub mod keys {
     pub fn next_list() -> Vec<u8> {
         kit::key(MODULE, &[&"next_list"])
     }
+    pub fn recovery(id: &[u8; 20]) -> Vec<u8> {
+        kit::key(MODULE, &[&"recovery", &hex::encode(id)])
+    }
+    pub fn accreditations(vct: &str) -> Vec<u8> {
+        kit::prefix(MODULE, &[&"accreditation", &vct])
+    }
 }
 
 /// A call to the identity module (borsh in transactions; never reorder, only append).
@@ -208,6 +232,22 @@ pub enum IdentityCall {
     CreateStatusList { issuer: String, bits: u8, size: u64 },
     /// Set entry `idx` of `list` to `status` (0 valid, 1 invalid, 2 suspended).
     SetStatus { list: u64, idx: u64, status: u8 },
+    /// Name the guardians who may recover the DID (`null`: nobody). By its controller.
+    SetRecovery {
+        did: String,
+        recovery: Option<Recovery>,
+    },
+    /// A guardian (sent by the controller of the guardian DID `guardian`) starts a recovery
+    /// of `did` to `new_controller`, committing its next key; or approves the one under way
+    /// if it is the same.
+    Recover {
+        did: String,
+        guardian: String,
+        new_controller: Address,
+        next_key_hash: Hash,
+    },
+    /// The current controller stops a recovery before its time-lock ends.
+    Veto { did: String },
 }
 
 /// Queries and events (`GET /v1/modules`).
@@ -233,6 +273,16 @@ pub const INFO: ModuleInfo = ModuleInfo {
             path: "accreditation/<vct>/<did>",
             list: false,
             description: "Whether and when an issuer is accredited for a credential type.",
+        },
+        QueryInfo {
+            path: "accreditations/<vct>",
+            list: true,
+            description: "The trust list of a credential type: every issuer accredited for it, with periods.",
+        },
+        QueryInfo {
+            path: "recovery/<did>",
+            list: false,
+            description: "The recovery of a DID under way: new controller, approvals, when it takes effect.",
         },
         QueryInfo {
             path: "status_list/<id>",
@@ -270,6 +320,26 @@ pub const INFO: ModuleInfo = ModuleInfo {
             kind: "deactivated",
             attributes: &["did"],
             description: "A DID was deactivated.",
+        },
+        EventInfo {
+            kind: "recovery_set",
+            attributes: &["did", "guardians", "threshold"],
+            description: "A DID named (or removed) its guardians.",
+        },
+        EventInfo {
+            kind: "recovery_approved",
+            attributes: &["did", "guardian", "approvals", "effective_ms"],
+            description: "A guardian started or approved a recovery; effective_ms once the threshold is met.",
+        },
+        EventInfo {
+            kind: "recovery_vetoed",
+            attributes: &["did"],
+            description: "The controller stopped a recovery.",
+        },
+        EventInfo {
+            kind: "recovered",
+            attributes: &["did", "version"],
+            description: "A recovery took effect: a new account controls the DID.",
         },
         EventInfo {
             kind: "accredited",
@@ -387,6 +457,7 @@ fn create(
         created_ms: now,
         updated_ms: now,
         deactivated: false,
+        recovery: None,
     };
     save(ctx, &rec);
     ctx.emit(
@@ -612,6 +683,192 @@ fn set_status(ctx: &mut Ctx<'_>, list: u64, idx: u64, status: u8) -> Result<(), 
     Ok(())
 }
 
+fn set_recovery(
+    ctx: &mut Ctx<'_>,
+    did: &str,
+    recovery: Option<Recovery>,
+) -> Result<(), UrbisError> {
+    if let Some(r) = &recovery {
+        let n = r.guardians.len();
+        if !(2..=MAX_GUARDIANS).contains(&n) || r.threshold < 2 || usize::from(r.threshold) > n {
+            return Err(invalid(format!(
+                "recovery needs 2 to {MAX_GUARDIANS} guardians and a threshold of at least 2 (nobody recovers a DID alone)"
+            )));
+        }
+        if r.delay_ms < MIN_RECOVERY_DELAY_MS {
+            return Err(invalid(format!(
+                "the recovery time-lock is at least {MIN_RECOVERY_DELAY_MS} ms"
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for g in &r.guardians {
+            if g == did || !seen.insert(g.as_str()) {
+                return Err(invalid("guardians are other DIDs, each once"));
+            }
+            parse_did(g)?;
+        }
+    }
+    let rec = controlled(ctx, did)?;
+    if let Some(r) = &recovery {
+        for g in &r.guardians {
+            if load(ctx, g)?.deactivated {
+                return Err(UrbisError::new(
+                    ErrorCode::InvalidState,
+                    format!("{g} is deactivated"),
+                ));
+            }
+        }
+    }
+    if ctx.get_raw(&keys::recovery(&rec.id))?.is_some() {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            "a recovery is under way: veto it first",
+        ));
+    }
+    let mut rec = next_version(ctx, rec)?;
+    let (guardians, threshold) = recovery
+        .as_ref()
+        .map_or((0, 0), |r| (r.guardians.len(), r.threshold));
+    rec.recovery = recovery;
+    save(ctx, &rec);
+    ctx.emit(
+        Event::new(MODULE, "recovery_set")
+            .with("did", did)
+            .with("guardians", guardians)
+            .with("threshold", threshold),
+    );
+    Ok(())
+}
+
+fn recover(
+    ctx: &mut Ctx<'_>,
+    did: &str,
+    guardian: String,
+    new_controller: Address,
+    next_key_hash: Hash,
+) -> Result<(), UrbisError> {
+    let rec = load(ctx, did)?;
+    let cfg = rec.recovery.clone().ok_or_else(|| {
+        UrbisError::new(ErrorCode::InvalidState, format!("{did} names no guardians"))
+    })?;
+    if !cfg.guardians.contains(&guardian) {
+        return Err(unauthorized("only the DID's guardians may recover it"));
+    }
+    let g = load(ctx, &guardian)?;
+    if g.controller != ctx.sender() || g.deactivated {
+        return Err(unauthorized(
+            "a guardian acts through the controlling account of its own DID",
+        ));
+    }
+    if rec.deactivated {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            format!("{did} is deactivated"),
+        ));
+    }
+    if next_key_hash == next_key_commitment(&new_controller) {
+        return Err(invalid(
+            "the next key must differ from the new controlling one",
+        ));
+    }
+    let key = keys::recovery(&rec.id);
+    let now = ctx.timestamp_ms();
+    let mut pending = match ctx.get::<PendingRecovery>(&key)? {
+        None => PendingRecovery {
+            did: did.to_string(),
+            new_controller,
+            next_key_hash,
+            approvals: Vec::new(),
+            started_ms: now,
+            effective_ms: None,
+        },
+        Some(p) => {
+            if p.new_controller != new_controller || p.next_key_hash != next_key_hash {
+                return Err(UrbisError::new(
+                    ErrorCode::InvalidState,
+                    "another recovery of this DID is under way",
+                ));
+            }
+            if p.approvals.contains(&guardian) {
+                return Err(UrbisError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("{guardian} already approved"),
+                ));
+            }
+            p
+        }
+    };
+    pending.approvals.push(guardian.clone());
+    if pending.effective_ms.is_none() && pending.approvals.len() >= usize::from(cfg.threshold) {
+        let t = now
+            .checked_add(cfg.delay_ms)
+            .ok_or_else(|| UrbisError::new(ErrorCode::Overflow, "time-lock overflow"))?;
+        pending.effective_ms = Some(t);
+        ctx.schedule_at(t, rec.id.to_vec());
+    }
+    ctx.put(key, &pending);
+    let mut ev = Event::new(MODULE, "recovery_approved")
+        .with("did", did)
+        .with("guardian", guardian)
+        .with("approvals", pending.approvals.len());
+    if let Some(t) = pending.effective_ms {
+        ev = ev.with("effective_ms", t);
+    }
+    ctx.emit(ev);
+    Ok(())
+}
+
+fn veto(ctx: &mut Ctx<'_>, did: &str) -> Result<(), UrbisError> {
+    let rec = controlled(ctx, did)?;
+    let key = keys::recovery(&rec.id);
+    let pending: PendingRecovery = ctx
+        .get(&key)?
+        .ok_or_else(|| not_found(format!("recovery of {did} under way")))?;
+    if pending
+        .effective_ms
+        .is_some_and(|t| ctx.timestamp_ms() >= t)
+    {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidState,
+            "the recovery's time-lock has passed: it can no longer be vetoed",
+        ));
+    }
+    ctx.delete(key);
+    ctx.emit(Event::new(MODULE, "recovery_vetoed").with("did", did));
+    Ok(())
+}
+
+/// A recovery's time-lock ended: hand control over unless it was vetoed meanwhile.
+fn complete_recovery(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
+    let id: [u8; 20] = payload
+        .try_into()
+        .map_err(|_| UrbisError::new(ErrorCode::Internal, "recovery job payload is not an id"))?;
+    let key = keys::recovery(&id);
+    let Some(pending) = ctx.get::<PendingRecovery>(&key)? else {
+        return Ok(()); // vetoed
+    };
+    if pending.effective_ms.is_none_or(|t| t > ctx.timestamp_ms()) {
+        return Ok(());
+    }
+    ctx.delete(key);
+    let Some(rec) = ctx.get::<DidRecord>(&keys::did(&id))? else {
+        return Ok(());
+    };
+    if rec.deactivated {
+        return Ok(());
+    }
+    let mut rec = next_version(ctx, rec)?;
+    rec.controller = pending.new_controller;
+    rec.next_key_hash = pending.next_key_hash;
+    save(ctx, &rec);
+    ctx.emit(
+        Event::new(MODULE, "recovered")
+            .with("did", did_string(&id))
+            .with("version", rec.version),
+    );
+    Ok(())
+}
+
 fn parse_u64(what: &str, text: &str) -> Result<u64, UrbisError> {
     kit::parse_u64(what, text)
 }
@@ -651,7 +908,10 @@ impl Module for Identity {
                 ..
             } | IdentityCall::Update { .. }
                 | IdentityCall::Rotate { .. }
-                | IdentityCall::Deactivate { .. })
+                | IdentityCall::Deactivate { .. }
+                | IdentityCall::SetRecovery { .. }
+                | IdentityCall::Recover { .. }
+                | IdentityCall::Veto { .. })
         )
     }
 
@@ -680,7 +940,20 @@ impl Module for Identity {
                 create_list(ctx, issuer, bits, size)
             }
             IdentityCall::SetStatus { list, idx, status } => set_status(ctx, list, idx, status),
+            IdentityCall::SetRecovery { did, recovery } => set_recovery(ctx, &did, recovery),
+            IdentityCall::Recover {
+                did,
+                guardian,
+                new_controller,
+                next_key_hash,
+            } => recover(ctx, &did, guardian, new_controller, next_key_hash),
+            IdentityCall::Veto { did } => veto(ctx, &did),
         }
+    }
+
+    /// A recovery's time-lock is over.
+    fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
+        complete_recovery(ctx, payload)
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
@@ -693,6 +966,7 @@ impl Module for Identity {
                 Ok(keys::accreditation(vct, did))
             }
             ["status_list", id] => Ok(keys::list(parse_u64("list id", id)?)),
+            ["recovery", did] => Ok(keys::recovery(&parse_did(did)?)),
             ["chunk", id, n] => Ok(keys::chunk(
                 parse_u64("list id", id)?,
                 parse_u64("chunk", n)?,
@@ -723,6 +997,9 @@ impl Module for Identity {
             Some(&"status_list") => json(serde_json::to_value(decode_value::<StatusListMeta>(
                 &key, bytes,
             )?)),
+            Some(&"recovery") => json(serde_json::to_value(decode_value::<PendingRecovery>(
+                &key, bytes,
+            )?)),
             _ => Ok(serde_json::Value::String(hex::encode(bytes))),
         }
     }
@@ -731,6 +1008,10 @@ impl Module for Identity {
         Ok(match path {
             ["versions", did] => Some(keys::versions(&parse_did(did)?)),
             ["chunks", id] => Some(keys::chunks(parse_u64("list id", id)?)),
+            ["accreditations", vct] => {
+                check_vct(vct)?;
+                Some(keys::accreditations(vct))
+            }
             _ => None,
         })
     }
@@ -744,6 +1025,10 @@ impl Module for Identity {
         match path.first() {
             Some(&"versions") => {
                 serde_json::to_value(render_record(&decode_value::<DidRecord>(key, value)?))
+                    .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+            }
+            Some(&"accreditations") => {
+                serde_json::to_value(decode_value::<Accreditation>(key, value)?)
                     .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
             }
             _ => Ok(serde_json::json!({
@@ -769,6 +1054,7 @@ pub fn render_record(rec: &DidRecord) -> serde_json::Value {
         "created_ms": rec.created_ms,
         "updated_ms": rec.updated_ms,
         "deactivated": rec.deactivated,
+        "recovery": rec.recovery,
         "document": rec.document,
         "did_document": did_document(rec),
     })

@@ -234,3 +234,100 @@ fn accredited_issuers_keep_status_lists_with_one_chunk_written_per_change() {
     chain.ok(&key("registry"), set(&chain, 5, 0));
     assert_eq!(chain.snapshot().len(), before + 1);
 }
+
+#[test]
+fn guardians_recover_a_did_after_the_time_lock_unless_the_owner_vetoes() {
+    let mut chain = city();
+    let alice = create(&mut chain, "alice", "alice-next");
+    let g: Vec<String> = ["g1", "g2", "g3"]
+        .iter()
+        .map(|n| create(&mut chain, n, &format!("{n}-next")))
+        .collect();
+    let hour = 3_600_000u64;
+    let set = |chain: &TestChain, guardians: &[String], threshold: u8, delay: u64| {
+        call(
+            chain,
+            json!({"call": "set_recovery", "did": alice,
+                   "recovery": {"guardians": guardians, "threshold": threshold, "delay_ms": delay}}),
+        )
+    };
+    // Nobody recovers alone: one guardian, a threshold of 1, or a short time-lock are refused.
+    chain.fails(
+        &key("alice"),
+        set(&chain, &g[..1], 1, hour),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("alice"),
+        set(&chain, &g, 1, hour),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("alice"),
+        set(&chain, &g, 2, hour - 1),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("g1"),
+        set(&chain, &g, 2, hour),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&key("alice"), set(&chain, &g, 2, hour));
+
+    let recover = |chain: &TestChain, guardian: &str, to: &str| {
+        call(
+            chain,
+            json!({"call": "recover", "did": alice, "guardian": guardian,
+                   "new_controller": addr(to), "next_key_hash": next_key_commitment(&addr(&format!("{to}-next")))}),
+        )
+    };
+    // A non-member, or a member's DID used by someone else, cannot start one.
+    let outsider = create(&mut chain, "mallory", "mallory-next");
+    chain.fails(
+        &key("mallory"),
+        recover(&chain, &outsider, "mallory"),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("mallory"),
+        recover(&chain, &g[0], "mallory"),
+        ErrorCode::Unauthorized,
+    );
+
+    // Two guardians approve; Alice (who still has her key) vetoes within the time-lock.
+    chain.ok(&key("g1"), recover(&chain, &g[0], "alice-new"));
+    chain.fails(
+        &key("g1"),
+        recover(&chain, &g[0], "alice-new"),
+        ErrorCode::AlreadyExists,
+    );
+    chain.fails(
+        &key("g2"),
+        recover(&chain, &g[1], "other"),
+        ErrorCode::InvalidState,
+    );
+    chain.ok(&key("g2"), recover(&chain, &g[1], "alice-new"));
+    let veto = call(&chain, json!({"call": "veto", "did": alice}));
+    chain.fails(&key("g1"), veto.clone(), ErrorCode::Unauthorized);
+    chain.ok(&key("alice"), veto.clone());
+    assert!(chain.value(MODULE, &["recovery", &alice]).is_null());
+
+    // Again, and this time nobody vetoes: after the time-lock the new account controls it.
+    chain.ok(&key("g2"), recover(&chain, &g[1], "alice-new"));
+    chain.ok(&key("g3"), recover(&chain, &g[2], "alice-new"));
+    let pending = chain.value(MODULE, &["recovery", &alice]);
+    assert_eq!(pending["approvals"].as_array().unwrap().len(), 2);
+    chain.skip_blocks(hour / urbis_accounts::testkit::BLOCK_MS + 1);
+    // Too late to veto; the scheduler hands control over at the end of this very block.
+    let late = chain.send(&key("alice"), veto);
+    assert_eq!(late.error.unwrap().code, ErrorCode::InvalidState);
+    let v = chain.value(MODULE, &["did", &alice]);
+    assert_eq!(v["controller"], json!(addr("alice-new")));
+    assert!(chain.value(MODULE, &["recovery", &alice]).is_null());
+    // The new controller may rotate to its own committed next key.
+    let rot = call(
+        &chain,
+        json!({"call": "rotate", "did": alice, "next_key_hash": next_key_commitment(&addr("x"))}),
+    );
+    chain.ok(&key("alice-new-next"), rot);
+}

@@ -281,6 +281,41 @@ pub struct DidRecord {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub deactivated: bool,
+    /// Who may recover it if its keys are lost.
+    pub recovery: Option<Recovery>,
+}
+
+/// Social recovery: `threshold` of `guardians` (other DIDs) may hand control to a new account;
+/// it takes effect `delay_ms` after the last approval unless the current controller vetoes.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Recovery {
+    pub guardians: Vec<String>,
+    pub threshold: u8,
+    pub delay_ms: u64,
+}
+
+/// A recovery under way, at `identity/recovery/<id hex>`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct PendingRecovery {
+    pub did: String,
+    pub new_controller: Address,
+    pub next_key_hash: Hash,
+    /// Guardian DIDs that approved (the starter first).
+    pub approvals: Vec<String>,
+    pub started_ms: u64,
+    /// When it takes effect (set once the threshold is reached).
+    pub effective_ms: Option<u64>,
 }
 
 /// An accreditation: `issuer` may issue credentials of type `vct` from `from_ms` until
