@@ -74,6 +74,11 @@ error_codes! {
     TooHeavy => "too_heavy", 413, "Transaction heavier than a block allows";
     OutOfWeight => "out_of_weight", 422, "Call used more weight than it declared";
     SchemaMismatch => "schema_mismatch", 400, "Call does not match its schema";
+    Expired => "expired", 422, "Expired";
+    NotYetValid => "not_yet_valid", 422, "Not valid yet";
+    Revoked => "revoked", 422, "Revoked";
+    Exhausted => "exhausted", 422, "No uses left";
+    OutOfScope => "out_of_scope", 403, "Outside the granted scope";
 }
 
 impl fmt::Display for ErrorCode {

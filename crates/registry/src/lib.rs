@@ -18,6 +18,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_assets::module(),
         urbis_notices::module(),
         urbis_identity::module(),
+        urbis_consent::module(),
     ]
 }
 
