@@ -95,6 +95,9 @@ pub enum Command {
     /// SD-JWT verifiable credentials: issue, present, verify against the chain, revoke.
     #[command(subcommand)]
     Credential(crate::identity::CredentialCmd),
+    /// Consent grants: request, grant, use (each leaves an access receipt), revoke, log.
+    #[command(subcommand)]
+    Consent(crate::consent::ConsentCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -128,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(cmd) => tx(&ctx, cmd).await,
         Command::Did(cmd) => crate::identity::did(&ctx, cmd).await,
         Command::Credential(cmd) => crate::identity::credential(&ctx, cmd).await,
+        Command::Consent(cmd) => crate::consent::consent(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;
@@ -575,19 +576,26 @@ fn assets_call(ctx: &Ctx, cmd: AssetsTx) -> anyhow::Result<(TxOpts, Call)> {
 
 /// Sign with `--from`, submit, and print the outcome; a failed receipt is an error.
 pub(crate) async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result<()> {
+    send_for_receipt(ctx, opts, call).await.map(drop)
+}
+
+/// [`send`], returning the receipt once executed (`None` with `--no-wait`).
+pub(crate) async fn send_for_receipt(
+    ctx: &Ctx,
+    opts: &TxOpts,
+    call: Call,
+) -> anyhow::Result<Option<urbis_core::Receipt>> {
     let key: SecretKey = ctx.secret(&ctx.keystore()?, &opts.from)?;
     let client = ctx.client()?;
     let signer = Signer::for_node(&client, key).await?;
     let tx = signer.sign_next(&client, call).await?;
     if opts.no_wait {
         let status = client.submit(&tx).await?;
-        return match ctx.out {
-            Output::Json => output::json(&status),
-            Output::Table => {
-                println!("{}", status.hash());
-                Ok(())
-            }
-        };
+        match ctx.out {
+            Output::Json => output::json(&status)?,
+            Output::Table => println!("{}", status.hash()),
+        }
+        return Ok(None);
     }
     let committed = client.submit_and_wait(&tx).await?;
     let receipt = committed.receipt.clone();
@@ -596,8 +604,7 @@ pub(crate) async fn send(ctx: &Ctx, opts: &TxOpts, call: Call) -> anyhow::Result
         Output::Json => output::json(&status)?,
         Output::Table => output::tx_status(&status),
     }
-    urbis_client::check_receipt(receipt)?;
-    Ok(())
+    Ok(Some(urbis_client::check_receipt(receipt)?))
 }
 
 /// A call from its JSON form (`-`: standard input), encoded here.

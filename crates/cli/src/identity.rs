@@ -227,20 +227,23 @@ pub struct StatusArgs {
 
 /// One name's identity, in `dids.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Entry {
-    did: String,
-    controller: String,
+pub(crate) struct Entry {
+    pub(crate) did: String,
+    pub(crate) controller: String,
     next: String,
     vc: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Wallet {
+pub(crate) struct Wallet {
     #[serde(default)]
-    dids: BTreeMap<String, Entry>,
+    pub(crate) dids: BTreeMap<String, Entry>,
     /// Status-list indices handed out, per list.
     #[serde(default)]
     status: BTreeMap<u64, Vec<u64>>,
+    /// Consent requests and grants this keystore's names are party to.
+    #[serde(default)]
+    pub(crate) consent: Vec<crate::consent::Relationship>,
 }
 
 fn wallet_path(ctx: &Ctx) -> anyhow::Result<PathBuf> {
@@ -252,7 +255,7 @@ fn wallet_path(ctx: &Ctx) -> anyhow::Result<PathBuf> {
         .join("dids.json"))
 }
 
-fn load_wallet(ctx: &Ctx) -> anyhow::Result<Wallet> {
+pub(crate) fn load_wallet(ctx: &Ctx) -> anyhow::Result<Wallet> {
     let p = wallet_path(ctx)?;
     match std::fs::read_to_string(&p) {
         Ok(t) => {
@@ -263,7 +266,7 @@ fn load_wallet(ctx: &Ctx) -> anyhow::Result<Wallet> {
     }
 }
 
-fn save_wallet(ctx: &Ctx, w: &Wallet) -> anyhow::Result<()> {
+pub(crate) fn save_wallet(ctx: &Ctx, w: &Wallet) -> anyhow::Result<()> {
     let p = wallet_path(ctx)?;
     let text = serde_json::to_string_pretty(w).map_err(|e| fail("internal", e.to_string()))?;
     let tmp = p.with_extension("json.tmp");
@@ -271,7 +274,7 @@ fn save_wallet(ctx: &Ctx, w: &Wallet) -> anyhow::Result<()> {
     std::fs::rename(&tmp, &p).map_err(|e| fail("io", format!("{}: {e}", p.display())))
 }
 
-fn entry<'w>(w: &'w Wallet, name: &str) -> anyhow::Result<&'w Entry> {
+pub(crate) fn entry<'w>(w: &'w Wallet, name: &str) -> anyhow::Result<&'w Entry> {
     w.dids.get(name).ok_or_else(|| {
         fail(
             "not_found",
@@ -281,7 +284,7 @@ fn entry<'w>(w: &'w Wallet, name: &str) -> anyhow::Result<&'w Entry> {
 }
 
 /// A DID given as itself or as a keystore name that has one.
-fn did_of(ctx: &Ctx, text: &str) -> anyhow::Result<String> {
+pub(crate) fn did_of(ctx: &Ctx, text: &str) -> anyhow::Result<String> {
     if text.starts_with("did:") {
         return Ok(text.to_string());
     }
@@ -295,18 +298,18 @@ fn jose_key(ctx: &Ctx, name: &str) -> anyhow::Result<SigningKey> {
     SigningKey::from_seed(Alg::EdDSA, secret.seed()).map_err(cred)
 }
 
-fn cred(e: CredError) -> anyhow::Error {
+pub(crate) fn cred(e: CredError) -> anyhow::Error {
     fail(e.code(), e.to_string())
 }
 
-fn random_hash() -> Hash {
+pub(crate) fn random_hash() -> Hash {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("operating system randomness is available");
     Hash(b)
 }
 
 /// Add key `name` to the keystore unless it is there.
-fn ensure_key(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+pub(crate) fn ensure_key(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     let mut ks = ctx.keystore()?;
     if ks.contains(name) {
         return Ok(());
@@ -316,7 +319,7 @@ fn ensure_key(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(ctx: &Ctx, v: &Value) -> anyhow::Result<()> {
+pub(crate) fn print(ctx: &Ctx, v: &Value) -> anyhow::Result<()> {
     let _ = ctx;
     println!(
         "{}",

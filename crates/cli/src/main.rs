@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod commands;
+mod consent;
 mod dev;
 mod election;
 mod identity;

@@ -258,3 +258,145 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     assert_eq!(v1["didDocumentMetadata"]["versionId"], "1");
     assert_eq!(v1["didDocumentMetadata"]["nextVersionId"], "2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_is_granted_used_logged_and_revoked_without_naming_anyone_on_chain() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let urbis = |args: &[&str]| run(&node.url, dir.path(), args);
+    let ok = |r: (bool, String, String)| {
+        assert!(r.0, "{} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(urbis(&["keys", "import", "admin", "--seed", &seed]));
+    ok(urbis(&["keys", "new", "hospital"]));
+    ok(urbis(&["keys", "new", "alice"]));
+    ok(urbis(&[
+        "tx",
+        "accounts",
+        "grant-role",
+        "--from",
+        "admin",
+        "--account",
+        "hospital",
+        "--role",
+        "department",
+    ]));
+    let hospital = ok(urbis(&[
+        "did",
+        "create",
+        "--from",
+        "hospital",
+        "--subject",
+        "organisation",
+    ]));
+    let hospital = hospital.lines().last().unwrap().trim().to_string();
+    ok(urbis(&["did", "create", "--from", "alice"]));
+    ok(urbis(&[
+        "consent",
+        "register-purpose",
+        "--from",
+        "admin",
+        "--code",
+        "treatment",
+        "--description",
+        "Medical treatment",
+    ]));
+    let req = dir.path().join("request.json");
+    ok(urbis(&[
+        "consent",
+        "request",
+        "--from",
+        "hospital",
+        "--purpose",
+        "treatment",
+        "--scope",
+        "record:blood-2026-03,category:lab-results",
+        "--out",
+        req.to_str().unwrap(),
+    ]));
+    let out = ok(urbis(&[
+        "consent",
+        "grant",
+        req.to_str().unwrap(),
+        "--from",
+        "alice",
+        "--days",
+        "1",
+        "--max-uses",
+        "2",
+    ]));
+    let grant = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(grant.len(), 64, "{out}");
+
+    // On chain: pairwise accounts and commitments only.
+    let client = urbis_client::Client::new(&node.url).unwrap();
+    let g = client
+        .query("consent", &["grant", &grant], false)
+        .await
+        .unwrap()
+        .value;
+    let text = g.to_string();
+    let alice_addr = ok(urbis(&["keys", "show", "alice", "--output", "json"]));
+    let alice_addr: serde_json::Value = serde_json::from_str(&alice_addr).unwrap();
+    let hospital_addr = ok(urbis(&["keys", "show", "hospital", "--output", "json"]));
+    let hospital_addr: serde_json::Value = serde_json::from_str(&hospital_addr).unwrap();
+    for secret in [
+        alice_addr["address"].as_str().unwrap(),
+        hospital_addr["address"].as_str().unwrap(),
+        &hospital,
+        "blood",
+        "lab-results",
+    ] {
+        assert!(!text.contains(secret), "{secret} is on chain: {text}");
+    }
+
+    ok(urbis(&[
+        "consent",
+        "use",
+        "--from",
+        "hospital",
+        "--grant",
+        &grant,
+        "--item",
+        "record:blood-2026-03",
+    ]));
+    let r = urbis(&[
+        "consent",
+        "use",
+        "--from",
+        "hospital",
+        "--grant",
+        &grant,
+        "--item",
+        "record:x-ray",
+    ]);
+    assert!(!r.0 && r.2.contains("out_of_scope"), "{}", r.2);
+
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["consent", "log", "--from", "alice"]))).unwrap();
+    assert_eq!(log[0]["grantee"], hospital);
+    assert_eq!(log[0]["purpose"], "treatment");
+    assert_eq!(log[0]["accesses"][0]["item"], "record:blood-2026-03");
+    assert!(log[0]["revoked"].is_null());
+
+    ok(urbis(&[
+        "consent", "revoke", "--from", "alice", "--grant", &grant,
+    ]));
+    let r = urbis(&[
+        "consent",
+        "use",
+        "--from",
+        "hospital",
+        "--grant",
+        &grant,
+        "--item",
+        "category:lab-results",
+    ]);
+    assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["consent", "log", "--from", "alice"]))).unwrap();
+    assert!(log[0]["revoked"].is_string());
+    assert_eq!(log[0]["accesses"].as_array().unwrap().len(), 1);
+}
