@@ -207,6 +207,10 @@ pub enum CredentialCmd {
         /// How old the key-binding JWT may be, seconds.
         #[arg(long, default_value_t = 300)]
         max_age_s: u64,
+        /// The identity document shown with it: its SHA-256 must be the disclosed
+        /// `document_hash` (lowercase hex).
+        #[arg(long)]
+        document: Option<PathBuf>,
     },
     /// Revoke a credential the issuer issued (status 1).
     Revoke(StatusArgs),
@@ -777,9 +781,28 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
             audience,
             nonce,
             max_age_s,
+            document,
         } => {
             let text = read_compact(&presentation)?;
-            let report = verify_presentation(ctx, &text, &audience, &nonce, max_age_s).await?;
+            let mut report = verify_presentation(ctx, &text, &audience, &nonce, max_age_s).await?;
+            if let Some(doc) = document {
+                let bytes = std::fs::read(&doc)
+                    .map_err(|e| fail("io", format!("{}: {e}", doc.display())))?;
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                let disclosed = report["claims"]["document_hash"].as_str().ok_or_else(|| {
+                    fail(
+                        "document_mismatch",
+                        "the presentation does not disclose document_hash",
+                    )
+                })?;
+                if disclosed != digest {
+                    return Err(fail(
+                        "document_mismatch",
+                        "the document is not the one the credential attests",
+                    ));
+                }
+                report["document"] = json!({"sha256": digest, "matches": true});
+            }
             print(ctx, &report)
         }
         CredentialCmd::Revoke(a) => set_status(ctx, a, urbis_credentials::status::INVALID).await,

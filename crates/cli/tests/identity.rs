@@ -251,6 +251,93 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     ]);
     assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
 
+    // An identity document: the registry office attests Alice's ID card by its hash; a
+    // verifier checks the presented attestation against the document it is shown.
+    ok(urbis(&[
+        "did",
+        "accredit",
+        "--from",
+        "admin",
+        "--issuer",
+        "registry",
+        "--type",
+        "urn:urbis:id-card",
+    ]));
+    let scan = dir.path().join("id-card.pdf");
+    std::fs::write(&scan, b"%PDF-1.7 scan of an identity card").unwrap();
+    let digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&scan).unwrap()))
+    };
+    let id_claims = dir.path().join("id.json");
+    std::fs::write(
+        &id_claims,
+        serde_json::json!({"given_name": "Ana", "family_name": "Peeters", "document_number": "BE-123",
+            "document_hash": digest, "expiry_date": "2031-01-01"})
+        .to_string(),
+    )
+    .unwrap();
+    let idc = dir.path().join("id.sdjwt");
+    let idp = dir.path().join("id.pres");
+    ok(urbis(&[
+        "credential",
+        "issue",
+        "--from",
+        "registry",
+        "--type",
+        "urn:urbis:id-card",
+        "--subject",
+        alice,
+        "--claims",
+        id_claims.to_str().unwrap(),
+        "--status-list",
+        "1",
+        "--out",
+        idc.to_str().unwrap(),
+    ]));
+    ok(urbis(&[
+        "credential",
+        "present",
+        idc.to_str().unwrap(),
+        "--disclose",
+        "family_name,document_hash",
+        "--audience",
+        "notary",
+        "--nonce",
+        "q",
+        "--holder",
+        "alice",
+        "--out",
+        idp.to_str().unwrap(),
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&ok(urbis(&[
+        "credential",
+        "verify",
+        idp.to_str().unwrap(),
+        "--audience",
+        "notary",
+        "--nonce",
+        "q",
+        "--document",
+        scan.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(report["document"]["matches"], true);
+    let forged = dir.path().join("forged.pdf");
+    std::fs::write(&forged, b"%PDF-1.7 another card").unwrap();
+    let r = urbis(&[
+        "credential",
+        "verify",
+        idp.to_str().unwrap(),
+        "--audience",
+        "notary",
+        "--nonce",
+        "q",
+        "--document",
+        forged.to_str().unwrap(),
+    ]);
+    assert!(!r.0 && r.2.contains("document_mismatch"), "{}", r.2);
+
     // Alice rotates to her pre-committed key; the old version stays resolvable.
     ok(urbis(&["did", "rotate", "--from", "alice"]));
     let v1: serde_json::Value =

@@ -75,6 +75,18 @@ pub const TYPES: &[CredentialType] = &[
         ],
         clear: &[],
     },
+    CredentialType {
+        vct: "urn:urbis:guardianship",
+        description: "A court or registry decision naming a guardian for a ward: a guardian shows it when acting for the ward (consent grants say so).",
+        claims: &[
+            "guardian_did",
+            "ward_did",
+            "scope",
+            "decision_reference",
+            "valid_until",
+        ],
+        clear: &[],
+    },
 ];
 
 /// The type `vct`.
