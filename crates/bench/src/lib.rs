@@ -15,6 +15,7 @@ pub mod ceiling;
 pub mod cluster;
 pub mod load;
 pub mod report;
+pub mod resolve;
 pub mod stats;
 pub mod storm;
 pub mod workload;

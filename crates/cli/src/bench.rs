@@ -53,7 +53,9 @@ pub fn run(
         (None, Some(n)) if n > 1 => Target::Testnet(n as usize),
         (None, _) => Target::Dev,
     };
+    let json = args.json || output == Output::Json;
     let (scenario, default_rate) = match args.scenario {
+        ScenarioArg::DidResolve => return did_resolve(&args, json),
         ScenarioArg::Load => (Scenario::Load, None),
         ScenarioArg::ApiStorm => (
             Scenario::ApiStorm(StormConfig {
@@ -85,12 +87,32 @@ pub fn run(
         scenario,
     };
     let outcome = urbis_bench::run(opts).map_err(|e| fail("bench", format!("{e:#}")))?;
-    let json = args.json || output == Output::Json;
     match outcome {
         Outcome::Load(r) if json => println!("{}", r.json()),
         Outcome::Load(r) => print!("{}", r.table()),
         Outcome::Storm(r) if json => println!("{}", r.json()),
         Outcome::Storm(r) => print!("{}", r.table()),
+    }
+    Ok(())
+}
+
+/// `--scenario did-resolve`.
+fn did_resolve(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let report = urbis_bench::resolve::run(urbis_bench::resolve::ResolveOptions {
+        exe: std::env::current_exe().context("locate the urbis binary")?,
+        block_time_ms: args.block_time_ms,
+        dids: args.dids,
+        clients: args.clients,
+        duration: Duration::from_secs(args.seconds.unwrap_or(if args.quick { 2 } else { 5 })),
+    })
+    .map_err(|e| fail("bench", format!("{e:#}")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| fail("internal", e.to_string()))?
+        );
+    } else {
+        print!("{}", report.table());
     }
     Ok(())
 }

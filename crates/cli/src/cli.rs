@@ -166,12 +166,23 @@ pub struct BenchArgs {
     /// api-storm: event-stream subscribers that never read.
     #[arg(long, default_value_t = 3000)]
     pub storm_subscribers: usize,
+    /// did-resolve: DIDs created before measuring.
+    #[arg(long, default_value_t = 1000)]
+    pub dids: usize,
+    /// did-resolve: concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// did-resolve: seconds of measurement [default: 5, 2 with --quick].
+    #[arg(long)]
+    pub seconds: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ScenarioArg {
     Load,
     ApiStorm,
+    /// DID resolutions per second over HTTP (`--dids`, `--clients`, `--seconds`).
+    DidResolve,
 }
 
 #[derive(Debug, Subcommand)]
