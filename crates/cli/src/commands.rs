@@ -787,7 +787,7 @@ fn print_query(ctx: &Ctx, result: &QueryResult) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------- verify
 
-fn read_json_file(path: &Path, what: &str) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn read_json_file(path: &Path, what: &str) -> anyhow::Result<serde_json::Value> {
     let meta =
         std::fs::metadata(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
     if meta.len() > MAX_FILE_BYTES {

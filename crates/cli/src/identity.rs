@@ -211,6 +211,11 @@ pub enum CredentialCmd {
         /// `document_hash` (lowercase hex).
         #[arg(long)]
         document: Option<PathBuf>,
+        /// Trust no node: check every chain fact used (the issuer's DID version, its
+        /// accreditation, the status list and its entry) with a proof bundle against this
+        /// genesis file's validator set.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
     },
     /// Revoke a credential the issuer issued (status 1).
     Revoke(StatusArgs),
@@ -782,9 +787,18 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
             nonce,
             max_age_s,
             document,
+            genesis,
         } => {
             let text = read_compact(&presentation)?;
-            let mut report = verify_presentation(ctx, &text, &audience, &nonce, max_age_s).await?;
+            let genesis: Option<urbis_runtime::Genesis> = genesis
+                .map(|p| {
+                    serde_json::from_value(crate::commands::read_json_file(&p, "genesis file")?)
+                        .map_err(|e| fail("malformed", format!("{}: {e}", p.display())))
+                })
+                .transpose()?;
+            let mut report =
+                verify_presentation(ctx, &text, &audience, &nonce, max_age_s, genesis.as_ref())
+                    .await?;
             if let Some(doc) = document {
                 let bytes = std::fs::read(&doc)
                     .map_err(|e| fail("io", format!("{}: {e}", doc.display())))?;
@@ -837,12 +851,36 @@ async fn set_status(ctx: &Ctx, a: StatusArgs, status: u8) -> anyhow::Result<()> 
 }
 
 /// Verify a presentation against the chain the client talks to; the report on success.
+/// A single-key query's answer; with `genesis`, proven and checked against it (the answer is
+/// recomputed from the proven bytes). `Null` when absent.
+async fn chain_fact(
+    client: &urbis_client::Client,
+    genesis: Option<&urbis_runtime::Genesis>,
+    module: &str,
+    path: &[&str],
+) -> anyhow::Result<Value> {
+    match genesis {
+        None => match client.query(module, path, false).await {
+            Ok(a) => Ok(a.value),
+            Err(e) if e.is(urbis_core::ErrorCode::NotFound) => Ok(Value::Null),
+            Err(e) => Err(e.into()),
+        },
+        Some(g) => {
+            let answer = client.query(module, path, true).await?;
+            urbis_client::verify_query(&answer, g)
+                .map_err(|e| fail("invalid_proof", e.message.clone()))?;
+            Ok(answer.value)
+        }
+    }
+}
+
 pub async fn verify_presentation(
     ctx: &Ctx,
     text: &str,
     audience: &str,
     nonce: &str,
     max_age_s: u64,
+    genesis: Option<&urbis_runtime::Genesis>,
 ) -> anyhow::Result<Value> {
     let client = ctx.client()?;
     let (sd, _) = SdJwt::split(text).map_err(cred)?;
@@ -873,13 +911,25 @@ pub async fn verify_presentation(
     // The issuer's key as it was when the credential was issued.
     let at = urbis_node::identity::xml_datetime(iat.saturating_mul(1000).saturating_add(999));
     let resolved = client.resolve_did(&iss, None, Some(&at), false).await?;
-    if resolved["didDocumentMetadata"]["deactivated"] == json!(true) {
+    let version = resolved["didDocumentMetadata"]["versionId"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    // The version in force then, proven when asked (its record renders the document).
+    let record = chain_fact(&client, genesis, "identity", &["version", &iss, &version]).await?;
+    if record.is_null() {
+        return Err(fail(
+            "unknown_issuer_key",
+            format!("{iss} has no version {version}"),
+        ));
+    }
+    if record["deactivated"] == json!(true) {
         return Err(fail(
             "unknown_issuer_key",
             format!("{iss} was deactivated at {at}"),
         ));
     }
-    let key = method_key(&resolved["didDocument"], &iss, fragment, "assertionMethod").ok_or_else(
+    let key = method_key(&record["did_document"], &iss, fragment, "assertionMethod").ok_or_else(
         || {
             fail(
                 "unknown_issuer_key",
@@ -896,14 +946,13 @@ pub async fn verify_presentation(
     };
     let v = vc::verify(text, |_| Ok(key), Some(&check), now).map_err(cred)?;
     // Accredited for this type when it was issued.
-    let acc = match client
-        .query("identity", &["accreditation", &v.vct, &iss], false)
-        .await
-    {
-        Ok(a) => a.value,
-        Err(e) if e.is(urbis_core::ErrorCode::NotFound) => Value::Null,
-        Err(e) => return Err(e.into()),
-    };
+    let acc = chain_fact(
+        &client,
+        genesis,
+        "identity",
+        &["accreditation", &v.vct, &iss],
+    )
+    .await?;
     let at_ms = iat.saturating_mul(1000);
     let accredited = acc["from_ms"].as_u64().is_some_and(|f| f <= at_ms)
         && acc["until_ms"].as_u64().is_some_and(|u| at_ms < u);
@@ -918,16 +967,49 @@ pub async fn verify_presentation(
         .clone()
         .ok_or_else(|| fail("malformed", "the credential has no status entry"))?;
     let list_id = status_id(&status_ref.uri)?;
-    let list = client
-        .status_list(list_id, Some(status_ref.idx), false)
-        .await?;
-    if list["issuer"].as_str() != Some(iss.as_str()) {
-        return Err(fail(
-            "unauthorized",
-            "the status list belongs to another issuer",
-        ));
-    }
-    match list["status"].as_u64() {
+    let (status, height) = match genesis {
+        None => {
+            let list = client
+                .status_list(list_id, Some(status_ref.idx), false)
+                .await?;
+            if list["issuer"].as_str() != Some(iss.as_str()) {
+                return Err(fail(
+                    "unauthorized",
+                    "the status list belongs to another issuer",
+                ));
+            }
+            (list["status"].as_u64(), list["height"].clone())
+        }
+        Some(_) => {
+            // The list's header and the chunk holding the entry, both proven.
+            let id = list_id.to_string();
+            let meta = chain_fact(&client, genesis, "identity", &["status_list", &id]).await?;
+            if meta["issuer"].as_str() != Some(iss.as_str()) {
+                return Err(fail(
+                    "unauthorized",
+                    "the status list belongs to another issuer",
+                ));
+            }
+            let bits = meta["bits"].as_u64().unwrap_or(1) as u8;
+            let size = meta["size"].as_u64().unwrap_or(0);
+            if status_ref.idx >= size {
+                return Err(fail("malformed", "the status index is past the list"));
+            }
+            let chunk = status_ref.idx * u64::from(bits) / 8 / urbis_identity::CHUNK_BYTES;
+            let chunk_text = chunk.to_string();
+            let bytes =
+                chain_fact(&client, genesis, "identity", &["chunk", &id, &chunk_text]).await?;
+            let bytes = match bytes.as_str() {
+                Some(h) => hex::decode(h).map_err(|e| fail("decode", e.to_string()))?,
+                None => vec![0; urbis_identity::CHUNK_BYTES as usize],
+            };
+            let part =
+                urbis_credentials::status::StatusList::from_bytes(bits, bytes).map_err(cred)?;
+            let within = status_ref.idx - chunk * urbis_identity::CHUNK_BYTES * 8 / u64::from(bits);
+            (part.get(within).map(u64::from), json!("proven"))
+        }
+    };
+    match status {
         Some(0) => {}
         Some(1) => return Err(fail("revoked", "the issuer revoked this credential")),
         Some(2) => return Err(fail("suspended", "the issuer suspended this credential")),
@@ -942,6 +1024,7 @@ pub async fn verify_presentation(
         "issued_at": urbis_node::identity::xml_datetime(at_ms),
         "claims": v.inner.claims,
         "disclosed": v.inner.disclosed,
-        "status": {"list": list_id, "idx": status_ref.idx, "value": "valid", "height": list["height"]},
+        "status": {"list": list_id, "idx": status_ref.idx, "value": "valid", "height": height},
+        "proven": genesis.is_some(),
     }))
 }

@@ -216,6 +216,22 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     assert_eq!(report["claims"]["address"]["locality"], "Ghent");
     assert!(report["claims"].get("family_name").is_none());
     assert!(report["claims"]["address"].get("street_address").is_none());
+    // The same, trusting no node: every chain fact proven against the genesis validators.
+    let genesis = node.genesis_path.to_str().unwrap().to_string();
+    let proven: serde_json::Value = serde_json::from_str(&ok(urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-7",
+        "--genesis",
+        &genesis,
+    ])))
+    .unwrap();
+    assert_eq!(proven["proven"], true);
+    assert_eq!(proven["status"]["value"], "valid");
     // A replay to another verifier, or with another nonce, fails.
     let r = urbis(&[
         "credential",
@@ -248,6 +264,18 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
         "city-library",
         "--nonce",
         "n-7",
+    ]);
+    assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
+    let r = urbis(&[
+        "credential",
+        "verify",
+        p,
+        "--audience",
+        "city-library",
+        "--nonce",
+        "n-7",
+        "--genesis",
+        &genesis,
     ]);
     assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
 
