@@ -6,64 +6,67 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::TestNode;
+use common::{TestNode, run_cli};
 
-fn run(node_url: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
-        .env("URBIS_PASSPHRASE", "identity test")
-        .env_remove("URBIS_PASSPHRASE_FILE")
-        .stdin(Stdio::null())
-        .args(["--node", node_url])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Runs `urbis` against the node; `ok` asserts success and gives stdout.
+struct Cli<'a> {
+    node: &'a TestNode,
+    dir: &'a Path,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        run_cli(&self.node.url, self.dir, args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    }
+
+    /// The admin's key, and `org` (a department) with an organisation DID; returns the DID.
+    fn city_with(&self, org: &str) -> String {
+        let seed = hex::encode(self.node.admin.seed());
+        self.ok(&["keys", "import", "admin", "--seed", &seed]);
+        self.ok(&["keys", "new", org]);
+        self.ok(&["keys", "new", "alice"]);
+        self.ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            org,
+            "--role",
+            "department",
+        ]);
+        let out = self.ok(&["did", "create", "--from", org, "--subject", "organisation"]);
+        // The DID is the last line (after the transaction's receipt).
+        out.lines().last().unwrap().trim().to_string()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let urbis = |args: &[&str]| run(&node.url, dir.path(), args);
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
+    };
+    let urbis = |args: &[&str]| cli.run(args);
     let ok = |r: (bool, String, String)| {
         assert!(r.0, "{} {}", r.1, r.2);
         r.1
     };
-    let seed = hex::encode(node.admin.seed());
-    ok(urbis(&["keys", "import", "admin", "--seed", &seed]));
-    ok(urbis(&["keys", "new", "registry"]));
-    ok(urbis(&["keys", "new", "alice"]));
-    ok(urbis(&[
-        "tx",
-        "accounts",
-        "grant-role",
-        "--from",
-        "admin",
-        "--account",
-        "registry",
-        "--role",
-        "department",
-    ]));
     // The registry office's DID (a department's organisation) and Alice's own (no role needed).
-    let registry = ok(urbis(&[
-        "did",
-        "create",
-        "--from",
-        "registry",
-        "--subject",
-        "organisation",
-    ]));
+    let registry = cli.city_with("registry");
+    let registry = registry.as_str();
     let alice = ok(urbis(&["did", "create", "--from", "alice"]));
-    // The DID is the last line (after the transaction's receipt).
     let alice = alice.lines().last().unwrap().trim();
-    let registry = registry.lines().last().unwrap().trim();
     assert!(alice.starts_with("did:urbis:"));
 
     // Resolution in the DIF shape.
@@ -378,35 +381,16 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
 async fn consent_is_granted_used_logged_and_revoked_without_naming_anyone_on_chain() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let urbis = |args: &[&str]| run(&node.url, dir.path(), args);
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
+    };
+    let urbis = |args: &[&str]| cli.run(args);
     let ok = |r: (bool, String, String)| {
         assert!(r.0, "{} {}", r.1, r.2);
         r.1
     };
-    let seed = hex::encode(node.admin.seed());
-    ok(urbis(&["keys", "import", "admin", "--seed", &seed]));
-    ok(urbis(&["keys", "new", "hospital"]));
-    ok(urbis(&["keys", "new", "alice"]));
-    ok(urbis(&[
-        "tx",
-        "accounts",
-        "grant-role",
-        "--from",
-        "admin",
-        "--account",
-        "hospital",
-        "--role",
-        "department",
-    ]));
-    let hospital = ok(urbis(&[
-        "did",
-        "create",
-        "--from",
-        "hospital",
-        "--subject",
-        "organisation",
-    ]));
-    let hospital = hospital.lines().last().unwrap().trim().to_string();
+    let hospital = cli.city_with("hospital");
     ok(urbis(&["did", "create", "--from", "alice"]));
     ok(urbis(&[
         "consent",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestNode;
+use common::{TestNode, run_cli};
 use urbis_accounts::{AccountsCall, Role};
 use urbis_client::{Client, Signer};
 use urbis_core::{Call, SecretKey};
@@ -110,23 +110,6 @@ async fn lists_are_paginated_the_same_way_everywhere() {
     assert_eq!(v["items"].as_array().unwrap().len(), 8);
     assert!(v["next_cursor"].is_null());
     node.stop();
-}
-
-/// Run the `urbis` binary against `node_url` with a keystore in `dir`: (success, stdout,
-/// stderr).
-fn run_cli(node_url: &str, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .env("URBIS_KEYSTORE", dir.join("ks.json"))
-        .env("URBIS_PASSPHRASE", "platform test")
-        .args(["--node", node_url])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -520,8 +503,8 @@ async fn any_module_from_any_client_by_its_json_form() {
     }
     // The JSON may come on standard input.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .env("URBIS_KEYSTORE", dir.path().join("ks.json"))
-        .env("URBIS_PASSPHRASE", "platform test")
+        .env("URBIS_KEYSTORE", dir.path().join("keystore.json"))
+        .env("URBIS_PASSPHRASE", "cli test passphrase")
         .args([
             "--node", &node.url, "tx", "call", "--from", "alice", "assets", "-",
         ])

@@ -253,6 +253,19 @@ pub fn prefix(module: &str, parts: &[&dyn std::fmt::Display]) -> Vec<u8> {
 }
 
 /// A query path segment that must be an address (`invalid_argument` otherwise).
+/// Genesis of a module that takes no configuration: `null` is fine, anything else is
+/// `invalid_argument`.
+pub fn no_genesis(module: &str, config: &serde_json::Value) -> Result<(), UrbisError> {
+    if config.is_null() {
+        Ok(())
+    } else {
+        Err(UrbisError::new(
+            urbis_core::ErrorCode::InvalidArgument,
+            format!("the {module} module takes no genesis configuration"),
+        ))
+    }
+}
+
 pub fn parse_address(text: &str) -> Result<Address, UrbisError> {
     text.parse().map_err(|e: urbis_core::keys::KeyError| {
         UrbisError::new(ErrorCode::InvalidArgument, e.to_string())

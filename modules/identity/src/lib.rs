@@ -881,13 +881,7 @@ impl Module for Identity {
     }
 
     fn genesis(&self, _ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
-        if config.is_null() {
-            Ok(())
-        } else {
-            Err(invalid(
-                "the identity module takes no genesis configuration",
-            ))
-        }
+        kit::no_genesis(MODULE, config)
     }
 
     /// A create or update writes a document of at most 16 methods and 16 services twice (the

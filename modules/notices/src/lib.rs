@@ -197,11 +197,7 @@ impl Module for Notices {
     }
 
     fn genesis(&self, _ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
-        if config.is_null() {
-            Ok(())
-        } else {
-            Err(invalid("the notices module takes no genesis configuration"))
-        }
+        kit::no_genesis(MODULE, config)
     }
 
     /// A post reads the sender's account, writes one notice (its title at most 120 characters,

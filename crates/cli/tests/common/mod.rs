@@ -222,3 +222,23 @@ pub fn grant_citizen(
         ),
     )
 }
+
+/// Run the `urbis` binary against `node_url` with the keystore `dir/keystore.json` (sealed with
+/// a fixed test passphrase): (success, stdout, stderr).
+#[allow(dead_code)]
+pub fn run_cli(node_url: &str, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
+        .env("URBIS_PASSPHRASE", "cli test passphrase")
+        .env_remove("URBIS_PASSPHRASE_FILE")
+        .stdin(std::process::Stdio::null())
+        .args(["--node", node_url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
