@@ -190,9 +190,10 @@ pub enum CredentialCmd {
         audience: String,
         #[arg(long)]
         nonce: String,
-        /// The holder's keystore name (its DID's key-1 signs the KB-JWT).
+        /// The holder's keystore name (its DID's key-1 signs the KB-JWT) [default: the name
+        /// whose key the credential is bound to].
         #[arg(long)]
-        holder: String,
+        holder: Option<String>,
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -752,16 +753,41 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
                     "that is a presentation, not a credential",
                 ));
             }
-            let wallet = load_wallet(ctx)?;
-            let h = entry(&wallet, &holder)?.clone();
-            let key = jose_key(ctx, &h.vc)?;
             let jws = urbis_credentials::jose::Jws::parse(&sd.jwt).map_err(cred)?;
             let bound = jws
                 .payload
                 .get("cnf")
                 .and_then(|c| c.get("jwk"))
-                .and_then(|j| PublicJwk::from_json(j).ok());
-            if bound != Some(key.public()) {
+                .and_then(|j| PublicJwk::from_json(j).ok())
+                .ok_or_else(|| fail("malformed", "the credential has no holder key (cnf.jwk)"))?;
+            let wallet = load_wallet(ctx)?;
+            let holder = match holder {
+                Some(h) => h,
+                None => {
+                    // The name whose credential key is the bound one (public keys only: no
+                    // passphrase needed to find it).
+                    let ks = ctx.keystore()?;
+                    wallet
+                        .dids
+                        .iter()
+                        .find(|(_, e)| {
+                            ks.entry(&e.vc).is_ok_and(|k| {
+                                PublicJwk::Ed25519(k.public_key.raw().try_into().unwrap_or([0; 32]))
+                                    == bound
+                            })
+                        })
+                        .map(|(n, _)| n.clone())
+                        .ok_or_else(|| {
+                            fail(
+                                "key_mismatch",
+                                "no name in this keystore holds the key the credential is bound to",
+                            )
+                        })?
+                }
+            };
+            let h = entry(&wallet, &holder)?.clone();
+            let key = jose_key(ctx, &h.vc)?;
+            if bound != key.public() {
                 return Err(fail(
                     "key_mismatch",
                     format!("the credential is bound to another key than {holder}'s"),

@@ -369,6 +369,137 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     ]);
     assert!(!r.0 && r.2.contains("document_mismatch"), "{}", r.2);
 
+    // Suspension needs a 2-bit list: suspended, then reinstated. Alice presents without naming
+    // herself (the CLI finds the key the credential is bound to).
+    ok(urbis(&[
+        "did",
+        "status-list",
+        "--from",
+        "registry",
+        "--bits",
+        "2",
+        "--size",
+        "100000",
+    ]));
+    let c2 = dir.path().join("cred2.txt");
+    let p2 = dir.path().join("pres2.txt");
+    let (c2, p2) = (c2.to_str().unwrap(), p2.to_str().unwrap());
+    ok(urbis(&[
+        "credential",
+        "issue",
+        "--from",
+        "registry",
+        "--type",
+        "urn:urbis:resident",
+        "--subject",
+        alice,
+        "--claims",
+        claims.to_str().unwrap(),
+        "--status-list",
+        "2",
+        "--out",
+        c2,
+    ]));
+    ok(urbis(&[
+        "credential",
+        "present",
+        c2,
+        "--disclose",
+        "birthdate",
+        "--audience",
+        "v",
+        "--nonce",
+        "m",
+        "--out",
+        p2,
+    ]));
+    let verify2 = || {
+        urbis(&[
+            "credential",
+            "verify",
+            p2,
+            "--audience",
+            "v",
+            "--nonce",
+            "m",
+        ])
+    };
+    ok(verify2());
+    ok(urbis(&["credential", "suspend", c2, "--from", "registry"]));
+    let r = verify2();
+    assert!(!r.0 && r.2.contains("suspended"), "{}", r.2);
+    ok(urbis(&[
+        "credential",
+        "reinstate",
+        c2,
+        "--from",
+        "registry",
+    ]));
+    ok(verify2());
+
+    // An issuer not accredited for the type: its credentials do not verify.
+    let lic = dir.path().join("licence.json");
+    std::fs::write(&lic, r#"{"given_name": "Ana", "categories": ["B"]}"#).unwrap();
+    let c3 = dir.path().join("cred3.txt");
+    let p3 = dir.path().join("pres3.txt");
+    let (c3, p3) = (c3.to_str().unwrap(), p3.to_str().unwrap());
+    ok(urbis(&[
+        "credential",
+        "issue",
+        "--from",
+        "registry",
+        "--type",
+        "urn:urbis:driving-licence",
+        "--subject",
+        alice,
+        "--claims",
+        lic.to_str().unwrap(),
+        "--status-list",
+        "1",
+        "--out",
+        c3,
+    ]));
+    ok(urbis(&[
+        "credential",
+        "present",
+        c3,
+        "--disclose",
+        "categories",
+        "--audience",
+        "v",
+        "--nonce",
+        "m",
+        "--out",
+        p3,
+    ]));
+    let r = urbis(&[
+        "credential",
+        "verify",
+        p3,
+        "--audience",
+        "v",
+        "--nonce",
+        "m",
+    ]);
+    assert!(!r.0 && r.2.contains("unaccredited"), "{}", r.2);
+    // Claims a type does not have are refused at issuance.
+    std::fs::write(&lic, r#"{"salary": 1}"#).unwrap();
+    let r = urbis(&[
+        "credential",
+        "issue",
+        "--from",
+        "registry",
+        "--type",
+        "urn:urbis:driving-licence",
+        "--subject",
+        alice,
+        "--claims",
+        lic.to_str().unwrap(),
+        "--status-list",
+        "1",
+    ]);
+    assert!(!r.0 && r.2.contains("malformed"), "{}", r.2);
+
     // Alice rotates to her pre-committed key; the old version stays resolvable.
     ok(urbis(&["did", "rotate", "--from", "alice"]));
     let v1: serde_json::Value =
