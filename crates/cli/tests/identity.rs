@@ -114,6 +114,25 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
         assert!(b["didDocument"].is_null());
     }
 
+    // With a proof of the record the document is rendered from, checked offline.
+    let proven: serde_json::Value = http
+        .get(format!("{}/1.0/identifiers/{alice}?prove=true", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bundle = dir.path().join("did.proof.json");
+    std::fs::write(&bundle, proven["proof"].to_string()).unwrap();
+    let out = ok(urbis(&[
+        "verify",
+        bundle.to_str().unwrap(),
+        "--genesis",
+        node.genesis_path.to_str().unwrap(),
+    ]));
+    assert!(out.contains("identity/version/"), "{out}");
+
     // The city accredits the registry office; it opens a status list.
     ok(urbis(&[
         "did",
