@@ -525,6 +525,25 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
         serde_json::from_str(&ok(urbis(&["did", "show", alice, "--version-id", "1"]))).unwrap();
     assert_eq!(v1["didDocumentMetadata"]["versionId"], "1");
     assert_eq!(v1["didDocumentMetadata"]["nextVersionId"], "2");
+    // After the rotation the new controlling key adds a phone's P-256 key (a passkey).
+    let phone = urbis_credentials::jose::SigningKey::generate(urbis_credentials::jose::Alg::ES256);
+    let jwk = phone.public().to_json().to_string();
+    ok(urbis(&[
+        "did",
+        "add-key",
+        "--from",
+        "alice",
+        "--fragment",
+        "phone",
+        "--jwk",
+        &jwk,
+        "--purpose",
+        "authentication",
+    ]));
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["did", "resolve", alice]))).unwrap();
+    assert_eq!(doc["authentication"][1], format!("{alice}#phone"));
+    assert_eq!(doc["verificationMethod"][1]["publicKeyJwk"]["crv"], "P-256");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
