@@ -19,6 +19,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_notices::module(),
         urbis_identity::module(),
         urbis_consent::module(),
+        urbis_land::module(),
     ]
 }
 

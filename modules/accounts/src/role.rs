@@ -13,6 +13,10 @@ urbis_runtime::named_enum! {
         CertifiedDevice = "certified_device",
         Merchant = "merchant",
         Citizen = "citizen",
+        /// Keeps the land register: registers parcels, liens and easements, approves transfers.
+        LandRegistrar = "land_registrar",
+        /// Holds liens (mortgages) on parcels.
+        Bank = "bank",
     }
 }
 
@@ -25,7 +29,9 @@ impl Role {
             Role::CityAdmin
             | Role::Department
             | Role::ValidatorOperator
-            | Role::CredentialIssuer => &[Role::CityAdmin],
+            | Role::CredentialIssuer
+            | Role::LandRegistrar
+            | Role::Bank => &[Role::CityAdmin],
         }
     }
 
