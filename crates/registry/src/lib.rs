@@ -20,6 +20,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_identity::module(),
         urbis_consent::module(),
         urbis_land::module(),
+        urbis_records::module(),
     ]
 }
 
