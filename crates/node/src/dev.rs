@@ -185,8 +185,19 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
 }
 
 /// The dev chain's validator talks only to itself, but the p2p stack still listens: pick a free
-/// loopback port.
+/// loopback port. The port is probed here and bound later by the p2p stack, so it is chosen
+/// below Linux's ephemeral range (32768 and up): ports the kernel hands out meanwhile (the API's
+/// `:0`, outgoing connections, other dev nodes started at the same time) cannot take it.
 fn free_loopback_port() -> anyhow::Result<SocketAddr> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    for _ in 0..64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0);
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return Ok(l.local_addr()?);
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free loopback port")?;
     Ok(l.local_addr()?)
 }
