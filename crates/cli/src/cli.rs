@@ -98,6 +98,9 @@ pub enum Command {
     /// Consent grants: request, grant, use (each leaves an access receipt), revoke, log.
     #[command(subcommand)]
     Consent(crate::consent::ConsentCmd),
+    /// The node's blob store: upload (signed) and download encrypted payloads.
+    #[command(subcommand)]
+    Blob(crate::blob::BlobCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

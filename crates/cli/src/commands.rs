@@ -129,6 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Did(cmd) => crate::identity::did(&ctx, cmd).await,
         Command::Credential(cmd) => crate::identity::credential(&ctx, cmd).await,
         Command::Consent(cmd) => crate::consent::consent(&ctx, cmd).await,
+        Command::Blob(cmd) => crate::blob::blob(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

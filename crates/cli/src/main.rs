@@ -4,6 +4,7 @@
 //! usage errors (clap) and 1 for everything else.
 
 mod bench;
+mod blob;
 mod cli;
 mod commands;
 mod consent;

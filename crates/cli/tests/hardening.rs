@@ -374,6 +374,7 @@ async fn every_documented_route_is_served() {
             let req = match method.as_str() {
                 "get" => http.get(format!("{}{url}", node.url)),
                 "post" => http.post(format!("{}{url}", node.url)).body("[]"),
+                "put" => http.put(format!("{}{url}", node.url)).body("x"),
                 other => panic!("unexpected method {other}"),
             };
             let r = req
@@ -394,6 +395,6 @@ async fn every_documented_route_is_served() {
             checked += 1;
         }
     }
-    assert!(checked >= 16, "{checked}");
+    assert!(checked >= 18, "{checked}");
     node.stop();
 }

@@ -668,3 +668,78 @@ async fn consent_is_granted_used_logged_and_revoked_without_naming_anyone_on_cha
     assert!(log[0]["revoked"].is_string());
     assert_eq!(log[0]["accesses"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_are_uploaded_signed_and_read_back_by_hash() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
+    };
+    cli.city_with("hospital");
+    let file = dir.path().join("sealed.bin");
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &payload).unwrap();
+    let hash = cli.ok(&["blob", "put", file.to_str().unwrap(), "--from", "hospital"]);
+    let hash = hash.trim();
+    assert_eq!(hash.len(), 64);
+    let out = dir.path().join("back.bin");
+    cli.ok(&["blob", "get", hash, "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&out).unwrap(), payload);
+    // The blob sits in the data directory under its hash.
+    assert!(
+        node.data_dir
+            .join("blobs")
+            .join(&hash[..2])
+            .join(hash)
+            .exists()
+    );
+
+    // Refused: an account without a role, a bad signature, an oversize body, a wrong hash.
+    cli.ok(&["keys", "new", "nobody"]);
+    let r = cli.run(&["blob", "put", file.to_str().unwrap(), "--from", "nobody"]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    let http = reqwest::Client::new();
+    let put = |body: Vec<u8>, sig: &str, sha: Option<&str>| {
+        let mut req = http
+            .put(format!("{}/v1/blobs", node.url))
+            .header("x-urbis-key", node.admin.public_key().to_text())
+            .header("x-urbis-time", now_ms().to_string())
+            .header("x-urbis-signature", sig.to_string());
+        if let Some(s) = sha {
+            req = req.header("x-urbis-sha256", s.to_string());
+        }
+        req.body(body).send()
+    };
+    let r = put(b"x".to_vec(), &"00".repeat(64), None).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("bad_signature"));
+    let r = put(vec![0; (16 << 20) + 10], &"00".repeat(64), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = put(b"x".to_vec(), &"00".repeat(64), Some(&"ab".repeat(32)))
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("invalid_argument"));
+    let missing = cli.run(&[
+        "blob",
+        "get",
+        &"ab".repeat(32),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !missing.0 && missing.2.contains("not_found"),
+        "{}",
+        missing.2
+    );
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}

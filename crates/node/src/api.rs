@@ -133,6 +133,8 @@ pub struct ApiState {
     pub shared: Arc<Shared<Ctx>>,
     /// The event index (`events.redb`), filled by the node's indexer.
     pub events: Arc<EventIndex>,
+    /// Encrypted payloads of records and shared files.
+    pub blobs: Arc<crate::blobs::BlobStore>,
     /// Prometheus text of the consensus runtime's own metrics.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub block_time: Duration,
@@ -175,6 +177,7 @@ impl ApiState {
     pub fn new(
         shared: Arc<Shared<Ctx>>,
         events: Arc<EventIndex>,
+        blobs: Arc<crate::blobs::BlobStore>,
         metrics: Arc<dyn Fn() -> String + Send + Sync>,
         block_time: Duration,
         limits: ApiLimits,
@@ -186,6 +189,7 @@ impl ApiState {
         ApiState {
             shared,
             events,
+            blobs,
             metrics,
             block_time,
             limits,
@@ -261,6 +265,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events/search", get(search_events))
         .route("/1.0/identifiers/{did}", get(crate::identity::resolve))
         .route("/v1/status-lists/{id}", get(crate::identity::status_list))
+        .route(
+            "/v1/blobs",
+            axum::routing::put(crate::blobs::put_handler).layer(DefaultBodyLimit::max(
+                crate::blobs::DEFAULT_MAX_BLOB as usize + 1,
+            )),
+        )
+        .route("/v1/blobs/{hash}", get(crate::blobs::get_handler))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

@@ -5,6 +5,7 @@
 //! spec (keys and genesis in a local data directory) and runs it.
 
 pub mod api;
+pub mod blobs;
 pub mod config;
 pub mod dev;
 pub mod identity;

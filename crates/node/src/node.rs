@@ -179,9 +179,18 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 })
                 .context("start the event indexer")?;
         }
+        let blobs = Arc::new(
+            crate::blobs::BlobStore::open(
+                &spec.data_dir.join("blobs"),
+                crate::blobs::DEFAULT_MAX_BLOB,
+                crate::blobs::DEFAULT_QUOTA,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
         let state = ApiState::new(
             shared.clone(),
             events,
+            blobs,
             Arc::new(move || metrics_ctx.encode()),
             spec.block_time,
             spec.api_limits.clone(),

@@ -83,6 +83,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "DID resolution (DIF Universal Resolver HTTP interface, W3C DID Resolution): a resolution result {@context, didDocument, didResolutionMetadata, didDocumentMetadata}; with Accept: application/did+ld+json the bare DID document. Errors keep the result shape (didResolutionMetadata.error: invalidDid 400, notFound 404, methodNotSupported 501, representationNotSupported 406, invalidOptions 400); a deactivated DID answers 410.",
     ),
     (
+        "put",
+        "/v1/blobs",
+        "Store an encrypted blob (at most 16 MiB): the body, signed by an account that holds a role (headers x-urbis-key, x-urbis-time in Unix ms, x-urbis-signature: hex of its signature of framed(\"urbis/blob-put/v1\", chain_id || 0x00 || time as u64 big-endian || SHA-256(body)); optional x-urbis-sha256). Answers {hash, size}; hash is the SHA-256 of the bytes.",
+    ),
+    (
+        "get",
+        "/v1/blobs/{hash}",
+        "A blob's bytes by their SHA-256 (application/octet-stream).",
+    ),
+    (
         "get",
         "/v1/status-lists/{id}",
         "A credential status list in IETF Token Status List form ({bits, lst}: zlib-compressed, base64url), with its issuer and size; ?idx= adds that entry's status, and prove=true the proof bundle of the 1 KiB chunk holding it.",
@@ -222,6 +232,14 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
             r("DidResolutionResult"),
         ),
         ("get", "/v1/status-lists/{id}") => ("application/json", r("StatusListAnswer")),
+        ("put", "/v1/blobs") => (
+            "application/json",
+            json!({"type": "object", "required": ["hash", "size"], "properties": {"hash": r("Hash"), "size": {"type": "integer", "minimum": 0}}}),
+        ),
+        ("get", "/v1/blobs/{hash}") => (
+            "application/octet-stream",
+            json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+        ),
         _ => ("application/json", json!({})),
     }
 }
@@ -238,6 +256,11 @@ fn request(method: &str, path: &str) -> Option<Value> {
                 "application/json": {"schema": {"$ref": "#/components/schemas/SignedTx"}},
                 "application/octet-stream": octets,
             }
+        })),
+        ("put", "/v1/blobs") => Some(json!({
+            "required": true,
+            "description": "The blob's bytes (already encrypted by the uploader).",
+            "content": {"application/octet-stream": octets},
         })),
         ("post", "/v1/txs/batch") => Some(json!({
             "required": true,
