@@ -28,79 +28,90 @@ fn http(e: reqwest::Error) -> anyhow::Error {
     fail("http", e.to_string())
 }
 
-pub async fn blob(ctx: &Ctx, cmd: BlobCmd) -> anyhow::Result<()> {
+/// Upload `bytes` signed by keystore key `from`; their SHA-256.
+pub async fn upload(ctx: &Ctx, from: &str, bytes: Vec<u8>) -> anyhow::Result<urbis_core::Hash> {
     let base = ctx.node.trim_end_matches('/').to_string();
-    let http_client = reqwest::Client::new();
+    let key = ctx.secret(&ctx.keystore()?, from)?;
+    let status = ctx.client()?.status().await?;
+    let digest: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let msg = urbis_node::blobs::put_message(&status.chain_id, time, &digest);
+    let sig = key.sign(urbis_node::blobs::PUT_TAG, &msg);
+    let resp = reqwest::Client::new()
+        .put(format!("{base}/v1/blobs"))
+        .header("x-urbis-key", key.public_key().to_text())
+        .header("x-urbis-time", time.to_string())
+        .header("x-urbis-signature", sig.to_hex())
+        .header("x-urbis-sha256", hex::encode(digest))
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .map_err(http)?;
+    let ok = resp.status().is_success();
+    let body: Value = resp.json().await.map_err(http)?;
+    if !ok {
+        let code = body["code"].as_str().unwrap_or("http").to_string();
+        let detail = body["detail"].as_str().unwrap_or_default().to_string();
+        return Err(fail(
+            match code.as_str() {
+                "too_large" => "too_large",
+                "quota_exceeded" => "quota_exceeded",
+                "unauthorized" => "unauthorized",
+                "bad_signature" => "bad_signature",
+                "invalid_argument" => "invalid_argument",
+                _ => "http",
+            },
+            detail,
+        ));
+    }
+    Ok(urbis_core::Hash(digest))
+}
+
+/// Download blob `hash` and check its bytes against it.
+pub async fn download(ctx: &Ctx, hash: &urbis_core::Hash) -> anyhow::Result<Vec<u8>> {
+    let base = ctx.node.trim_end_matches('/').to_string();
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/blobs/{hash}"))
+        .send()
+        .await
+        .map_err(http)?;
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(fail("not_found", format!("no blob {hash}")));
+    }
+    if !resp.status().is_success() {
+        return Err(fail("http", format!("HTTP {}", resp.status())));
+    }
+    let bytes = resp.bytes().await.map_err(http)?;
+    let digest: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    if digest != hash.0 {
+        return Err(fail(
+            "invalid_proof",
+            "the node sent other bytes than asked for",
+        ));
+    }
+    Ok(bytes.to_vec())
+}
+
+pub async fn blob(ctx: &Ctx, cmd: BlobCmd) -> anyhow::Result<()> {
     match cmd {
         BlobCmd::Put { file, from } => {
             let bytes =
                 std::fs::read(&file).map_err(|e| fail("io", format!("{}: {e}", file.display())))?;
-            let key = ctx.secret(&ctx.keystore()?, &from)?;
-            let status = ctx.client()?.status().await?;
-            let digest: [u8; 32] = {
-                use sha2::Digest as _;
-                sha2::Sha256::digest(&bytes).into()
-            };
-            let time = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let msg = urbis_node::blobs::put_message(&status.chain_id, time, &digest);
-            let sig = key.sign(urbis_node::blobs::PUT_TAG, &msg);
-            let resp = http_client
-                .put(format!("{base}/v1/blobs"))
-                .header("x-urbis-key", key.public_key().to_text())
-                .header("x-urbis-time", time.to_string())
-                .header("x-urbis-signature", sig.to_hex())
-                .header("x-urbis-sha256", hex::encode(digest))
-                .header("content-type", "application/octet-stream")
-                .body(bytes)
-                .send()
-                .await
-                .map_err(http)?;
-            let ok = resp.status().is_success();
-            let body: Value = resp.json().await.map_err(http)?;
-            if !ok {
-                let code = body["code"].as_str().unwrap_or("http").to_string();
-                let detail = body["detail"].as_str().unwrap_or_default().to_string();
-                return Err(fail(
-                    match code.as_str() {
-                        "too_large" => "too_large",
-                        "quota_exceeded" => "quota_exceeded",
-                        "unauthorized" => "unauthorized",
-                        "bad_signature" => "bad_signature",
-                        "invalid_argument" => "invalid_argument",
-                        _ => "http",
-                    },
-                    detail,
-                ));
-            }
-            println!("{}", body["hash"].as_str().unwrap_or_default());
+            println!("{}", upload(ctx, &from, bytes).await?);
             Ok(())
         }
         BlobCmd::Get { hash, out } => {
-            let resp = http_client
-                .get(format!("{base}/v1/blobs/{hash}"))
-                .send()
-                .await
-                .map_err(http)?;
-            if resp.status() == reqwest::StatusCode::NOT_FOUND {
-                return Err(fail("not_found", format!("no blob {hash}")));
-            }
-            if !resp.status().is_success() {
-                return Err(fail("http", format!("HTTP {}", resp.status())));
-            }
-            let bytes = resp.bytes().await.map_err(http)?;
-            let digest: [u8; 32] = {
-                use sha2::Digest as _;
-                sha2::Sha256::digest(&bytes).into()
-            };
-            if digest != hash.0 {
-                return Err(fail(
-                    "invalid_proof",
-                    "the node sent other bytes than asked for",
-                ));
-            }
+            let bytes = download(ctx, &hash).await?;
             std::fs::write(&out, &bytes)
                 .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
             eprintln!("{} bytes written to {}", bytes.len(), out.display());

@@ -101,6 +101,9 @@ pub enum Command {
     /// The node's blob store: upload (signed) and download encrypted payloads.
     #[command(subcommand)]
     Blob(crate::blob::BlobCmd),
+    /// Selective sharing of encrypted files: put, get, add-recipient, revoke, log.
+    #[command(subcommand)]
+    Share(crate::share::ShareCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -130,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credential(cmd) => crate::identity::credential(&ctx, cmd).await,
         Command::Consent(cmd) => crate::consent::consent(&ctx, cmd).await,
         Command::Blob(cmd) => crate::blob::blob(&ctx, cmd).await,
+        Command::Share(cmd) => crate::share::share(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

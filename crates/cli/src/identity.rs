@@ -1,8 +1,10 @@
 //! `urbis did …` and `urbis credential …`.
 //!
 //! Keys: a DID is controlled by an account key of the keystore (`--from NAME`); creating it
-//! adds two keys next to it, `NAME.next` (the pre-rotation key, whose commitment goes on chain)
-//! and `NAME.vc` (the DID's `key-1`: signs credentials it issues and presentations it makes).
+//! adds three keys next to it, `NAME.next` (the pre-rotation key, whose commitment goes on
+//! chain), `NAME.vc` (the DID's `key-1`: signs credentials it issues and presentations it
+//! makes) and `NAME.enc` (its seed is the X25519 secret of `enc-1`, the `keyAgreement` key that
+//! shared files are encrypted to).
 //! Which DID belongs to which name is kept in `dids.json` next to the keystore (with the
 //! status-list indices the name has handed out as an issuer).
 
@@ -308,6 +310,13 @@ fn jose_key(ctx: &Ctx, name: &str) -> anyhow::Result<SigningKey> {
     SigningKey::from_seed(Alg::EdDSA, secret.seed()).map_err(cred)
 }
 
+/// The X25519 key-agreement key of keystore key `name` (its seed is the X25519 secret).
+pub(crate) fn agreement_key(ctx: &Ctx, name: &str) -> anyhow::Result<urbis_sealing::AgreementKey> {
+    let ks = ctx.keystore()?;
+    let secret = ctx.secret(&ks, name)?;
+    Ok(urbis_sealing::AgreementKey::from_secret(*secret.seed()))
+}
+
 pub(crate) fn cred(e: CredError) -> anyhow::Error {
     fail(e.code(), e.to_string())
 }
@@ -370,6 +379,9 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
             let vc_name = format!("{name}.vc");
             ensure_key(ctx, &next_name)?;
             ensure_key(ctx, &vc_name)?;
+            let enc_name = format!("{name}.enc");
+            ensure_key(ctx, &enc_name)?;
+            let enc_public = agreement_key(ctx, &enc_name)?.public();
             let next_addr = ctx.resolve_address(&next_name)?;
             let vc_key = jose_key(ctx, &vc_name)?;
             let mut svc = Vec::new();
@@ -384,11 +396,18 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
                 });
             }
             let document = Document {
-                methods: vec![Method {
-                    fragment: "key-1".into(),
-                    jwk: Jwk::from_key(&vc_key.public()),
-                    purposes: vec![Purpose::Authentication, Purpose::AssertionMethod],
-                }],
+                methods: vec![
+                    Method {
+                        fragment: "key-1".into(),
+                        jwk: Jwk::from_key(&vc_key.public()),
+                        purposes: vec![Purpose::Authentication, Purpose::AssertionMethod],
+                    },
+                    Method {
+                        fragment: "enc-1".into(),
+                        jwk: Jwk::from_key(&PublicJwk::X25519(enc_public)),
+                        purposes: vec![Purpose::KeyAgreement],
+                    },
+                ],
                 services: svc,
                 controllers: Vec::new(),
             };
@@ -627,7 +646,12 @@ fn read_compact(p: &Path) -> anyhow::Result<String> {
 }
 
 /// The JWK of verification method `fragment` of a resolved document, if it has `purpose`.
-fn method_key(doc: &Value, did: &str, fragment: &str, purpose: &str) -> Option<PublicJwk> {
+pub(crate) fn method_key(
+    doc: &Value,
+    did: &str,
+    fragment: &str,
+    purpose: &str,
+) -> Option<PublicJwk> {
     let id = format!("{did}#{fragment}");
     let listed = doc[purpose]
         .as_array()

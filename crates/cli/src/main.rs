@@ -14,6 +14,7 @@ mod identity;
 mod network;
 mod output;
 mod passphrase;
+mod share;
 mod values;
 
 use std::fmt;

@@ -543,7 +543,18 @@ async fn a_resident_credential_is_issued_presented_verified_and_revoked() {
     let doc: serde_json::Value =
         serde_json::from_str(&ok(urbis(&["did", "resolve", alice]))).unwrap();
     assert_eq!(doc["authentication"][1], format!("{alice}#phone"));
-    assert_eq!(doc["verificationMethod"][1]["publicKeyJwk"]["crv"], "P-256");
+    let phone = doc["verificationMethod"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == format!("{alice}#phone"))
+        .unwrap();
+    assert_eq!(phone["publicKeyJwk"]["crv"], "P-256");
+    // Every DID the CLI creates has an X25519 key-agreement key for encrypted sharing.
+    assert_eq!(
+        doc["keyAgreement"],
+        serde_json::json!([format!("{alice}#enc-1")])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -742,4 +753,114 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departments_share_encrypted_files_selectively() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
+    };
+    let planning = cli.city_with("planning");
+    for d in ["parks", "finance"] {
+        cli.ok(&["keys", "new", d]);
+        cli.ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            d,
+            "--role",
+            "department",
+        ]);
+        cli.ok(&["did", "create", "--from", d, "--subject", "organisation"]);
+    }
+    let file = dir.path().join("plan.txt");
+    let marker = "SECRET-MARKER-zoning-plan-2027";
+    std::fs::write(&file, format!("draft: {marker}\n")).unwrap();
+    let out = cli.ok(&[
+        "share",
+        "put",
+        file.to_str().unwrap(),
+        "--from",
+        "planning",
+        "--to",
+        "parks",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "{out}");
+    // The plaintext is nowhere in the node's data directory: only ciphertext is stored.
+    let mut found = false;
+    for entry in walk(&node.data_dir) {
+        // Files come and go while the node runs (journals, temporaries): read what is there.
+        let Ok(bytes) = std::fs::read(&entry) else {
+            continue;
+        };
+        if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            found = true;
+        }
+    }
+    assert!(!found, "the plaintext reached the node");
+
+    let got = dir.path().join("got.txt");
+    let g = got.to_str().unwrap();
+    cli.ok(&["share", "get", &id, "--as", "parks", "--out", g]);
+    assert!(std::fs::read_to_string(&got).unwrap().contains(marker));
+    let r = cli.run(&["share", "get", &id, "--as", "finance", "--out", g]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    cli.ok(&[
+        "share",
+        "add-recipient",
+        &id,
+        "--from",
+        "planning",
+        "--to",
+        "finance",
+    ]);
+    cli.ok(&["share", "get", &id, "--as", "finance", "--out", g]);
+    cli.ok(&[
+        "share",
+        "revoke",
+        &id,
+        "--from",
+        "planning",
+        "--recipient",
+        "parks",
+    ]);
+    let r = cli.run(&["share", "get", &id, "--as", "parks", "--out", g]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    cli.ok(&["share", "get", &id, "--as", "finance", "--out", g]);
+    let log: serde_json::Value = serde_json::from_str(&cli.ok(&["share", "log", &id])).unwrap();
+    let versions = log.as_array().unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[0]["readers"].as_array().unwrap().len(), 2);
+    assert_eq!(versions[1]["readers"].as_array().unwrap().len(), 3);
+    let last: Vec<_> = versions[2]["readers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(last.contains(&planning.as_str()) && last.len() == 2);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
