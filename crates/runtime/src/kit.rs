@@ -253,6 +253,12 @@ pub fn prefix(module: &str, parts: &[&dyn std::fmt::Display]) -> Vec<u8> {
 }
 
 /// A query path segment that must be an address (`invalid_argument` otherwise).
+/// Decode a module's borsh call; bytes that are not one are `unknown_call`.
+pub fn decode_call<T: borsh::BorshDeserialize>(data: &[u8]) -> Result<T, UrbisError> {
+    borsh::from_slice(data)
+        .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+}
+
 /// Genesis of a module that takes no configuration: `null` is fine, anything else is
 /// `invalid_argument`.
 pub fn no_genesis(module: &str, config: &serde_json::Value) -> Result<(), UrbisError> {

@@ -67,8 +67,7 @@ pub enum AssetsCall {
 
 impl AssetsCall {
     pub fn decode(data: &[u8]) -> Result<Self, UrbisError> {
-        borsh::from_slice(data)
-            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+        urbis_runtime::kit::decode_call(data)
     }
 
     pub(crate) fn execute(self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {

@@ -490,8 +490,7 @@ impl Module for Consent {
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
-        let call: ConsentCall = borsh::from_slice(data)
-            .map_err(|_| err(ErrorCode::UnknownCall, "call does not decode"))?;
+        let call: ConsentCall = urbis_runtime::kit::decode_call(data)?;
         match call {
             ConsentCall::RegisterPurpose { code, description } => {
                 register_purpose(ctx, code, description)

@@ -910,8 +910,7 @@ impl Module for Identity {
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
-        let call: IdentityCall = borsh::from_slice(data)
-            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))?;
+        let call: IdentityCall = kit::decode_call(data)?;
         match call {
             IdentityCall::Create {
                 document,

@@ -905,8 +905,7 @@ impl Module for Land {
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
-        let call: LandCall = borsh::from_slice(data)
-            .map_err(|_| err(ErrorCode::UnknownCall, "call does not decode"))?;
+        let call: LandCall = kit::decode_call(data)?;
         match call {
             LandCall::RegisterParcel {
                 id,

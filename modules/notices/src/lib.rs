@@ -207,8 +207,7 @@ impl Module for Notices {
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
-        let call: NoticesCall = borsh::from_slice(data)
-            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))?;
+        let call: NoticesCall = kit::decode_call(data)?;
         match call {
             NoticesCall::Post {
                 title,

@@ -260,8 +260,7 @@ impl Module for Records {
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
-        let call: RecordsCall = borsh::from_slice(data)
-            .map_err(|_| err(ErrorCode::UnknownCall, "call does not decode"))?;
+        let call: RecordsCall = kit::decode_call(data)?;
         let now = ctx.timestamp_ms();
         match call {
             RecordsCall::Create {

@@ -164,8 +164,7 @@ fn set_awarder(
 impl RewardsCall {
     /// Decode a call from transaction data.
     pub fn decode(data: &[u8]) -> Result<Self, UrbisError> {
-        borsh::from_slice(data)
-            .map_err(|_| UrbisError::new(ErrorCode::UnknownCall, "call does not decode"))
+        urbis_runtime::kit::decode_call(data)
     }
 
     pub(crate) fn execute(self, ctx: &mut Ctx<'_>) -> Result<(), UrbisError> {
