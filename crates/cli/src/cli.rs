@@ -104,6 +104,9 @@ pub enum Command {
     /// Selective sharing of encrypted files: put, get, add-recipient, revoke, log.
     #[command(subcommand)]
     Share(crate::share::ShareCmd),
+    /// The land register: parcels, liens, transfers through their workflow.
+    #[command(subcommand)]
+    Land(crate::land::LandCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

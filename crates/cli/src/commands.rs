@@ -131,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(cmd) => crate::consent::consent(&ctx, cmd).await,
         Command::Blob(cmd) => crate::blob::blob(&ctx, cmd).await,
         Command::Share(cmd) => crate::share::share(&ctx, cmd).await,
+        Command::Land(cmd) => crate::land::land(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

@@ -11,6 +11,7 @@ mod consent;
 mod dev;
 mod election;
 mod identity;
+mod land;
 mod network;
 mod output;
 mod passphrase;

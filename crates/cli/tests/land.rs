@@ -1,0 +1,122 @@
+//! The land register through the `urbis` binary: a sale with a mortgage release stopped by an
+//! objection the registrar upholds.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestNode, run_cli};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_through_the_cli_until_an_upheld_objection() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let r = run_cli(&node.url, dir.path(), args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(&["keys", "import", "admin", "--seed", &seed]);
+    for (name, role) in [
+        ("registrar", "land_registrar"),
+        ("bank", "bank"),
+        ("alice", "citizen"),
+        ("carol", "citizen"),
+        ("neighbour", "citizen"),
+    ] {
+        ok(&["keys", "new", name]);
+        ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            name,
+            "--role",
+            role,
+        ]);
+    }
+    let h = |b: u8| hex::encode([b; 32]);
+    ok(&[
+        "land",
+        "register",
+        "--from",
+        "registrar",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--geometry-hash",
+        &h(1),
+        "--area-m2",
+        "640",
+        "--owners",
+        "alice=1",
+        "--whole",
+        "1",
+    ]);
+    ok(&[
+        "land",
+        "lien",
+        "--from",
+        "registrar",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--bank",
+        "bank",
+        "--amount",
+        "15000000",
+        "--deed-hash",
+        &h(2),
+    ]);
+    ok(&[
+        "land",
+        "interested",
+        "--from",
+        "registrar",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--party",
+        "neighbour",
+    ]);
+    ok(&[
+        "land",
+        "propose",
+        "--from",
+        "alice",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--buyers",
+        "carol=1",
+        "--price",
+        "32000000",
+        "--deed-hash",
+        &h(3),
+    ]);
+    // Liens, easements and transfers share one id sequence: the lien is 1, the transfer 2.
+    ok(&["land", "accept", "--from", "carol", "2"]);
+    let r = run_cli(
+        &node.url,
+        dir.path(),
+        &["land", "approve", "--from", "registrar", "2"],
+    );
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+    ok(&["land", "release", "--from", "bank", "2", "--lien", "1"]);
+    ok(&["land", "approve", "--from", "registrar", "2"]);
+    ok(&[
+        "land",
+        "object",
+        "--from",
+        "neighbour",
+        "2",
+        "--statement-hash",
+        &h(4),
+    ]);
+    ok(&["land", "decide", "--from", "registrar", "2", "--uphold"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["land", "show", "GHENT-1-A-17"])).unwrap();
+    assert!(shown["parcel"]["transfer"].is_null());
+    assert_eq!(shown["liens"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["history"].as_array().unwrap().len(), 2);
+    let r = run_cli(&node.url, dir.path(), &["land", "show", "NOPE"]);
+    assert!(!r.0 && r.2.contains("not_found"), "{}", r.2);
+}
