@@ -1045,18 +1045,18 @@ pub async fn verify_presentation(
             if status_ref.idx >= size {
                 return Err(fail("malformed", "the status index is past the list"));
             }
-            let chunk = status_ref.idx * u64::from(bits) / 8 / urbis_identity::CHUNK_BYTES;
+            let (chunk, _) = urbis_identity::status_position(bits, status_ref.idx);
             let chunk_text = chunk.to_string();
             let bytes =
                 chain_fact(&client, genesis, "identity", &["chunk", &id, &chunk_text]).await?;
-            let bytes = match bytes.as_str() {
-                Some(h) => hex::decode(h).map_err(|e| fail("decode", e.to_string()))?,
-                None => vec![0; urbis_identity::CHUNK_BYTES as usize],
-            };
-            let part =
-                urbis_credentials::status::StatusList::from_bytes(bits, bytes).map_err(cred)?;
-            let within = status_ref.idx - chunk * urbis_identity::CHUNK_BYTES * 8 / u64::from(bits);
-            (part.get(within).map(u64::from), json!("proven"))
+            let bytes = bytes
+                .as_str()
+                .map(hex::decode)
+                .transpose()
+                .map_err(|e| fail("decode", e.to_string()))?;
+            let status = urbis_identity::status_in_chunk(bits, status_ref.idx, bytes.as_deref())
+                .map_err(|e| fail("malformed", e.message))?;
+            (Some(u64::from(status)), json!("proven"))
         }
     };
     match status {

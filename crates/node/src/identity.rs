@@ -270,24 +270,18 @@ pub async fn status_list(
             "prove=true proves the chunk of one entry: give idx",
         ));
     }
-    let total = (meta.size * u64::from(meta.bits)).div_ceil(8) as usize;
-    let mut bytes = vec![0u8; total];
-    let chunk_bytes = urbis_identity::CHUNK_BYTES as usize;
-    let max_chunks = total.div_ceil(chunk_bytes);
-    for (k, v) in view.scan(&keys::chunks(id), None, max_chunks)? {
-        let n: usize = std::str::from_utf8(&k)
-            .ok()
-            .and_then(|t| t.rsplit('/').next())
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "malformed chunk key"))?;
-        let start = n * chunk_bytes;
-        let end = (start + v.len()).min(total);
-        if start < end {
-            bytes[start..end].copy_from_slice(&v[..end - start]);
-        }
-    }
-    let list = urbis_credentials::status::StatusList::from_bytes(meta.bits, bytes)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let max_chunks =
+        (meta.size * u64::from(meta.bits)).div_ceil(8 * urbis_identity::CHUNK_BYTES) as usize;
+    let chunks = view
+        .scan(&keys::chunks(id), None, max_chunks)?
+        .into_iter()
+        .map(|(k, v)| {
+            urbis_identity::chunk_number(&k)
+                .map(|n| (n, v))
+                .ok_or_else(|| ApiError::new(ErrorCode::Internal, "malformed chunk key"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let list = urbis_identity::assemble_list(meta.bits, meta.size, chunks)?;
     let mut out = json!({
         "id": id,
         "issuer": meta.issuer,
@@ -306,7 +300,7 @@ pub async fn status_list(
         out["idx"] = idx.into();
         out["status"] = status.into();
         if q.prove {
-            let chunk = idx * u64::from(meta.bits) / 8 / urbis_identity::CHUNK_BYTES;
+            let (chunk, _) = urbis_identity::status_position(meta.bits, idx);
             let _slot = s.wait_slot()?;
             let (answer, bundle) = sh
                 .prove_certified(

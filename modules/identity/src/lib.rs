@@ -638,6 +638,53 @@ fn create_list(ctx: &mut Ctx<'_>, issuer: String, bits: u8, size: u64) -> Result
     Ok(())
 }
 
+/// Where entry `idx` of a list of `bits`-bit entries lives: the chunk number and the entry's
+/// index within that chunk.
+pub fn status_position(bits: u8, idx: u64) -> (u64, u64) {
+    let per_chunk = CHUNK_BYTES * 8 / u64::from(bits);
+    (idx / per_chunk, idx % per_chunk)
+}
+
+/// The status of entry `idx` given the bytes of the chunk holding it (`None`: absent, all zero).
+pub fn status_in_chunk(bits: u8, idx: u64, chunk: Option<&[u8]>) -> Result<u8, UrbisError> {
+    let (_, within) = status_position(bits, idx);
+    let bytes = chunk.map_or_else(|| vec![0u8; CHUNK_BYTES as usize], <[u8]>::to_vec);
+    urbis_credentials::status::StatusList::from_bytes(bits, bytes)
+        .ok()
+        .and_then(|l| l.get(within))
+        .ok_or_else(|| UrbisError::new(ErrorCode::Internal, "a status chunk is too short"))
+}
+
+/// The whole byte array of a list of `size` entries of `bits` bits from its stored chunks
+/// (`(chunk number, bytes)`; absent chunks are zero).
+pub fn assemble_list(
+    bits: u8,
+    size: u64,
+    chunks: impl IntoIterator<Item = (u64, Vec<u8>)>,
+) -> Result<urbis_credentials::status::StatusList, UrbisError> {
+    let total = (size * u64::from(bits)).div_ceil(8) as usize;
+    let mut bytes = vec![0u8; total];
+    for (n, v) in chunks {
+        let start = (n * CHUNK_BYTES) as usize;
+        let end = (start + v.len()).min(total);
+        if start < end {
+            bytes[start..end].copy_from_slice(&v[..end - start]);
+        }
+    }
+    urbis_credentials::status::StatusList::from_bytes(bits, bytes)
+        .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// The chunk number in a chunk key (`identity/chunk/<id>/<n>`).
+pub fn chunk_number(key: &[u8]) -> Option<u64> {
+    std::str::from_utf8(key)
+        .ok()?
+        .rsplit('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn set_status(ctx: &mut Ctx<'_>, list: u64, idx: u64, status: u8) -> Result<(), UrbisError> {
     let mut meta: StatusListMeta = ctx
         .get(&keys::list(list))?
@@ -655,15 +702,13 @@ fn set_status(ctx: &mut Ctx<'_>, list: u64, idx: u64, status: u8) -> Result<(), 
             1u16 << meta.bits
         )));
     }
-    let bit = idx * u64::from(meta.bits);
-    let chunk = bit / 8 / CHUNK_BYTES;
+    let (chunk, within) = status_position(meta.bits, idx);
     let key = keys::chunk(list, chunk);
     let mut bytes = ctx
         .get_raw(&key)?
         .unwrap_or_else(|| vec![0u8; CHUNK_BYTES as usize]);
     let mut part = urbis_credentials::status::StatusList::from_bytes(meta.bits, bytes.clone())
         .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))?;
-    let within = idx - chunk * CHUNK_BYTES * 8 / u64::from(meta.bits);
     part.set(within, status)
         .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))?;
     bytes.copy_from_slice(part.bytes());

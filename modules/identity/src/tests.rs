@@ -5,7 +5,6 @@ use serde_json::json;
 use urbis_accounts::testkit::{TestChain, addr, key};
 use urbis_core::{ErrorCode, Hash};
 use urbis_credentials::jose::{Alg, SigningKey};
-use urbis_credentials::status::StatusList;
 
 use crate::{MODULE, next_key_commitment};
 
@@ -217,16 +216,11 @@ fn accredited_issuers_keep_status_lists_with_one_chunk_written_per_change() {
     // Reassemble the list from its chunks: exactly the Token Status List byte array.
     let page = chain.list(MODULE, &["chunks", &list], 1000, None).unwrap();
     let meta = chain.value(MODULE, &["status_list", &list]);
-    let mut bytes = vec![0u8; (meta["size"].as_u64().unwrap() * 2 / 8) as usize];
-    for item in &page.items {
-        let key = item["key"].as_str().unwrap();
-        let n: usize = key.rsplit('/').next().unwrap().parse().unwrap();
-        let chunk = hex::decode(item["bytes"].as_str().unwrap()).unwrap();
-        let start = n * crate::CHUNK_BYTES as usize;
-        let end = (start + chunk.len()).min(bytes.len());
-        bytes[start..end].copy_from_slice(&chunk[..end - start]);
-    }
-    let l = StatusList::from_bytes(2, bytes).unwrap();
+    let chunks = page.items.iter().map(|item| {
+        let n = crate::chunk_number(item["key"].as_str().unwrap().as_bytes()).unwrap();
+        (n, hex::decode(item["bytes"].as_str().unwrap()).unwrap())
+    });
+    let l = crate::assemble_list(2, meta["size"].as_u64().unwrap(), chunks).unwrap();
     assert_eq!(l.get(5), Some(2));
     assert_eq!(l.get(99_999), Some(1));
     assert_eq!(l.get(6), Some(0));
