@@ -17,7 +17,7 @@ use urbis_core::{Call, Hash};
 use crate::cli::TxOpts;
 use crate::commands::{Ctx, send, send_for_receipt};
 use crate::fail;
-use crate::identity::{did_of, ensure_key, load_wallet, print, random_hash, save_wallet};
+use crate::identity::{did_of, ensure_key, load_wallet, print_json, random_hash, save_wallet};
 
 #[derive(Debug, Subcommand)]
 pub enum ConsentCmd {
@@ -308,7 +308,7 @@ pub async fn consent(ctx: &Ctx, cmd: ConsentCmd) -> anyhow::Result<()> {
                     "accesses": uses,
                 }));
             }
-            print(ctx, &json!(out))
+            print_json(&json!(out))
         }
     }
 }

@@ -338,8 +338,8 @@ pub(crate) fn ensure_key(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn print(ctx: &Ctx, v: &Value) -> anyhow::Result<()> {
-    let _ = ctx;
+/// Print a JSON answer, pretty.
+pub(crate) fn print_json(v: &Value) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::to_string_pretty(v).map_err(|e| fail("internal", e.to_string()))?
@@ -351,6 +351,15 @@ pub(crate) fn print(ctx: &Ctx, v: &Value) -> anyhow::Result<()> {
 async fn record(ctx: &Ctx, did: &str) -> anyhow::Result<Value> {
     let client = ctx.client()?;
     Ok(client.query("identity", &["did", did], false).await?.value)
+}
+
+/// The resolution result `a` asks for.
+async fn resolve(ctx: &Ctx, a: &ResolveArgs) -> anyhow::Result<Value> {
+    let did = did_of(ctx, &a.did)?;
+    Ok(ctx
+        .client()?
+        .resolve_did(&did, a.version_id, a.version_time.as_deref(), a.prove)
+        .await?)
 }
 
 pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
@@ -442,22 +451,8 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
             println!("{did}");
             Ok(())
         }
-        DidCmd::Show(a) => {
-            let did = did_of(ctx, &a.did)?;
-            let r = ctx
-                .client()?
-                .resolve_did(&did, a.version_id, a.version_time.as_deref(), a.prove)
-                .await?;
-            print(ctx, &r)
-        }
-        DidCmd::Resolve(a) => {
-            let did = did_of(ctx, &a.did)?;
-            let r = ctx
-                .client()?
-                .resolve_did(&did, a.version_id, a.version_time.as_deref(), a.prove)
-                .await?;
-            print(ctx, &r["didDocument"])
-        }
+        DidCmd::Show(a) => print_json(&resolve(ctx, &a).await?),
+        DidCmd::Resolve(a) => print_json(&resolve(ctx, &a).await?["didDocument"]),
         DidCmd::Rotate { tx } => {
             let mut wallet = load_wallet(ctx)?;
             let e = entry(&wallet, &tx.from)?.clone();
@@ -673,7 +668,7 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
                 .iter()
                 .map(|t| json!({"vct": t.vct, "description": t.description, "claims": t.claims}))
                 .collect();
-            print(ctx, &json!(list))
+            print_json(&json!(list))
         }
         CredentialCmd::Issue {
             from,
@@ -867,7 +862,7 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
                 }
                 report["document"] = json!({"sha256": digest, "matches": true});
             }
-            print(ctx, &report)
+            print_json(&report)
         }
         CredentialCmd::Revoke(a) => set_status(ctx, a, urbis_credentials::status::INVALID).await,
         CredentialCmd::Suspend(a) => set_status(ctx, a, urbis_credentials::status::SUSPENDED).await,

@@ -9,7 +9,7 @@ use urbis_land::{LandCall, LienAnswerArg, Share};
 use crate::cli::TxOpts;
 use crate::commands::{Ctx, send};
 use crate::fail;
-use crate::identity::print;
+use crate::identity::print_json;
 
 #[derive(Debug, Subcommand)]
 pub enum LandCmd {
@@ -158,8 +158,7 @@ pub async fn land(ctx: &Ctx, cmd: LandCmd) -> anyhow::Result<()> {
             let history = client
                 .query_list(urbis_land::MODULE, &["history", &parcel], 1000, None)
                 .await?;
-            return print(
-                ctx,
+            return print_json(
                 &json!({"parcel": p.value, "liens": liens, "history": history.items}),
             );
         }

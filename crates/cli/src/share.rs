@@ -21,7 +21,7 @@ use urbis_sealing::{DataKey, Wrap};
 use crate::blob::{download, upload};
 use crate::commands::{Ctx, send, send_for_receipt};
 use crate::fail;
-use crate::identity::{agreement_key, did_of, load_wallet, method_key, print, random_hash};
+use crate::identity::{agreement_key, did_of, load_wallet, method_key, print_json, random_hash};
 
 const AAD: &[u8] = b"urbis/share/v1";
 
@@ -329,7 +329,7 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                     "erased": v["erased"],
                 }));
             }
-            print(ctx, &json!(out))
+            print_json(&json!(out))
         }
     }
 }

@@ -288,6 +288,16 @@ pub fn parse_u64(what: &str, text: &str) -> Result<u64, UrbisError> {
     })
 }
 
+/// Parse a 64-hex-digit id (an object id, a record id) named `what` in the error.
+pub fn parse_hash(what: &str, text: &str) -> Result<urbis_core::Hash, UrbisError> {
+    text.parse().map_err(|_| {
+        UrbisError::new(
+            ErrorCode::InvalidArgument,
+            format!("{what} is 64 hex digits, got {text:.80?}"),
+        )
+    })
+}
+
 /// A query a module answers (see [`ModuleInfo`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct QueryInfo {

@@ -427,11 +427,6 @@ fn use_grant(ctx: &mut Ctx<'_>, id: Hash, item: Hash) -> Result<(), UrbisError> 
     Ok(())
 }
 
-fn parse_hash(text: &str) -> Result<Hash, UrbisError> {
-    text.parse()
-        .map_err(|_| err(ErrorCode::InvalidArgument, "an id is 64 hex digits"))
-}
-
 fn json(v: Result<serde_json::Value, serde_json::Error>) -> Result<serde_json::Value, UrbisError> {
     v.map_err(|e| err(ErrorCode::Internal, e.to_string()))
 }
@@ -522,7 +517,10 @@ impl Module for Consent {
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
         match path {
-            ["grant", id] => Ok(keys::grant(&parse_hash(id)?)),
+            ["grant", id] => Ok(keys::grant(&urbis_runtime::kit::parse_hash(
+                "a grant id",
+                id,
+            )?)),
             ["purpose", code] if code_ok(code) => Ok(keys::purpose(code)),
             _ => Err(INFO.unknown_path(MODULE, path)),
         }
@@ -541,7 +539,10 @@ impl Module for Consent {
 
     fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
         Ok(match path {
-            ["uses", id] => Some(keys::receipts(&parse_hash(id)?)),
+            ["uses", id] => Some(keys::receipts(&urbis_runtime::kit::parse_hash(
+                "a grant id",
+                id,
+            )?)),
             ["purposes"] => Some(keys::purposes()),
             _ => None,
         })

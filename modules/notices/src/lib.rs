@@ -233,12 +233,7 @@ impl Module for Notices {
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
         match path {
-            ["notice", id] => {
-                let id: Hash = id
-                    .parse()
-                    .map_err(|_| invalid("a notice id is 64 hex digits"))?;
-                Ok(notice_key(&id))
-            }
+            ["notice", id] => Ok(notice_key(&kit::parse_hash("a notice id", id)?)),
             _ => Err(INFO.unknown_path(MODULE, path)),
         }
     }

@@ -346,10 +346,7 @@ impl Module for Records {
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
-        let hash = |t: &str| {
-            t.parse::<Hash>()
-                .map_err(|_| err(ErrorCode::InvalidArgument, "an id is 64 hex digits"))
-        };
+        let hash = |t: &str| kit::parse_hash("a record id", t);
         match path {
             ["head", id] => Ok(keys::head(&hash(id)?)),
             ["version", id, n] => Ok(keys::version(&hash(id)?, kit::parse_u64("version", n)?)),
@@ -367,10 +364,7 @@ impl Module for Records {
     }
 
     fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
-        let hash = |t: &str| {
-            t.parse::<Hash>()
-                .map_err(|_| err(ErrorCode::InvalidArgument, "64 hex digits"))
-        };
+        let hash = |t: &str| kit::parse_hash("a record id or pseudonym", t);
         Ok(match path {
             ["versions", id] => Some(keys::versions(&hash(id)?)),
             ["about", p] => Some(keys::about_prefix(&hash(p)?)),
