@@ -3,7 +3,8 @@
 //! The same path runs a one-validator dev chain and a consortium: only the p2p network differs
 //! (Commonware's authenticated network on loopback for one validator, on real addresses for a
 //! consortium; the simulated network in deterministic tests). Channels: 0 votes, 1 certificates, 2 consensus resolver, 3 marshal backfill,
-//! 4 block broadcast.
+//! 4 block broadcast, 5 transaction gossip, 6 blobs
+//! ([`crate::blobnet`]).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -117,6 +118,8 @@ pub struct Running {
     pub marshal: Mailbox<Scheme, Standard<ChainBlock>>,
     pub engine: Handle<()>,
     pub executor: Handle<Result<(), urbis_core::UrbisError>>,
+    /// The blob store's p2p channel (only on the authenticated network).
+    pub blobs: Option<crate::blobnet::BlobLink>,
 }
 
 /// The validator set as Commonware sees it.
@@ -378,6 +381,7 @@ where
         marshal: mailbox,
         engine,
         executor,
+        blobs: None,
     }
 }
 
@@ -416,7 +420,9 @@ where
         &p2p_namespace,
         listen,
         authenticated::peer_set_limit(participants.iter(), &me),
-        max_message_size(participants.len()).max(crate::gossip::max_gossip_bytes() as u32),
+        max_message_size(participants.len())
+            .max(crate::gossip::max_gossip_bytes() as u32)
+            .max(crate::blobnet::MAX_BLOB_MESSAGE as u32),
         NZUsize!(4_096),
     );
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), cfg);
@@ -435,9 +441,13 @@ where
         blocks: network.register(CHANNEL_BLOCKS, q),
         txs: network.register(CHANNEL_TXS, q),
     };
+    let (blob_sender, blob_receiver) = network.register(crate::blobnet::CHANNEL_BLOBS, q);
+    let (link, send, recv) = crate::blobnet::bridge(blob_sender, blob_receiver);
+    context.child("blobs_out").spawn(move |_| send);
+    context.child("blobs_in").spawn(move |_| recv);
     network.start();
     let timing = TimingConfig::for_block_time(proposer.block_time);
-    start_validator(
+    let mut running = start_validator(
         context,
         shared,
         signer,
@@ -447,5 +457,7 @@ where
         oracle,
         channels,
     )
-    .await
+    .await;
+    running.blobs = Some(link);
+    running
 }

@@ -5,6 +5,7 @@
 //! recompiles quickly.
 
 pub mod app;
+pub mod blobnet;
 pub mod bundle;
 pub mod codec;
 pub mod engine;

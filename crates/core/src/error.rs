@@ -79,6 +79,8 @@ error_codes! {
     Revoked => "revoked", 422, "Revoked";
     Exhausted => "exhausted", 422, "No uses left";
     OutOfScope => "out_of_scope", 403, "Outside the granted scope";
+    Erased => "erased", 410, "Erased";
+    NoAccessReceipt => "no_access_receipt", 403, "No committed access receipt";
 }
 
 impl fmt::Display for ErrorCode {

@@ -135,6 +135,10 @@ pub struct ApiState {
     pub events: Arc<EventIndex>,
     /// Encrypted payloads of records and shared files.
     pub blobs: Arc<crate::blobs::BlobStore>,
+    /// Wrapped data keys of records.
+    pub vault: Arc<crate::vault::Vault>,
+    /// Blob replication to the other validators (absent until the p2p channel is up).
+    pub replicator: Option<Arc<crate::replicate::Replicator>>,
     /// Prometheus text of the consensus runtime's own metrics.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub block_time: Duration,
@@ -178,6 +182,7 @@ impl ApiState {
         shared: Arc<Shared<Ctx>>,
         events: Arc<EventIndex>,
         blobs: Arc<crate::blobs::BlobStore>,
+        vault: Arc<crate::vault::Vault>,
         metrics: Arc<dyn Fn() -> String + Send + Sync>,
         block_time: Duration,
         limits: ApiLimits,
@@ -190,6 +195,8 @@ impl ApiState {
             shared,
             events,
             blobs,
+            vault,
+            replicator: None,
             metrics,
             block_time,
             limits,
@@ -272,6 +279,15 @@ pub fn router(state: ApiState) -> Router {
             )),
         )
         .route("/v1/blobs/{hash}", get(crate::blobs::get_handler))
+        .route(
+            "/v1/records/{id}/wraps",
+            post(crate::vault::put_wrap_handler)
+                .layer(DefaultBodyLimit::max(crate::vault::MAX_BODY)),
+        )
+        .route(
+            "/v1/records/{id}/key",
+            post(crate::vault::key_handler).layer(DefaultBodyLimit::max(crate::vault::MAX_BODY)),
+        )
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

@@ -10,6 +10,10 @@
 //! SHA-256 of the bytes (anyone can recompute it); `x-urbis-sha256`, if sent, must equal it.
 //! `GET /v1/blobs/{hash}` returns the bytes. Bytes are written to a temporary file, synced, then
 //! renamed, so a blob is either whole or absent after a crash.
+//!
+//! On a consortium an uploaded blob is pushed to every other validator, and a validator asked
+//! for a blob it lacks asks its peers first ([`crate::replicate`]). A blob shredded by an
+//! erasure is deleted and refused from then on ([`BlobStore::shred`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -33,6 +37,8 @@ pub const DEFAULT_MAX_BLOB: u64 = 16 << 20;
 pub const DEFAULT_QUOTA: u64 = 4 << 30;
 /// How far an upload's time may be from the node's clock.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// How long a download waits for a blob asked of the other validators.
+pub const FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Domain of upload signatures.
 pub const PUT_TAG: &[u8] = b"urbis/blob-put/v1";
 
@@ -59,13 +65,30 @@ pub struct BlobStore {
     pub max_blob: u64,
     pub quota: u64,
     used: Mutex<u64>,
+    /// Hashes of blobs destroyed by erasure: never stored again (a peer's late copy included).
+    shredded: Mutex<std::collections::BTreeSet<Hash>>,
 }
+
+/// The file listing shredded hashes (32 bytes each, appended and synced).
+const SHREDDED: &str = "shredded";
 
 impl BlobStore {
     /// Open (or create) the store under `dir`, counting what it holds.
     pub fn open(dir: &Path, max_blob: u64, quota: u64) -> Result<BlobStore, UrbisError> {
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut used = 0u64;
+        let mut shredded = std::collections::BTreeSet::new();
+        match std::fs::read(dir.join(SHREDDED)) {
+            Ok(bytes) => {
+                for c in bytes.chunks_exact(32) {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(c);
+                    shredded.insert(Hash(h));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
         for shard in std::fs::read_dir(dir).map_err(io)? {
             let shard = shard.map_err(io)?.path();
             if !shard.is_dir() {
@@ -87,7 +110,41 @@ impl BlobStore {
             max_blob,
             quota,
             used: Mutex::new(used),
+            shredded: Mutex::new(shredded),
         })
+    }
+
+    /// Whether the store holds `hash`.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.path(hash).exists()
+    }
+
+    /// Whether `hash` was shredded here.
+    pub fn is_shredded(&self, hash: &Hash) -> bool {
+        self.shredded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(hash)
+    }
+
+    /// Crypto-shredding: delete the blob `hash` and refuse it from now on (uploads and
+    /// peers' copies alike). Idempotent.
+    pub fn shred(&self, hash: &Hash) -> Result<(), UrbisError> {
+        {
+            let mut shredded = self.shredded.lock().unwrap_or_else(|p| p.into_inner());
+            if shredded.insert(*hash) {
+                use std::io::Write as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join(SHREDDED))
+                    .map_err(io)?;
+                f.write_all(&hash.0).map_err(io)?;
+                f.sync_all().map_err(io)?;
+            }
+        }
+        self.delete(hash)?;
+        Ok(())
     }
 
     fn path(&self, hash: &Hash) -> PathBuf {
@@ -109,6 +166,12 @@ impl BlobStore {
             ));
         }
         let hash = Hash(Sha256::digest(bytes).into());
+        if self.is_shredded(&hash) {
+            return Err(err(
+                ErrorCode::Erased,
+                format!("blob {hash} was erased and is not stored again"),
+            ));
+        }
         let path = self.path(&hash);
         if path.exists() {
             return Ok(hash);
@@ -179,6 +242,57 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> ApiResult<&'h str> {
         .ok_or_else(|| ApiError::new(ErrorCode::Malformed, format!("missing header {name}")))
 }
 
+/// Check a signed request (see [`crate::blobs`] for the headers): the signing key and the
+/// SHA-256 of the body. The signature is by that key, under `tag`, of `chain_id || 0x00 ||
+/// time as u64 BE || SHA-256(body)`; `x-urbis-sha256`, if sent, must equal the body's hash.
+pub fn verify_signed(
+    s: &ApiState,
+    headers: &HeaderMap,
+    tag: &[u8],
+    body: &[u8],
+) -> ApiResult<(urbis_core::PublicKey, [u8; 32])> {
+    let key: urbis_core::PublicKey = header_value(headers, "x-urbis-key")?
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-key is not a public key"))?;
+    let time: u64 = header_value(headers, "x-urbis-time")?
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-time is Unix milliseconds"))?;
+    let sig_bytes: [u8; 64] = hex::decode(header_value(headers, "x-urbis-signature")?)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::Malformed, "x-urbis-signature is 64 bytes of hex")
+        })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if time.abs_diff(now) > MAX_CLOCK_SKEW_MS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "x-urbis-time is too far from the node's clock",
+        ));
+    }
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    if let Some(expected) = headers.get("x-urbis-sha256").and_then(|v| v.to_str().ok())
+        && expected != hex::encode(digest)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            "the body's SHA-256 is not x-urbis-sha256",
+        ));
+    }
+    let msg = put_message(s.shared.runtime.chain_id(), time, &digest);
+    key.verify(tag, &msg, &urbis_core::Signature::Ed25519(sig_bytes))
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadSignature,
+                "the request signature does not verify",
+            )
+        })?;
+    Ok((key, digest))
+}
+
 /// `PUT /v1/blobs` (see [`crate::blobs`]).
 pub async fn put_handler(
     State(s): State<ApiState>,
@@ -192,52 +306,7 @@ pub async fn put_handler(
             ApiError::new(ErrorCode::Malformed, e.body_text())
         }
     })?;
-    let key: urbis_core::PublicKey = header_value(&headers, "x-urbis-key")?
-        .parse()
-        .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-key is not a public key"))?;
-    let time: u64 = header_value(&headers, "x-urbis-time")?
-        .parse()
-        .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-time is Unix milliseconds"))?;
-    let sig_bytes: [u8; 64] = hex::decode(header_value(&headers, "x-urbis-signature")?)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::Malformed, "x-urbis-signature is 64 bytes of hex")
-        })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    if time.abs_diff(now) > crate::blobs::MAX_CLOCK_SKEW_MS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidArgument,
-            "x-urbis-time is too far from the node's clock",
-        ));
-    }
-    let digest: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&body).into()
-    };
-    if let Some(expected) = headers.get("x-urbis-sha256").and_then(|v| v.to_str().ok())
-        && expected != hex::encode(digest)
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidArgument,
-            "the body's SHA-256 is not x-urbis-sha256",
-        ));
-    }
-    let msg = crate::blobs::put_message(s.shared.runtime.chain_id(), time, &digest);
-    key.verify(
-        crate::blobs::PUT_TAG,
-        &msg,
-        &urbis_core::Signature::Ed25519(sig_bytes),
-    )
-    .map_err(|_| {
-        ApiError::new(
-            ErrorCode::BadSignature,
-            "the upload signature does not verify",
-        )
-    })?;
+    let (key, _) = verify_signed(&s, &headers, PUT_TAG, &body)?;
     let view = s.shared.chain.state_view()?;
     if urbis_accounts::roles_of(&view, &key.address())?.is_empty() {
         return Err(ApiError::new(
@@ -250,6 +319,9 @@ pub async fn put_handler(
     let hash = tokio::task::spawn_blocking(move || store.put(&body))
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+    if let Some(r) = &s.replicator {
+        r.push(hash);
+    }
     Ok(Json(json!({"hash": hash, "size": size})))
 }
 
@@ -261,6 +333,18 @@ pub async fn get_handler(
     let hash: Hash = hash
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "a blob hash is 64 hex digits"))?;
+    // A blob this node lacks (it was down when it was uploaded elsewhere) is asked of the
+    // other validators, and served if one sends it in time.
+    if !s.blobs.contains(&hash)
+        && !s.blobs.is_shredded(&hash)
+        && let Some(r) = &s.replicator
+    {
+        r.want(hash);
+        let deadline = tokio::time::Instant::now() + FETCH_WAIT;
+        while !s.blobs.contains(&hash) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     let store = s.blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || store.get(&hash))
         .await
@@ -297,5 +381,19 @@ mod tests {
         let h2 = Hash(Sha256::digest([1u8; 100]).into());
         std::fs::write(again.path(&h2), b"tampered").unwrap();
         assert_eq!(again.get(&h2).unwrap_err().code, ErrorCode::Internal);
+        // A shredded blob is gone and never comes back, across a restart too.
+        let h3 = again.put(b"to be erased").unwrap();
+        again.shred(&h3).unwrap();
+        again.shred(&h3).unwrap();
+        assert!(!again.contains(&h3));
+        assert_eq!(
+            again.put(b"to be erased").unwrap_err().code,
+            ErrorCode::Erased
+        );
+        let reopened = BlobStore::open(dir.path(), 100, 150).unwrap();
+        assert_eq!(
+            reopened.put(b"to be erased").unwrap_err().code,
+            ErrorCode::Erased
+        );
     }
 }

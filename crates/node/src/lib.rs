@@ -12,5 +12,7 @@ pub mod identity;
 pub mod node;
 pub mod openapi;
 pub mod problem;
+pub mod replicate;
+pub mod vault;
 
 pub use urbis_registry::{modules, runtime};

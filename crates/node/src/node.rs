@@ -114,7 +114,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             .map_err(|e| anyhow::anyhow!("validator key {pk}: {e}"))?;
             peers.push((key, *addr));
         }
-        let running = urbis_consensus::start_networked(
+        let mut running = urbis_consensus::start_networked(
             context.child("consensus"),
             shared.clone(),
             signer,
@@ -130,6 +130,19 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             EventIndex::open(&spec.data_dir.join("events.redb"))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
+        let blobs = Arc::new(
+            crate::blobs::BlobStore::open(
+                &spec.data_dir.join("blobs"),
+                crate::blobs::DEFAULT_MAX_BLOB,
+                crate::blobs::DEFAULT_QUOTA,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        let vault = Arc::new(
+            crate::vault::Vault::open(&spec.data_dir.join("vault"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        let shredder = crate::vault::Shredder::new(vault.clone(), blobs.clone());
         let indexer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let (events, chain, stop, counters) = (
@@ -160,6 +173,10 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                             urbis_consensus::shared::Counters::cpu(&counters.cpu_index_us, || {
                                 events.catch_up(&chain, INDEX_BATCH, durable)
                             });
+                        // Erased records are shredded here once their erasure is indexed.
+                        if let Err(e) = shredder.catch_up(&events, &chain) {
+                            warn!(%e, "shredding erased records failed; retrying");
+                        }
                         match indexed {
                             Ok(0) => std::thread::sleep(Duration::from_millis(50)),
                             Ok(n) => {
@@ -179,22 +196,18 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 })
                 .context("start the event indexer")?;
         }
-        let blobs = Arc::new(
-            crate::blobs::BlobStore::open(
-                &spec.data_dir.join("blobs"),
-                crate::blobs::DEFAULT_MAX_BLOB,
-                crate::blobs::DEFAULT_QUOTA,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
-        let state = ApiState::new(
+        let mut state = ApiState::new(
             shared.clone(),
             events,
-            blobs,
+            blobs.clone(),
+            vault,
             Arc::new(move || metrics_ctx.encode()),
             spec.block_time,
             spec.api_limits.clone(),
         );
+        if let Some(link) = running.blobs.take() {
+            state.replicator = Some(crate::replicate::Replicator::start(blobs, link));
+        }
         state.start_renderer(&api_handle);
         let listener = {
             let _guard = api_handle.enter();

@@ -90,7 +90,17 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/blobs/{hash}",
-        "A blob's bytes by their SHA-256 (application/octet-stream).",
+        "A blob's bytes by their SHA-256 (application/octet-stream). On a consortium a node that lacks the blob asks the other validators for it first (up to 5 s).",
+    ),
+    (
+        "post",
+        "/v1/records/{id}/wraps",
+        "Store a wrapped data key of a record version in the node's key vault: a JSON body {record, version, slot, grant?, salt?, wrap} signed like PUT /v1/blobs but under the tag \"urbis/vault/v1\". slot custodian, subject or emergency: by the record's custodian; slot grant: by the grantor of a live consent grant whose scope holds record:<id> (salt: the scope's salt). Each slot is written once.",
+    ),
+    (
+        "post",
+        "/v1/records/{id}/key",
+        "Release a wrapped data key (no log, no key): a signed JSON body {record, version?, as, grant?, receipt?, salt?} (tag \"urbis/vault/v1\"). as custodian: the custodian; subject: the account whose pseudonym the head names; grant: the grantee of a live grant whose committed access receipt `receipt` (at most 10 minutes old in block time) is for record:<id>; emergency: a hospital with a committed break-glass entry for the record (as recent). Answers {record, version, slot, wrap}.",
     ),
     (
         "get",
@@ -236,6 +246,14 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
             "application/json",
             json!({"type": "object", "required": ["hash", "size"], "properties": {"hash": r("Hash"), "size": {"type": "integer", "minimum": 0}}}),
         ),
+        ("post", "/v1/records/{id}/wraps") => (
+            "application/json",
+            json!({"type": "object", "required": ["record", "version", "slot"], "properties": {"record": r("Hash"), "version": {"type": "integer", "minimum": 1}, "slot": {"type": "string"}}}),
+        ),
+        ("post", "/v1/records/{id}/key") => (
+            "application/json",
+            json!({"type": "object", "required": ["record", "version", "slot", "wrap"], "properties": {"record": r("Hash"), "version": {"type": "integer", "minimum": 1}, "slot": {"type": "string"}, "wrap": {"type": "string", "pattern": "^[0-9a-f]{160}$"}}}),
+        ),
         ("get", "/v1/blobs/{hash}") => (
             "application/octet-stream",
             json!({"type": "string", "contentMediaType": "application/octet-stream"}),
@@ -261,6 +279,23 @@ fn request(method: &str, path: &str) -> Option<Value> {
             "required": true,
             "description": "The blob's bytes (already encrypted by the uploader).",
             "content": {"application/octet-stream": octets},
+        })),
+        ("post", "/v1/records/{id}/wraps") => Some(json!({
+            "required": true,
+            "description": "A wrap to store (signed body).",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["record", "version", "slot", "wrap"], "properties": {
+                "record": {"type": "string"}, "version": {"type": "integer", "minimum": 1},
+                "slot": {"enum": ["custodian", "subject", "emergency", "grant"]},
+                "grant": {"type": "string"}, "salt": {"type": "string"},
+                "wrap": {"type": "string", "pattern": "^[0-9a-f]{160}$"}}}}},
+        })),
+        ("post", "/v1/records/{id}/key") => Some(json!({
+            "required": true,
+            "description": "A key release request (signed body).",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["record", "as"], "properties": {
+                "record": {"type": "string"}, "version": {"type": "integer", "minimum": 1},
+                "as": {"enum": ["custodian", "subject", "grant", "emergency"]},
+                "grant": {"type": "string"}, "receipt": {"type": "integer", "minimum": 1}, "salt": {"type": "string"}}}}},
         })),
         ("post", "/v1/txs/batch") => Some(json!({
             "required": true,

@@ -17,6 +17,8 @@ urbis_runtime::named_enum! {
         LandRegistrar = "land_registrar",
         /// Holds liens (mortgages) on parcels.
         Bank = "bank",
+        /// Keeps health records and may open one in an emergency (break-glass, always logged).
+        Hospital = "hospital",
     }
 }
 
@@ -31,7 +33,8 @@ impl Role {
             | Role::ValidatorOperator
             | Role::CredentialIssuer
             | Role::LandRegistrar
-            | Role::Bank => &[Role::CityAdmin],
+            | Role::Bank
+            | Role::Hospital => &[Role::CityAdmin],
         }
     }
 

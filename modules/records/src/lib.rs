@@ -4,34 +4,49 @@
 //! the chain holds, per version, a **salted** hash of the content (so a guessed plaintext cannot
 //! be confirmed), the hash and size of the ciphertext, and where to fetch it.
 //!
-//! **Privacy.** A head names its subject only by a **pseudonym**: 32 bytes the subject hands the
-//! custodian for that relationship (the CLI derives one per custodian from the subject's
-//! keys). The subject lists every head about them by their pseudonyms; an outside observer sees
+//! **Privacy.** A head names its subject only by a **pseudonym**:
+//! [`subject_pseudonym`]`(account) = sha256_domain("urbis/records-subject/v1", account)` of a
+//! pairwise account the subject makes for that custodian alone (the CLI makes one per
+//! custodian) and hands the custodian; signing with that account proves to be the subject
+//! (to read the record's key from the node's vault, or to erase it where the law allows). The subject lists every head about them by their pseudonyms; an outside observer sees
 //! that a custodian keeps N records of a given kind about one pseudonym, their sizes and when
 //! they changed, but not whose they are, nor what they say. Different custodians see different
 //! pseudonyms of the same person.
 //!
 //! Only the custodian writes versions. Erasure (crypto-shredding) turns the head into a
 //! tombstone: its content and ciphertext hashes and locator are cleared in the new version;
-//! earlier versions keep only hashes of ciphertext whose keys are destroyed off chain.
+//! earlier versions keep only hashes of ciphertext whose keys are destroyed off chain (every
+//! node deletes the blobs and the wrapped keys once it executes the erasure). The custodian
+//! erases; the subject too, for the kinds the genesis lists in `subject_may_erase` (where the
+//! law allows it: health records, for one, usually have a retention duty).
+//!
+//! **Break-glass.** A hospital may open a health record without the subject's consent in an
+//! emergency: `break_glass` commits an [`EmergencyAccess`] (who, when, a hash of the stated
+//! reason) before the node releases the emergency wrap of the record's key (to the genesis'
+//! `emergency_reader` DID, whose key the hospitals' emergency desks hold); the subject sees
+//! every such access in the record's emergency log and the `break_glass` event.
 //!
 //! | key | value (borsh) |
 //! |---|---|
 //! | `records/head/<id hex>` | [`Head`] (the current version) |
 //! | `records/version/<id hex>/<version:010>` | [`Head`] as of that version |
 //! | `records/subject/<pseudonym hex>/<id hex>` | `()`: the subject index |
+//! | `records/emergency/<id hex>/<n:010>` | [`EmergencyAccess`] |
+//! | `records/emergencies/<id hex>` | `u32`: how many |
+//! | `records/config` | [`Config`] |
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
 //! | `create {kind, subject, content_hash, ciphertext_hash, size, locator}` | a custodian (department, credential issuer) | `unauthorized`, `invalid_argument` |
 //! | `update {id, content_hash, ciphertext_hash, size, locator}` | the record's custodian | `not_found`, `unauthorized`, `invalid_state` (erased), `invalid_argument` |
-//! | `erase {id}` | the record's custodian | `not_found`, `unauthorized`, `invalid_state` (erased) |
+//! | `erase {id}` | the record's custodian, or its subject for the kinds in `subject_may_erase` | `not_found`, `unauthorized`, `erased` |
+//! | `break_glass {id, reason}` | a hospital | `not_found`, `unauthorized`, `erased`, `invalid_argument` (not a health record) |
 //!
-//! Events: `created {record, kind}`, `updated {record, version}`, `erased {record}` (no subject
-//! in them).
+//! Events: `created {record, kind}`, `updated {record, version}`, `erased {record}`,
+//! `break_glass {record, n}` (no subject in them).
 //!
 //! Queries: `head/<id>`, `version/<id>/<n>`, `versions/<id>` (list), `about/<pseudonym>` (list of
-//! record ids).
+//! record ids), `emergency/<id>` (list of emergency accesses), `config`.
 
 use std::sync::Arc;
 
@@ -39,7 +54,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_accounts::{Role, has_role};
-use urbis_core::{Address, ErrorCode, Event, Hash, UrbisError};
+use urbis_core::{Address, ErrorCode, Event, Hash, UrbisError, sha256_domain};
 use urbis_runtime::kit;
 use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo, decode_value};
 
@@ -49,6 +64,39 @@ pub const MODULE: &str = "records";
 pub const MAX_SIZE: u64 = 16 << 20;
 /// Longest locator.
 pub const MAX_LOCATOR: usize = 256;
+
+/// The pseudonym under which a record names the subject who controls `account`.
+pub fn subject_pseudonym(account: &Address) -> Hash {
+    sha256_domain(b"urbis/records-subject/v1", &[&account.0])
+}
+
+/// The module's settings (genesis).
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The DID whose key-agreement key the emergency wrap of a health record is made for.
+    #[serde(default)]
+    pub emergency_reader: Option<String>,
+    /// The kinds of record their subject may erase.
+    #[serde(default)]
+    pub subject_may_erase: Vec<Kind>,
+}
+
+/// One emergency opening of a health record.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct EmergencyAccess {
+    pub record: Hash,
+    /// 1 for the first.
+    pub n: u32,
+    /// The hospital account.
+    pub by: Address,
+    pub at_ms: u64,
+    /// A hash of the stated reason (the text stays in the hospital's file).
+    pub reason: Hash,
+    pub tx: Hash,
+}
 
 /// What a record is.
 #[derive(
@@ -125,6 +173,11 @@ pub enum RecordsCall {
     Erase {
         id: Hash,
     },
+    /// Open a health record in an emergency (a hospital; always logged).
+    BreakGlass {
+        id: Hash,
+        reason: Hash,
+    },
 }
 
 pub mod keys {
@@ -147,6 +200,18 @@ pub mod keys {
     }
     pub fn about_prefix(subject: &Hash) -> Vec<u8> {
         kit::prefix(MODULE, &[&"subject", subject])
+    }
+    pub fn emergency(id: &Hash, n: u32) -> Vec<u8> {
+        kit::key(MODULE, &[&"emergency", id, &format!("{n:010}")])
+    }
+    pub fn emergencies(id: &Hash) -> Vec<u8> {
+        kit::prefix(MODULE, &[&"emergency", id])
+    }
+    pub fn emergency_count(id: &Hash) -> Vec<u8> {
+        kit::key(MODULE, &[&"emergencies", id])
+    }
+    pub fn config() -> Vec<u8> {
+        kit::key(MODULE, &[&"config"])
     }
 }
 
@@ -174,6 +239,16 @@ pub const INFO: ModuleInfo = ModuleInfo {
             list: true,
             description: "The ids of the records about a subject pseudonym.",
         },
+        QueryInfo {
+            path: "emergency/<id>",
+            list: true,
+            description: "Every emergency (break-glass) opening of a record.",
+        },
+        QueryInfo {
+            path: "config",
+            list: false,
+            description: "The emergency reader and the kinds a subject may erase.",
+        },
     ],
     events: &[
         EventInfo {
@@ -190,6 +265,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
             kind: "erased",
             attributes: &["record"],
             description: "A record was erased (its head is a tombstone).",
+        },
+        EventInfo {
+            kind: "break_glass",
+            attributes: &["record", "n"],
+            description: "A hospital opened a health record in an emergency.",
         },
     ],
     exported: &[],
@@ -228,20 +308,96 @@ fn save(ctx: &mut Ctx<'_>, head: &Head) {
     ctx.put(keys::version(&head.id, head.version), head);
 }
 
-fn custodian_of(ctx: &Ctx<'_>, id: &Hash) -> Result<Head, UrbisError> {
+fn live(ctx: &Ctx<'_>, id: &Hash) -> Result<Head, UrbisError> {
     let head: Head = ctx
         .get(&keys::head(id))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no record {id}")))?;
+    Ok(head)
+}
+
+fn not_erased(head: &Head) -> Result<(), UrbisError> {
+    if head.erased {
+        return Err(err(ErrorCode::Erased, "the record was erased"));
+    }
+    Ok(())
+}
+
+fn custodian_of(ctx: &Ctx<'_>, id: &Hash) -> Result<Head, UrbisError> {
+    let head = live(ctx, id)?;
     if head.custodian != ctx.sender() {
         return Err(err(
             ErrorCode::Unauthorized,
             "only the record's custodian writes it",
         ));
     }
-    if head.erased {
-        return Err(err(ErrorCode::InvalidState, "the record was erased"));
-    }
+    not_erased(&head)?;
     Ok(head)
+}
+
+fn config(ctx: &Ctx<'_>) -> Result<Config, UrbisError> {
+    Ok(ctx.get(&keys::config())?.unwrap_or_default())
+}
+
+/// The head `id` if the sender may erase it: its custodian, or its subject for the kinds the
+/// genesis allows.
+fn eraser_of(ctx: &Ctx<'_>, id: &Hash) -> Result<Head, UrbisError> {
+    let head = live(ctx, id)?;
+    let sender = ctx.sender();
+    if head.custodian != sender {
+        if subject_pseudonym(&sender) != head.subject {
+            return Err(err(
+                ErrorCode::Unauthorized,
+                "a record is erased by its custodian or its subject",
+            ));
+        }
+        if !config(ctx)?.subject_may_erase.contains(&head.kind) {
+            return Err(err(
+                ErrorCode::Unauthorized,
+                "the subject may not erase a record of this kind (its custodian must keep it)",
+            ));
+        }
+    }
+    not_erased(&head)?;
+    Ok(head)
+}
+
+fn break_glass(ctx: &mut Ctx<'_>, id: Hash, reason: Hash) -> Result<(), UrbisError> {
+    let head = live(ctx, &id)?;
+    let sender = ctx.sender();
+    if !has_role(ctx, &sender, Role::Hospital)? {
+        return Err(err(
+            ErrorCode::Unauthorized,
+            "only a hospital opens a record in an emergency",
+        ));
+    }
+    not_erased(&head)?;
+    if head.kind != Kind::Health {
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            "break-glass is for health records",
+        ));
+    }
+    let n = ctx.get::<u32>(&keys::emergency_count(&id))?.unwrap_or(0) + 1;
+    ctx.put(keys::emergency_count(&id), &n);
+    let tx = ctx
+        .tx()
+        .map(|t| t.hash)
+        .ok_or_else(|| err(ErrorCode::Internal, "break-glass is a transaction"))?;
+    let entry = EmergencyAccess {
+        record: id,
+        n,
+        by: sender,
+        at_ms: ctx.timestamp_ms(),
+        reason,
+        tx,
+    };
+    ctx.put(keys::emergency(&id, n), &entry);
+    ctx.emit(
+        Event::new(MODULE, "break_glass")
+            .with("record", id)
+            .with("n", n),
+    );
+    Ok(())
 }
 
 impl Module for Records {
@@ -251,8 +407,27 @@ impl Module for Records {
         MODULE
     }
 
-    fn genesis(&self, _ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
-        kit::no_genesis(MODULE, config)
+    /// Optional: [`Config`] as JSON.
+    fn genesis(&self, ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
+        if config.is_null() {
+            return Ok(());
+        }
+        let c: Config = serde_json::from_value(config.clone()).map_err(|e| {
+            err(
+                ErrorCode::InvalidArgument,
+                format!("records genesis: {e} (expected {{emergency_reader, subject_may_erase}})"),
+            )
+        })?;
+        if let Some(d) = &c.emergency_reader
+            && (!d.starts_with("did:") || d.len() > 128)
+        {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "records genesis: emergency_reader is a DID",
+            ));
+        }
+        ctx.put(keys::config(), &c);
+        Ok(())
     }
 
     fn weight(&self, _data: &[u8]) -> u64 {
@@ -273,11 +448,12 @@ impl Module for Records {
             } => {
                 let sender = ctx.sender();
                 if !(has_role(ctx, &sender, Role::Department)?
-                    || has_role(ctx, &sender, Role::CredentialIssuer)?)
+                    || has_role(ctx, &sender, Role::CredentialIssuer)?
+                    || has_role(ctx, &sender, Role::Hospital)?)
                 {
                     return Err(err(
                         ErrorCode::Unauthorized,
-                        "records are kept by departments and credential issuers",
+                        "records are kept by departments, credential issuers and hospitals",
                     ));
                 }
                 check_content(size, &locator)?;
@@ -329,8 +505,9 @@ impl Module for Records {
                 );
                 Ok(())
             }
+            RecordsCall::BreakGlass { id, reason } => break_glass(ctx, id, reason),
             RecordsCall::Erase { id } => {
-                let mut head = custodian_of(ctx, &id)?;
+                let mut head = eraser_of(ctx, &id)?;
                 head.version += 1;
                 head.content_hash = Hash::ZERO;
                 head.ciphertext_hash = Hash::ZERO;
@@ -350,15 +527,20 @@ impl Module for Records {
         match path {
             ["head", id] => Ok(keys::head(&hash(id)?)),
             ["version", id, n] => Ok(keys::version(&hash(id)?, kit::parse_u64("version", n)?)),
+            ["config"] => Ok(keys::config()),
             _ => Err(INFO.unknown_path(MODULE, path)),
         }
     }
 
     fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
         let key = self.query_key(path)?;
-        match value {
-            None => Ok(serde_json::Value::Null),
-            Some(b) => serde_json::to_value(decode_value::<Head>(&key, b)?)
+        match (path.first(), value) {
+            (Some(&"config"), None) => serde_json::to_value(Config::default())
+                .map_err(|e| err(ErrorCode::Internal, e.to_string())),
+            (_, None) => Ok(serde_json::Value::Null),
+            (Some(&"config"), Some(b)) => serde_json::to_value(decode_value::<Config>(&key, b)?)
+                .map_err(|e| err(ErrorCode::Internal, e.to_string())),
+            (_, Some(b)) => serde_json::to_value(decode_value::<Head>(&key, b)?)
                 .map_err(|e| err(ErrorCode::Internal, e.to_string())),
         }
     }
@@ -368,6 +550,7 @@ impl Module for Records {
         Ok(match path {
             ["versions", id] => Some(keys::versions(&hash(id)?)),
             ["about", p] => Some(keys::about_prefix(&hash(p)?)),
+            ["emergency", id] => Some(keys::emergencies(&hash(id)?)),
             _ => None,
         })
     }
@@ -381,6 +564,10 @@ impl Module for Records {
         match path.first() {
             Some(&"versions") => serde_json::to_value(decode_value::<Head>(key, value)?)
                 .map_err(|e| err(ErrorCode::Internal, e.to_string())),
+            Some(&"emergency") => {
+                serde_json::to_value(decode_value::<EmergencyAccess>(key, value)?)
+                    .map_err(|e| err(ErrorCode::Internal, e.to_string()))
+            }
             _ => Ok(serde_json::Value::String(
                 String::from_utf8_lossy(key)
                     .rsplit('/')

@@ -12,10 +12,13 @@ fn city() -> TestChain {
         { "address": addr("hospital"), "roles": ["department"] },
         { "address": addr("registry"), "roles": ["department"] },
         { "address": addr("alice"), "roles": ["citizen"] },
+        { "address": addr("er"), "roles": ["hospital"] },
     ]});
+    let records = json!({"emergency_reader": "did:urbis:0000000000000000000000000000000000000e11",
+                         "subject_may_erase": ["department_file"]});
     TestChain::new(
         vec![urbis_accounts::module(), crate::module()],
-        &[(urbis_accounts::MODULE, accounts)],
+        &[(urbis_accounts::MODULE, accounts), (MODULE, records)],
     )
 }
 
@@ -64,8 +67,8 @@ fn custodians_version_and_erase_heads_that_name_only_a_pseudonym() {
     let erase = call(&chain, json!({"call": "erase", "id": id}));
     chain.fails(&key("registry"), erase.clone(), ErrorCode::Unauthorized);
     chain.ok(&key("hospital"), erase.clone());
-    chain.fails(&key("hospital"), erase, ErrorCode::InvalidState);
-    chain.fails(&key("hospital"), update(&chain), ErrorCode::InvalidState);
+    chain.fails(&key("hospital"), erase, ErrorCode::Erased);
+    chain.fails(&key("hospital"), update(&chain), ErrorCode::Erased);
     let head = chain.value(MODULE, &["head", &id]);
     assert_eq!(head["erased"], true);
     assert_eq!(head["version"], 3);
@@ -89,4 +92,77 @@ fn bad_heads_are_refused() {
     let unknown = call(&chain, json!({"call": "erase", "id": Hash([9; 32])}));
     chain.fails(&key("registry"), unknown, ErrorCode::NotFound);
     assert!(chain.query(MODULE, &["head", "xyz"]).is_err());
+}
+
+#[test]
+fn hospitals_break_glass_on_health_records_and_it_is_logged() {
+    let mut chain = city();
+    let id = create(&mut chain);
+    let glass = |chain: &TestChain, id: &str| {
+        call(
+            chain,
+            json!({"call": "break_glass", "id": id, "reason": Hash([0xee; 32])}),
+        )
+    };
+    chain.fails(&key("alice"), glass(&chain, &id), ErrorCode::Unauthorized);
+    chain.fails(
+        &key("registry"),
+        glass(&chain, &id),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("er"),
+        glass(&chain, &Hash([9; 32]).to_string()),
+        ErrorCode::NotFound,
+    );
+    let r = chain.ok(&key("er"), glass(&chain, &id));
+    assert_eq!(r.events[0].kind, "break_glass");
+    chain.ok(&key("er"), glass(&chain, &id));
+    let log = chain.list(MODULE, &["emergency", &id], 10, None).unwrap();
+    assert_eq!(log.items.len(), 2);
+    assert_eq!(log.items[1]["n"], 2);
+    assert_eq!(log.items[0]["by"], json!(addr("er")));
+    // Not for other kinds.
+    let deed = call(
+        &chain,
+        json!({"call": "create", "kind": "deed", "subject": Hash([5; 32]), "content_hash": Hash([1; 32]),
+               "ciphertext_hash": Hash([2; 32]), "size": 10, "locator": "blob:1"}),
+    );
+    let r = chain.ok(&key("registry"), deed);
+    let deed = r.events[0].attr("record").unwrap().to_string();
+    chain.fails(&key("er"), glass(&chain, &deed), ErrorCode::InvalidArgument);
+    assert_eq!(
+        chain.value(MODULE, &["config"])["subject_may_erase"],
+        json!(["department_file"])
+    );
+}
+
+#[test]
+fn subjects_erase_only_the_kinds_the_law_lets_them() {
+    let mut chain = city();
+    let me = crate::subject_pseudonym(&addr("alice"));
+    let make = |chain: &mut TestChain, kind: &str| {
+        let c = call(
+            chain,
+            json!({"call": "create", "kind": kind, "subject": me, "content_hash": Hash([1; 32]),
+                   "ciphertext_hash": Hash([2; 32]), "size": 10, "locator": "blob:1"}),
+        );
+        let r = chain.ok(&key("hospital"), c);
+        r.events[0].attr("record").unwrap().to_string()
+    };
+    let health = make(&mut chain, "health");
+    let file = make(&mut chain, "department_file");
+    let erase = |chain: &TestChain, id: &str| call(chain, json!({"call": "erase", "id": id}));
+    chain.fails(
+        &key("alice"),
+        erase(&chain, &health),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("registry"),
+        erase(&chain, &file),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&key("alice"), erase(&chain, &file));
+    assert_eq!(chain.value(MODULE, &["head", &file])["erased"], true);
 }
