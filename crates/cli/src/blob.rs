@@ -74,6 +74,52 @@ pub async fn upload(ctx: &Ctx, from: &str, bytes: Vec<u8>) -> anyhow::Result<urb
     Ok(urbis_core::Hash(digest))
 }
 
+/// POST a JSON `body` to the node's `path`, signed by keystore key `from` under `tag` (the
+/// headers of `PUT /v1/blobs`); the JSON answer, or the node's error code and detail.
+pub async fn signed_post(
+    ctx: &Ctx,
+    from: &str,
+    tag: &[u8],
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let base = ctx.node.trim_end_matches('/').to_string();
+    let key = ctx.secret(&ctx.keystore()?, from)?;
+    let status = ctx.client()?.status().await?;
+    let bytes = serde_json::to_vec(body).map_err(|e| fail("internal", e.to_string()))?;
+    let digest: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let msg = urbis_node::blobs::put_message(&status.chain_id, time, &digest);
+    let sig = key.sign(tag, &msg);
+    let resp = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("x-urbis-key", key.public_key().to_text())
+        .header("x-urbis-time", time.to_string())
+        .header("x-urbis-signature", sig.to_hex())
+        .header("content-type", "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .map_err(http)?;
+    let ok = resp.status().is_success();
+    let answer: Value = resp.json().await.map_err(http)?;
+    if !ok {
+        let code = answer["code"]
+            .as_str()
+            .and_then(urbis_core::ErrorCode::parse)
+            .map_or("http", |c| c.as_str());
+        let detail = answer["detail"].as_str().unwrap_or_default().to_string();
+        return Err(fail(code, detail));
+    }
+    Ok(answer)
+}
+
 /// Download blob `hash` and check its bytes against it.
 pub async fn download(ctx: &Ctx, hash: &urbis_core::Hash) -> anyhow::Result<Vec<u8>> {
     let base = ctx.node.trim_end_matches('/').to_string();
@@ -84,6 +130,9 @@ pub async fn download(ctx: &Ctx, hash: &urbis_core::Hash) -> anyhow::Result<Vec<
         .map_err(http)?;
     if resp.status() == reqwest::StatusCode::NOT_FOUND {
         return Err(fail("not_found", format!("no blob {hash}")));
+    }
+    if resp.status() == reqwest::StatusCode::GONE {
+        return Err(fail("erased", format!("blob {hash} was erased")));
     }
     if !resp.status().is_success() {
         return Err(fail("http", format!("HTTP {}", resp.status())));

@@ -107,6 +107,10 @@ pub enum Command {
     /// The land register: parcels, liens, transfers through their workflow.
     #[command(subcommand)]
     Land(crate::land::LandCmd),
+    /// Encrypted records (health, identity documents, deeds): put, get under a grant or in an
+    /// emergency, log, erase.
+    #[command(subcommand)]
+    Record(crate::record::RecordCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -202,15 +202,17 @@ pub async fn consent(ctx: &Ctx, cmd: ConsentCmd) -> anyhow::Result<()> {
                 .and_then(|e| e.attr("grant"))
                 .and_then(|g| g.parse::<Hash>().ok());
             wallet.consent.push(Relationship {
-                name: from,
+                name: from.clone(),
                 side: "grantor".into(),
-                key,
-                request: req,
+                key: key.clone(),
+                request: req.clone(),
                 grant,
                 ward,
             });
             save_wallet(ctx, &wallet)?;
             if let Some(g) = grant {
+                // Records about `from` in the scope: their key, wrapped for the grantee.
+                crate::record::share_under_grant(ctx, &from, &key, g, &req).await?;
                 println!("{g}");
             }
             Ok(())

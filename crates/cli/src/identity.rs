@@ -256,6 +256,9 @@ pub(crate) struct Wallet {
     /// Consent requests and grants this keystore's names are party to.
     #[serde(default)]
     pub(crate) consent: Vec<crate::consent::Relationship>,
+    /// Pseudonyms made for custodians of records about this keystore's names.
+    #[serde(default)]
+    pub(crate) records: Vec<crate::record::SubjectLink>,
 }
 
 fn wallet_path(ctx: &Ctx) -> anyhow::Result<PathBuf> {

@@ -41,6 +41,7 @@
 //! | `update {id, content_hash, ciphertext_hash, size, locator}` | the record's custodian | `not_found`, `unauthorized`, `invalid_state` (erased), `invalid_argument` |
 //! | `erase {id}` | the record's custodian, or its subject for the kinds in `subject_may_erase` | `not_found`, `unauthorized`, `erased` |
 //! | `break_glass {id, reason}` | a hospital | `not_found`, `unauthorized`, `erased`, `invalid_argument` (not a health record) |
+//! | `configure {emergency_reader, subject_may_erase}` | city admin | `unauthorized`, `invalid_argument` |
 //!
 //! Events: `created {record, kind}`, `updated {record, version}`, `erased {record}`,
 //! `break_glass {record, n}` (no subject in them).
@@ -177,6 +178,13 @@ pub enum RecordsCall {
     BreakGlass {
         id: Hash,
         reason: Hash,
+    },
+    /// Set the module's settings (city admin).
+    Configure {
+        #[serde(default)]
+        emergency_reader: Option<String>,
+        #[serde(default)]
+        subject_may_erase: Vec<Kind>,
     },
 }
 
@@ -361,6 +369,16 @@ fn eraser_of(ctx: &Ctx<'_>, id: &Hash) -> Result<Head, UrbisError> {
     Ok(head)
 }
 
+fn configure(ctx: &mut Ctx<'_>, c: Config) -> Result<(), UrbisError> {
+    if let Some(d) = &c.emergency_reader
+        && (!d.starts_with("did:") || d.len() > 128 || d.chars().any(char::is_control))
+    {
+        return Err(err(ErrorCode::InvalidArgument, "emergency_reader is a DID"));
+    }
+    ctx.put(keys::config(), &c);
+    Ok(())
+}
+
 fn break_glass(ctx: &mut Ctx<'_>, id: Hash, reason: Hash) -> Result<(), UrbisError> {
     let head = live(ctx, &id)?;
     let sender = ctx.sender();
@@ -418,16 +436,7 @@ impl Module for Records {
                 format!("records genesis: {e} (expected {{emergency_reader, subject_may_erase}})"),
             )
         })?;
-        if let Some(d) = &c.emergency_reader
-            && (!d.starts_with("did:") || d.len() > 128)
-        {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "records genesis: emergency_reader is a DID",
-            ));
-        }
-        ctx.put(keys::config(), &c);
-        Ok(())
+        configure(ctx, c)
     }
 
     fn weight(&self, _data: &[u8]) -> u64 {
@@ -506,6 +515,24 @@ impl Module for Records {
                 Ok(())
             }
             RecordsCall::BreakGlass { id, reason } => break_glass(ctx, id, reason),
+            RecordsCall::Configure {
+                emergency_reader,
+                subject_may_erase,
+            } => {
+                if !has_role(ctx, &ctx.sender(), Role::CityAdmin)? {
+                    return Err(err(
+                        ErrorCode::Unauthorized,
+                        "the records settings are the city admin's",
+                    ));
+                }
+                configure(
+                    ctx,
+                    Config {
+                        emergency_reader,
+                        subject_may_erase,
+                    },
+                )
+            }
             RecordsCall::Erase { id } => {
                 let mut head = eraser_of(ctx, &id)?;
                 head.version += 1;
