@@ -3,8 +3,7 @@
 //! on the same height and state root.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -15,32 +14,8 @@ use urbis_core::{SecretKey, SignedTx};
 
 const N: usize = 4;
 
-/// A base port with `2 * N` free ports after it (API ports, then p2p ports).
-fn free_base() -> u16 {
-    for attempt in 0..200u16 {
-        let base = 20_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 7;
-        let ok =
-            (0..2 * N as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if ok {
-            return base;
-        }
-    }
-    panic!("no free ports");
-}
-
 fn urbis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_urbis"))
-}
-
-fn start(dir: &Path, i: usize) -> Child {
-    let log = std::fs::File::create(dir.join(format!("node{i}/test.log"))).unwrap();
-    urbis()
-        .args(["node", "--config"])
-        .arg(dir.join(format!("node{i}/node.toml")))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
 }
 
 fn status(http: &reqwest::blocking::Client, api: &str) -> Option<Value> {
@@ -55,31 +30,15 @@ fn grant(admin: &SecretKey, chain: &urbis_core::ChainRef, nonce: u64) -> SignedT
 fn four_process_testnet_survives_kill_9_and_converges() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let base = free_base();
-    let out = urbis()
-        .args(["testnet", "--validators", "4", "--init-only", "--dir"])
-        .arg(d)
-        .args([
-            "--base-api",
-            &base.to_string(),
-            "--base-p2p",
-            &(base + N as u16).to_string(),
-        ])
-        .args(["--block-time-ms", "100", "--chain-id", "loopback"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let apis = common::init_testnet(d, N, "loopback");
     for i in 0..N {
         assert!(d.join(format!("node{i}/node.toml")).exists());
     }
-    let apis: Vec<String> = (0..N)
-        .map(|i| format!("http://127.0.0.1:{}", base + i as u16))
-        .collect();
-    let mut nodes = Nodes((0..N).map(|i| Some(start(d, i))).collect());
+    let mut nodes = Nodes(
+        (0..N)
+            .map(|i| Some(common::start_validator(d, i)))
+            .collect(),
+    );
     let children = &mut nodes.0;
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(45))
@@ -138,7 +97,7 @@ fn four_process_testnet_survives_kill_9_and_converges() {
         send(api, nonce);
         nonce += 1;
     }
-    children[2] = Some(start(d, 2));
+    children[2] = Some(common::start_validator(d, 2));
     wait_until(
         "restarted node to catch up",
         Duration::from_secs(90),

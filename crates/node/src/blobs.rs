@@ -251,18 +251,11 @@ pub fn verify_signed(
     tag: &[u8],
     body: &[u8],
 ) -> ApiResult<(urbis_core::PublicKey, [u8; 32])> {
-    let key: urbis_core::PublicKey = header_value(headers, "x-urbis-key")?
-        .parse()
-        .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-key is not a public key"))?;
+    let key = header_value(headers, "x-urbis-key")?;
     let time: u64 = header_value(headers, "x-urbis-time")?
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "x-urbis-time is Unix milliseconds"))?;
-    let sig_bytes: [u8; 64] = hex::decode(header_value(headers, "x-urbis-signature")?)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::Malformed, "x-urbis-signature is 64 bytes of hex")
-        })?;
+    let sig = header_value(headers, "x-urbis-signature")?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -282,15 +275,36 @@ pub fn verify_signed(
             "the body's SHA-256 is not x-urbis-sha256",
         ));
     }
-    let msg = put_message(s.shared.runtime.chain_id(), time, &digest);
+    let key = verify_parts(s.shared.runtime.chain_id(), key, time, sig, tag, body)?;
+    Ok((key, digest))
+}
+
+/// The signature check of [`verify_signed`] alone (no clock): for requests a peer forwards.
+pub fn verify_parts(
+    chain_id: &str,
+    key: &str,
+    time: u64,
+    signature: &str,
+    tag: &[u8],
+    body: &[u8],
+) -> Result<urbis_core::PublicKey, UrbisError> {
+    let key: urbis_core::PublicKey = key
+        .parse()
+        .map_err(|_| err(ErrorCode::Malformed, "x-urbis-key is not a public key"))?;
+    let sig_bytes: [u8; 64] = hex::decode(signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| err(ErrorCode::Malformed, "x-urbis-signature is 64 bytes of hex"))?;
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    let msg = put_message(chain_id, time, &digest);
     key.verify(tag, &msg, &urbis_core::Signature::Ed25519(sig_bytes))
         .map_err(|_| {
-            ApiError::new(
+            err(
                 ErrorCode::BadSignature,
                 "the request signature does not verify",
             )
         })?;
-    Ok((key, digest))
+    Ok(key)
 }
 
 /// `PUT /v1/blobs` (see [`crate::blobs`]).

@@ -206,7 +206,11 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             spec.api_limits.clone(),
         );
         if let Some(link) = running.blobs.take() {
-            state.replicator = Some(crate::replicate::Replicator::start(blobs, link));
+            let sink = Arc::new(crate::vault::VaultSync {
+                shared: shared.clone(),
+                vault: state.vault.clone(),
+            });
+            state.replicator = Some(crate::replicate::Replicator::start(blobs, sink, link));
         }
         state.start_renderer(&api_handle);
         let listener = {

@@ -5,7 +5,8 @@
 //!
 //! Messages (borsh, [`BlobMsg`]): `Part {hash, total, offset, bytes}` carries [`PART`] bytes
 //! of a blob (the last part fewer); `Want {hash}` asks every peer for a blob, and a peer that
-//! has it answers with its parts. A receiver assembles parts in memory (bounded: at most
+//! has it answers with its parts. The key vault's signed writes travel the same way (`Wrap`,
+//! `WantWraps`), each checked again by the receiver against its own state. A receiver assembles parts in memory (bounded: at most
 //! [`MAX_PARTIALS`] blobs at a time, the oldest dropped), checks the SHA-256 of the whole and
 //! stores it through the same store as uploads (size bound, quota, erased hashes refused).
 //! Peers are validators, authenticated by the p2p layer; whatever they send is still checked.
@@ -19,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use urbis_consensus::blobnet::{BlobLink, To};
-use urbis_core::{Hash, PublicKey};
+use urbis_core::{ErrorCode, Hash, PublicKey, UrbisError};
 
 use crate::blobs::BlobStore;
 
@@ -42,7 +43,28 @@ pub enum BlobMsg {
     Want {
         hash: [u8; 32],
     },
+    /// A signed wrap write of the key vault ([`crate::vault::SignedWrite`], JSON), which the
+    /// receiver checks again against its own state.
+    Wrap {
+        write: Vec<u8>,
+    },
+    /// Ask for every wrap write of a record.
+    WantWraps {
+        record: [u8; 32],
+    },
 }
+
+/// Where wrap writes from peers go (the key vault).
+pub trait WrapSink: Send + Sync {
+    /// Check and store a forwarded write.
+    fn apply(&self, write: &[u8]) -> Result<(), UrbisError>;
+    /// Every write held for `record`.
+    fn writes(&self, record: &Hash) -> Vec<Vec<u8>>;
+}
+
+/// How often a forwarded wrap write is tried while this node has not yet executed the block
+/// that makes it valid (its record or grant), half a second apart.
+const WRAP_TRIES: usize = 40;
 
 struct Partial {
     total: u64,
@@ -55,16 +77,22 @@ struct Partial {
 /// The node's replicator: push new blobs, ask for missing ones.
 pub struct Replicator {
     store: Arc<BlobStore>,
+    sink: Option<Arc<dyn WrapSink>>,
     outbound: mpsc::Sender<(To, Vec<u8>)>,
     partials: Mutex<BTreeMap<Hash, Partial>>,
 }
 
 impl Replicator {
     /// Start replicating over `link`; the inbound loop runs on the calling runtime.
-    pub fn start(store: Arc<BlobStore>, link: BlobLink) -> Arc<Replicator> {
+    pub fn start(
+        store: Arc<BlobStore>,
+        sink: Arc<dyn WrapSink>,
+        link: BlobLink,
+    ) -> Arc<Replicator> {
         let BlobLink { outbound, inbound } = link;
         let r = Arc::new(Replicator {
             store,
+            sink: Some(sink),
             outbound,
             partials: Mutex::new(BTreeMap::new()),
         });
@@ -83,6 +111,47 @@ impl Replicator {
         let msg = borsh::to_vec(&BlobMsg::Want { hash: hash.0 }).unwrap_or_default();
         if self.outbound.try_send((To::All, msg)).is_err() {
             debug!(%hash, "blob channel busy: want not sent");
+        }
+    }
+
+    /// Forward a wrap write this node accepted to every other validator.
+    pub fn push_wrap(&self, write: Vec<u8>) {
+        let msg = borsh::to_vec(&BlobMsg::Wrap { write }).unwrap_or_default();
+        let out = self.outbound.clone();
+        tokio::spawn(async move {
+            let _ = out.send((To::All, msg)).await;
+        });
+    }
+
+    /// Ask every other validator for the wrap writes of `record`.
+    pub fn want_wraps(&self, record: Hash) {
+        let msg = borsh::to_vec(&BlobMsg::WantWraps { record: record.0 }).unwrap_or_default();
+        if self.outbound.try_send((To::All, msg)).is_err() {
+            debug!(%record, "blob channel busy: want not sent");
+        }
+    }
+
+    async fn apply_wrap(&self, write: Vec<u8>) {
+        let Some(sink) = self.sink.clone() else {
+            return;
+        };
+        for _ in 0..WRAP_TRIES {
+            let (s, w) = (sink.clone(), write.clone());
+            match tokio::task::spawn_blocking(move || s.apply(&w)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) if e.code == ErrorCode::AlreadyExists => return,
+                // Not executed here yet (the record, its version or the grant): wait.
+                Ok(Err(e))
+                    if matches!(e.code, ErrorCode::NotFound | ErrorCode::InvalidArgument) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Ok(Err(e)) => {
+                    debug!(%e, "forwarded wrap refused");
+                    return;
+                }
+                Err(_) => return,
+            }
         }
     }
 
@@ -130,6 +199,20 @@ impl Replicator {
                             Ok(Ok(h)) => info!(blob = %h, from = %peer, "blob replicated"),
                             Ok(Err(e)) => debug!(%e, "replicated blob refused"),
                             Err(e) => warn!(%e, "blob store task failed"),
+                        }
+                    }
+                }
+                Ok(BlobMsg::Wrap { write }) => {
+                    let me = self.clone();
+                    tokio::spawn(async move { me.apply_wrap(write).await });
+                }
+                Ok(BlobMsg::WantWraps { record }) => {
+                    if let Some(sink) = &self.sink {
+                        for write in sink.writes(&Hash(record)) {
+                            let msg = borsh::to_vec(&BlobMsg::Wrap { write }).unwrap_or_default();
+                            if self.outbound.send((To::One(peer), msg)).await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }
@@ -199,6 +282,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(64);
         let r = Arc::new(Replicator {
             store,
+            sink: None,
             outbound: tx,
             partials: Mutex::new(BTreeMap::new()),
         });

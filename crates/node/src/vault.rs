@@ -3,7 +3,11 @@
 //!
 //! A record's payload is sealed under a fresh data key per version; the key is wrapped (HPKE,
 //! `urbis-sealing`) for each reader and the wraps are stored here, in the node's data
-//! directory (`vault/<record hex>/<version:010>-<slot>`), never on chain. Slots:
+//! directory (`vault/<record hex>/<version:010>-<slot>`, each file the signed write as
+//! received, JSON `{key, time, signature, body}`), never on chain. A write accepted by one
+//! validator is forwarded to the others, which check its signature and rule again against
+//! their own state; a node asked for a wrap it lacks asks its peers ([`crate::replicate`]).
+//! Slots:
 //!
 //! | slot | written by | released to |
 //! |---|---|---|
@@ -34,7 +38,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use urbis_accounts::{Role, roles_of};
 use urbis_core::{Address, ErrorCode, Hash, UrbisError};
@@ -42,7 +46,8 @@ use urbis_records::{EmergencyAccess, Head, Kind, subject_pseudonym};
 use urbis_runtime::{StateView, view_get};
 
 use crate::api::ApiState;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::ApiResult;
+use urbis_consensus::Shared;
 
 /// Domain of vault request signatures.
 pub const VAULT_TAG: &[u8] = b"urbis/vault/v1";
@@ -51,8 +56,22 @@ pub const RELEASE_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// Largest vault request body.
 pub const MAX_BODY: usize = 4096;
 
-fn err(code: ErrorCode, msg: impl Into<String>) -> ApiError {
-    ApiError::new(code, msg)
+fn err(code: ErrorCode, msg: impl Into<String>) -> UrbisError {
+    UrbisError::new(code, msg)
+}
+
+/// A signed wrap write, as received (kept as the slot's content, so that any node can check
+/// it again: peers re-verify what another validator forwards).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedWrite {
+    /// `x-urbis-key`.
+    pub key: String,
+    /// `x-urbis-time`.
+    pub time: u64,
+    /// `x-urbis-signature`.
+    pub signature: String,
+    /// The JSON body, as signed.
+    pub body: String,
 }
 
 fn io(e: std::io::Error) -> UrbisError {
@@ -122,7 +141,12 @@ impl Vault {
         Ok(())
     }
 
-    /// A stored wrap.
+    /// Whether a slot is written.
+    pub fn has(&self, record: &Hash, version: u64, slot: &str) -> bool {
+        slot_ok(slot) && self.path(record, version, slot).exists()
+    }
+
+    /// A stored write.
     pub fn get(&self, record: &Hash, version: u64, slot: &str) -> Result<Vec<u8>, UrbisError> {
         match std::fs::read(self.path(record, version, slot)) {
             Ok(b) => Ok(b),
@@ -132,6 +156,25 @@ impl Vault {
             )),
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// Every stored write of a record.
+    pub fn writes(&self, record: &Hash) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.record_dir(record)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, Vec<u8>)> = entries
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+            .filter_map(|e| {
+                Some((
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).ok()?,
+                ))
+            })
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, b)| b).collect()
     }
 
     /// Delete every wrap of a record (crypto-shredding). Idempotent.
@@ -148,7 +191,7 @@ impl Vault {
     }
 }
 
-fn head(view: &dyn StateView, record: &Hash) -> ApiResult<Head> {
+fn head(view: &dyn StateView, record: &Hash) -> Result<Head, UrbisError> {
     let head: Head = view_get(view, &urbis_records::keys::head(record))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no record {record}")))?;
     if head.erased {
@@ -158,9 +201,9 @@ fn head(view: &dyn StateView, record: &Hash) -> ApiResult<Head> {
 }
 
 /// The timestamp of the last executed block: "now" for the chain.
-fn chain_now(s: &ApiState) -> ApiResult<u64> {
-    let h = s.shared.executed_height();
-    Ok(s.shared
+fn chain_now(shared: &Shared<crate::node::Ctx>) -> Result<u64, UrbisError> {
+    let h = shared.executed_height();
+    Ok(shared
         .chain
         .block(h)?
         .map(|b| b.header.timestamp_ms)
@@ -178,7 +221,7 @@ fn live_grant(
     salt: &Hash,
     record: &Hash,
     now: u64,
-) -> ApiResult<(urbis_consent::Grant, Hash)> {
+) -> Result<(urbis_consent::Grant, Hash), UrbisError> {
     let g: urbis_consent::Grant = view_get(view, &urbis_consent::keys::grant(grant))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no grant {grant}")))?;
     if g.revoked_ms.is_some() {
@@ -200,7 +243,7 @@ fn live_grant(
     Ok((g, item))
 }
 
-fn body_of<T: for<'de> Deserialize<'de>>(body: &[u8], record: &Hash) -> ApiResult<T> {
+fn body_of<T: for<'de> Deserialize<'de>>(body: &[u8], record: &Hash) -> Result<T, UrbisError> {
     if body.len() > MAX_BODY {
         return Err(err(ErrorCode::TooLarge, "a vault request is at most 4 KiB"));
     }
@@ -215,7 +258,7 @@ fn body_of<T: for<'de> Deserialize<'de>>(body: &[u8], record: &Hash) -> ApiResul
     serde_json::from_value(v).map_err(|e| err(ErrorCode::Malformed, e.to_string()))
 }
 
-fn parse_record(id: &str) -> ApiResult<Hash> {
+fn parse_record(id: &str) -> Result<Hash, UrbisError> {
     id.parse()
         .map_err(|_| err(ErrorCode::InvalidArgument, "a record id is 64 hex digits"))
 }
@@ -234,6 +277,98 @@ struct PutWrap {
     wrap: String,
 }
 
+/// Applies signed wrap writes: from clients (through the API) and from peers.
+pub struct VaultSync {
+    pub shared: Arc<Shared<crate::node::Ctx>>,
+    pub vault: Arc<Vault>,
+}
+
+impl VaultSync {
+    /// Check `w` (signature, then the slot's rule against this node's state) and store it;
+    /// (record, version, slot).
+    pub fn apply(&self, w: &SignedWrite) -> Result<(Hash, u64, String), UrbisError> {
+        let key = crate::blobs::verify_parts(
+            self.shared.runtime.chain_id(),
+            &w.key,
+            w.time,
+            &w.signature,
+            VAULT_TAG,
+            w.body.as_bytes(),
+        )?;
+        let v: Value = serde_json::from_str(&w.body)
+            .map_err(|e| err(ErrorCode::Malformed, format!("not JSON: {e}")))?;
+        let record = parse_record(v.get("record").and_then(Value::as_str).unwrap_or_default())?;
+        let req: PutWrap = body_of(w.body.as_bytes(), &record)?;
+        if hex::decode(&req.wrap)
+            .ok()
+            .filter(|b| b.len() == urbis_sealing::WRAP_BYTES)
+            .is_none()
+        {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "a wrap is 80 bytes of hex (HPKE enc || sealed key)",
+            ));
+        }
+        let view = self.shared.chain.state_view()?;
+        let h = head(&view, &record)?;
+        if req.version == 0 || req.version > h.version {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("the record has versions 1 to {}", h.version),
+            ));
+        }
+        let signer = key.address();
+        let slot = match req.slot.as_str() {
+            "custodian" | "subject" | "emergency" => {
+                if signer != h.custodian {
+                    return Err(err(
+                        ErrorCode::Unauthorized,
+                        "the custodian writes the custodian, subject and emergency wraps",
+                    ));
+                }
+                req.slot.clone()
+            }
+            "grant" => {
+                let (grant, salt) = req.grant.zip(req.salt).ok_or_else(|| {
+                    err(
+                        ErrorCode::InvalidArgument,
+                        "a grant wrap names the grant and its salt",
+                    )
+                })?;
+                let (g, _) = live_grant(&view, &grant, &salt, &record, chain_now(&self.shared)?)?;
+                if g.grantor != signer {
+                    return Err(err(
+                        ErrorCode::Unauthorized,
+                        "only the grantor shares the record under a grant",
+                    ));
+                }
+                format!("grant-{}", grant.to_hex())
+            }
+            _ => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    "slot is custodian, subject, emergency or grant",
+                ));
+            }
+        };
+        let stored = serde_json::to_vec(w).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+        self.vault.put(&record, req.version, &slot, &stored)?;
+        Ok((record, req.version, slot))
+    }
+}
+
+impl crate::replicate::WrapSink for VaultSync {
+    fn apply(&self, write: &[u8]) -> Result<(), UrbisError> {
+        let w: SignedWrite =
+            serde_json::from_slice(write).map_err(|e| err(ErrorCode::Malformed, e.to_string()))?;
+        VaultSync::apply(self, &w).map(drop)
+    }
+
+    fn writes(&self, record: &Hash) -> Vec<Vec<u8>> {
+        self.vault.writes(record)
+    }
+}
+
 /// `POST /v1/records/{id}/wraps`.
 pub async fn put_wrap_handler(
     State(s): State<ApiState>,
@@ -242,65 +377,34 @@ pub async fn put_wrap_handler(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let record = parse_record(&id)?;
-    let (key, _) = crate::blobs::verify_signed(&s, &headers, VAULT_TAG, &body)?;
-    let req: PutWrap = body_of(&body, &record)?;
-    let wrap = hex::decode(&req.wrap)
-        .ok()
-        .filter(|w| w.len() == urbis_sealing::WRAP_BYTES)
-        .ok_or_else(|| {
-            err(
-                ErrorCode::InvalidArgument,
-                "a wrap is 80 bytes of hex (HPKE enc || sealed key)",
-            )
-        })?;
-    let view = s.shared.chain.state_view()?;
-    let h = head(&view, &record)?;
-    if req.version == 0 || req.version > h.version {
-        return Err(err(
-            ErrorCode::InvalidArgument,
-            format!("the record has versions 1 to {}", h.version),
-        ));
-    }
-    let signer = key.address();
-    let slot = match req.slot.as_str() {
-        "custodian" | "subject" | "emergency" => {
-            if signer != h.custodian {
-                return Err(err(
-                    ErrorCode::Unauthorized,
-                    "the custodian writes the custodian, subject and emergency wraps",
-                ));
-            }
-            req.slot.clone()
-        }
-        "grant" => {
-            let (grant, salt) = req.grant.zip(req.salt).ok_or_else(|| {
-                err(
-                    ErrorCode::InvalidArgument,
-                    "a grant wrap names the grant and its salt",
-                )
-            })?;
-            let (g, _) = live_grant(&view, &grant, &salt, &record, chain_now(&s)?)?;
-            if g.grantor != signer {
-                return Err(err(
-                    ErrorCode::Unauthorized,
-                    "only the grantor shares the record under a grant",
-                ));
-            }
-            format!("grant-{}", grant.to_hex())
-        }
-        _ => {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "slot is custodian, subject, emergency or grant",
-            ));
-        }
+    crate::blobs::verify_signed(&s, &headers, VAULT_TAG, &body)?;
+    // The URL and the body name the same record.
+    body_of::<PutWrap>(&body, &record)?;
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
     };
-    let vault = s.vault.clone();
-    let version = req.version;
-    let slot2 = slot.clone();
-    tokio::task::spawn_blocking(move || vault.put(&record, version, &slot2, &wrap))
+    let write = SignedWrite {
+        key: header("x-urbis-key"),
+        time: header("x-urbis-time").parse().unwrap_or(0),
+        signature: header("x-urbis-signature"),
+        body: String::from_utf8(body.to_vec())
+            .map_err(|_| err(ErrorCode::Malformed, "the body is not UTF-8"))?,
+    };
+    let sync = VaultSync {
+        shared: s.shared.clone(),
+        vault: s.vault.clone(),
+    };
+    let w = write.clone();
+    let (record, version, slot) = tokio::task::spawn_blocking(move || sync.apply(&w))
         .await
         .map_err(|e| err(ErrorCode::Internal, e.to_string()))??;
+    if let Some(r) = &s.replicator {
+        r.push_wrap(serde_json::to_vec(&write).unwrap_or_default());
+    }
     Ok(Json(
         json!({"record": record, "version": version, "slot": slot}),
     ))
@@ -330,7 +434,7 @@ fn release_slot(
     h: &Head,
     signer: &Address,
     req: &KeyRequest,
-) -> ApiResult<String> {
+) -> Result<String, UrbisError> {
     let record = h.id;
     match req.role.as_str() {
         "custodian" => {
@@ -352,7 +456,7 @@ fn release_slot(
                     "a release under a grant names the grant, its salt and the access receipt",
                 )
             })?;
-            let now = chain_now(s)?;
+            let now = chain_now(&s.shared)?;
             let (g, item) = live_grant(view, &grant, &salt, &record, now)?;
             if g.grantee != *signer {
                 return Err(err(ErrorCode::Unauthorized, "not the grant's grantee"));
@@ -392,7 +496,7 @@ fn release_slot(
                     "emergency access is for health records",
                 ));
             }
-            let now = chain_now(s)?;
+            let now = chain_now(&s.shared)?;
             let entries =
                 view.scan(&urbis_records::keys::emergencies(&record), None, usize::MAX)?;
             let logged = entries.iter().rev().any(|(k, v)| {
@@ -432,19 +536,35 @@ pub async fn key_handler(
         return Err(err(
             ErrorCode::InvalidArgument,
             format!("the record has versions 1 to {}", h.version),
-        ));
+        )
+        .into());
     }
     let slot = release_slot(&s, &view, &h, &key.address(), &req)?;
+    // Wraps written through another validator are asked of the peers if missing here.
+    if !s.vault.has(&record, version, &slot)
+        && let Some(r) = &s.replicator
+    {
+        r.want_wraps(record);
+        let deadline = tokio::time::Instant::now() + crate::blobs::FETCH_WAIT;
+        while !s.vault.has(&record, version, &slot) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     let vault = s.vault.clone();
     let slot2 = slot.clone();
-    let wrap = tokio::task::spawn_blocking(move || vault.get(&record, version, &slot2))
+    let stored = tokio::task::spawn_blocking(move || vault.get(&record, version, &slot2))
         .await
         .map_err(|e| err(ErrorCode::Internal, e.to_string()))??;
+    let write: SignedWrite = serde_json::from_slice(&stored)
+        .map_err(|e| err(ErrorCode::Internal, format!("vault entry: {e}")))?;
+    let put: PutWrap = serde_json::from_str(&write.body)
+        .map_err(|e| err(ErrorCode::Internal, format!("vault entry: {e}")))?;
+    let wrap = put.wrap;
     Ok(Json(json!({
         "record": record,
         "version": version,
         "slot": slot,
-        "wrap": hex::encode(wrap),
+        "wrap": wrap,
     })))
 }
 

@@ -176,6 +176,64 @@ impl Drop for Nodes {
     }
 }
 
+/// A base port with `2 * n` free ports after it (API ports, then p2p ports), below the
+/// ephemeral range.
+pub fn free_base(n: usize) -> u16 {
+    for attempt in 0..200u16 {
+        let base = 20_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 7;
+        let ok =
+            (0..2 * n as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+/// Write an `n`-validator loopback testnet under `d` (`urbis testnet --init-only`); the API
+/// URLs.
+pub fn init_testnet(d: &std::path::Path, n: usize, chain_id: &str) -> Vec<String> {
+    let base = free_base(n);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .args([
+            "testnet",
+            "--validators",
+            &n.to_string(),
+            "--init-only",
+            "--dir",
+        ])
+        .arg(d)
+        .args([
+            "--base-api",
+            &base.to_string(),
+            "--base-p2p",
+            &(base + n as u16).to_string(),
+        ])
+        .args(["--block-time-ms", "100", "--chain-id", chain_id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (0..n)
+        .map(|i| format!("http://127.0.0.1:{}", base + i as u16))
+        .collect()
+}
+
+/// Start validator `i` of a testnet written by [`init_testnet`], logging to its directory.
+pub fn start_validator(d: &std::path::Path, i: usize) -> std::process::Child {
+    let log = std::fs::File::create(d.join(format!("node{i}/test.log"))).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .args(["node", "--config"])
+        .arg(d.join(format!("node{i}/node.toml")))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
 /// GET a JSON document; `None` on any failure or non-2xx status.
 pub fn get_json(http: &reqwest::blocking::Client, url: &str) -> Option<serde_json::Value> {
     let r = http.get(url).send().ok()?;
