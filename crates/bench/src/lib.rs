@@ -14,6 +14,7 @@
 pub mod ceiling;
 pub mod cluster;
 pub mod load;
+pub mod records;
 pub mod report;
 pub mod resolve;
 pub mod stats;

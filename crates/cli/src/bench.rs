@@ -56,6 +56,9 @@ pub fn run(
     let json = args.json || output == Output::Json;
     let (scenario, default_rate) = match args.scenario {
         ScenarioArg::DidResolve => return did_resolve(&args, json),
+        ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
+            return records(&args, json);
+        }
         ScenarioArg::Load => (Scenario::Load, None),
         ScenarioArg::ApiStorm => (
             Scenario::ApiStorm(StormConfig {
@@ -92,6 +95,30 @@ pub fn run(
         Outcome::Load(r) => print!("{}", r.table()),
         Outcome::Storm(r) if json => println!("{}", r.json()),
         Outcome::Storm(r) => print!("{}", r.table()),
+    }
+    Ok(())
+}
+
+/// `--scenario land-transfers` and `--scenario blob-replication`.
+fn records(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let bench = |e: anyhow::Error| fail("bench", format!("{e:#}"));
+    let (table, value) = if args.scenario == ScenarioArg::LandTransfers {
+        let n = args
+            .transfers
+            .unwrap_or(if args.quick { 1_000 } else { 10_000 });
+        let r = urbis_bench::records::land_transfers(exe, args.block_time_ms, n).map_err(bench)?;
+        (r.table(), serde_json::to_value(&r))
+    } else {
+        let mib = args.blob_mib.unwrap_or(if args.quick { 64 } else { 256 });
+        let r =
+            urbis_bench::records::blob_replication(exe, args.block_time_ms, mib).map_err(bench)?;
+        (r.table(), serde_json::to_value(&r))
+    };
+    if json {
+        println!("{}", value.map_err(|e| fail("internal", e.to_string()))?);
+    } else {
+        print!("{table}");
     }
     Ok(())
 }

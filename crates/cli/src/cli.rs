@@ -188,6 +188,12 @@ pub struct BenchArgs {
     /// did-resolve: seconds of measurement [default: 5, 2 with --quick].
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// land-transfers: sales through the workflow [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    pub transfers: Option<usize>,
+    /// blob-replication: MiB uploaded, in 4 MiB blobs [default: 256, 64 with --quick].
+    #[arg(long)]
+    pub blob_mib: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -196,6 +202,10 @@ pub enum ScenarioArg {
     ApiStorm,
     /// DID resolutions per second over HTTP (`--dids`, `--clients`, `--seconds`).
     DidResolve,
+    /// Parcel sales end to end through the land workflow on a dev node (`--transfers`).
+    LandTransfers,
+    /// Blob upload to one of 4 validators and replication to the 3 others (`--blob-mib`).
+    BlobReplication,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,7 +20,7 @@
 //! | `land/transfer/<id:020>` | [`Transfer`] |
 //! | `land/history/<cadastral id>/<seq:010>` | [`HistoryEntry`] |
 //! | `land/next` | `u64`: the next transfer, lien or easement id |
-//! | `land/objection_window_ms` | `u64` (genesis; default 14 days) |
+//! | `land/objection_window_ms` | `u64` (genesis or `set_objection_window`; default 14 days) |
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
@@ -35,6 +35,7 @@
 //! | `object {transfer, statement_hash}` | a registered interested party | `not_found`, `unauthorized`, `invalid_state` (window closed) |
 //! | `decide {transfer, uphold}` | land registrar | `unauthorized`, `not_found`, `invalid_state` (nothing to decide) |
 //! | `cancel {transfer}` | a seller or buyer before approval, the registrar before completion | `not_found`, `unauthorized`, `invalid_state` |
+//! | `set_objection_window {ms}` | city admin (1 s to 365 days; transfers approved later) | `unauthorized`, `invalid_argument` |
 //!
 //! Events: `registered {parcel}`, `lien_added {parcel, lien, bank}`, `easement_added {parcel,
 //! easement}`, `interested_added {parcel}`, `proposed {parcel, transfer}`, `signed`,
@@ -167,6 +168,10 @@ pub enum LandCall {
     },
     Cancel {
         transfer: u64,
+    },
+    /// Set the objection window of transfers approved from now on (city admin).
+    SetObjectionWindow {
+        ms: u64,
     },
 }
 
@@ -947,6 +952,19 @@ impl Module for Land {
             } => object(ctx, transfer, statement_hash),
             LandCall::Decide { transfer, uphold } => decide(ctx, transfer, uphold),
             LandCall::Cancel { transfer } => cancel(ctx, transfer),
+            LandCall::SetObjectionWindow { ms } => {
+                if !has_role(ctx, &ctx.sender(), Role::CityAdmin)? {
+                    return Err(UrbisError::new(
+                        ErrorCode::Unauthorized,
+                        "the objection window is set by the city admin",
+                    ));
+                }
+                if !(1_000..=365 * 86_400_000).contains(&ms) {
+                    return Err(invalid("the objection window is 1 s to 365 days"));
+                }
+                ctx.put(keys::window(), &ms);
+                Ok(())
+            }
         }
     }
 

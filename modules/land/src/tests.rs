@@ -284,3 +284,52 @@ fn bad_parcels_and_shares_are_refused() {
     chain.fails(&key("registrar"), not_bank, ErrorCode::InvalidArgument);
     assert!(chain.query(MODULE, &["parcel", "bad id!"]).is_err());
 }
+
+#[test]
+fn the_city_admin_sets_the_objection_window() {
+    let mut chain = city();
+    let set =
+        |chain: &TestChain, ms: u64| call(chain, json!({"call": "set_objection_window", "ms": ms}));
+    chain.fails(
+        &key("registrar"),
+        set(&chain, 60_000),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(&key("admin"), set(&chain, 10), ErrorCode::InvalidArgument);
+    chain.fails(
+        &key("admin"),
+        set(&chain, 400 * 86_400_000),
+        ErrorCode::InvalidArgument,
+    );
+    chain.ok(&key("admin"), set(&chain, 60_000));
+    registered(&mut chain);
+    let p = call(
+        &chain,
+        json!({"call": "propose", "parcel": "P-1", "buyers": [{"owner": addr("carol"), "parts": 3}],
+               "price": 1, "deed_hash": DEED}),
+    );
+    let r = chain.ok(&key("alice"), p);
+    let t: u64 = r.events[0].attr("transfer").unwrap().parse().unwrap();
+    chain.ok(
+        &key("bob"),
+        call(&chain, json!({"call": "sign", "transfer": t})),
+    );
+    chain.ok(
+        &key("carol"),
+        call(&chain, json!({"call": "accept", "transfer": t})),
+    );
+    chain.ok(
+        &key("bank"),
+        call(
+            &chain,
+            json!({"call": "answer_lien", "transfer": t, "lien": 1, "answer": "release"}),
+        ),
+    );
+    let now = chain.next_env().timestamp_ms;
+    chain.ok(
+        &key("registrar"),
+        call(&chain, json!({"call": "approve", "transfer": t})),
+    );
+    let transfer = chain.value(MODULE, &["transfer", &t.to_string()]);
+    assert_eq!(transfer["objection_until_ms"], now + 60_000);
+}
