@@ -219,7 +219,7 @@ pub fn land_transfers(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Res
                                 owner: buyers[i].address(),
                                 parts: 1,
                             }],
-                            price: 250_000_00 + i as u64,
+                            price: 25_000_000 + i as u64,
                             deed_hash: Hash([7; 32]),
                         },
                     ),
