@@ -41,6 +41,27 @@ pub enum LandCmd {
         #[arg(long)]
         deed_hash: Hash,
     },
+    /// Register an easement (land registrar): a right of way, a utility line… for a
+    /// beneficiary (a parcel id or a party), under a deed.
+    Easement {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        parcel: String,
+        #[arg(long)]
+        beneficiary: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        deed_hash: Hash,
+    },
+    /// Set the objection window of transfers approved from now on (city admin), in seconds.
+    SetWindow {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        seconds: u64,
+    },
     /// Register a party who may object to transfers (land registrar).
     Interested {
         #[command(flatten)]
@@ -200,6 +221,27 @@ pub async fn land(ctx: &Ctx, cmd: LandCmd) -> anyhow::Result<()> {
                 },
             )
         }
+        LandCmd::Easement {
+            tx,
+            parcel,
+            beneficiary,
+            kind,
+            deed_hash,
+        } => (
+            tx,
+            LandCall::AddEasement {
+                parcel,
+                beneficiary,
+                kind,
+                deed_hash,
+            },
+        ),
+        LandCmd::SetWindow { tx, seconds } => (
+            tx,
+            LandCall::SetObjectionWindow {
+                ms: seconds.saturating_mul(1000),
+            },
+        ),
         LandCmd::Interested { tx, parcel, party } => {
             let party = ctx.resolve_address(&party)?;
             (tx, LandCall::AddInterested { parcel, party })

@@ -119,4 +119,74 @@ async fn a_sale_through_the_cli_until_an_upheld_objection() {
     assert_eq!(shown["history"].as_array().unwrap().len(), 2);
     let r = run_cli(&node.url, dir.path(), &["land", "show", "NOPE"]);
     assert!(!r.0 && r.2.contains("not_found"), "{}", r.2);
+
+    // A right of way, then the sale again: the objection is dismissed this time, and once the
+    // (shortened) window ends the title moves to Carol with the mortgage released.
+    ok(&[
+        "land",
+        "easement",
+        "--from",
+        "registrar",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--beneficiary",
+        "GHENT-1-A-18",
+        "--kind",
+        "right_of_way",
+        "--deed-hash",
+        &h(5),
+    ]);
+    ok(&["land", "set-window", "--from", "admin", "--seconds", "1"]);
+    ok(&[
+        "land",
+        "propose",
+        "--from",
+        "alice",
+        "--parcel",
+        "GHENT-1-A-17",
+        "--buyers",
+        "carol=1",
+        "--price",
+        "31500000",
+        "--deed-hash",
+        &h(6),
+    ]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["land", "show", "GHENT-1-A-17"])).unwrap();
+    let t = shown["parcel"]["transfer"].as_u64().unwrap().to_string();
+    ok(&["land", "accept", "--from", "carol", &t]);
+    ok(&["land", "release", "--from", "bank", &t, "--lien", "1"]);
+    ok(&["land", "approve", "--from", "registrar", &t]);
+    ok(&[
+        "land",
+        "object",
+        "--from",
+        "neighbour",
+        &t,
+        "--statement-hash",
+        &h(7),
+    ]);
+    ok(&["land", "decide", "--from", "registrar", &t]);
+    let carol = ok(&["keys", "show", "carol", "--output", "json"]);
+    let carol: serde_json::Value = serde_json::from_str(&carol).unwrap();
+    common::wait_until(
+        "the title moved",
+        std::time::Duration::from_secs(30),
+        || {
+            let shown: serde_json::Value =
+                serde_json::from_str(&ok(&["land", "show", "GHENT-1-A-17"])).unwrap();
+            shown["parcel"]["owners"][0]["owner"] == carol["address"]
+        },
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["land", "show", "GHENT-1-A-17"])).unwrap();
+    assert!(
+        shown["liens"].as_array().is_none_or(Vec::is_empty),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["parcel"]["easements"].as_array().unwrap().len(),
+        1,
+        "{shown}"
+    );
 }
