@@ -131,11 +131,17 @@ pub async fn download(ctx: &Ctx, hash: &urbis_core::Hash) -> anyhow::Result<Vec<
     if resp.status() == reqwest::StatusCode::NOT_FOUND {
         return Err(fail("not_found", format!("no blob {hash}")));
     }
-    if resp.status() == reqwest::StatusCode::GONE {
-        return Err(fail("erased", format!("blob {hash} was erased")));
-    }
     if !resp.status().is_success() {
-        return Err(fail("http", format!("HTTP {}", resp.status())));
+        let status = resp.status();
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        let code = answer["code"]
+            .as_str()
+            .and_then(urbis_core::ErrorCode::parse)
+            .map_or("http", |c| c.as_str());
+        let detail = answer["detail"]
+            .as_str()
+            .map_or_else(|| format!("HTTP {status}"), str::to_string);
+        return Err(fail(code, detail));
     }
     let bytes = resp.bytes().await.map_err(http)?;
     let digest: [u8; 32] = {

@@ -332,6 +332,24 @@ fn a_health_record_shared_under_a_grant_read_logged_opened_in_an_emergency_and_e
     };
     let data = node.data_dir.clone();
     assert!(!files_containing(&data, &sealed_prefix).is_empty());
+    // A tampered ciphertext is caught (the node checks the hash it is stored under) and
+    // nothing is written out.
+    let blob_file = data
+        .join("blobs")
+        .join(&payload.to_hex()[..2])
+        .join(payload.to_hex());
+    let original = std::fs::read(&blob_file).unwrap();
+    let mut tampered = original.clone();
+    tampered[100] ^= 1;
+    std::fs::write(&blob_file, &tampered).unwrap();
+    let (r, bytes) = read("alice", &[]);
+    assert!(
+        !r.0 && r.2.contains("internal") && r.2.contains("corrupted"),
+        "{}",
+        r.2
+    );
+    assert!(bytes.is_empty());
+    std::fs::write(&blob_file, &original).unwrap();
     assert!(data.join("vault").join(&id).exists());
 
     // Erasure: not by Alice (health records are kept), by the hospital; every trace goes.
