@@ -71,11 +71,16 @@ async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<Vec<Rec
             wait(client, &last.hash()).await?;
         }
     }
-    let mut receipts = Vec::with_capacity(txs.len());
-    for tx in txs {
-        receipts.push(wait(client, &tx.hash()).await?);
-    }
-    Ok(receipts)
+    // Receipts, 64 requests in flight (a client reads them as they come).
+    use futures::StreamExt as _;
+    let receipts: Vec<anyhow::Result<Receipt>> = futures::stream::iter(txs.iter().map(|tx| {
+        let hash = tx.hash();
+        async move { wait(client, &hash).await }
+    }))
+    .buffered(64)
+    .collect()
+    .await;
+    receipts.into_iter().collect()
 }
 
 async fn wait(client: &Client, hash: &Hash) -> anyhow::Result<Receipt> {
@@ -433,8 +438,8 @@ pub fn blob_replication(
                 }
                 anyhow::Ok(Hash(digest))
             }));
-            // Two uploads in flight, as a custodian's client would.
-            if tasks.len() == 2 {
+            // Four uploads in flight (custodians upload concurrently).
+            if tasks.len() == 4 {
                 hashes.push(tasks.remove(0).await??);
             }
         }

@@ -189,6 +189,12 @@ fn records_replicate_survive_their_custodians_node_and_are_shredded_everywhere()
     assert!(r.0, "{}", r.2);
     assert!(bytes == content);
     assert_eq!(find(&node_dir(3), &payload).len(), 1);
+    // A torn copy (a replica is not synced before it is acknowledged) heals from the peers.
+    let copy = &find(&node_dir(3), &payload)[0];
+    std::fs::write(copy, b"torn by a crash").unwrap();
+    let (r, bytes) = read_on(&apis[3]);
+    assert!(r.0, "{}", r.2);
+    assert!(bytes == content);
 
     // The custodian's validator goes down: the record is still readable elsewhere.
     let mut v0 = nodes.0[0].take().unwrap();

@@ -159,13 +159,28 @@ impl BlobStore {
 
     /// Store `bytes`; their SHA-256. Storing the same bytes again is a no-op.
     pub fn put(&self, bytes: &[u8]) -> Result<Hash, UrbisError> {
+        self.put_hashed(bytes, Hash(Sha256::digest(bytes).into()))
+    }
+
+    /// [`BlobStore::put`] of bytes whose SHA-256 the caller has just computed.
+    pub fn put_hashed(&self, bytes: &[u8], hash: Hash) -> Result<Hash, UrbisError> {
+        self.store(bytes, hash, true)
+    }
+
+    /// A copy replicated from a peer: written like an upload but not synced before the call
+    /// returns (the uploader's node synced it; a copy lost or torn by a crash fails its hash
+    /// check on read, is dropped and fetched again from the peers).
+    pub fn put_replica(&self, bytes: &[u8], hash: Hash) -> Result<Hash, UrbisError> {
+        self.store(bytes, hash, false)
+    }
+
+    fn store(&self, bytes: &[u8], hash: Hash, sync: bool) -> Result<Hash, UrbisError> {
         if bytes.len() as u64 > self.max_blob {
             return Err(err(
                 ErrorCode::TooLarge,
                 format!("a blob is at most {} bytes", self.max_blob),
             ));
         }
-        let hash = Hash(Sha256::digest(bytes).into());
         if self.is_shredded(&hash) {
             return Err(err(
                 ErrorCode::Erased,
@@ -176,28 +191,54 @@ impl BlobStore {
         if path.exists() {
             return Ok(hash);
         }
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        if *used + bytes.len() as u64 > self.quota {
-            return Err(err(
-                ErrorCode::QuotaExceeded,
-                format!("the blob store is full ({} of {} bytes)", *used, self.quota),
-            ));
+        let len = bytes.len() as u64;
+        // Reserve the space, then write without holding the lock: uploads and replicated
+        // copies are written (and synced) concurrently.
+        {
+            let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+            if *used + len > self.quota {
+                return Err(err(
+                    ErrorCode::QuotaExceeded,
+                    format!("the blob store is full ({} of {} bytes)", *used, self.quota),
+                ));
+            }
+            *used += len;
         }
+        let written = self.write_file(&path, bytes, sync);
+        if !matches!(written, Ok(true)) {
+            let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+            *used = used.saturating_sub(len);
+        }
+        written.map(|_| hash)
+    }
+
+    /// Write `bytes` at `path` through a temporary file, synced, then renamed; `false` if an
+    /// identical blob got there first.
+    fn write_file(&self, path: &Path, bytes: &[u8], sync: bool) -> Result<bool, UrbisError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static TMP: AtomicU64 = AtomicU64::new(0);
         let shard = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(shard).map_err(io)?;
-        let tmp = path.with_extension("tmp");
-        {
+        let tmp = path.with_extension(format!("{}.tmp", TMP.fetch_add(1, Ordering::Relaxed)));
+        let result = (|| {
             use std::io::Write as _;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            if sync { f.sync_all() } else { Ok(()) }
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
         }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        if let Ok(d) = std::fs::File::open(shard) {
+        if path.exists() {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(false);
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if sync && let Ok(d) = std::fs::File::open(shard) {
             let _ = d.sync_all();
         }
-        *used += bytes.len() as u64;
-        Ok(hash)
+        Ok(true)
     }
 
     /// The blob `hash`, checked against its hash (a corrupted file is an internal error).
@@ -210,9 +251,12 @@ impl BlobStore {
             Err(e) => return Err(io(e)),
         };
         if Hash(Sha256::digest(&bytes).into()) != *hash {
+            // A torn replica (not synced before a crash) or a damaged file: drop it, so that
+            // the next read fetches a good copy from the peers.
+            let _ = self.delete(hash);
             return Err(err(
                 ErrorCode::Internal,
-                format!("blob {hash} is corrupted"),
+                format!("blob {hash} is corrupted on this node and was dropped"),
             ));
         }
         Ok(bytes)
@@ -320,7 +364,7 @@ pub async fn put_handler(
             ApiError::new(ErrorCode::Malformed, e.body_text())
         }
     })?;
-    let (key, _) = verify_signed(&s, &headers, PUT_TAG, &body)?;
+    let (key, digest) = verify_signed(&s, &headers, PUT_TAG, &body)?;
     let view = s.shared.chain.state_view()?;
     if urbis_accounts::roles_of(&view, &key.address())?.is_empty() {
         return Err(ApiError::new(
@@ -330,11 +374,12 @@ pub async fn put_handler(
     }
     let store = s.blobs.clone();
     let size = body.len();
-    let hash = tokio::task::spawn_blocking(move || store.put(&body))
+    let bytes = body.clone();
+    let hash = tokio::task::spawn_blocking(move || store.put_hashed(&bytes, Hash(digest)))
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
     if let Some(r) = &s.replicator {
-        r.push(hash);
+        r.push_bytes(hash, body);
     }
     Ok(Json(json!({"hash": hash, "size": size})))
 }
@@ -347,23 +392,43 @@ pub async fn get_handler(
     let hash: Hash = hash
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "a blob hash is 64 hex digits"))?;
-    // A blob this node lacks (it was down when it was uploaded elsewhere) is asked of the
-    // other validators, and served if one sends it in time.
-    if !s.blobs.contains(&hash)
-        && !s.blobs.is_shredded(&hash)
-        && let Some(r) = &s.replicator
-    {
-        r.want(hash);
-        let deadline = tokio::time::Instant::now() + FETCH_WAIT;
-        while !s.blobs.contains(&hash) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // A blob this node lacks (it was down when it was uploaded elsewhere, or its copy was
+    // corrupted and dropped) is asked of the other validators, and served if one sends it in
+    // time.
+    let peers = s.replicator.as_ref().filter(|r| r.has_peers());
+    let mut first_error: Option<UrbisError> = None;
+    for attempt in 0..2 {
+        if !s.blobs.contains(&hash)
+            && !s.blobs.is_shredded(&hash)
+            && let Some(r) = peers
+        {
+            r.want(hash);
+            let deadline = tokio::time::Instant::now() + FETCH_WAIT;
+            while !s.blobs.contains(&hash) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        let store = s.blobs.clone();
+        let got = tokio::task::spawn_blocking(move || store.get(&hash))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        match got {
+            Ok(bytes) => {
+                return Ok(
+                    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+                );
+            }
+            Err(e) if e.code == ErrorCode::Internal && attempt == 0 && peers.is_some() => {
+                tracing::warn!(%e, "fetching a good copy from the peers");
+                first_error = Some(e);
+            }
+            Err(e) => return Err(first_error.unwrap_or(e).into()),
         }
     }
-    let store = s.blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.get(&hash))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no blob {hash}"),
+    ))
 }
 
 #[cfg(test)]
@@ -395,6 +460,7 @@ mod tests {
         let h2 = Hash(Sha256::digest([1u8; 100]).into());
         std::fs::write(again.path(&h2), b"tampered").unwrap();
         assert_eq!(again.get(&h2).unwrap_err().code, ErrorCode::Internal);
+        assert!(!again.contains(&h2), "a corrupted copy is dropped");
         // A shredded blob is gone and never comes back, across a restart too.
         let h3 = again.put(b"to be erased").unwrap();
         again.shred(&h3).unwrap();

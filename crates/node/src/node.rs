@@ -210,7 +210,10 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 shared: shared.clone(),
                 vault: state.vault.clone(),
             });
-            state.replicator = Some(crate::replicate::Replicator::start(blobs, sink, link));
+            let peers = shared.validators.len().saturating_sub(1);
+            state.replicator = Some(crate::replicate::Replicator::start(
+                blobs, sink, link, peers,
+            ));
         }
         state.start_renderer(&api_handle);
         let listener = {

@@ -77,6 +77,8 @@ struct Partial {
 /// The node's replicator: push new blobs, ask for missing ones.
 pub struct Replicator {
     store: Arc<BlobStore>,
+    /// Other validators (none on a dev chain).
+    peers: usize,
     sink: Option<Arc<dyn WrapSink>>,
     outbound: mpsc::Sender<(To, Vec<u8>)>,
     partials: Mutex<BTreeMap<Hash, Partial>>,
@@ -88,10 +90,12 @@ impl Replicator {
         store: Arc<BlobStore>,
         sink: Arc<dyn WrapSink>,
         link: BlobLink,
+        peers: usize,
     ) -> Arc<Replicator> {
         let BlobLink { outbound, inbound } = link;
         let r = Arc::new(Replicator {
             store,
+            peers,
             sink: Some(sink),
             outbound,
             partials: Mutex::new(BTreeMap::new()),
@@ -100,10 +104,10 @@ impl Replicator {
         r
     }
 
-    /// Send the blob `hash` (which this node holds) to every other validator.
-    pub fn push(self: &Arc<Self>, hash: Hash) {
+    /// Send the blob `hash`, whose bytes the caller holds, to every other validator.
+    pub fn push_bytes(self: &Arc<Self>, hash: Hash, bytes: bytes::Bytes) {
         let me = self.clone();
-        tokio::spawn(async move { me.send_parts(hash, To::All).await });
+        tokio::spawn(async move { me.send_bytes(hash, &bytes, To::All).await });
     }
 
     /// Ask every other validator for the blob `hash`.
@@ -112,6 +116,11 @@ impl Replicator {
         if self.outbound.try_send((To::All, msg)).is_err() {
             debug!(%hash, "blob channel busy: want not sent");
         }
+    }
+
+    /// Whether there is another validator to ask.
+    pub fn has_peers(&self) -> bool {
+        self.peers > 0
     }
 
     /// Forward a wrap write this node accepted to every other validator.
@@ -155,12 +164,17 @@ impl Replicator {
         }
     }
 
+    /// Send the blob `hash` from the store.
     async fn send_parts(&self, hash: Hash, to: To) {
         let store = self.store.clone();
         let bytes = match tokio::task::spawn_blocking(move || store.get(&hash)).await {
             Ok(Ok(b)) => b,
             _ => return,
         };
+        self.send_bytes(hash, &bytes, to).await;
+    }
+
+    async fn send_bytes(&self, hash: Hash, bytes: &[u8], to: To) {
         let total = bytes.len() as u64;
         for (i, chunk) in bytes.chunks(PART).enumerate() {
             let msg = BlobMsg::Part {
@@ -193,13 +207,20 @@ impl Replicator {
                     bytes,
                 }) => {
                     if let Some(whole) = self.part(Hash(hash), total, offset, bytes) {
+                        // Stored (and synced) off the receive loop, which goes on taking parts.
                         let store = self.store.clone();
-                        let stored = tokio::task::spawn_blocking(move || store.put(&whole)).await;
-                        match stored {
-                            Ok(Ok(h)) => info!(blob = %h, from = %peer, "blob replicated"),
-                            Ok(Err(e)) => debug!(%e, "replicated blob refused"),
-                            Err(e) => warn!(%e, "blob store task failed"),
-                        }
+                        tokio::spawn(async move {
+                            // `part` checked the hash.
+                            let stored = tokio::task::spawn_blocking(move || {
+                                store.put_replica(&whole, Hash(hash))
+                            })
+                            .await;
+                            match stored {
+                                Ok(Ok(h)) => info!(blob = %h, from = %peer, "blob replicated"),
+                                Ok(Err(e)) => debug!(%e, "replicated blob refused"),
+                                Err(e) => warn!(%e, "blob store task failed"),
+                            }
+                        });
                     }
                 }
                 Ok(BlobMsg::Wrap { write }) => {
@@ -282,6 +303,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(64);
         let r = Arc::new(Replicator {
             store,
+            peers: 3,
             sink: None,
             outbound: tx,
             partials: Mutex::new(BTreeMap::new()),

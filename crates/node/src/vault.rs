@@ -542,7 +542,7 @@ pub async fn key_handler(
     let slot = release_slot(&s, &view, &h, &key.address(), &req)?;
     // Wraps written through another validator are asked of the peers if missing here.
     if !s.vault.has(&record, version, &slot)
-        && let Some(r) = &s.replicator
+        && let Some(r) = s.replicator.as_ref().filter(|r| r.has_peers())
     {
         r.want_wraps(record);
         let deadline = tokio::time::Instant::now() + crate::blobs::FETCH_WAIT;

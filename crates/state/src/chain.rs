@@ -52,7 +52,16 @@ pub struct BlockRecord<'a> {
 
 pub struct ChainStore {
     db: Database,
+    /// Decoded receipts of the blocks read most recently: a transaction lookup needs one
+    /// receipt, but a block's receipts are stored (and decoded) together, and clients ask for
+    /// the transactions of the same recent blocks again and again. Committed receipts never
+    /// change, so the cache is never stale.
+    recent_receipts:
+        std::sync::Mutex<std::collections::VecDeque<(u64, std::sync::Arc<Vec<Receipt>>)>>,
 }
+
+/// Blocks whose decoded receipts [`ChainStore`] keeps.
+const RECENT_RECEIPT_BLOCKS: usize = 16;
 
 impl ChainStore {
     pub fn open(path: &Path) -> Result<Self, UrbisError> {
@@ -61,7 +70,10 @@ impl ChainStore {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(internal)?;
-        let store = ChainStore { db };
+        let store = ChainStore {
+            db,
+            recent_receipts: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        };
         // Create every table so that readers never see a missing table.
         let mut tx = store.db.begin_write().map_err(internal)?;
         tx.set_quick_repair(true);
@@ -322,8 +334,39 @@ impl ChainStore {
             return Ok(None);
         };
         Ok(self
-            .receipts(h)?
-            .and_then(|rs| rs.into_iter().nth(i as usize)))
+            .receipts_shared(h)?
+            .and_then(|rs| rs.get(i as usize).cloned()))
+    }
+
+    /// [`ChainStore::receipts`], decoded once for the recent blocks asked about.
+    fn receipts_shared(
+        &self,
+        height: u64,
+    ) -> Result<Option<std::sync::Arc<Vec<Receipt>>>, UrbisError> {
+        {
+            let cache = self
+                .recent_receipts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((_, rs)) = cache.iter().find(|(h, _)| *h == height) {
+                return Ok(Some(rs.clone()));
+            }
+        }
+        let Some(rs) = self.receipts(height)? else {
+            return Ok(None);
+        };
+        let rs = std::sync::Arc::new(rs);
+        let mut cache = self
+            .recent_receipts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !cache.iter().any(|(h, _)| *h == height) {
+            if cache.len() >= RECENT_RECEIPT_BLOCKS {
+                cache.pop_front();
+            }
+            cache.push_back((height, rs.clone()));
+        }
+        Ok(Some(rs))
     }
 
     pub fn state_root(&self, height: u64) -> Result<Option<Hash>, UrbisError> {
