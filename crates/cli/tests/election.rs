@@ -42,6 +42,31 @@ fn demo_then_verify_then_tamper() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // The record matches the published JSON Schema, which also requires what the format
+    // binds (each ballot's sequence).
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../crypto/votecrypto/record.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&written)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut without = written.clone();
+    without["ballots"][0]["ballot"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sequence");
+    assert!(!validator.is_valid(&without));
+
     // Change one count of the published result.
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();

@@ -10,8 +10,8 @@ use ed25519_dalek::SigningKey;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use urbis_votecrypto::ballot::{
-    BallotBox, BoardEntry, check_ballot_structure, encrypt_ballot, verify_ballot_proofs,
-    verify_ballot_signature,
+    BallotBox, BallotStatus, BoardEntry, check_ballot_structure, encrypt_ballot,
+    verify_ballot_proofs, verify_ballot_signature,
 };
 use urbis_votecrypto::context::ElectionContext;
 use urbis_votecrypto::dkg::{TrusteeSecret, run_ceremony};
@@ -90,7 +90,7 @@ fn ballots(s: &Setup, n: usize) -> Vec<BoardEntry> {
     for v in s.voters.iter().take(n) {
         let vote = random_vote(&s.ctx.manifest, &style, &mut rng);
         board
-            .cast(encrypt_ballot(&s.ctx, v, &vote, &mut rng).unwrap().0)
+            .cast(encrypt_ballot(&s.ctx, v, &vote, 1, &mut rng).unwrap().0)
             .unwrap();
     }
     board.into_entries().0
@@ -106,14 +106,14 @@ fn bench_ballots(c: &mut Criterion) {
             &mut rng,
         );
         c.bench_function(&format!("{name} ballot: encrypt+prove+sign"), |b| {
-            b.iter(|| encrypt_ballot(&s.ctx, &s.voters[0], black_box(&vote), &mut rng).unwrap())
+            b.iter(|| encrypt_ballot(&s.ctx, &s.voters[0], black_box(&vote), 1, &mut rng).unwrap())
         });
-        let (ballot, _) = encrypt_ballot(&s.ctx, &s.voters[0], &vote, &mut rng).unwrap();
+        let (ballot, _) = encrypt_ballot(&s.ctx, &s.voters[0], &vote, 1, &mut rng).unwrap();
         c.bench_function(&format!("{name} ballot: verify proofs+signature"), |b| {
             b.iter(|| {
                 check_ballot_structure(&s.ctx, black_box(&ballot)).unwrap();
                 verify_ballot_proofs(&s.ctx, &ballot).unwrap();
-                verify_ballot_signature(&s.ctx, &ballot).unwrap()
+                verify_ballot_signature(&s.ctx, &ballot, BallotStatus::Cast).unwrap()
             })
         });
     }

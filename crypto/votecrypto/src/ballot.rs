@@ -42,6 +42,9 @@ pub struct EncryptedBallot {
     /// Ed25519 public key of the voting credential.
     pub credential: Hex32,
     pub style: String,
+    /// This credential's submission number: 1 for its first ballot, then strictly increasing
+    /// along the board (a superseded ballot cannot be replayed after a newer one).
+    pub sequence: u64,
     /// Contests in the order of the ballot style.
     pub contests: Vec<EncryptedContest>,
     pub signature: Hex64,
@@ -130,6 +133,7 @@ pub fn ballot_hash(election_hash: &Hex32, b: &EncryptedBallot) -> Hex32 {
     t.append_hex("election_hash", election_hash);
     t.append_hex("credential", &b.credential);
     t.append("style", b.style.as_bytes());
+    t.append_u64("sequence", b.sequence);
     t.append_u64("contests", b.contests.len() as u64);
     let proof = |t: &mut Transcript, p: &MembershipProof| {
         t.append_u64("branches", p.c.len() as u64);
@@ -170,30 +174,50 @@ pub fn confirmation_code(
     t.append_hex("previous_code", previous);
     t.append_hex("ballot_hash", ballot_hash);
     t.append("signature", &signature.0);
-    t.append(
-        "status",
-        match status {
-            BallotStatus::Cast => b"cast",
-            BallotStatus::Spoiled => b"spoiled",
-        },
-    );
+    t.append("status", status_label(status));
     t.hash("code")
 }
 
-fn signing_message(hash: &Hex32) -> Vec<u8> {
+fn status_label(status: BallotStatus) -> &'static [u8] {
+    match status {
+        BallotStatus::Cast => b"cast",
+        BallotStatus::Spoiled => b"spoiled",
+    }
+}
+
+/// What the credential signs: the domain, the ballot hash and the voter's intent, so that a
+/// spoiled (opened) ballot cannot be relabelled as cast, nor a cast one as spoiled.
+fn signing_message(hash: &Hex32, status: BallotStatus) -> Vec<u8> {
     let mut m = SIGNATURE_DOMAIN.to_vec();
     m.extend_from_slice(&hash.0);
+    m.extend_from_slice(status_label(status));
     m
 }
 
-/// Encrypt, prove and sign a ballot. Returns the ballot and its opening (keep it secret
-/// unless the voter spoils the ballot).
+/// Sign `ballot` for `status` (an encrypted ballot comes signed for casting; a voter who
+/// challenges it signs it again to spoil it).
+pub fn sign_ballot(
+    election_hash: &Hex32,
+    voter: &SigningKey,
+    ballot: &mut EncryptedBallot,
+    status: BallotStatus,
+) {
+    let hash = ballot_hash(election_hash, ballot);
+    ballot.signature = Hex64(voter.sign(&signing_message(&hash, status)).to_bytes());
+}
+
+/// Encrypt, prove and sign (for casting) the credential's `sequence`-th ballot. Returns the
+/// ballot and its opening (keep it secret unless the voter spoils the ballot).
 pub fn encrypt_ballot<R: CryptoRng + ?Sized>(
     ctx: &ElectionContext,
     voter: &SigningKey,
     plaintext: &PlaintextBallot,
+    sequence: u64,
     rng: &mut R,
 ) -> Result<(EncryptedBallot, BallotReveal), VoteError> {
+    if sequence == 0 {
+        return Err(VoteError::Ballot("ballot sequences start at 1".into()));
+    }
     let credential = Hex32(voter.verifying_key().to_bytes());
     let cred = ctx
         .credential(&credential)
@@ -229,11 +253,11 @@ pub fn encrypt_ballot<R: CryptoRng + ?Sized>(
     let mut ballot = EncryptedBallot {
         credential,
         style: style.id.clone(),
+        sequence,
         contests,
         signature: Hex64::default(),
     };
-    let hash = ballot_hash(&ctx.election_hash, &ballot);
-    ballot.signature = Hex64(voter.sign(&signing_message(&hash)).to_bytes());
+    sign_ballot(&ctx.election_hash, voter, &mut ballot, BallotStatus::Cast);
     Ok((ballot, BallotReveal { contests: reveals }))
 }
 
@@ -450,25 +474,35 @@ pub fn verify_ballot_proofs(
     Ok(out)
 }
 
-/// Verify the credential's signature; returns the ballot hash.
+/// Verify the credential's signature for `status`; returns the ballot hash.
 pub fn verify_ballot_signature(
     ctx: &ElectionContext,
     b: &EncryptedBallot,
+    status: BallotStatus,
 ) -> Result<Hex32, VoteError> {
     let hash = ballot_hash(&ctx.election_hash, b);
-    verify_signature_on_hash(b, &hash)?;
+    verify_signature_on_hash(b, &hash, status)?;
     Ok(hash)
 }
 
-/// Verify the credential's signature over an already computed ballot hash.
-pub fn verify_signature_on_hash(b: &EncryptedBallot, hash: &Hex32) -> Result<(), VoteError> {
+/// Verify the credential's signature for `status` over an already computed ballot hash.
+pub fn verify_signature_on_hash(
+    b: &EncryptedBallot,
+    hash: &Hex32,
+    status: BallotStatus,
+) -> Result<(), VoteError> {
     let key = VerifyingKey::from_bytes(&b.credential.0)
         .map_err(|_| VoteError::encoding("credential", "not an Ed25519 public key"))?;
     key.verify_strict(
-        &signing_message(hash),
+        &signing_message(hash, status),
         &Signature::from_bytes(&b.signature.0),
     )
-    .map_err(|_| VoteError::Verification("credential signature invalid".into()))
+    .map_err(|_| {
+        VoteError::Verification(format!(
+            "credential signature invalid (for intent {:?})",
+            std::str::from_utf8(status_label(status)).unwrap_or_default()
+        ))
+    })
 }
 
 /// Benaloh challenge: check that the opening re-encrypts exactly to the ballot and is a valid vote.
@@ -544,6 +578,10 @@ pub struct BallotBox<'a> {
     ctx: &'a ElectionContext,
     entries: Vec<BoardEntry>,
     head: Hex32,
+    /// Ballot hashes on the board (a ballot appears at most once).
+    seen: std::collections::HashSet<Hex32>,
+    /// The last sequence number of each credential.
+    sequences: std::collections::HashMap<Hex32, u64>,
 }
 
 impl<'a> BallotBox<'a> {
@@ -553,7 +591,14 @@ impl<'a> BallotBox<'a> {
             ctx,
             entries: Vec::new(),
             head: chain_genesis(&ctx.election_hash),
+            seen: std::collections::HashSet::new(),
+            sequences: std::collections::HashMap::new(),
         }
+    }
+
+    /// The sequence number the credential's next ballot must carry (at least).
+    pub fn next_sequence(&self, credential: &Hex32) -> u64 {
+        self.sequences.get(credential).map_or(1, |s| s + 1)
     }
 
     fn append(
@@ -564,11 +609,24 @@ impl<'a> BallotBox<'a> {
     ) -> Result<Hex32, VoteError> {
         check_ballot_structure(self.ctx, &ballot)?;
         verify_ballot_proofs(self.ctx, &ballot)?;
-        let hash = verify_ballot_signature(self.ctx, &ballot)?;
+        let hash = verify_ballot_signature(self.ctx, &ballot, status)?;
+        if self.seen.contains(&hash) {
+            return Err(VoteError::Ballot(
+                "replay: this ballot is already on the board".into(),
+            ));
+        }
+        if ballot.sequence < self.next_sequence(&ballot.credential) {
+            return Err(VoteError::Ballot(format!(
+                "replay: the credential's ballots are at sequence {} already",
+                self.next_sequence(&ballot.credential) - 1
+            )));
+        }
         if let Some(r) = &reveal {
             check_reveal(self.ctx, &ballot, r)?;
         }
         let code = confirmation_code(&self.head, &hash, &ballot.signature, status);
+        self.seen.insert(hash);
+        self.sequences.insert(ballot.credential, ballot.sequence);
         self.entries.push(BoardEntry {
             ballot,
             status,

@@ -6,7 +6,9 @@ use rand::rngs::StdRng;
 use rand::{CryptoRng, Rng, RngExt, SeedableRng};
 
 use crate::VoteError;
-use crate::ballot::{BallotBox, PlaintextBallot, PlaintextContest, encrypt_ballot};
+use crate::ballot::{
+    BallotBox, BallotStatus, PlaintextBallot, PlaintextContest, encrypt_ballot, sign_ballot,
+};
 use crate::context::ElectionContext;
 use crate::dkg::{TrusteeSecret, run_ceremony};
 use crate::encoding::Hex32;
@@ -234,7 +236,8 @@ fn run_demo<R: CryptoRng>(
     let vote_once =
         |i: usize, board: &mut BallotBox<'_>, rng: &mut R| -> Result<PlaintextBallot, VoteError> {
             let v = random_vote(&manifest, &credentials[i].style, rng);
-            let (b, _) = encrypt_ballot(&ctx, &voters[i], &v, rng)?;
+            let seq = board.next_sequence(&credentials[i].public_key);
+            let (b, _) = encrypt_ballot(&ctx, &voters[i], &v, seq, rng)?;
             board.cast(b)?;
             Ok(v)
         };
@@ -242,7 +245,14 @@ fn run_demo<R: CryptoRng>(
         // Every 50th voter challenges a ballot first (Benaloh) and spoils it.
         if opts.ballots > 1 && i % 50 == 10 {
             let v = random_vote(&manifest, &credentials[i].style, rng);
-            let (b, reveal) = encrypt_ballot(&ctx, &voters[i], &v, rng)?;
+            let seq = board.next_sequence(&credentials[i].public_key);
+            let (mut b, reveal) = encrypt_ballot(&ctx, &voters[i], &v, seq, rng)?;
+            sign_ballot(
+                &ctx.election_hash,
+                &voters[i],
+                &mut b,
+                BallotStatus::Spoiled,
+            );
             board.spoil(b, reveal)?;
         }
         finals[i] = Some(vote_once(i, &mut board, rng)?);
@@ -279,6 +289,7 @@ fn run_demo<R: CryptoRng>(
     }
     let record = ElectionRecord {
         version: RECORD_VERSION.into(),
+        anchor: None,
         election_hash: ctx.election_hash,
         manifest,
         ceremony,

@@ -463,6 +463,12 @@ pub fn check_announcement(
         )));
     }
     let e = a.encryption_key.point("encryption key")?;
+    if e == RistrettoPoint::identity() {
+        return Err(VoteError::Ceremony(format!(
+            "trustee {}: the encryption key is the identity",
+            a.index
+        )));
+    }
     a.encryption_key_proof
         .verify(&e, enc_key_transcript(context, n, k, a.index))
         .map_err(|_| {
@@ -497,6 +503,11 @@ pub fn resolve_complaint(
             .find(|a| a.index == i)
             .ok_or_else(|| VoteError::Ceremony(format!("complaint names unknown trustee {i}")))
     };
+    if c.dealer == c.recipient {
+        return Err(VoteError::Ceremony(
+            "a complaint names the dealer as its own recipient".into(),
+        ));
+    }
     let dealer = find(c.dealer)?;
     let recipient = find(c.recipient)?;
     let e_i = dealer.encryption_key.point("encryption key")?;
@@ -598,6 +609,11 @@ pub fn evaluate_ceremony(
         for (l, x) in public_shares.iter_mut().enumerate() {
             *x += eval_commitments(&comms, l as u32 + 1);
         }
+    }
+    if joint == RistrettoPoint::identity() {
+        return Err(VoteError::Ceremony(
+            "the joint public key is the identity".into(),
+        ));
     }
     Ok(CeremonyOutcome {
         disqualified,

@@ -40,5 +40,5 @@ pub use demo::{
     DemoOptions, demo, demo_manifest, demo_with_secrets, random_vote, referendum_manifest,
 };
 pub use error::VoteError;
-pub use record::{ElectionRecord, RECORD_VERSION};
+pub use record::{BoardAnchor, ElectionRecord, RECORD_VERSION};
 pub use verify::{CheckResult, VerifyReport, verify_record, verify_record_with_threads};

@@ -195,11 +195,21 @@ pub fn index_credentials(
                 c.style
             )));
         }
-        if ed25519_dalek::VerifyingKey::from_bytes(&c.public_key.0).is_err() {
-            return Err(VoteError::encoding(
-                format!("credential #{i}"),
-                "not an Ed25519 public key",
-            ));
+        match ed25519_dalek::VerifyingKey::from_bytes(&c.public_key.0) {
+            Err(_) => {
+                return Err(VoteError::encoding(
+                    format!("credential #{i}"),
+                    "not an Ed25519 public key",
+                ));
+            }
+            // A small-order key verifies signatures it never made (for some messages).
+            Ok(k) if k.is_weak() => {
+                return Err(VoteError::encoding(
+                    format!("credential #{i}"),
+                    "a small-order Ed25519 key",
+                ));
+            }
+            Ok(_) => {}
         }
         if map.insert(c.public_key, i).is_some() {
             return Err(VoteError::Parameter(format!(

@@ -11,7 +11,7 @@ use crate::manifest::{Credential, Manifest};
 use crate::tally::TallyRecord;
 
 /// Version string of the record format implemented by this crate.
-pub const RECORD_VERSION: &str = "urbis-election-record/1";
+pub const RECORD_VERSION: &str = "urbis-election-record/2";
 
 /// The complete public record of an election.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,23 @@ pub struct ElectionRecord {
     /// Confirmation code of the last ballot (genesis code if there is none).
     pub chain_head: Hex32,
     pub tally: TallyRecord,
+    /// The board as a chain certified it (exported from chain state): absent for a record
+    /// made off chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<BoardAnchor>,
+}
+
+/// The bulletin board's length and head as certified by a chain, with the proof of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardAnchor {
+    /// Number of board entries.
+    pub entries: u64,
+    /// Confirmation code of the last entry (the chain genesis code if none).
+    pub head: Hex32,
+    /// The chain's proof that its state holds `entries` and `head` (checked by the chain's
+    /// own verifier, e.g. `urbis election verify`; opaque here).
+    #[serde(default)]
+    pub proof: serde_json::Value,
 }
 
 impl ElectionRecord {

@@ -95,6 +95,8 @@ pub const CHECK_NAMES: &[&str] = &[
     "ballots.proofs",
     "ballots.signatures",
     "ballots.chain",
+    "ballots.replay",
+    "ballots.anchor",
     "ballots.spoiled",
     "tally.replacement",
     "tally.aggregate",
@@ -293,7 +295,7 @@ fn verify_ballots_and_tally(
                                     }
                                 }
                             }
-                            if let Err(err) = verify_signature_on_hash(b, &o.hash) {
+                            if let Err(err) = verify_signature_on_hash(b, &o.hash, e.status) {
                                 o.signature = Some(err.to_string());
                             }
                         }
@@ -381,6 +383,56 @@ fn verify_ballots_and_tally(
         Ok(format!("{n} confirmation codes chained, head {prev}"))
     })();
     rep.push("ballots.chain", chain);
+    // Replays: a ballot appears at most once, and each credential's sequence numbers rise
+    // along the board (a superseded ballot cannot come back after a re-vote).
+    let replay = (|| {
+        let mut seen: HashSet<Hex32> = HashSet::new();
+        let mut last: HashMap<Hex32, u64> = HashMap::new();
+        for (i, (e, o)) in entries.iter().zip(&outcomes).enumerate() {
+            if !seen.insert(o.hash) {
+                return Err(format!(
+                    "{}: ballot {} appears twice on the board",
+                    describe(i),
+                    o.hash
+                ));
+            }
+            let prev = last
+                .insert(e.ballot.credential, e.ballot.sequence)
+                .unwrap_or(0);
+            if e.ballot.sequence <= prev {
+                return Err(format!(
+                    "{}: sequence {} of credential {} does not follow its sequence {prev}",
+                    describe(i),
+                    e.ballot.sequence,
+                    e.ballot.credential
+                ));
+            }
+        }
+        Ok(format!(
+            "{n} ballots, each once; every credential's sequence numbers rise"
+        ))
+    })();
+    rep.push("ballots.replay", replay);
+    // The board as certified on chain: its head and length must be what the entries chain to,
+    // so that no entry can be dropped, inserted or changed even with the codes recomputed.
+    let anchor = match &record.anchor {
+        None => Ok("no anchor: the record does not say which board a chain certified".to_string()),
+        Some(a) => {
+            let head = entries.last().map_or_else(
+                || chain_genesis(&ctx.election_hash),
+                |e| e.confirmation_code,
+            );
+            if a.entries != n as u64 || a.head != head || a.head != record.chain_head {
+                Err(format!(
+                    "the certified board has {} entries and head {}; the record has {n} entries and head {head}: entries were dropped, inserted or changed",
+                    a.entries, a.head
+                ))
+            } else {
+                Ok(format!("{n} entries and head {head}, as certified"))
+            }
+        }
+    };
+    rep.push("ballots.anchor", anchor);
     // Spoiled ballots: Benaloh reveals.
     let spoiled = (|| {
         let mut count = 0;

@@ -62,7 +62,7 @@ fn record_with_cheating_dealer() -> ElectionRecord {
     for (v, c) in voters.iter().zip(&credentials) {
         let vote = random_vote(&manifest, &c.style, &mut rng);
         board
-            .cast(encrypt_ballot(&ctx, v, &vote, &mut rng).unwrap().0)
+            .cast(encrypt_ballot(&ctx, v, &vote, 1, &mut rng).unwrap().0)
             .unwrap();
     }
     let public_shares: Vec<_> = ceremony
@@ -83,6 +83,7 @@ fn record_with_cheating_dealer() -> ElectionRecord {
         ballots,
         chain_head,
         tally,
+        anchor: None,
     }
 }
 

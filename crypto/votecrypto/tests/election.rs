@@ -76,7 +76,7 @@ fn assert_rejected(rec: &ElectionRecord, check: &str) -> String {
 fn untampered_small_record_verifies() {
     let rep = verify_record(small());
     assert!(rep.is_ok(), "{rep}");
-    assert!(rep.to_string().contains("all 15 checks passed"));
+    assert!(rep.to_string().contains("all 17 checks passed"), "{rep}");
 }
 
 #[test]
@@ -205,7 +205,8 @@ fn spoiled_ballot_cannot_be_counted_by_flipping_status() {
         .unwrap();
     e.status = BallotStatus::Cast;
     e.reveal = None;
-    assert_rejected(&rec, "ballots.chain");
+    // The voter signed the intent to spoil: caught before the chain is even looked at.
+    assert_rejected(&rec, "ballots.signatures");
 }
 
 #[test]
@@ -241,4 +242,127 @@ fn wrong_version_is_reported() {
     let mut rec = small().clone();
     rec.version = "urbis-election-record/0".into();
     assert_rejected(&rec, "record.version");
+}
+
+// ---- A bulletin-board operator who recomputes the unkeyed code chain and the counted list
+// after tampering: each attack must still be caught.
+
+/// Recompute every confirmation code, the chain head and the counted list, as a dishonest
+/// board operator could.
+fn rechain(rec: &mut ElectionRecord) {
+    let mut prev = ballot::chain_genesis(&rec.election_hash);
+    for e in &mut rec.ballots {
+        let h = ballot::ballot_hash(&rec.election_hash, &e.ballot);
+        e.previous_code = prev;
+        e.confirmation_code = ballot::confirmation_code(&prev, &h, &e.ballot.signature, e.status);
+        prev = e.confirmation_code;
+    }
+    rec.chain_head = prev;
+    rec.tally.counted = tally::counted_indices(&rec.ballots)
+        .into_iter()
+        .map(|i| rec.ballots[i].confirmation_code)
+        .collect();
+}
+
+/// The small record as a chain would export it: anchored to its certified board.
+fn anchored() -> ElectionRecord {
+    let mut rec = small().clone();
+    rec.anchor = Some(BoardAnchor {
+        entries: rec.ballots.len() as u64,
+        head: rec.chain_head,
+        proof: serde_json::Value::Null,
+    });
+    assert!(verify_record(&rec).is_ok());
+    rec
+}
+
+#[test]
+fn attack_dropping_a_spoiled_entry_is_caught_by_the_certified_board() {
+    let mut rec = anchored();
+    let i = rec
+        .ballots
+        .iter()
+        .position(|b| b.status == BallotStatus::Spoiled)
+        .unwrap();
+    rec.ballots.remove(i);
+    rechain(&mut rec);
+    let d = assert_rejected(&rec, "ballots.anchor");
+    assert!(d.contains("dropped"), "{d}");
+    // Without the anchor the chain alone cannot tell (which is why exports carry it).
+    rec.anchor = None;
+    assert_eq!(
+        verify_record(&rec).first_failure.map(|f| f.0),
+        None,
+        "an unanchored record is only as good as its board"
+    );
+}
+
+#[test]
+fn attack_replaying_a_ballot_word_for_word_is_rejected() {
+    let mut rec = small().clone();
+    let copy = rec.ballots[7].clone();
+    rec.ballots.push(copy);
+    rechain(&mut rec);
+    let d = assert_rejected(&rec, "ballots.replay");
+    assert!(d.contains("appears twice"), "{d}");
+}
+
+#[test]
+fn attack_replaying_a_superseded_ballot_after_a_revote_is_rejected() {
+    let mut rec = small().clone();
+    // A voter who re-voted: their first cast ballot, replayed after the re-vote.
+    let counted: std::collections::HashSet<_> = rec.tally.counted.iter().copied().collect();
+    let old = rec
+        .ballots
+        .iter()
+        .find(|b| b.status == BallotStatus::Cast && !counted.contains(&b.confirmation_code))
+        .unwrap()
+        .clone();
+    rec.ballots.push(old.clone());
+    rechain(&mut rec);
+    assert_rejected(&rec, "ballots.replay");
+    // Removing the original to dodge the duplicate check leaves the sequence going back.
+    let first = rec
+        .ballots
+        .iter()
+        .position(|b| b.ballot == old.ballot)
+        .unwrap();
+    rec.ballots.remove(first);
+    rechain(&mut rec);
+    let d = assert_rejected(&rec, "ballots.replay");
+    assert!(d.contains("does not follow"), "{d}");
+}
+
+#[test]
+fn attack_relabelling_a_spoiled_ballot_as_cast_is_rejected() {
+    let mut rec = small().clone();
+    let e = rec
+        .ballots
+        .iter_mut()
+        .find(|b| b.status == BallotStatus::Spoiled)
+        .unwrap();
+    e.status = BallotStatus::Cast;
+    e.reveal = None;
+    rechain(&mut rec);
+    let d = assert_rejected(&rec, "ballots.signatures");
+    assert!(d.contains("intent"), "{d}");
+}
+
+#[test]
+fn small_order_credential_keys_are_refused() {
+    let mut rec = small().clone();
+    // The Ed25519 identity: a canonical encoding of a small-order point.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    rec.credentials[0].public_key = Hex32(identity);
+    let d = assert_rejected(&rec, "credentials");
+    assert!(d.contains("small-order"), "{d}");
+}
+
+#[test]
+fn an_identity_encryption_key_disqualifies_its_trustee() {
+    let mut rec = small().clone();
+    rec.ceremony.announcements[2].encryption_key = Hex32([0; 32]);
+    let d = assert_rejected(&rec, "ceremony");
+    assert!(d.contains("disqualified"), "{d}");
 }

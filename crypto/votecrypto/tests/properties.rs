@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use urbis_votecrypto::ballot::{
-    BallotBox, PlaintextBallot, PlaintextContest, SIGNATURE_DOMAIN, ballot_hash, encrypt_ballot,
-    verify_ballot_proofs, verify_ballot_signature,
+    BallotBox, BallotStatus, PlaintextBallot, PlaintextContest, SIGNATURE_DOMAIN, ballot_hash,
+    encrypt_ballot, sign_ballot, verify_ballot_proofs, verify_ballot_signature,
 };
 use urbis_votecrypto::context::ElectionContext;
 use urbis_votecrypto::dkg::run_ceremony;
@@ -131,15 +131,16 @@ fn visitor_vote(yes: bool) -> PlaintextBallot {
 fn copied_ballot_under_another_credential_is_rejected() {
     let (ctx, a, b) = two_voter_election();
     let mut rng = StdRng::seed_from_u64(1);
-    let (ballot, _) = encrypt_ballot(&ctx, &a, &visitor_vote(true), &mut rng).unwrap();
+    let (ballot, _) = encrypt_ballot(&ctx, &a, &visitor_vote(true), 1, &mut rng).unwrap();
     verify_ballot_proofs(&ctx, &ballot).unwrap();
     // Voter B re-signs A's ciphertexts and proofs (a ballot-copying attack).
     let mut copy = ballot.clone();
     copy.credential = Hex32(b.verifying_key().to_bytes());
     let mut msg = SIGNATURE_DOMAIN.to_vec();
     msg.extend_from_slice(&ballot_hash(&ctx.election_hash, &copy).0);
+    msg.extend_from_slice(b"cast");
     copy.signature = Hex64(b.sign(&msg).to_bytes());
-    verify_ballot_signature(&ctx, &copy).unwrap();
+    verify_ballot_signature(&ctx, &copy, BallotStatus::Cast).unwrap();
     assert!(verify_ballot_proofs(&ctx, &copy).is_err());
 }
 
@@ -149,15 +150,23 @@ fn invalid_plaintexts_are_refused_and_board_accepts_valid_ones() {
     let mut rng = StdRng::seed_from_u64(2);
     let mut bad = visitor_vote(true);
     bad.contests[0].selected = vec![true, true];
-    assert!(encrypt_ballot(&ctx, &a, &bad, &mut rng).is_err());
+    assert!(encrypt_ballot(&ctx, &a, &bad, 1, &mut rng).is_err());
     let mut bad = visitor_vote(true);
     bad.contests[1].selected[0] = true; // blank together with a selection
-    assert!(encrypt_ballot(&ctx, &a, &bad, &mut rng).is_err());
+    assert!(encrypt_ballot(&ctx, &a, &bad, 1, &mut rng).is_err());
     let mut board = BallotBox::new(&ctx);
-    let (ballot, reveal) = encrypt_ballot(&ctx, &a, &visitor_vote(false), &mut rng).unwrap();
+    let (mut ballot, reveal) = encrypt_ballot(&ctx, &a, &visitor_vote(false), 1, &mut rng).unwrap();
+    // Signed for casting, it cannot be spoiled: the voter signs the intent.
+    assert!(board.spoil(ballot.clone(), reveal.clone()).is_err());
+    sign_ballot(&ctx.election_hash, &a, &mut ballot, BallotStatus::Spoiled);
     board.spoil(ballot.clone(), reveal.clone()).unwrap();
+    // The same ballot again, or another of A's at the same sequence: replays.
+    assert!(board.spoil(ballot.clone(), reveal.clone()).is_err());
+    let (again, _) = encrypt_ballot(&ctx, &a, &visitor_vote(true), 1, &mut rng).unwrap();
+    assert!(board.cast(again).is_err());
+    assert_eq!(board.next_sequence(&ballot.credential), 2);
     // Reveal must match the ballot it opens.
-    let (other, _) = encrypt_ballot(&ctx, &b, &visitor_vote(false), &mut rng).unwrap();
+    let (other, _) = encrypt_ballot(&ctx, &b, &visitor_vote(false), 1, &mut rng).unwrap();
     assert!(board.spoil(other.clone(), reveal).is_err());
     board.cast(other).unwrap();
     assert_eq!(board.entries().len(), 2);
