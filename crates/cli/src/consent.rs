@@ -81,6 +81,87 @@ pub enum ConsentCmd {
         #[arg(long)]
         from: String,
     },
+    /// Restore a grant into --from's wallet from the chain alone (a lost wallet): its details
+    /// are sealed on chain to the grantor's and the grantee's key-agreement keys.
+    Recover {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        grant: Hash,
+    },
+}
+
+/// Domain of the sealed grant details (associated data and wrap context).
+const SEALED_AAD: &[u8] = b"urbis/consent-sealed/v1";
+/// Format byte of sealed details: `0x01 || wrap to the grantor (80) || wrap to the grantee (80)
+/// || seal(data key, details JSON, SEALED_AAD)`; each wrap's context is `SEALED_AAD || the
+/// grantee's pairwise account (20 bytes)`.
+const SEALED_V1: u8 = 1;
+
+/// What the sealed field holds (JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SealedDetails {
+    grantor_did: String,
+    request: Request,
+    ward: Option<String>,
+}
+
+fn sealed_context(grantee: &urbis_core::Address) -> Vec<u8> {
+    let mut c = SEALED_AAD.to_vec();
+    c.extend_from_slice(&grantee.0);
+    c
+}
+
+/// Seal `details` to the two DIDs' key-agreement keys.
+async fn seal_details(
+    ctx: &Ctx,
+    details: &SealedDetails,
+    grantee: &urbis_core::Address,
+) -> anyhow::Result<Vec<u8>> {
+    let key = urbis_sealing::DataKey::generate();
+    let mut out = vec![SEALED_V1];
+    for did in [&details.grantor_did, &details.request.grantee_did] {
+        let pk = crate::record::recipient_key(ctx, did).await?;
+        let w = urbis_sealing::wrap(&key, &pk, &sealed_context(grantee))
+            .map_err(|e| fail("invalid_argument", e.to_string()))?;
+        out.extend_from_slice(&w.to_bytes());
+    }
+    let json = serde_json::to_vec(details).map_err(|e| fail("internal", e.to_string()))?;
+    out.extend_from_slice(&urbis_sealing::seal(&key, &json, SEALED_AAD));
+    if out.len() > urbis_consent::MAX_SEALED {
+        return Err(fail(
+            "too_large",
+            "the grant's details are too long to seal on chain (4 KiB)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Open sealed details with keystore name `name`'s key-agreement key.
+fn open_details(
+    ctx: &Ctx,
+    name: &str,
+    sealed: &[u8],
+    grantee: &urbis_core::Address,
+) -> anyhow::Result<SealedDetails> {
+    let w = urbis_sealing::WRAP_BYTES;
+    if sealed.len() < 1 + 2 * w || sealed[0] != SEALED_V1 {
+        return Err(fail("not_found", "this grant carries no sealed details"));
+    }
+    let sk = crate::identity::agreement_key(ctx, &format!("{name}.enc"))?;
+    let key = [&sealed[1..1 + w], &sealed[1 + w..1 + 2 * w]]
+        .into_iter()
+        .filter_map(|b| urbis_sealing::Wrap::from_bytes(b).ok())
+        .find_map(|wrap| urbis_sealing::unwrap(&wrap, &sk, &sealed_context(grantee)).ok())
+        .ok_or_else(|| {
+            fail(
+                "unauthorized",
+                format!("{name} is not a party to this grant"),
+            )
+        })?;
+    let json = urbis_sealing::open(&key, &sealed[1 + 2 * w..], SEALED_AAD)
+        .map_err(|e| fail("invalid_proof", e.to_string()))?;
+    serde_json::from_slice(&json).map_err(|e| fail("malformed", e.to_string()))
 }
 
 /// What the grantee hands the citizen.
@@ -180,15 +261,26 @@ pub async fn consent(ctx: &Ctx, cmd: ConsentCmd) -> anyhow::Result<()> {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
             let ward = guardian_for.map(|w| did_of(ctx, &w)).transpose()?;
+            let grantee = ctx.resolve_address(&req.grantee_account)?;
+            let sealed = seal_details(
+                ctx,
+                &SealedDetails {
+                    grantor_did: did_of(ctx, &from)?,
+                    request: req.clone(),
+                    ward: ward.clone(),
+                },
+                &grantee,
+            )
+            .await?;
             let call = ConsentCall::Grant {
-                grantee: ctx.resolve_address(&req.grantee_account)?,
+                grantee,
                 purpose: req.purpose.clone(),
                 scope: commitments(&req.salt, &req.scope),
                 not_before_ms: 0,
                 expires_ms: now_ms.saturating_add(days.saturating_mul(86_400_000)),
                 max_uses,
                 by_guardian: ward.is_some(),
-                sealed: Vec::new(),
+                sealed,
             };
             let opts = TxOpts {
                 from: key.clone(),
@@ -262,6 +354,70 @@ pub async fn consent(ctx: &Ctx, cmd: ConsentCmd) -> anyhow::Result<()> {
             };
             let call = ConsentCall::Revoke { grant };
             send(ctx, &opts, Call::new(urbis_consent::MODULE, &call)).await
+        }
+        ConsentCmd::Recover { from, grant } => {
+            let g = ctx
+                .client()?
+                .query(urbis_consent::MODULE, &["grant", &grant.to_string()], false)
+                .await?
+                .value;
+            if g.is_null() {
+                return Err(fail("not_found", format!("no grant {grant}")));
+            }
+            let grantee: urbis_core::Address = g["grantee"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|_| fail("malformed", "grantee"))?;
+            let grantor: urbis_core::Address = g["grantor"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|_| fail("malformed", "grantor"))?;
+            let sealed = hex::decode(g["sealed"].as_str().unwrap_or_default())
+                .map_err(|_| fail("malformed", "sealed"))?;
+            let details = open_details(ctx, &from, &sealed, &grantee)?;
+            let me = did_of(ctx, &from)?;
+            let (side, account) = if me == details.grantor_did {
+                ("grantor", grantor)
+            } else if me == details.request.grantee_did {
+                ("grantee", grantee)
+            } else {
+                return Err(fail(
+                    "unauthorized",
+                    format!("{from} is not a party to this grant"),
+                ));
+            };
+            let ks = ctx.keystore()?;
+            let key = ks
+                .name_of(&account)
+                .ok_or_else(|| {
+                    fail(
+                        "not_found",
+                        format!(
+                            "the pairwise key of this grant ({account}) is not in the keystore"
+                        ),
+                    )
+                })?
+                .to_string();
+            let mut wallet = load_wallet(ctx)?;
+            if !wallet
+                .consent
+                .iter()
+                .any(|r| r.name == from && r.grant == Some(grant))
+            {
+                wallet.consent.push(Relationship {
+                    name: from,
+                    side: side.into(),
+                    key,
+                    request: details.request,
+                    grant: Some(grant),
+                    ward: details.ward,
+                });
+                save_wallet(ctx, &wallet)?;
+            }
+            println!("{grant}");
+            Ok(())
         }
         ConsentCmd::Log { from } => {
             let client = ctx.client()?;

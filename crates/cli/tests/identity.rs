@@ -660,6 +660,35 @@ async fn consent_is_granted_used_logged_and_revoked_without_naming_anyone_on_cha
     assert_eq!(log[0]["accesses"][0]["item"], "record:blood-2026-03");
     assert!(log[0]["revoked"].is_null());
 
+    // A lost wallet: both parties restore the grant from the chain (its details are sealed
+    // to their key-agreement keys); nobody else can.
+    assert!(g["sealed"].as_str().unwrap().len() > 2 * (1 + 2 * 80));
+    let wallet_path = dir.path().join("dids.json");
+    let mut wallet: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&wallet_path).unwrap()).unwrap();
+    wallet["consent"] = serde_json::json!([]);
+    std::fs::write(&wallet_path, wallet.to_string()).unwrap();
+    let lost: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["consent", "log", "--from", "alice"]))).unwrap();
+    assert_eq!(lost, serde_json::json!([]));
+    for party in ["alice", "hospital"] {
+        ok(urbis(&[
+            "consent", "recover", "--from", party, "--grant", &grant,
+        ]));
+    }
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["consent", "log", "--from", "alice"]))).unwrap();
+    assert_eq!(log[0]["purpose"], "treatment");
+    assert_eq!(log[0]["side"], "grantor");
+    assert_eq!(log[0]["accesses"][0]["item"], "record:blood-2026-03");
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(urbis(&["consent", "log", "--from", "hospital"]))).unwrap();
+    assert_eq!(log[0]["side"], "grantee");
+    ok(urbis(&["keys", "new", "mallory"]));
+    ok(urbis(&["did", "create", "--from", "mallory"]));
+    let r = urbis(&["consent", "recover", "--from", "mallory", "--grant", &grant]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+
     ok(urbis(&[
         "consent", "revoke", "--from", "alice", "--grant", &grant,
     ]));

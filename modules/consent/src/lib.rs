@@ -11,8 +11,12 @@
 //!   item)`, where `item` is e.g. `record:<id>`, `credential:<vct>` or `category:<name>` and the
 //!   32-byte salt is known only to the two parties; a use names the commitment of the item it
 //!   reads, which must be in the scope;
-//! - `sealed` may carry the grant's details encrypted to the two parties (the CLI keeps them in
-//!   each party's wallet).
+//! - `sealed` may carry the grant's details encrypted to the two parties, so that either can
+//!   restore them from the chain after losing its wallet (`urbis consent recover`). The CLI
+//!   writes `0x01 || HPKE wrap for the grantor (80 bytes) || wrap for the grantee (80) ||
+//!   XChaCha20-Poly1305(data key, details JSON, aad "urbis/consent-sealed/v1")`, each wrap to
+//!   the party's DID `enc-1` key with context `"urbis/consent-sealed/v1" || grantee account`;
+//!   the module treats it as opaque bytes.
 //!
 //! An outside observer learns: that a grant exists, its registered purpose (a coarse public
 //! category such as `treatment`), its period, the number of scope items and of allowed uses,
