@@ -28,26 +28,45 @@ fn http(e: reqwest::Error) -> anyhow::Error {
     fail("http", e.to_string())
 }
 
-/// Upload `bytes` signed by keystore key `from`; their SHA-256.
-pub async fn upload(ctx: &Ctx, from: &str, bytes: Vec<u8>) -> anyhow::Result<urbis_core::Hash> {
-    let base = ctx.node.trim_end_matches('/').to_string();
+/// The signed-request headers (`x-urbis-key`, `x-urbis-time`, `x-urbis-signature`) of `body`
+/// by keystore key `from` under `tag`, and the body's SHA-256.
+async fn signed_headers(
+    ctx: &Ctx,
+    from: &str,
+    tag: &[u8],
+    body: &[u8],
+) -> anyhow::Result<(Vec<(&'static str, String)>, [u8; 32])> {
     let key = ctx.secret(&ctx.keystore()?, from)?;
     let status = ctx.client()?.status().await?;
     let digest: [u8; 32] = {
         use sha2::Digest as _;
-        sha2::Sha256::digest(&bytes).into()
+        sha2::Sha256::digest(body).into()
     };
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let msg = urbis_node::blobs::put_message(&status.chain_id, time, &digest);
-    let sig = key.sign(urbis_node::blobs::PUT_TAG, &msg);
-    let resp = reqwest::Client::new()
-        .put(format!("{base}/v1/blobs"))
-        .header("x-urbis-key", key.public_key().to_text())
-        .header("x-urbis-time", time.to_string())
-        .header("x-urbis-signature", sig.to_hex())
+    let sig = key.sign(tag, &msg);
+    Ok((
+        vec![
+            ("x-urbis-key", key.public_key().to_text()),
+            ("x-urbis-time", time.to_string()),
+            ("x-urbis-signature", sig.to_hex()),
+        ],
+        digest,
+    ))
+}
+
+/// Upload `bytes` signed by keystore key `from`; their SHA-256.
+pub async fn upload(ctx: &Ctx, from: &str, bytes: Vec<u8>) -> anyhow::Result<urbis_core::Hash> {
+    let base = ctx.node.trim_end_matches('/').to_string();
+    let (headers, digest) = signed_headers(ctx, from, urbis_node::blobs::PUT_TAG, &bytes).await?;
+    let mut req = reqwest::Client::new().put(format!("{base}/v1/blobs"));
+    for (name, value) in headers {
+        req = req.header(name, value);
+    }
+    let resp = req
         .header("x-urbis-sha256", hex::encode(digest))
         .header("content-type", "application/octet-stream")
         .body(bytes)
@@ -84,24 +103,13 @@ pub async fn signed_post(
     body: &Value,
 ) -> anyhow::Result<Value> {
     let base = ctx.node.trim_end_matches('/').to_string();
-    let key = ctx.secret(&ctx.keystore()?, from)?;
-    let status = ctx.client()?.status().await?;
     let bytes = serde_json::to_vec(body).map_err(|e| fail("internal", e.to_string()))?;
-    let digest: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&bytes).into()
-    };
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let msg = urbis_node::blobs::put_message(&status.chain_id, time, &digest);
-    let sig = key.sign(tag, &msg);
-    let resp = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("x-urbis-key", key.public_key().to_text())
-        .header("x-urbis-time", time.to_string())
-        .header("x-urbis-signature", sig.to_hex())
+    let (headers, _) = signed_headers(ctx, from, tag, &bytes).await?;
+    let mut req = reqwest::Client::new().post(format!("{base}{path}"));
+    for (name, value) in headers {
+        req = req.header(name, value);
+    }
+    let resp = req
         .header("content-type", "application/json")
         .body(bytes)
         .send()

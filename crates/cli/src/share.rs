@@ -21,7 +21,7 @@ use urbis_sealing::{DataKey, Wrap};
 use crate::blob::{download, upload};
 use crate::commands::{Ctx, send, send_for_receipt};
 use crate::fail;
-use crate::identity::{agreement_key, did_of, load_wallet, method_key, print_json, random_hash};
+use crate::identity::{agreement_key, did_of, load_wallet, print_json, random_hash};
 
 const AAD: &[u8] = b"urbis/share/v1";
 
@@ -80,18 +80,6 @@ fn parse_locator(locator: &str) -> anyhow::Result<(Hash, Hash)> {
     Ok((p, k))
 }
 
-/// The X25519 key-agreement key of a DID, resolved from the chain.
-async fn recipient_key(ctx: &Ctx, did: &str) -> anyhow::Result<[u8; 32]> {
-    let r = ctx.client()?.resolve_did(did, None, None, false).await?;
-    match method_key(&r["didDocument"], did, "enc-1", "keyAgreement") {
-        Some(urbis_credentials::jose::PublicJwk::X25519(x)) => Ok(x),
-        _ => Err(fail(
-            "invalid_argument",
-            format!("{did} has no X25519 key-agreement key enc-1"),
-        )),
-    }
-}
-
 fn context(payload: &Hash) -> Vec<u8> {
     let mut c = AAD.to_vec();
     c.extend_from_slice(&payload.0);
@@ -107,7 +95,7 @@ async fn key_list(
 ) -> anyhow::Result<Vec<u8>> {
     let mut wraps = Vec::new();
     for did in dids {
-        let pk = recipient_key(ctx, did).await?;
+        let pk = crate::record::recipient_key(ctx, did).await?;
         let w = urbis_sealing::wrap(key, &pk, &context(payload))
             .map_err(|e| fail("invalid_argument", e.to_string()))?;
         wraps.push(json!({"did": did, "wrap": hex::encode(w.to_bytes())}));

@@ -824,7 +824,7 @@ async fn departments_share_encrypted_files_selectively() {
     assert_eq!(id.len(), 64, "{out}");
     // The plaintext is nowhere in the node's data directory: only ciphertext is stored.
     let mut found = false;
-    for entry in walk(&node.data_dir) {
+    for entry in common::walk(&node.data_dir) {
         // Files come and go while the node runs (journals, temporaries): read what is there.
         let Ok(bytes) = std::fs::read(&entry) else {
             continue;
@@ -875,21 +875,4 @@ async fn departments_share_encrypted_files_selectively() {
         .map(|r| r.as_str().unwrap())
         .collect();
     assert!(last.contains(&planning.as_str()) && last.len() == 2);
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{TestNode, run_cli, wait_until};
+use common::{TestNode, files_containing, run_cli, wait_until};
 use serde_json::{Value, json};
 use urbis_core::{Hash, SecretKey};
 
@@ -41,28 +40,6 @@ fn vault(node: &TestNode, key: &SecretKey, path: &str, body: &Value) -> (u16, Va
         .send()
         .unwrap();
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-}
-
-/// Every file under `dir` that contains `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(p.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 #[test]

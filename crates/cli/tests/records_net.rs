@@ -4,49 +4,13 @@
 //! destroys the ciphertext and keys on every node, one that was down at the time included.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::time::Duration;
 
 mod common;
 
-use common::{Nodes, run_cli, start_validator, wait_until};
+use common::{Nodes, files_containing, files_named as find, run_cli, start_validator, wait_until};
 
 const N: usize = 4;
-
-/// The files under `dir` whose name is `name`.
-fn find(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p.clone());
-            }
-            if e.file_name().to_string_lossy() == name {
-                hits.push(p);
-            }
-        }
-    }
-    hits
-}
-
-/// Whether any file under `dir` contains `needle`.
-fn contains(dir: &Path, needle: &[u8]) -> bool {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
 
 #[test]
 fn records_replicate_survive_their_custodians_node_and_are_shredded_everywhere() {
@@ -222,10 +186,13 @@ fn records_replicate_survive_their_custodians_node_and_are_shredded_everywhere()
     );
     for i in 0..N {
         assert!(
-            !contains(&node_dir(i), &sealed[..64]),
+            files_containing(&node_dir(i), &sealed[..64]).is_empty(),
             "ciphertext left on node {i}"
         );
-        assert!(!contains(&node_dir(i), marker), "plaintext on node {i}");
+        assert!(
+            files_containing(&node_dir(i), marker).is_empty(),
+            "plaintext on node {i}"
+        );
     }
     let (r, _) = read_on(&apis[2]);
     assert!(!r.0 && r.2.contains("erased"), "{}", r.2);

@@ -224,15 +224,7 @@ fn live_grant(
 ) -> Result<(urbis_consent::Grant, Hash), UrbisError> {
     let g: urbis_consent::Grant = view_get(view, &urbis_consent::keys::grant(grant))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no grant {grant}")))?;
-    if g.revoked_ms.is_some() {
-        return Err(err(ErrorCode::Revoked, "the grant was revoked"));
-    }
-    if now < g.not_before_ms {
-        return Err(err(ErrorCode::NotYetValid, "the grant has not started"));
-    }
-    if now >= g.expires_ms {
-        return Err(err(ErrorCode::Expired, "the grant has expired"));
-    }
+    g.check_live(now)?;
     let item = urbis_consent::scope_commitment(salt, &record_item(record));
     if !g.scope.contains(&item) {
         return Err(err(

@@ -106,6 +106,23 @@ mod hex_bytes {
     }
 }
 
+impl Grant {
+    /// Whether the grant is in force at `now_ms` (block time): not revoked, started, not
+    /// expired (uses and scope are the caller's to check).
+    pub fn check_live(&self, now_ms: u64) -> Result<(), UrbisError> {
+        if self.revoked_ms.is_some() {
+            return Err(err(ErrorCode::Revoked, "the grant was revoked"));
+        }
+        if now_ms < self.not_before_ms {
+            return Err(err(ErrorCode::NotYetValid, "the grant has not started"));
+        }
+        if now_ms >= self.expires_ms {
+            return Err(err(ErrorCode::Expired, "the grant has expired"));
+        }
+        Ok(())
+    }
+}
+
 /// One use of a grant.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct AccessReceipt {
@@ -391,15 +408,7 @@ fn use_grant(ctx: &mut Ctx<'_>, id: Hash, item: Hash) -> Result<(), UrbisError> 
         ));
     }
     let now = ctx.timestamp_ms();
-    if g.revoked_ms.is_some() {
-        return Err(err(ErrorCode::Revoked, "the grant was revoked"));
-    }
-    if now < g.not_before_ms {
-        return Err(err(ErrorCode::NotYetValid, "the grant has not started"));
-    }
-    if now >= g.expires_ms {
-        return Err(err(ErrorCode::Expired, "the grant has expired"));
-    }
+    g.check_live(now)?;
     if g.uses >= g.max_uses {
         return Err(err(ErrorCode::Exhausted, "the grant has no uses left"));
     }

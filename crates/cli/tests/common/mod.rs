@@ -234,6 +234,49 @@ pub fn start_validator(d: &std::path::Path, i: usize) -> std::process::Child {
         .unwrap()
 }
 
+/// Every file under `dir`, recursively (files that vanish while a node runs are skipped).
+pub fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The files under `dir` whose contents include `needle`.
+pub fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
+        .collect()
+}
+
+/// The files and directories under `dir` named `name`.
+pub fn files_named(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            if e.file_name().to_string_lossy() == name {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
 /// GET a JSON document; `None` on any failure or non-2xx status.
 pub fn get_json(http: &reqwest::blocking::Client, url: &str) -> Option<serde_json::Value> {
     let r = http.get(url).send().ok()?;
