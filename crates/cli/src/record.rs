@@ -349,6 +349,23 @@ pub(crate) async fn share_under_grant(
     Ok(())
 }
 
+/// Check `salt || file` against the head's content hash and write the file to `out`.
+pub(crate) fn write_checked(h: &Value, salted: &[u8], out: &PathBuf) -> anyhow::Result<()> {
+    if salted.len() < 32
+        || Hash(Sha256::digest(salted).into()).to_string()
+            != h["content_hash"].as_str().unwrap_or_default()
+    {
+        return Err(fail(
+            "invalid_proof",
+            "the content is not what the record attests",
+        ));
+    }
+    std::fs::write(out, &salted[32..])
+        .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
+    eprintln!("{} bytes written to {}", salted.len() - 32, out.display());
+    Ok(())
+}
+
 fn parse_kind(kind: &str) -> anyhow::Result<Kind> {
     serde_json::from_value(json!(kind)).map_err(|_| {
         fail(
@@ -525,19 +542,7 @@ pub async fn record(ctx: &Ctx, cmd: RecordCmd) -> anyhow::Result<()> {
             let sealed = download(ctx, &payload).await?;
             let plain = urbis_sealing::open(&key, &sealed, AAD)
                 .map_err(|e| fail("invalid_proof", e.to_string()))?;
-            if Hash(Sha256::digest(&plain).into()).to_string()
-                != h["content_hash"].as_str().unwrap_or_default()
-                || plain.len() < 32
-            {
-                return Err(fail(
-                    "invalid_proof",
-                    "the content is not what the record attests",
-                ));
-            }
-            std::fs::write(&out, &plain[32..])
-                .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
-            eprintln!("{} bytes written to {}", plain.len() - 32, out.display());
-            Ok(())
+            write_checked(&h, &plain, &out)
         }
         RecordCmd::Erase { id, from } => {
             let h = head(ctx, &id).await?;

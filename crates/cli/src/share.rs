@@ -216,18 +216,7 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 return Err(fail("not_found", "the share was erased"));
             }
             let (plain, _) = open_as(ctx, &h, &reader).await?;
-            if Hash(Sha256::digest(&plain).into()).to_string()
-                != h["content_hash"].as_str().unwrap_or_default()
-            {
-                return Err(fail(
-                    "invalid_proof",
-                    "the content is not what the record attests",
-                ));
-            }
-            std::fs::write(&out, &plain[32..])
-                .map_err(|e| fail("io", format!("{}: {e}", out.display())))?;
-            eprintln!("{} bytes written to {}", plain.len() - 32, out.display());
-            Ok(())
+            crate::record::write_checked(&h, &plain, &out)
         }
         ShareCmd::AddRecipient { id, from, to } => {
             let h = head(ctx, &id).await?;
