@@ -111,6 +111,9 @@ pub enum Command {
     /// emergency, log, erase.
     #[command(subcommand)]
     Record(crate::record::RecordCmd),
+    /// Petitions: open, sign, withdraw, answer, show.
+    #[command(subcommand)]
+    Petition(crate::petition::PetitionCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -133,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Share(cmd) => crate::share::share(&ctx, cmd).await,
         Command::Land(cmd) => crate::land::land(&ctx, cmd).await,
         Command::Record(cmd) => crate::record::record(&ctx, cmd).await,
+        Command::Petition(cmd) => crate::petition::petition(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

@@ -15,6 +15,7 @@ mod land;
 mod network;
 mod output;
 mod passphrase;
+mod petition;
 mod record;
 mod share;
 mod values;

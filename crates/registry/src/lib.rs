@@ -21,6 +21,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_consent::module(),
         urbis_land::module(),
         urbis_records::module(),
+        urbis_petitions::module(),
     ]
 }
 

@@ -1,0 +1,90 @@
+//! A petition through the `urbis` binary: opened by a resident, signed once each (a second
+//! signature refused), qualified at its threshold, answered by the council's clerk.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestNode, run_cli};
+
+#[test]
+fn a_petition_is_signed_qualifies_and_is_answered() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
+    let ok = |args: &[&str]| {
+        let r = run(args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(&["keys", "import", "admin", "--seed", &seed]);
+    for name in ["alice", "bob", "carol"] {
+        ok(&["keys", "new", name]);
+        ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            name,
+            "--role",
+            "citizen",
+        ]);
+    }
+    let text = dir.path().join("petition.txt");
+    std::fs::write(&text, "We ask for a pedestrian crossing at Elm Street.\n").unwrap();
+    let out = ok(&[
+        "petition",
+        "open",
+        "--from",
+        "alice",
+        "--title",
+        "A crossing at Elm Street",
+        "--text",
+        text.to_str().unwrap(),
+        "--threshold",
+        "2",
+        "--days",
+        "30",
+        "--answer-days",
+        "60",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "{out}");
+    ok(&["petition", "sign", "--from", "bob", &id]);
+    let r = run(&["petition", "sign", "--from", "bob", &id]);
+    assert!(!r.0 && r.2.contains("already_exists"), "{}", r.2);
+    let answer = dir.path().join("answer.txt");
+    std::fs::write(&answer, "The council will build it in 2027.\n").unwrap();
+    let r = run(&[
+        "petition",
+        "answer",
+        "--from",
+        "admin",
+        &id,
+        "--accepted",
+        "--text",
+        answer.to_str().unwrap(),
+    ]);
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+    ok(&["petition", "sign", "--from", "carol", &id]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["petition", "show", &id])).unwrap();
+    assert_eq!(shown["status"], "qualified");
+    assert_eq!(shown["signatures"], 2);
+    ok(&[
+        "petition",
+        "answer",
+        "--from",
+        "admin",
+        &id,
+        "--accepted",
+        "--text",
+        answer.to_str().unwrap(),
+    ]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["petition", "show", &id])).unwrap();
+    assert_eq!(shown["status"], "answered");
+    assert_eq!(shown["accepted"], true);
+    let r = run(&["petition", "show", &"ab".repeat(32)]);
+    assert!(!r.0 && r.2.contains("not_found"), "{}", r.2);
+}
