@@ -114,6 +114,9 @@ pub enum Command {
     /// Petitions: open, sign, withdraw, answer, show.
     #[command(subcommand)]
     Petition(crate::petition::PetitionCmd),
+    /// Consultations and polls: create, respond, show.
+    #[command(subcommand)]
+    Poll(crate::poll::PollCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

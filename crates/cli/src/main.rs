@@ -16,6 +16,7 @@ mod network;
 mod output;
 mod passphrase;
 mod petition;
+mod poll;
 mod record;
 mod share;
 mod values;

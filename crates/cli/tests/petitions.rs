@@ -1,5 +1,6 @@
 //! A petition through the `urbis` binary: opened by a resident, signed once each (a second
-//! signature refused), qualified at its threshold, answered by the council's clerk.
+//! signature refused), qualified at its threshold, answered by the council's clerk; and a
+//! poll answered once per resident.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -87,4 +88,64 @@ fn a_petition_is_signed_qualifies_and_is_answered() {
     assert_eq!(shown["accepted"], true);
     let r = run(&["petition", "show", &"ab".repeat(32)]);
     assert!(!r.0 && r.2.contains("not_found"), "{}", r.2);
+}
+
+#[test]
+fn a_poll_takes_one_response_per_resident() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
+    let ok = |args: &[&str]| {
+        let r = run(args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(&["keys", "import", "admin", "--seed", &seed]);
+    for (name, role) in [("parks", "department"), ("alice", "citizen")] {
+        ok(&["keys", "new", name]);
+        ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            name,
+            "--role",
+            role,
+        ]);
+    }
+    let out = ok(&[
+        "poll",
+        "create",
+        "--from",
+        "parks",
+        "--question",
+        "Which trees for Elm Park?",
+        "--option",
+        "Oaks",
+        "--option",
+        "Limes",
+        "--days",
+        "7",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    let comment = dir.path().join("comment.txt");
+    std::fs::write(&comment, "Limes smell nice in June.\n").unwrap();
+    ok(&[
+        "poll",
+        "respond",
+        "--from",
+        "alice",
+        &id,
+        "--option",
+        "1",
+        "--comment",
+        comment.to_str().unwrap(),
+    ]);
+    let r = run(&["poll", "respond", "--from", "alice", &id, "--option", "0"]);
+    assert!(!r.0 && r.2.contains("already_exists"), "{}", r.2);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["poll", "show", &id])).unwrap();
+    assert_eq!(shown["counts"], serde_json::json!([0, 1]));
 }

@@ -22,6 +22,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_land::module(),
         urbis_records::module(),
         urbis_petitions::module(),
+        urbis_polls::module(),
     ]
 }
 
