@@ -117,6 +117,9 @@ pub enum Command {
     /// Consultations and polls: create, respond, show.
     #[command(subcommand)]
     Poll(crate::poll::PollCmd),
+    /// The notice board: publish, acknowledge, show.
+    #[command(subcommand)]
+    Notice(crate::notice::NoticeCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
     Bench(BenchArgs),
 }

@@ -135,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(cmd) => crate::record::record(&ctx, cmd).await,
         Command::Petition(cmd) => crate::petition::petition(&ctx, cmd).await,
         Command::Poll(cmd) => crate::poll::poll(&ctx, cmd).await,
+        Command::Notice(cmd) => crate::notice::notice(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

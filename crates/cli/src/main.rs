@@ -13,6 +13,7 @@ mod election;
 mod identity;
 mod land;
 mod network;
+mod notice;
 mod output;
 mod passphrase;
 mod petition;

@@ -7,12 +7,28 @@
 //! A notice may carry an expiry: the scheduler removes it at the first block at or after that
 //! time. Its author or a city admin may withdraw it earlier.
 //!
+//! A notice published with `publish` also has a **category** (e.g. `roadworks`, `water`,
+//! `elections`) and optionally a **district**, both carried as indexed event attributes
+//! (`category_id`, `district_id`) so that residents follow what concerns them (the live stream
+//! `GET /v1/events?module=notices&object=<district>`, or the history
+//! `GET /v1/events/search?module=notices&object=<category>`), and may ask residents to **acknowledge** it: each citizen account
+//! acknowledges once, provably, and the notice counts the acknowledgements.
+//!
 //! | call (JSON `call`) | who | effect |
 //! |---|---|---|
-//! | `post {title, body_hash, expires_ms?}` | department, city admin | stores a notice with a fresh id; event `posted` |
+//! | `post {title, body_hash, expires_ms?}` | department, city admin | stores a notice with a fresh id (category `general`); event `posted` |
+//! | `publish {title, body_hash, category, district?, expires_ms?, ack_required}` | department, city admin | the same, with its category, district and whether residents acknowledge it |
 //! | `withdraw {id}` | its author, city admin | removes it; event `withdrawn` |
+//! | `acknowledge {id}` | a citizen, once, if asked | records when; event `acknowledged` |
 //!
-//! Queries: `notice/<id>` (one notice, `null` once gone), `notices` (a page of the board).
+//! | key | value (borsh) |
+//! |---|---|
+//! | `notices/notice/<id hex>` | [`Notice`] |
+//! | `notices/meta/<id hex>` | [`NoticeMeta`] (category, district, acknowledgements) |
+//! | `notices/ack/<id hex>/<address>` | `u64`: when it was acknowledged |
+//!
+//! Queries: `notice/<id>` (one notice, `null` once gone), `meta/<id>`, `ack/<id>/<address>`
+//! (`null`: not acknowledged, provably), `notices` (a page of the board).
 //! Errors: a title that is empty or longer than [`MAX_TITLE_CHARS`], or an expiry not in the
 //! future, is `invalid_argument`; an unknown id `not_found`; anyone else `unauthorized`.
 
@@ -56,6 +72,45 @@ pub enum NoticesCall {
     },
     /// Take a notice down before its time.
     Withdraw { id: Hash },
+    /// Post a notice with its category (1-32 of a-z 0-9 -), optional district (the same
+    /// alphabet) and whether residents are asked to acknowledge it.
+    Publish {
+        title: String,
+        body_hash: Hash,
+        category: String,
+        #[serde(default)]
+        district: Option<String>,
+        #[serde(default)]
+        expires_ms: Option<u64>,
+        #[serde(default)]
+        ack_required: bool,
+    },
+    /// Acknowledge a notice that asks for it (a resident, once).
+    Acknowledge { id: Hash },
+}
+
+/// What `publish` adds to a notice.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct NoticeMeta {
+    pub category: String,
+    pub district: Option<String>,
+    pub ack_required: bool,
+    pub acknowledgements: u64,
+}
+
+fn meta_key(id: &Hash) -> Vec<u8> {
+    kit::key(MODULE, &[&"meta", id])
+}
+
+fn ack_key(id: &Hash, who: &Address) -> Vec<u8> {
+    kit::key(MODULE, &[&"ack", id, who])
+}
+
+/// A category or district name: 1-32 of a-z, 0-9 and `-`.
+fn tag_ok(t: &str) -> bool {
+    (1..=32).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A notice on the board.
@@ -83,6 +138,16 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "One notice; null once withdrawn or expired.",
         },
         QueryInfo {
+            path: "meta/<id>",
+            list: false,
+            description: "A published notice's category, district and acknowledgements.",
+        },
+        QueryInfo {
+            path: "ack/<id>/<address>",
+            list: false,
+            description: "When an account acknowledged a notice; null if it has not (provably).",
+        },
+        QueryInfo {
             path: "notices",
             list: true,
             description: "The notices on the board, by id.",
@@ -91,8 +156,13 @@ pub const INFO: ModuleInfo = ModuleInfo {
     events: &[
         EventInfo {
             kind: "posted",
-            attributes: &["id", "author", "body_hash"],
-            description: "A notice went up.",
+            attributes: &["id", "author", "body_hash", "category_id", "district_id"],
+            description: "A notice went up (category and district when published with them).",
+        },
+        EventInfo {
+            kind: "acknowledged",
+            attributes: &["id", "count"],
+            description: "A resident acknowledged a notice.",
         },
         EventInfo {
             kind: "withdrawn",
@@ -129,6 +199,7 @@ fn post(
     title: String,
     body_hash: Hash,
     expires_ms: Option<u64>,
+    meta: Option<NoticeMeta>,
 ) -> Result<(), UrbisError> {
     if !may_post(ctx, &ctx.sender())? {
         return Err(UrbisError::new(
@@ -147,6 +218,13 @@ fn post(
     {
         return Err(invalid("expires_ms must be later than the block time"));
     }
+    if let Some(m) = &meta
+        && (!tag_ok(&m.category) || m.district.as_deref().is_some_and(|d| !tag_ok(d)))
+    {
+        return Err(invalid(
+            "a category or district is 1 to 32 of a-z, 0-9 and -",
+        ));
+    }
     let id = ctx.new_id();
     let notice = Notice {
         id,
@@ -160,11 +238,58 @@ fn post(
     if let Some(t) = expires_ms {
         ctx.schedule_at(t, id.0.to_vec());
     }
+    let mut event = Event::new(MODULE, "posted")
+        .with("id", id)
+        .with("author", notice.author)
+        .with("body_hash", body_hash);
+    if let Some(m) = meta {
+        event = event.with("category_id", m.category.clone());
+        if let Some(d) = &m.district {
+            event = event.with("district_id", d.clone());
+        }
+        ctx.put(meta_key(&id), &m);
+    }
+    ctx.emit(event);
+    Ok(())
+}
+
+fn acknowledge(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
+    let sender = ctx.sender();
+    if !has_role(ctx, &sender, Role::Citizen)? {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "notices are acknowledged by residents",
+        ));
+    }
+    if ctx.get_raw(&notice_key(&id))?.is_none() {
+        return Err(UrbisError::new(
+            ErrorCode::NotFound,
+            format!("no notice {id}"),
+        ));
+    }
+    let mut meta: NoticeMeta = ctx
+        .get(&meta_key(&id))?
+        .filter(|m: &NoticeMeta| m.ack_required)
+        .ok_or_else(|| {
+            UrbisError::new(
+                ErrorCode::InvalidState,
+                "this notice asks for no acknowledgement",
+            )
+        })?;
+    let key = ack_key(&id, &sender);
+    if ctx.get_raw(&key)?.is_some() {
+        return Err(UrbisError::new(
+            ErrorCode::AlreadyExists,
+            "you have already acknowledged this notice",
+        ));
+    }
+    ctx.put(key, &ctx.timestamp_ms());
+    meta.acknowledgements += 1;
+    ctx.put(meta_key(&id), &meta);
     ctx.emit(
-        Event::new(MODULE, "posted")
+        Event::new(MODULE, "acknowledged")
             .with("id", id)
-            .with("author", notice.author)
-            .with("body_hash", body_hash),
+            .with("count", meta.acknowledgements),
     );
     Ok(())
 }
@@ -213,8 +338,25 @@ impl Module for Notices {
                 title,
                 body_hash,
                 expires_ms,
-            } => post(ctx, title, body_hash, expires_ms),
+            } => post(ctx, title, body_hash, expires_ms, None),
+            NoticesCall::Publish {
+                title,
+                body_hash,
+                category,
+                district,
+                expires_ms,
+                ack_required,
+            } => {
+                let meta = NoticeMeta {
+                    category,
+                    district,
+                    ack_required,
+                    acknowledgements: 0,
+                };
+                post(ctx, title, body_hash, expires_ms, Some(meta))
+            }
             NoticesCall::Withdraw { id } => withdraw(ctx, id),
+            NoticesCall::Acknowledge { id } => acknowledge(ctx, id),
         }
     }
 
@@ -232,19 +374,28 @@ impl Module for Notices {
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+        let id = |t: &str| kit::parse_hash("a notice id", t);
         match path {
-            ["notice", id] => Ok(notice_key(&kit::parse_hash("a notice id", id)?)),
+            ["notice", n] => Ok(notice_key(&id(n)?)),
+            ["meta", n] => Ok(meta_key(&id(n)?)),
+            ["ack", n, who] => Ok(ack_key(&id(n)?, &kit::parse_address(who)?)),
             _ => Err(INFO.unknown_path(MODULE, path)),
         }
     }
 
     fn render(&self, path: &[&str], value: Option<&[u8]>) -> Result<serde_json::Value, UrbisError> {
         let key = self.query_key(path)?;
-        match value {
-            None => Ok(serde_json::Value::Null),
-            Some(bytes) => serde_json::to_value(decode_value::<Notice>(&key, bytes)?)
-                .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string())),
+        let Some(bytes) = value else {
+            return Ok(serde_json::Value::Null);
+        };
+        match path.first() {
+            Some(&"meta") => serde_json::to_value(decode_value::<NoticeMeta>(&key, bytes)?),
+            Some(&"ack") => {
+                Ok(serde_json::json!({"acknowledged_ms": decode_value::<u64>(&key, bytes)?}))
+            }
+            _ => serde_json::to_value(decode_value::<Notice>(&key, bytes)?),
         }
+        .map_err(|e| UrbisError::new(ErrorCode::Internal, e.to_string()))
     }
 
     fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {

@@ -135,3 +135,41 @@ fn only_the_author_or_an_admin_withdraws_and_bad_input_changes_nothing() {
         urbis_core::Call::new(MODULE, &NoticesCall::Withdraw { id: body })
     );
 }
+
+#[test]
+fn published_notices_carry_category_and_district_and_collect_acknowledgements() {
+    let mut chain = city();
+    let publish = |chain: &TestChain, category: &str, ack: bool| {
+        call(
+            chain,
+            json!({"call": "publish", "title": "Water cut on Elm Street", "body_hash": text_hash("cut"),
+                   "category": category, "district": "elm-north", "ack_required": ack}),
+        )
+    };
+    chain.fails(
+        &key("planning"),
+        publish(&chain, "Water Works", true),
+        ErrorCode::InvalidArgument,
+    );
+    let r = chain.ok(&key("planning"), publish(&chain, "water", true));
+    let posted = &r.events[0];
+    assert_eq!(posted.attr("category_id"), Some("water"));
+    assert_eq!(posted.attr("district_id"), Some("elm-north"));
+    let id = posted.attr("id").unwrap().to_string();
+    let ack = |chain: &TestChain, id: &str| call(chain, json!({"call": "acknowledge", "id": id}));
+    chain.fails(&key("parks"), ack(&chain, &id), ErrorCode::Unauthorized);
+    chain.ok(&key("alice"), ack(&chain, &id));
+    chain.fails(&key("alice"), ack(&chain, &id), ErrorCode::AlreadyExists);
+    assert_eq!(chain.value(MODULE, &["meta", &id])["acknowledgements"], 1);
+    let alice = addr("alice").to_string();
+    assert!(chain.value(MODULE, &["ack", &id, &alice])["acknowledged_ms"].is_u64());
+    // A notice that asks for nothing cannot be acknowledged; an unknown one is not found.
+    let r = chain.ok(&key("planning"), publish(&chain, "water", false));
+    let quiet = r.events[0].attr("id").unwrap().to_string();
+    chain.fails(&key("alice"), ack(&chain, &quiet), ErrorCode::InvalidState);
+    chain.fails(
+        &key("alice"),
+        ack(&chain, &Hash([5; 32]).to_string()),
+        ErrorCode::NotFound,
+    );
+}

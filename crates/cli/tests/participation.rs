@@ -149,3 +149,71 @@ fn a_poll_takes_one_response_per_resident() {
     let shown: serde_json::Value = serde_json::from_str(&ok(&["poll", "show", &id])).unwrap();
     assert_eq!(shown["counts"], serde_json::json!([0, 1]));
 }
+
+#[test]
+fn a_notice_is_published_for_a_district_and_acknowledged_once() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
+    let ok = |args: &[&str]| {
+        let r = run(args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    };
+    let seed = hex::encode(node.admin.seed());
+    ok(&["keys", "import", "admin", "--seed", &seed]);
+    for (name, role) in [("water", "department"), ("alice", "citizen")] {
+        ok(&["keys", "new", name]);
+        ok(&[
+            "tx",
+            "accounts",
+            "grant-role",
+            "--from",
+            "admin",
+            "--account",
+            name,
+            "--role",
+            role,
+        ]);
+    }
+    let text = dir.path().join("notice.txt");
+    std::fs::write(&text, "Water cut on Elm Street, 3 March, 9:00-12:00.\n").unwrap();
+    let out = ok(&[
+        "notice",
+        "publish",
+        "--from",
+        "water",
+        "--title",
+        "Water cut on Elm Street",
+        "--text",
+        text.to_str().unwrap(),
+        "--category",
+        "water",
+        "--district",
+        "elm-north",
+        "--days",
+        "7",
+        "--ack",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    ok(&["notice", "acknowledge", "--from", "alice", &id]);
+    let r = run(&["notice", "acknowledge", "--from", "alice", &id]);
+    assert!(!r.0 && r.2.contains("already_exists"), "{}", r.2);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["notice", "show", &id])).unwrap();
+    assert_eq!(shown["meta"]["district"], "elm-north");
+    assert_eq!(shown["meta"]["acknowledgements"], 1);
+    // Residents of the district find it in the event history (once the indexer has it).
+    common::wait_until(
+        "the notice in the district's events",
+        std::time::Duration::from_secs(30),
+        || {
+            reqwest::blocking::get(format!(
+                "{}/v1/events/search?module=notices&object=elm-north",
+                node.url
+            ))
+            .ok()
+            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .is_some_and(|v| v["events"].to_string().contains(&id))
+        },
+    );
+}
