@@ -5,27 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{TestNode, run_cli};
-
-/// Runs `urbis` against the node; `ok` asserts success and gives stdout.
-struct Cli<'a> {
-    node: &'a TestNode,
-    dir: &'a Path,
-}
+use common::{Cli, TestNode};
 
 impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        run_cli(&self.node.url, self.dir, args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
-    }
-
     /// The admin's key, and `org` (a department) with an organisation DID; returns the DID.
     fn city_with(&self, org: &str) -> String {
         let seed = hex::encode(self.node.admin.seed());

@@ -5,34 +5,23 @@
 
 mod common;
 
-use common::{TestNode, run_cli};
+use common::{Cli, TestNode};
 
 #[test]
 fn a_petition_is_signed_qualifies_and_is_answered() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
-    let ok = |args: &[&str]| {
-        let r = run(args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
     };
-    let seed = hex::encode(node.admin.seed());
-    ok(&["keys", "import", "admin", "--seed", &seed]);
-    for name in ["alice", "bob", "carol"] {
-        ok(&["keys", "new", name]);
-        ok(&[
-            "tx",
-            "accounts",
-            "grant-role",
-            "--from",
-            "admin",
-            "--account",
-            name,
-            "--role",
-            "citizen",
-        ]);
-    }
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
+    cli.accounts(&[
+        ("alice", "citizen"),
+        ("bob", "citizen"),
+        ("carol", "citizen"),
+    ]);
     let text = dir.path().join("petition.txt");
     std::fs::write(&text, "We ask for a pedestrian crossing at Elm Street.\n").unwrap();
     let out = ok(&[
@@ -94,28 +83,13 @@ fn a_petition_is_signed_qualifies_and_is_answered() {
 fn a_poll_takes_one_response_per_resident() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
-    let ok = |args: &[&str]| {
-        let r = run(args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
     };
-    let seed = hex::encode(node.admin.seed());
-    ok(&["keys", "import", "admin", "--seed", &seed]);
-    for (name, role) in [("parks", "department"), ("alice", "citizen")] {
-        ok(&["keys", "new", name]);
-        ok(&[
-            "tx",
-            "accounts",
-            "grant-role",
-            "--from",
-            "admin",
-            "--account",
-            name,
-            "--role",
-            role,
-        ]);
-    }
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
+    cli.accounts(&[("parks", "department"), ("alice", "citizen")]);
     let out = ok(&[
         "poll",
         "create",
@@ -154,28 +128,13 @@ fn a_poll_takes_one_response_per_resident() {
 fn a_notice_is_published_for_a_district_and_acknowledged_once() {
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| run_cli(&node.url, dir.path(), args);
-    let ok = |args: &[&str]| {
-        let r = run(args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
+    let cli = Cli {
+        node: &node,
+        dir: dir.path(),
     };
-    let seed = hex::encode(node.admin.seed());
-    ok(&["keys", "import", "admin", "--seed", &seed]);
-    for (name, role) in [("water", "department"), ("alice", "citizen")] {
-        ok(&["keys", "new", name]);
-        ok(&[
-            "tx",
-            "accounts",
-            "grant-role",
-            "--from",
-            "admin",
-            "--account",
-            name,
-            "--role",
-            role,
-        ]);
-    }
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
+    cli.accounts(&[("water", "department"), ("alice", "citizen")]);
     let text = dir.path().join("notice.txt");
     std::fs::write(&text, "Water cut on Elm Street, 3 March, 9:00-12:00.\n").unwrap();
     let out = ok(&[

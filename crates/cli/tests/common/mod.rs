@@ -176,6 +176,46 @@ impl Drop for Nodes {
     }
 }
 
+/// Runs `urbis` against a test node with a keystore in `dir`; `ok` asserts success and gives
+/// stdout.
+pub struct Cli<'a> {
+    pub node: &'a TestNode,
+    pub dir: &'a std::path::Path,
+}
+
+impl Cli<'_> {
+    pub fn run(&self, args: &[&str]) -> (bool, String, String) {
+        run_cli(&self.node.url, self.dir, args)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
+        r.1
+    }
+
+    /// The dev chain's admin key as `admin`, and a new key for each `(name, role)` holding
+    /// that role.
+    pub fn accounts(&self, accounts: &[(&str, &str)]) {
+        let seed = hex::encode(self.node.admin.seed());
+        self.ok(&["keys", "import", "admin", "--seed", &seed]);
+        for (name, role) in accounts {
+            self.ok(&["keys", "new", name]);
+            self.ok(&[
+                "tx",
+                "accounts",
+                "grant-role",
+                "--from",
+                "admin",
+                "--account",
+                name,
+                "--role",
+                role,
+            ]);
+        }
+    }
+}
+
 /// A base port with `2 * n` free ports after it (API ports, then p2p ports), below the
 /// ephemeral range.
 pub fn free_base(n: usize) -> u16 {
