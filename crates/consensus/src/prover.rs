@@ -191,11 +191,11 @@ where
         }
         let mut headers = Vec::new();
         for h in c..=f {
-            let b = self
+            let header = self
                 .chain
-                .block(h)?
+                .header(h)?
                 .ok_or_else(|| internal(format!("block {h} missing")))?;
-            headers.push(b.header);
+            headers.push(header);
         }
         Ok(Some(crate::bundle::ReceiptBundle {
             version: BUNDLE_VERSION,
@@ -249,10 +249,10 @@ where
         };
         let mut headers = Vec::new();
         for h in c..=f {
-            let b = self.chain.block(h)?.ok_or_else(|| {
+            let header = self.chain.header(h)?.ok_or_else(|| {
                 UrbisError::new(ErrorCode::Internal, format!("block {h} missing"))
             })?;
-            headers.push(b.header);
+            headers.push(header);
         }
         Ok(Some(ProofBundle {
             version: BUNDLE_VERSION,

@@ -203,11 +203,7 @@ fn head(view: &dyn StateView, record: &Hash) -> Result<Head, UrbisError> {
 /// The timestamp of the last executed block: "now" for the chain.
 fn chain_now(shared: &Shared<crate::node::Ctx>) -> Result<u64, UrbisError> {
     let h = shared.executed_height();
-    Ok(shared
-        .chain
-        .block(h)?
-        .map(|b| b.header.timestamp_ms)
-        .unwrap_or(0))
+    Ok(shared.chain.header(h)?.map(|h| h.timestamp_ms).unwrap_or(0))
 }
 
 fn record_item(record: &Hash) -> String {
@@ -489,13 +485,25 @@ fn release_slot(
                 ));
             }
             let now = chain_now(&s.shared)?;
-            let entries =
-                view.scan(&urbis_records::keys::emergencies(&record), None, usize::MAX)?;
-            let logged = entries.iter().rev().any(|(k, v)| {
-                urbis_runtime::decode_value::<EmergencyAccess>(k, v).is_ok_and(|e| {
-                    e.by == *signer && e.at_ms.saturating_add(RELEASE_WINDOW_MS) >= now
-                })
-            });
+            // Entries are numbered in block order: walk back from the newest while they are
+            // recent enough, instead of reading the record's whole emergency log.
+            let count: u32 =
+                view_get(view, &urbis_records::keys::emergency_count(&record))?.unwrap_or(0);
+            let mut logged = false;
+            for n in (1..=count).rev() {
+                let Some(e) =
+                    view_get::<EmergencyAccess>(view, &urbis_records::keys::emergency(&record, n))?
+                else {
+                    break;
+                };
+                if e.at_ms.saturating_add(RELEASE_WINDOW_MS) < now {
+                    break;
+                }
+                if e.by == *signer {
+                    logged = true;
+                    break;
+                }
+            }
             if !logged {
                 return Err(err(
                     ErrorCode::NoAccessReceipt,
@@ -562,12 +570,14 @@ pub async fn key_handler(
 
 /// Follows the chain's `records.erased` events (through the event index) and destroys, on this
 /// node, the erased records' wraps and every blob their versions name. Its progress (the last
-/// height done) is kept in `vault/shredded-height`; work is idempotent, so a crash redoes at
-/// most a little.
+/// height done) is kept in memory and written to `vault/shredded-height` whenever it shredded
+/// something; work is idempotent, so a restart redoes at most a little.
 pub struct Shredder {
     vault: Arc<Vault>,
     blobs: Arc<crate::blobs::BlobStore>,
     done_file: PathBuf,
+    /// The last height done (read from `done_file` once, at start).
+    done: std::sync::atomic::AtomicU64,
 }
 
 /// The blob hashes a locator names: `urbis-blob:<hash>[#keys=<hash>]`.
@@ -589,18 +599,20 @@ pub fn locator_blobs(locator: &str) -> Vec<Hash> {
 impl Shredder {
     pub fn new(vault: Arc<Vault>, blobs: Arc<crate::blobs::BlobStore>) -> Shredder {
         let done_file = vault.dir.join("shredded-height");
+        let done = std::fs::read_to_string(&done_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
         Shredder {
             vault,
             blobs,
             done_file,
+            done: std::sync::atomic::AtomicU64::new(done),
         }
     }
 
     fn done(&self) -> u64 {
-        std::fs::read_to_string(&self.done_file)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0)
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Destroy one record's keys and blobs.
@@ -665,9 +677,15 @@ impl Shredder {
                 _ => break,
             }
         }
-        let tmp = self.done_file.with_extension("tmp");
-        std::fs::write(&tmp, indexed.to_string()).map_err(io)?;
-        std::fs::rename(&tmp, &self.done_file).map_err(io)?;
+        // Progress is persisted when there was work (a restart otherwise searches the event
+        // index again from the last persisted height, which is cheap and idempotent).
+        if n > 0 {
+            let tmp = self.done_file.with_extension("tmp");
+            std::fs::write(&tmp, indexed.to_string()).map_err(io)?;
+            std::fs::rename(&tmp, &self.done_file).map_err(io)?;
+        }
+        self.done
+            .store(indexed, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }

@@ -253,6 +253,20 @@ impl ChainStore {
         v.map(|g| Block::decode(g.value())).transpose()
     }
 
+    /// The header of block `height`, decoded without its transactions (a block is stored as
+    /// the borsh of its header followed by its transactions).
+    pub fn header(&self, height: u64) -> Result<Option<urbis_core::Header>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(BLOCKS).map_err(internal)?;
+        let v = t.get(height).map_err(internal)?;
+        v.map(|g| {
+            let mut bytes = g.value();
+            <urbis_core::Header as borsh::BorshDeserialize>::deserialize(&mut bytes)
+                .map_err(|e| UrbisError::new(ErrorCode::Malformed, format!("block header: {e}")))
+        })
+        .transpose()
+    }
+
     pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>, UrbisError> {
         let tx = self.db.begin_read().map_err(internal)?;
         let t = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
@@ -622,6 +636,9 @@ mod tests {
             );
             assert_eq!(store.tx_location(&Hash([1; 32])).unwrap(), Some((1, 0)));
             assert_eq!(store.finalization(1).unwrap(), Some(vec![1, 2, 3]));
+            // The header alone reads as the block's header.
+            assert_eq!(store.header(1).unwrap(), Some(block(1).header));
+            assert_eq!(store.header(9).unwrap(), None);
         }
         assert_eq!(one.receipt_roots(1).unwrap(), two.receipt_roots(1).unwrap());
         assert_eq!(one.receipts(1).unwrap(), two.receipts(1).unwrap());
