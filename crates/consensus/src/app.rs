@@ -440,7 +440,40 @@ fn check_block<E: commonware_storage::Context + Spawner>(
             urbis_runtime::weight::MAX_BLOCK
         ));
     }
+    // Calls with expensive checks of their own (ballots' proofs), on all cores, except the
+    // transactions this node checked at its door.
     let hashes = shared.block_tx_ids(block);
+    let unchecked: Vec<&urbis_core::SignedTx> = block
+        .txs
+        .iter()
+        .zip(hashes.iter())
+        .filter(|(_, h)| !shared.mempool.contains(h))
+        .map(|(tx, _)| tx)
+        .collect();
+    if !unchecked.is_empty() {
+        let view = match shared.chain.state_view() {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(%e, "cannot read state to check a proposal's calls");
+                return Checked::Temporary;
+            }
+        };
+        for (tx, r) in unchecked
+            .iter()
+            .zip(shared.runtime.precheck_many(&view, &unchecked))
+        {
+            match r {
+                Ok(()) => {}
+                Err(e) if e.code == urbis_core::ErrorCode::Internal => {
+                    warn!(%e, "a call's check failed locally");
+                    return Checked::Temporary;
+                }
+                Err(e) => {
+                    return Checked::Invalid(format!("transaction {}: {e}", tx.hash()));
+                }
+            }
+        }
+    }
     if let Some(h) = hashes.iter().find(|h| in_flight.contains(h)) {
         return Checked::Invalid(format!(
             "transaction {h} is already in an ancestor of this block"

@@ -394,6 +394,9 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         self.ensure_ready()?;
         tx.check_stateless(&self.chain_ref)?;
         let view = self.chain.state_view()?;
+        for r in self.runtime.precheck_many(&view, std::slice::from_ref(&tx)) {
+            r?;
+        }
         let hash = self.admit(&view, &mut MemberCache::default(), tx.clone(), false)?;
         self.relay(tx);
         Ok(hash)
@@ -408,12 +411,15 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         self.ensure_ready()?;
         let checks = urbis_core::tx::check_stateless_many(&txs, &self.chain_ref);
         let (view, height) = self.door_view()?;
+        let prechecks = self.runtime.precheck_many(&view, &txs);
         let mut members = self.take_door_members(height);
         let results = txs
             .into_iter()
             .zip(checks)
-            .map(|(tx, check)| {
+            .zip(prechecks)
+            .map(|((tx, check), precheck)| {
                 check?;
+                precheck?;
                 let hash = self.admit(&view, &mut members, tx.clone(), false)?;
                 self.relay(tx);
                 Ok(hash)
@@ -483,12 +489,16 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
         let Ok((view, height)) = self.door_view() else {
             return 0;
         };
+        let prechecks = self.runtime.precheck_many(&view, &txs);
         let mut members = self.take_door_members(height);
         let admitted = txs
             .into_iter()
             .zip(checks)
-            .filter(|(tx, check)| {
-                check.is_ok() && self.admit(&view, &mut members, tx.clone(), true).is_ok()
+            .zip(prechecks)
+            .filter(|((tx, check), precheck)| {
+                check.is_ok()
+                    && precheck.is_ok()
+                    && self.admit(&view, &mut members, tx.clone(), true).is_ok()
             })
             .count();
         self.return_door_members(height, members);

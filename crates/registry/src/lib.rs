@@ -23,6 +23,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_records::module(),
         urbis_petitions::module(),
         urbis_polls::module(),
+        urbis_voting::module(),
     ]
 }
 

@@ -171,6 +171,37 @@ pub trait Module: Send + Sync + 'static {
         false
     }
 
+    /// Whether the module vouches for `sender`, who holds no role, making the call `data`:
+    /// e.g. a voting credential listed for an open election casting a ballot. A vouched call
+    /// is admitted like a member's, outside the open-call quota, so a module must vouch only
+    /// for senders it has recorded in state itself (strangers still cannot fill blocks).
+    /// `view` is the state the gate reads (the block's, during execution).
+    fn vouches(
+        &self,
+        _view: &dyn StateView,
+        _sender: &urbis_core::Address,
+        _data: &[u8],
+    ) -> Result<bool, UrbisError> {
+        Ok(false)
+    }
+
+    /// Whether [`Module::precheck`] does anything (the runtime skips the others' calls).
+    fn has_precheck(&self) -> bool {
+        false
+    }
+
+    /// Expensive checks of a call that need no execution, such as a ballot's zero-knowledge
+    /// proofs: every validator runs them on each transaction of a block it verifies, in
+    /// parallel, before voting for it, and the node runs them at its door. `view` is the
+    /// checker's latest executed state, which differs between validators, so a call may be
+    /// judged only from data that never changes once written (an election's key and
+    /// credential list). `Ok(true)`: checked and valid; `Ok(false)`: nothing to check here or
+    /// the data is not in `view` yet (execution checks the call anyway); `Err`: invalid,
+    /// whatever the state: the block is refused, the transaction turned away.
+    fn precheck(&self, _view: &dyn StateView, _data: &[u8]) -> Result<bool, UrbisError> {
+        Ok(false)
+    }
+
     /// Work done after the block's transactions (e.g. closing a market interval). A failure
     /// (or panic) discards this module's end-of-block writes and is reported by an
     /// `end_block_failed` event; the chain goes on.

@@ -240,10 +240,14 @@ impl Runtime {
         if member {
             return Ok(Admission::Member);
         }
-        let open = self
-            .modules
-            .get(tx.call.module.as_str())
-            .is_some_and(|m| guarded(|| Ok(m.is_open_call(&tx.call.data))).unwrap_or(false));
+        let module = self.modules.get(tx.call.module.as_str());
+        if let Some(m) = module
+            && guarded(|| m.vouches(view, &sender, &tx.call.data))?
+        {
+            return Ok(Admission::Member);
+        }
+        let open =
+            module.is_some_and(|m| guarded(|| Ok(m.is_open_call(&tx.call.data))).unwrap_or(false));
         if open {
             Ok(Admission::Open)
         } else {
@@ -256,6 +260,77 @@ impl Runtime {
                 ),
             ))
         }
+    }
+
+    /// Run the modules' [`Module::precheck`] on `txs` (in parallel on every core); one result
+    /// per transaction, `Ok` for those with nothing to check or whose data `view` lacks.
+    pub fn precheck_many<T>(&self, view: &dyn StateView, txs: &[T]) -> Vec<Result<(), UrbisError>>
+    where
+        T: std::borrow::Borrow<SignedTx> + Sync,
+    {
+        let work: Vec<usize> = txs
+            .iter()
+            .enumerate()
+            .filter(|(_, tx)| {
+                self.modules
+                    .get(tx.borrow().call.module.as_str())
+                    .is_some_and(|m| m.has_precheck())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut out: Vec<Result<(), UrbisError>> = (0..txs.len()).map(|_| Ok(())).collect();
+        if work.is_empty() {
+            return out;
+        }
+        let check = |i: usize| -> Result<(), UrbisError> {
+            let tx = txs[i].borrow();
+            let m = &self.modules[tx.call.module.as_str()];
+            guarded(|| m.precheck(view, &tx.call.data)).map(|_| ())
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(work.len())
+            .max(1);
+        if threads == 1 {
+            for i in work {
+                out[i] = check(i);
+            }
+            return out;
+        }
+        let chunk = work.len().div_ceil(threads);
+        let results: Vec<(usize, Result<(), UrbisError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .chunks(chunk)
+                .map(|part| {
+                    let check = &check;
+                    scope.spawn(move || part.iter().map(|&i| (i, check(i))).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(work.chunks(chunk))
+                .flat_map(|(h, part)| {
+                    h.join().unwrap_or_else(|_| {
+                        part.iter()
+                            .map(|&i| {
+                                (
+                                    i,
+                                    Err(UrbisError::new(
+                                        ErrorCode::Internal,
+                                        "precheck thread panicked",
+                                    )),
+                                )
+                            })
+                            .collect()
+                    })
+                })
+                .collect()
+        });
+        for (i, r) in results {
+            out[i] = r;
+        }
+        out
     }
 
     /// Build the genesis write set. Modules run in name order; a section for an unknown module

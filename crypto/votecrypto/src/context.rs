@@ -18,6 +18,8 @@ pub struct ElectionContext {
     pub(crate) credential_index: HashMap<Hex32, usize>,
     pub trustees: u32,
     pub threshold: u32,
+    /// The sum of the weights of the election's whole credential list.
+    pub weight_bound: u64,
 }
 
 /// `election_hash = H("election", manifest_hash, n, k, joint key, public shares, credentials_hash)`.
@@ -52,6 +54,7 @@ impl ElectionContext {
         let manifest_hash = manifest.hash();
         let point = ceremony.joint_public_key.point("joint public key")?;
         Ok(ElectionContext {
+            weight_bound: credentials.iter().map(|c| c.weight).sum(),
             election_hash: election_hash(&manifest_hash, ceremony, &credentials),
             manifest,
             manifest_hash,
@@ -60,6 +63,35 @@ impl ElectionContext {
             credential_index,
             trustees: ceremony.trustees,
             threshold: ceremony.threshold,
+        })
+    }
+
+    /// A context for checking the ballots of `credentials`, a part of the election's list,
+    /// when the election hash is known already: e.g. a chain that stores the whole list and
+    /// computed the hash once when the list was committed. `weight_bound` is the sum of the
+    /// whole list's weights (the bound on decrypted counts).
+    pub fn with_election_hash(
+        manifest: Manifest,
+        election_hash: Hex32,
+        joint_public_key: &Hex32,
+        trustees: u32,
+        threshold: u32,
+        credentials: Vec<Credential>,
+        weight_bound: u64,
+    ) -> Result<Self, VoteError> {
+        manifest.validate()?;
+        let credential_index = index_credentials(&manifest, &credentials)?;
+        let point = joint_public_key.point("joint public key")?;
+        Ok(ElectionContext {
+            manifest_hash: manifest.hash(),
+            election_hash,
+            manifest,
+            public_key: PublicKey::new(point),
+            credentials,
+            credential_index,
+            trustees,
+            threshold,
+            weight_bound,
         })
     }
 
@@ -72,6 +104,6 @@ impl ElectionContext {
 
     /// Sum of all credential weights: the bound on every decrypted count.
     pub fn total_weight(&self) -> u64 {
-        self.credentials.iter().map(|c| c.weight).sum()
+        self.weight_bound
     }
 }

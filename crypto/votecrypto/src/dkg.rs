@@ -95,6 +95,25 @@ impl TrusteeSecret {
     pub fn public(&self) -> RistrettoPoint {
         g_mul(&self.share)
     }
+
+    /// The secret as JSON, to keep between the ceremony and the tally (secret!).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&SavedSecret {
+            index: self.index,
+            share: self.share,
+        })
+        .expect("a key share serializes")
+    }
+
+    /// Read a secret written by [`TrusteeSecret::to_json`].
+    pub fn from_json(s: &str) -> Result<Self, VoteError> {
+        let saved: SavedSecret = serde_json::from_str(s)
+            .map_err(|e| VoteError::Ceremony(format!("unreadable trustee key share: {e}")))?;
+        Ok(TrusteeSecret {
+            index: saved.index,
+            share: saved.share,
+        })
+    }
 }
 
 impl Drop for TrusteeSecret {
@@ -104,6 +123,7 @@ impl Drop for TrusteeSecret {
 }
 
 /// A trustee's private state during the ceremony.
+#[derive(Serialize, Deserialize)]
 pub struct Trustee {
     index: u32,
     n: u32,
@@ -112,6 +132,14 @@ pub struct Trustee {
     enc_secret: Scalar,
     coefficients: Vec<Scalar>,
     received: BTreeMap<u32, Scalar>,
+}
+
+/// A trustee's key share, saveable between the ceremony and the tally (JSON: `index` and the
+/// share as 32 bytes of hex; keep it secret).
+#[derive(Serialize, Deserialize)]
+struct SavedSecret {
+    index: u32,
+    share: Scalar,
 }
 
 impl Drop for Trustee {
@@ -294,6 +322,23 @@ impl Trustee {
     /// This trustee's index.
     pub fn index(&self) -> u32 {
         self.index
+    }
+
+    /// The private state as JSON, to continue the ceremony in a later process (secret: it
+    /// holds the trustee's polynomial and the shares it received).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a trustee's state serializes")
+    }
+
+    /// Continue from a state written by [`Trustee::to_json`].
+    pub fn from_json(s: &str) -> Result<Self, VoteError> {
+        let t: Trustee = serde_json::from_str(s)
+            .map_err(|e| VoteError::Ceremony(format!("unreadable trustee state: {e}")))?;
+        check_params(t.n, t.k)?;
+        if t.coefficients.len() != t.k as usize || t.index == 0 || t.index > t.n {
+            return Err(VoteError::Ceremony("inconsistent trustee state".into()));
+        }
+        Ok(t)
     }
 
     fn eval(&self, x: u32) -> Scalar {
@@ -709,6 +754,44 @@ mod tests {
             .map(|&i| lagrange_at_zero(i, &set) * secrets[i as usize - 1].share)
             .sum();
         assert_eq!(Hex32::from_point(&g_mul(&s)), rec.joint_public_key);
+    }
+
+    #[test]
+    fn a_ceremony_can_continue_from_saved_states() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let ctx = Hex32([3; 32]);
+        let (n, k) = (3, 2);
+        let mut saved = Vec::new();
+        let mut anns = Vec::new();
+        for i in 1..=n {
+            let (t, a) = Trustee::new(i, n, k, ctx, &mut rng).unwrap();
+            saved.push(t.to_json());
+            anns.push(a);
+        }
+        let mut shares = Vec::new();
+        for s in &saved {
+            shares.extend(Trustee::from_json(s).unwrap().deal(&anns).unwrap());
+        }
+        let mut complaints = Vec::new();
+        for s in &mut saved {
+            let mut t = Trustee::from_json(s).unwrap();
+            complaints.extend(t.receive(&anns, &shares, &mut rng).unwrap());
+            *s = t.to_json();
+        }
+        assert!(complaints.is_empty());
+        let rec = finalize_ceremony(&ctx, n, k, anns, shares, complaints).unwrap();
+        let secrets: Vec<TrusteeSecret> = saved
+            .iter()
+            .map(|s| Trustee::from_json(s).unwrap().finish(&rec).unwrap())
+            .map(|s| TrusteeSecret::from_json(&s.to_json()).unwrap())
+            .collect();
+        let set = [1u32, 3];
+        let s: Scalar = set
+            .iter()
+            .map(|&i| lagrange_at_zero(i, &set) * secrets[i as usize - 1].share)
+            .sum();
+        assert_eq!(Hex32::from_point(&g_mul(&s)), rec.joint_public_key);
+        assert!(Trustee::from_json("{}").is_err());
     }
 
     #[test]

@@ -122,6 +122,22 @@ impl Ciphertext {
         }
     }
 
+    /// Homomorphic subtraction (removes `other`'s plaintext from the sum).
+    pub fn sub(&self, other: &Ciphertext) -> Ciphertext {
+        Ciphertext {
+            alpha: self.alpha - other.alpha,
+            beta: self.beta - other.beta,
+        }
+    }
+
+    /// [`Ciphertext::scale`] by an integer weight.
+    pub fn scale_u64(&self, w: u64) -> Ciphertext {
+        if w == 1 {
+            return *self;
+        }
+        self.scale(&Scalar::from(w))
+    }
+
     /// Wire encoding.
     pub fn to_wire(&self) -> CiphertextWire {
         CiphertextWire {
@@ -164,7 +180,10 @@ pub struct DlogTable {
 impl DlogTable {
     /// Build a table for `0 ≤ m ≤ bound` (about `√bound` points).
     pub fn new(bound: u64) -> Self {
-        let step = ((bound as f64 + 1.0).sqrt().ceil() as u64).max(1);
+        // ⌈√(bound + 1)⌉ in integers (the table is built inside a state machine).
+        let n = bound.saturating_add(1);
+        let r = n.isqrt();
+        let step = if r * r == n { r } else { r + 1 }.max(1);
         let mut baby = HashMap::with_capacity(step as usize);
         let mut p = RistrettoPoint::identity();
         for j in 0..step {
