@@ -85,9 +85,10 @@ pub enum Command {
     Node(NodeArgs),
     /// Create (and by default run) a local multi-validator network on loopback.
     Testnet(TestnetArgs),
-    /// Verifiable elections: run a simulated election, verify an election record.
+    /// Elections on chain: create, key ceremony, credentials, open, cast, spoil, close,
+    /// decrypt, status, export and verify the record; or simulate one off chain.
     #[command(subcommand)]
-    Election(ElectionCmd),
+    Election(crate::election::ElectionCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]
@@ -215,31 +216,6 @@ pub enum ScenarioArg {
     LandTransfers,
     /// Blob upload to one of 4 validators and replication to the 3 others (`--blob-mib`).
     BlobReplication,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ElectionCmd {
-    /// Run a complete simulated election (key ceremony, ballots with re-votes and spoiled
-    /// ballots, one absent trustee, tally) and write its record.
-    Demo {
-        #[arg(long, default_value_t = 100)]
-        ballots: usize,
-        #[arg(long, default_value_t = 5)]
-        trustees: u32,
-        #[arg(long, default_value_t = 3)]
-        threshold: u32,
-        /// Make the run reproducible.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// A single yes/no contest instead of the multi-contest ballot.
-        #[arg(long)]
-        referendum: bool,
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Check every proof, signature, the replacement rule, the aggregation and the result of an
-    /// election record; exits non-zero naming the first failed check.
-    Verify { record: PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -119,7 +119,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Genesis(_)
         | Command::Node(_)
         | Command::Testnet(_)
-        | Command::Election(_)
         | Command::Bench(_) => Err(fail(
             "internal",
             "node commands run outside the async runtime",
@@ -136,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Petition(cmd) => crate::petition::petition(&ctx, cmd).await,
         Command::Poll(cmd) => crate::poll::poll(&ctx, cmd).await,
         Command::Notice(cmd) => crate::notice::notice(&ctx, cmd).await,
+        Command::Election(cmd) => crate::election::run(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

@@ -99,7 +99,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             return network::node(args, &passphrase::Source::new(cli.passphrase_file));
         }
         Command::Testnet(args) => return network::testnet(args),
-        Command::Election(cmd) => return election::run(cmd, cli.output),
         Command::Bench(args) => {
             let source = passphrase::Source::new(cli.passphrase_file);
             return bench::run(args, cli.keystore, &source, cli.output);

@@ -76,7 +76,9 @@ pub fn weight(data: &[u8]) -> u64 {
         // A ballot: about 2,000 bytes of JSON per 0/1 ciphertext with its proof; checking
         // one costs about 250 µs.
         VotingCall::Cast { .. } | VotingCall::Spoil { .. } => 200_000 + 300 * bytes,
-        VotingCall::Announce { .. } | VotingCall::Deal { .. } => 200_000 + 400 * bytes,
+        // An announcement's proofs are checked on chain (charged by the call), one per
+        // coefficient.
+        VotingCall::Announce { .. } | VotingCall::Deal { .. } => 2_000_000 + 500 * bytes,
         // The last complaint evaluates the whole ceremony.
         VotingCall::Complain { .. } | VotingCall::Finalize { .. } => 200_000_000,
         VotingCall::Register { .. } => 100_000 + 300 * bytes,

@@ -190,9 +190,11 @@ pub struct Voter {
     pub credential: Hash,
 }
 
-/// The bulletin board's length and head (the certified anchor of the record).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+/// The bulletin board's length and head (the certified anchor of the record), with the
+/// election hash, so that one proof ties the board to the record's election.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Board {
+    pub election_hash: Hash,
     pub entries: u64,
     /// Confirmation code of the last entry (the chain's genesis code if none).
     pub head: Hash,
@@ -971,6 +973,7 @@ fn commit(ctx: &mut Ctx<'_>, id: Hash, count: u64) -> Result<(), UrbisError> {
     ctx.put(
         keys::board(&id),
         &Board {
+            election_hash: hash(&h),
             entries: 0,
             head: hash(&chain_genesis(&h)),
             counted: 0,

@@ -1,0 +1,321 @@
+//! A 3-of-5 election with 1,000 voters through the `urbis` binary on a 4-validator loopback
+//! network: the key ceremony run by five trustee processes, 1,000 credentials issued and
+//! committed, a batch of 1,000 ballots, a re-vote, a spoiled ballot, a replayed ballot refused,
+//! two trustees absent at the tally; the record exported from chain state verifies (from two
+//! validators alike) and a tampered one does not.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+mod common;
+
+use common::{Nodes, run_cli, start_validator, wait_until};
+
+const N: usize = 4;
+const VOTERS: usize = 1_000;
+
+#[test]
+fn a_three_of_five_election_with_a_thousand_voters_runs_on_four_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let apis = common::init_testnet(d, N, "election-net");
+    let _nodes = Nodes((0..N).map(|i| Some(start_validator(d, i))).collect());
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let height = |api: &str| {
+        common::get_json(&http, &format!("{api}/v1/status"))
+            .and_then(|s| s["height"].as_u64())
+            .unwrap_or(0)
+    };
+    wait_until(
+        "all nodes producing blocks",
+        Duration::from_secs(90),
+        || apis.iter().all(|a| height(a) >= 3),
+    );
+    let wallet = tempfile::tempdir().unwrap();
+    let w = wallet.path();
+    let run = |api: &str, args: &[&str]| run_cli(api, w, args);
+    let on = |api: &str, args: &[&str]| {
+        let r = run(api, args);
+        assert!(r.0, "{args:?} on {api}: {} {}", r.1, r.2);
+        r.1
+    };
+    let last = |out: String| out.lines().last().unwrap().trim().to_string();
+    let admin = std::fs::read_to_string(d.join("admin.key")).unwrap();
+    on(
+        &apis[0],
+        &["keys", "import", "admin", "--seed", admin.trim()],
+    );
+    let trustees = ["t1", "t2", "t3", "t4", "t5"];
+    for name in ["office", "registrar"].iter().chain(trustees.iter()) {
+        on(&apis[0], &["keys", "new", name]);
+        on(
+            &apis[0],
+            &[
+                "tx",
+                "accounts",
+                "grant-role",
+                "--from",
+                "admin",
+                "--account",
+                name,
+                "--role",
+                "department",
+            ],
+        );
+    }
+
+    let mut create = vec![
+        "election",
+        "create",
+        "--from",
+        "office",
+        "--question",
+        "Build the northern tram line?",
+        "--threshold",
+        "3",
+        "--registrar",
+        "registrar",
+        "--eligibility",
+        "resident of the city, aged 16 or over",
+    ];
+    for t in &trustees {
+        create.extend(["--trustee", t]);
+    }
+    let id = last(on(&apis[0], &create));
+    assert_eq!(id.len(), 64, "{id}");
+
+    // Five trustees run the ceremony at once, each through a different validator.
+    let procs: Vec<_> = trustees
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+                .env("URBIS_KEYSTORE", w.join("keystore.json"))
+                .env("URBIS_PASSPHRASE", "cli test passphrase")
+                .args(["--node", &apis[i % N]])
+                .args([
+                    "election", "ceremony", "--from", t, &id, "--wait", "--state",
+                ])
+                .arg(w.join(format!("{t}.json")))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let status = |api: &str| -> serde_json::Value {
+        serde_json::from_str(&on(api, &["--output", "json", "election", "status", &id])).unwrap()
+    };
+    assert_eq!(status(&apis[1])["election"]["phase"], "registration");
+
+    // The registrar issues 1,000 credentials and commits the list.
+    let creds = w.join("credentials");
+    on(
+        &apis[0],
+        &[
+            "election",
+            "credentials",
+            "--from",
+            "registrar",
+            &id,
+            "--count",
+            &VOTERS.to_string(),
+            "--out-dir",
+            creds.to_str().unwrap(),
+            "--commit",
+        ],
+    );
+    let mut files: Vec<String> = std::fs::read_dir(&creds)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), VOTERS);
+    // Not open yet: a ballot is refused.
+    let cred0 = creds.join(&files[0]);
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "cast",
+            &id,
+            "--credential",
+            cred0.to_str().unwrap(),
+            "--choice",
+            "yes",
+        ],
+    );
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+    on(&apis[0], &["election", "open", "--from", "office", &id]);
+
+    // 1,000 ballots in one batch through validator 2: the first 600 yes, the rest no.
+    let votes = creds.join("votes.txt");
+    let lines: Vec<String> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{f} {}", if i < 600 { "yes" } else { "no" }))
+        .collect();
+    std::fs::write(&votes, lines.join("\n")).unwrap();
+    let codes = on(
+        &apis[2],
+        &["election", "cast", &id, "--votes", votes.to_str().unwrap()],
+    );
+    assert_eq!(codes.lines().count(), VOTERS);
+
+    // Voter 0 changes their mind; voter 999 challenges the device with a spoiled ballot.
+    on(
+        &apis[1],
+        &[
+            "election",
+            "cast",
+            &id,
+            "--credential",
+            cred0.to_str().unwrap(),
+            "--choice",
+            "no",
+        ],
+    );
+    let spoiler = creds.join(&files[VOTERS - 1]);
+    let r = run(
+        &apis[3],
+        &[
+            "election",
+            "spoil",
+            &id,
+            "--credential",
+            spoiler.to_str().unwrap(),
+            "--choice",
+            "yes",
+        ],
+    );
+    assert!(r.0, "{} {}", r.1, r.2);
+    assert!(r.2.contains("opens to"), "{}", r.2);
+    // A bad choice is refused before anything is sent.
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "cast",
+            &id,
+            "--credential",
+            cred0.to_str().unwrap(),
+            "--choice",
+            "maybe",
+        ],
+    );
+    assert!(!r.0 && r.2.contains("invalid_argument"), "{}", r.2);
+
+    on(&apis[0], &["election", "close", "--from", "office", &id]);
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "cast",
+            &id,
+            "--credential",
+            cred0.to_str().unwrap(),
+            "--choice",
+            "yes",
+        ],
+    );
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+
+    // Trustees 1, 3 and 5 decrypt; 2 and 4 are absent. A stranger cannot.
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "decrypt",
+            "--from",
+            "office",
+            &id,
+            "--state",
+            w.join("t1.json").to_str().unwrap(),
+        ],
+    );
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    for (i, t) in ["t1", "t3", "t5"].iter().enumerate() {
+        on(
+            &apis[i],
+            &[
+                "election",
+                "decrypt",
+                "--from",
+                t,
+                &id,
+                "--state",
+                w.join(format!("{t}.json")).to_str().unwrap(),
+            ],
+        );
+    }
+    let s = status(&apis[3]);
+    assert_eq!(s["election"]["phase"], "tallied");
+    assert_eq!(s["result"][0]["counts"], serde_json::json!([599, 401]));
+    assert_eq!(s["turnout"]["voted"], VOTERS as u64);
+    assert_eq!(s["board"]["entries"], VOTERS as u64 + 2);
+
+    // The record from two validators' state; both verify against the genesis alone.
+    let genesis = d.join("genesis.json");
+    for (k, api) in [&apis[0], &apis[3]].iter().enumerate() {
+        let record = w.join(format!("record{k}.json"));
+        on(
+            api,
+            &["election", "export", &id, "--out", record.to_str().unwrap()],
+        );
+        let out = on(
+            api,
+            &[
+                "election",
+                "verify",
+                record.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("chain.anchor"), "{out}");
+    }
+    // Tampered: a count changed; the last ballot dropped (and the head recomputed).
+    let text = std::fs::read_to_string(w.join("record0.json")).unwrap();
+    let mut rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    rec["tally"]["result"][0]["counts"] = serde_json::json!([600, 400]);
+    let bad = w.join("bad.json");
+    std::fs::write(&bad, rec.to_string()).unwrap();
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "verify",
+            bad.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.0 && r.2.contains("election_invalid"), "{}", r.2);
+    let mut rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ballots = rec["ballots"].as_array_mut().unwrap();
+    let dropped = ballots.pop().unwrap();
+    rec["chain_head"] = dropped["previous_code"].clone();
+    std::fs::write(&bad, rec.to_string()).unwrap();
+    let r = run(
+        &apis[0],
+        &[
+            "election",
+            "verify",
+            bad.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.0 && r.2.contains("election_invalid"), "{}", r.2);
+}
