@@ -13,6 +13,7 @@
 
 pub mod ceiling;
 pub mod cluster;
+pub mod election;
 pub mod load;
 pub mod records;
 pub mod report;

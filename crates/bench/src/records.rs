@@ -25,7 +25,7 @@ const CHUNK: usize = 2_000;
 /// The objection window the bench sets (the smallest the module allows).
 pub const WINDOW_MS: u64 = 1_000;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,7 +35,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Submit `txs` (any senders, each sender's in nonce order), retrying what the node refuses
 /// for load, and wait for every one; their receipts, in order.
-async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<Vec<Receipt>> {
+pub(crate) async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Result<Vec<Receipt>> {
     for chunk in txs.chunks(CHUNK) {
         let mut todo: Vec<&SignedTx> = chunk.iter().collect();
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -96,7 +96,7 @@ async fn wait(client: &Client, hash: &Hash) -> anyhow::Result<Receipt> {
     }
 }
 
-fn ok(r: &Receipt, what: &str) -> anyhow::Result<()> {
+pub(crate) fn ok(r: &Receipt, what: &str) -> anyhow::Result<()> {
     if !r.success {
         bail!("{what} failed: {:?}", r.error);
     }

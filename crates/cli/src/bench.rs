@@ -56,6 +56,7 @@ pub fn run(
     let json = args.json || output == Output::Json;
     let (scenario, default_rate) = match args.scenario {
         ScenarioArg::DidResolve => return did_resolve(&args, json),
+        ScenarioArg::Election => return election(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -119,6 +120,25 @@ fn records(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         println!("{}", value.map_err(|e| fail("internal", e.to_string()))?);
     } else {
         print!("{table}");
+    }
+    Ok(())
+}
+
+/// `--scenario election`.
+fn election(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let n = args
+        .ballots
+        .unwrap_or(if args.quick { 10_000 } else { 100_000 });
+    let r = urbis_bench::election::run(exe, args.block_time_ms, n)
+        .map_err(|e| fail("bench", format!("{e:#}")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_value(&r).map_err(|e| fail("internal", e.to_string()))?
+        );
+    } else {
+        print!("{}", r.table());
     }
     Ok(())
 }

@@ -204,6 +204,9 @@ pub struct BenchArgs {
     /// blob-replication: MiB uploaded, in 4 MiB blobs [default: 256, 64 with --quick].
     #[arg(long)]
     pub blob_mib: Option<usize>,
+    /// election: yes/no ballots cast [default: 100000, 10000 with --quick].
+    #[arg(long)]
+    pub ballots: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -216,6 +219,8 @@ pub enum ScenarioArg {
     LandTransfers,
     /// Blob upload to one of 4 validators and replication to the 3 others (`--blob-mib`).
     BlobReplication,
+    /// An election end to end on a dev node, each stage timed (`--ballots`).
+    Election,
 }
 
 #[derive(Debug, Args)]
