@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Subcommand;
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use urbis_client::{Client, QueryResult, Signer};
@@ -108,6 +109,32 @@ pub enum ElectionCmd {
         /// Also commit the list (no more credentials after this).
         #[arg(long)]
         commit: bool,
+    },
+    /// Enroll one resident (the registrar): check their presentation of a resident
+    /// credential against the chain (accredited issuer, not revoked, bound to the resident's
+    /// key, for audience `urbis-election:ID` and the NONCE you gave them) and against the
+    /// rule (--locality, --min-age on the opening day), refuse a credential enrolled before
+    /// (ROLL, your private list), then write the resident's voting credential to OUT and
+    /// register its public key. Nothing about the resident goes on chain.
+    Enroll {
+        #[command(flatten)]
+        tx: TxOpts,
+        id: Hash,
+        #[arg(long)]
+        presentation: PathBuf,
+        #[arg(long)]
+        nonce: String,
+        /// Required disclosed `address.locality` (the district).
+        #[arg(long)]
+        locality: Option<String>,
+        /// Minimum age on the opening day (needs a disclosed `birthdate`).
+        #[arg(long)]
+        min_age: Option<u32>,
+        /// The registrar's enrollment roll (created if absent; keep it private).
+        #[arg(long)]
+        roll: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Commit the credential list (the registrar): fixes the election hash.
     Commit {
@@ -385,6 +412,19 @@ pub async fn run(ctx: &Ctx, cmd: ElectionCmd) -> anyhow::Result<()> {
             commit,
         } => credentials(ctx, &tx, id, count, &out_dir, style, weight, commit).await,
         ElectionCmd::Commit { tx, id } => commit_list(ctx, &tx, id).await,
+        ElectionCmd::Enroll {
+            tx,
+            id,
+            presentation,
+            nonce,
+            locality,
+            min_age,
+            roll,
+            out,
+        } => {
+            let rule = Rule { locality, min_age };
+            enroll(ctx, &tx, id, &presentation, &nonce, &rule, &roll, &out).await
+        }
         ElectionCmd::Open { tx, id } => {
             send_for_receipt(ctx, &tx, call(&VotingCall::Open { election: id }))
                 .await
@@ -700,21 +740,13 @@ async fn credentials(
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let mut issued = Vec::new();
     for _ in 0..count {
-        let key = SecretKey::generate();
-        let public_key = Hex32(key.public_key().raw().try_into().expect("32-byte key"));
-        let file = CredentialFile {
-            election: id,
-            seed: hex::encode(key.seed()),
-            public_key,
-            style: style.clone(),
-        };
-        let path = dir.join(format!("credential-{}.json", &public_key.to_string()[..16]));
+        let (file, credential) = new_credential(id, &style, weight);
+        let path = dir.join(format!(
+            "credential-{}.json",
+            &file.public_key.to_string()[..16]
+        ));
         write_secret(&path, to_json(&file).as_bytes())?;
-        issued.push(Credential {
-            public_key,
-            weight,
-            style: style.clone(),
-        });
+        issued.push(credential);
     }
     for chunk in issued.chunks(urbis_voting::MAX_REGISTER) {
         submit(
@@ -735,6 +767,146 @@ async fn credentials(
         commit_list(ctx, tx, id).await?;
     }
     Ok(())
+}
+
+/// The eligibility rule `enroll` applies to a resident credential's disclosed claims.
+struct Rule {
+    locality: Option<String>,
+    min_age: Option<u32>,
+}
+
+/// `(year, month, day)` of an ISO date `YYYY-MM-DD…`.
+fn ymd(s: &str) -> Option<(i64, u32, u32)> {
+    let b = s.get(..10)?;
+    if b.as_bytes().get(4) != Some(&b'-') || b.as_bytes().get(7) != Some(&b'-') {
+        return None;
+    }
+    Some((
+        b[..4].parse().ok()?,
+        b[5..7].parse().ok()?,
+        b[8..10].parse().ok()?,
+    ))
+}
+
+/// Age in whole years on `on`, of someone born on `born`.
+fn age_on(born: (i64, u32, u32), on: (i64, u32, u32)) -> i64 {
+    on.0 - born.0 - i64::from((on.1, on.2) < (born.1, born.2))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn enroll(
+    ctx: &Ctx,
+    tx: &TxOpts,
+    id: Hash,
+    presentation: &Path,
+    nonce: &str,
+    rule: &Rule,
+    roll_path: &Path,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(presentation).map_err(|e| io_err(presentation, e))?;
+    let audience = format!("urbis-election:{id}");
+    let report =
+        crate::identity::verify_presentation(ctx, text.trim(), &audience, nonce, 600, None).await?;
+    let not_eligible = |why: String| fail("not_eligible", why);
+    if report["vct"] != "urn:urbis:resident" {
+        return Err(not_eligible(format!(
+            "a resident credential is needed, this is {}",
+            report["vct"]
+        )));
+    }
+    let claims = &report["claims"];
+    if let Some(want) = &rule.locality {
+        let got = claims["address"]["locality"].as_str();
+        if got != Some(want.as_str()) {
+            return Err(not_eligible(format!(
+                "the rule needs a disclosed address.locality of {want:?}, got {got:?}"
+            )));
+        }
+    }
+    let (client, signer) = trustee_signer(ctx, tx).await?;
+    let e = election(&client, &id).await?;
+    if let Some(min) = rule.min_age {
+        let born = claims["birthdate"]
+            .as_str()
+            .and_then(ymd)
+            .ok_or_else(|| not_eligible("the rule needs a disclosed birthdate".into()))?;
+        let opens = urbis_node::identity::xml_datetime(e["opens_ms"].as_u64().unwrap_or(0));
+        let on = ymd(&opens).ok_or_else(|| fail("malformed", "the opening time"))?;
+        if age_on(born, on) < i64::from(min) {
+            return Err(not_eligible(format!(
+                "the rule needs an age of {min} on the opening day"
+            )));
+        }
+    }
+    // One enrollment per credential: the roll keeps a hash of its status entry, which the
+    // issuer gives each credential once.
+    let entry = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"urbis/election-roll/v1");
+        h.update(id.0);
+        h.update(report["issuer"].as_str().unwrap_or("").as_bytes());
+        h.update(report["status"]["list"].as_u64().unwrap_or(0).to_be_bytes());
+        h.update(report["status"]["idx"].as_u64().unwrap_or(0).to_be_bytes());
+        hex::encode(h.finalize())
+    };
+    let mut roll: Vec<String> = if roll_path.exists() {
+        read_json(roll_path, "enrollment roll")?
+    } else {
+        Vec::new()
+    };
+    if roll.contains(&entry) {
+        return Err(fail(
+            "already_exists",
+            "this resident credential is enrolled already",
+        ));
+    }
+    let manifest: Manifest = get_as(&client, &["manifest", &id.to_string()])
+        .await?
+        .ok_or_else(|| fail("not_found", format!("no election {id}")))?;
+    let style = manifest
+        .ballot_styles
+        .first()
+        .map(|s| s.id.clone())
+        .ok_or_else(|| fail("invalid_state", "the manifest has no ballot style"))?;
+    let (file, credential) = new_credential(id, &style, 1);
+    submit(
+        &client,
+        &signer,
+        &VotingCall::Register {
+            election: id,
+            credentials: to_json(&[credential]),
+        },
+    )
+    .await?;
+    write_secret(out, to_json(&file).as_bytes())?;
+    roll.push(entry);
+    write_secret(roll_path, to_json(&roll).as_bytes())?;
+    eprintln!(
+        "enrolled: the voting credential is in {} (hand it to the resident privately)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// A fresh voting credential: the voter's file and its public part.
+fn new_credential(id: Hash, style: &str, weight: u64) -> (CredentialFile, Credential) {
+    let key = SecretKey::generate();
+    let public_key = Hex32(key.public_key().raw().try_into().expect("32-byte key"));
+    (
+        CredentialFile {
+            election: id,
+            seed: hex::encode(key.seed()),
+            public_key,
+            style: style.to_string(),
+        },
+        Credential {
+            public_key,
+            weight,
+            style: style.to_string(),
+        },
+    )
 }
 
 async fn commit_list(ctx: &Ctx, tx: &TxOpts, id: Hash) -> anyhow::Result<()> {
@@ -951,7 +1123,7 @@ async fn cast_many(ctx: &Ctx, id: Hash, votes: &Path) -> anyhow::Result<()> {
     let client = ctx.client()?;
     let (ectx, _) = context(&client, &id).await?;
     let base = votes.parent().unwrap_or(Path::new("."));
-    let mut txs = Vec::new();
+    let mut ballots = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let mut words = line.split_whitespace();
         let Some(file) = words.next() else { continue };
@@ -964,20 +1136,29 @@ async fn cast_many(ctx: &Ctx, id: Hash, votes: &Path) -> anyhow::Result<()> {
                 format!("line {}: the credential is for another election", n + 1),
             ));
         }
-        let (key, ballot, _) = prepare(&client, &ectx, &cred, &choices, &[]).await?;
-        let signer = Signer::for_node(&client, key).await?;
-        txs.push(
-            signer
-                .sign_next(
-                    &client,
-                    call(&VotingCall::Cast {
-                        election: id,
-                        ballot: to_json(&ballot),
-                    }),
-                )
-                .await?,
-        );
+        ballots.push((cred, choices));
     }
+    // Encrypted and signed as a voting device would, 16 voters' chain reads in flight.
+    let status = client.status().await?;
+    let (client_ref, ectx_ref) = (&client, &ectx);
+    let txs: Vec<urbis_core::SignedTx> =
+        futures::stream::iter(ballots.iter().map(|(cred, choices)| {
+            let chain_id = status.chain_id.clone();
+            async move {
+                let (key, ballot, _) = prepare(client_ref, ectx_ref, cred, choices, &[]).await?;
+                let signer = Signer::new(key, chain_id, status.genesis_hash);
+                let c = call(&VotingCall::Cast {
+                    election: id,
+                    ballot: to_json(&ballot),
+                });
+                anyhow::Ok(signer.sign_next(client_ref, c).await?)
+            }
+        }))
+        .buffered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
     let mut hashes = Vec::new();
     for chunk in txs.chunks(500) {
         for (i, r) in client.submit_batch(chunk).await?.into_iter().enumerate() {
@@ -992,14 +1173,20 @@ async fn cast_many(ctx: &Ctx, id: Hash, votes: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    for h in hashes {
-        let receipt = loop {
-            match client.tx(&h).await?.committed() {
-                Some(c) => break urbis_client::check_receipt(c.receipt)?,
-                None => tokio::time::sleep(Duration::from_millis(200)).await,
+    let receipts: Vec<anyhow::Result<urbis_core::Receipt>> =
+        futures::stream::iter(hashes.iter().map(|h| async move {
+            loop {
+                match client_ref.tx(h).await?.committed() {
+                    Some(c) => break Ok(urbis_client::check_receipt(c.receipt)?),
+                    None => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
             }
-        };
-        if let Some(code) = receipt
+        }))
+        .buffered(16)
+        .collect()
+        .await;
+    for receipt in receipts {
+        if let Some(code) = receipt?
             .events
             .iter()
             .find(|e| e.kind == "cast")
