@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use urbis_accounts::{AccountsCall, Role};
 use urbis_client::{Client, Signer};
-use urbis_core::{Call, Hash, Receipt, SecretKey, SignedTx};
+use urbis_core::{Call, ErrorCode, Hash, Receipt, SecretKey, SignedTx};
 use urbis_votecrypto::ballot::{PlaintextBallot, PlaintextContest, encrypt_ballot};
 use urbis_votecrypto::context::ElectionContext;
 use urbis_votecrypto::dkg::{CeremonyRecord, Trustee};
@@ -322,10 +322,14 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Electio
 
         eprintln!("measuring: {n} ballots cast…");
         let started = Instant::now();
-        submit_only(&client, &casts).await?;
+        submit_only(&client, &casts)
+            .await
+            .context("submit the ballots")?;
         let deadline = Instant::now() + Duration::from_secs(1_800);
         loop {
-            let board = value(&client, &["board", &ids]).await?;
+            let board = value(&client, &["board", &ids])
+                .await
+                .context("read the board")?;
             if board["entries"].as_u64() == Some(n as u64) {
                 break;
             }
@@ -414,7 +418,22 @@ async fn submit_only(client: &Client, txs: &[SignedTx]) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(300);
         while !todo.is_empty() {
             let batch: Vec<SignedTx> = todo.iter().map(|t| (*t).clone()).collect();
-            let results = client.submit_batch(&batch).await?;
+            let results = match client.submit_batch(&batch).await {
+                Ok(r) => r,
+                // The node sheds load while its execution catches up: try again shortly.
+                Err(e)
+                    if e.is(ErrorCode::NotReady)
+                        || e.is(ErrorCode::Overloaded)
+                        || e.is(ErrorCode::MempoolFull) =>
+                {
+                    if Instant::now() > deadline {
+                        bail!("the node kept refusing ballots: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let mut again = Vec::new();
             for (tx, r) in todo.iter().zip(results) {
                 match r {

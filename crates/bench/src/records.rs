@@ -41,7 +41,15 @@ pub(crate) async fn submit_all(client: &Client, txs: &[SignedTx]) -> anyhow::Res
         let deadline = Instant::now() + Duration::from_secs(120);
         while !todo.is_empty() {
             let batch: Vec<SignedTx> = todo.iter().map(|t| (*t).clone()).collect();
-            let results = client.submit_batch(&batch).await?;
+            let results = match client.submit_batch(&batch).await {
+                Ok(r) => r,
+                // The node sheds load while its execution catches up: try again shortly.
+                Err(e) if e.is(urbis_core::ErrorCode::NotReady) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let mut again = Vec::new();
             for (tx, r) in todo.iter().zip(results) {
                 match r {

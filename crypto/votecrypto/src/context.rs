@@ -1,6 +1,7 @@
 //! The public election context every ballot and proof is bound to.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::VoteError;
 use crate::dkg::CeremonyRecord;
@@ -13,7 +14,9 @@ pub struct ElectionContext {
     pub manifest: Manifest,
     pub manifest_hash: Hex32,
     pub election_hash: Hex32,
-    pub public_key: PublicKey,
+    /// The joint key with its precomputed tables (shared by the contexts derived with
+    /// [`ElectionContext::with_credentials`]).
+    pub public_key: Arc<PublicKey>,
     pub credentials: Vec<Credential>,
     pub(crate) credential_index: HashMap<Hex32, usize>,
     pub trustees: u32,
@@ -58,7 +61,7 @@ impl ElectionContext {
             election_hash: election_hash(&manifest_hash, ceremony, &credentials),
             manifest,
             manifest_hash,
-            public_key: PublicKey::new(point),
+            public_key: Arc::new(PublicKey::new(point)),
             credentials,
             credential_index,
             trustees: ceremony.trustees,
@@ -86,12 +89,30 @@ impl ElectionContext {
             manifest_hash: manifest.hash(),
             election_hash,
             manifest,
-            public_key: PublicKey::new(point),
+            public_key: Arc::new(PublicKey::new(point)),
             credentials,
             credential_index,
             trustees,
             threshold,
             weight_bound,
+        })
+    }
+
+    /// The same election restricted to `credentials` (e.g. one ballot's), sharing the key's
+    /// precomputed tables: cheap, for checking ballots one at a time. The manifest is not
+    /// validated again.
+    pub fn with_credentials(&self, credentials: Vec<Credential>) -> Result<Self, VoteError> {
+        let credential_index = index_credentials(&self.manifest, &credentials)?;
+        Ok(ElectionContext {
+            manifest: self.manifest.clone(),
+            manifest_hash: self.manifest_hash,
+            election_hash: self.election_hash,
+            public_key: self.public_key.clone(),
+            credentials,
+            credential_index,
+            trustees: self.trustees,
+            threshold: self.threshold,
+            weight_bound: self.weight_bound,
         })
     }
 

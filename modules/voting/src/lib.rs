@@ -459,28 +459,15 @@ fn stored_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Resu
     })
 }
 
-/// The parts of an election's context that never change once its list is committed.
+/// The parts of an election's context that never change once its list is committed: the
+/// manifest and the joint key with its precomputed tables (costly to build, so built once).
 struct Fixed {
-    manifest: Manifest,
-    election_hash: Hex32,
-    joint_public_key: Hex32,
-    trustees: u32,
-    threshold: u32,
-    weight_bound: u64,
+    base: ElectionContext,
 }
 
 impl Fixed {
     fn context(&self, credentials: Vec<Credential>) -> Result<ElectionContext, UrbisError> {
-        ElectionContext::with_election_hash(
-            self.manifest.clone(),
-            self.election_hash,
-            &self.joint_public_key,
-            self.trustees,
-            self.threshold,
-            credentials,
-            self.weight_bound,
-        )
-        .map_err(vote_err)
+        self.base.with_credentials(credentials).map_err(vote_err)
     }
 }
 
@@ -1053,12 +1040,16 @@ impl Voting {
             return Ok(None);
         };
         let f = Arc::new(Fixed {
-            manifest: stored_json(&key, &bytes)?,
-            election_hash: hex32(&eh),
-            joint_public_key: hex32(&jk),
-            trustees: e.trustees.len() as u32,
-            threshold: e.threshold,
-            weight_bound: e.total_weight,
+            base: ElectionContext::with_election_hash(
+                stored_json(&key, &bytes)?,
+                hex32(&eh),
+                &hex32(&jk),
+                e.trustees.len() as u32,
+                e.threshold,
+                Vec::new(),
+                e.total_weight,
+            )
+            .map_err(vote_err)?,
         });
         let mut fixed = self.lock_fixed();
         if fixed.len() > 1_000 {
