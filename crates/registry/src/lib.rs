@@ -24,6 +24,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_petitions::module(),
         urbis_polls::module(),
         urbis_voting::module(),
+        urbis_governance::module(),
     ]
 }
 

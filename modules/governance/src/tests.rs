@@ -1,0 +1,419 @@
+//! The ledger, budgets, spending and tenders through the runtime.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use urbis_accounts::testkit::{BLOCK_MS, TestChain, addr, key};
+use urbis_core::{ErrorCode, Hash};
+
+use crate::{MODULE, bid_commitment, utc_date};
+
+fn city() -> TestChain {
+    let accounts = json!({ "accounts": [
+        { "address": addr("admin"), "roles": ["city_admin"] },
+        { "address": addr("roads"), "roles": ["department"] },
+        { "address": addr("parks"), "roles": ["department"] },
+        { "address": addr("acme"), "roles": ["merchant"] },
+        { "address": addr("bolt"), "roles": ["merchant"] },
+        { "address": addr("cork"), "roles": ["merchant"] },
+        { "address": addr("alice"), "roles": ["citizen"] },
+    ]});
+    TestChain::new(
+        vec![urbis_accounts::module(), crate::module()],
+        &[(urbis_accounts::MODULE, accounts)],
+    )
+}
+
+fn call(chain: &TestChain, json: serde_json::Value) -> urbis_core::Call {
+    chain
+        .runtime
+        .call_from_json(MODULE, &json)
+        .expect("matches the schema")
+}
+
+/// Departments `roads` (officer: roads) and `parks`; a 2027 roads/maintenance line of 1,000.
+fn with_budget(chain: &mut TestChain) -> String {
+    let admin = key("admin");
+    chain.fails(
+        &key("roads"),
+        call(
+            chain,
+            json!({"call": "department", "code": "roads", "name": "Roads"}),
+        ),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &admin,
+        call(
+            chain,
+            json!({"call": "department", "code": "Roads!", "name": "Roads"}),
+        ),
+        ErrorCode::InvalidArgument,
+    );
+    for (code, name) in [("roads", "Roads and bridges"), ("parks", "Parks")] {
+        chain.ok(
+            &admin,
+            call(
+                chain,
+                json!({"call": "department", "code": code, "name": name}),
+            ),
+        );
+    }
+    chain.ok(
+        &admin,
+        call(
+            chain,
+            json!({"call": "officer", "department": "roads", "account": addr("roads"), "active": true}),
+        ),
+    );
+    chain.fails(
+        &admin,
+        call(
+            chain,
+            json!({"call": "officer", "department": "roads", "account": addr("roads"), "active": true}),
+        ),
+        ErrorCode::AlreadyExists,
+    );
+    let resolution = |chain: &mut TestChain, title: &str| -> String {
+        let r = chain.ok(
+            &admin,
+            call(
+                chain,
+                json!({"call": "decide", "kind": "resolution", "department": "roads",
+                       "category": "maintenance", "title": title, "document_hash": Hash([1; 32])}),
+            ),
+        );
+        r.events[0].attr("id").unwrap().to_string()
+    };
+    let budget = resolution(chain, "Budget 2027");
+    // An order is a department's, and cannot set a budget line.
+    chain.fails(
+        &key("roads"),
+        call(
+            chain,
+            json!({"call": "decide", "kind": "resolution", "department": "roads",
+                   "category": "maintenance", "title": "x", "document_hash": Hash([1; 32])}),
+        ),
+        ErrorCode::Unauthorized,
+    );
+    let order = chain.ok(
+        &key("roads"),
+        call(
+            chain,
+            json!({"call": "decide", "kind": "order", "department": "roads",
+                   "category": "maintenance", "title": "Night works on Elm Street", "document_hash": Hash([2; 32])}),
+        ),
+    );
+    let order = order.events[0].attr("id").unwrap().to_string();
+    chain.fails(
+        &key("parks"),
+        call(
+            chain,
+            json!({"call": "decide", "kind": "order", "department": "roads",
+                   "category": "maintenance", "title": "x", "document_hash": Hash([2; 32])}),
+        ),
+        ErrorCode::Unauthorized,
+    );
+    let appropriate = |chain: &TestChain, amount: u64, decision: &str| {
+        call(
+            chain,
+            json!({"call": "appropriate", "year": 2027, "department": "roads",
+                   "category": "maintenance", "amount": amount, "decision": decision}),
+        )
+    };
+    chain.fails(
+        &admin,
+        appropriate(chain, 1_000, &order),
+        ErrorCode::InvalidState,
+    );
+    chain.fails(
+        &key("roads"),
+        appropriate(chain, 1_000, &budget),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&admin, appropriate(chain, 1_000, &budget));
+    chain.fails(
+        &admin,
+        appropriate(chain, 2_000, &budget),
+        ErrorCode::AlreadyExists,
+    );
+    budget
+}
+
+fn spend(chain: &TestChain, amount: u64) -> urbis_core::Call {
+    call(
+        chain,
+        json!({"call": "spend", "year": 2027, "department": "roads", "category": "maintenance",
+               "amount": amount, "payee": null, "invoice_hash": Hash([3; 32]), "memo": "pothole repairs"}),
+    )
+}
+
+#[test]
+fn spending_stays_within_the_budget_and_amendments_are_resolutions() {
+    let mut chain = city();
+    with_budget(&mut chain);
+    let r = chain.ok(&key("roads"), spend(&chain, 600));
+    let e = &r.events[0];
+    assert_eq!(e.attr("department_id"), Some("roads"));
+    assert_eq!(e.attr("category_id"), Some("maintenance"));
+    assert_eq!(
+        e.attr("date_id"),
+        Some(utc_date(chain.next_env().timestamp_ms - BLOCK_MS).as_str())
+    );
+    let msg = chain.fails(&key("roads"), spend(&chain, 401), ErrorCode::OverBudget);
+    assert!(msg.contains("600 of 1000"), "{msg}");
+    chain.fails(&key("parks"), spend(&chain, 1), ErrorCode::Unauthorized);
+    chain.fails(&key("roads"), spend(&chain, 0), ErrorCode::InvalidArgument);
+    chain.fails(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "spend", "year": 2028, "department": "roads", "category": "maintenance",
+                   "amount": 5, "payee": null, "invoice_hash": Hash([3; 32]), "memo": ""}),
+        ),
+        ErrorCode::NotFound,
+    );
+    // An amendment is another resolution, and never below what is spent.
+    let r = chain.ok(
+        &key("admin"),
+        call(
+            &chain,
+            json!({"call": "decide", "kind": "resolution", "department": "roads",
+                   "category": "maintenance", "title": "Amendment 1", "document_hash": Hash([4; 32])}),
+        ),
+    );
+    let amendment = r.events[0].attr("id").unwrap().to_string();
+    let amend = |chain: &TestChain, amount: u64| {
+        call(
+            chain,
+            json!({"call": "appropriate", "year": 2027, "department": "roads",
+                   "category": "maintenance", "amount": amount, "decision": amendment}),
+        )
+    };
+    chain.fails(&key("admin"), amend(&chain, 599), ErrorCode::InvalidState);
+    chain.ok(&key("admin"), amend(&chain, 1_500));
+    chain.ok(&key("roads"), spend(&chain, 401));
+    let line = chain.value(MODULE, &["appropriation", "2027", "roads", "maintenance"]);
+    assert_eq!(line["amount"], 1_500);
+    assert_eq!(line["spent"], 1_001);
+    assert_eq!(line["decisions"].as_array().unwrap().len(), 2);
+    let page = chain.list(MODULE, &["budget", "2027"], 10, None).unwrap();
+    assert_eq!(page.items[0]["remaining"], 499);
+    // A missing line is provably absent.
+    assert!(
+        chain
+            .value(MODULE, &["appropriation", "2027", "parks", "trees"])
+            .is_null()
+    );
+}
+
+#[test]
+fn a_tender_with_sealed_bids_is_awarded_to_the_lowest_valid_bid() {
+    let mut chain = city();
+    with_budget(&mut chain);
+    let now = chain.next_env().timestamp_ms;
+    let (bids_close, reveals_close) = (now + 10 * BLOCK_MS, now + 20 * BLOCK_MS);
+    let open = |chain: &TestChain, category: &str| {
+        call(
+            chain,
+            json!({"call": "tender", "department": "roads", "category": category, "year": 2027,
+                   "title": "Resurfacing Elm Street", "spec_hash": Hash([5; 32]), "max_amount": 900,
+                   "bids_close_ms": bids_close, "reveals_close_ms": reveals_close}),
+        )
+    };
+    chain.fails(
+        &key("parks"),
+        open(&chain, "maintenance"),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(&key("roads"), open(&chain, "lighting"), ErrorCode::NotFound);
+    let r = chain.ok(&key("roads"), open(&chain, "maintenance"));
+    let tender = r.events[0].attr("id").unwrap().to_string();
+    let t: Hash = tender.parse().unwrap();
+    let salt = |who: &str| Hash([who.len() as u8; 32]);
+    let commit = |who: &str, amount: u64| bid_commitment(&t, &addr(who), amount, &salt(who));
+    let bid = |chain: &TestChain, c: Hash| {
+        call(
+            chain,
+            json!({"call": "bid", "tender": tender, "commitment": c}),
+        )
+    };
+    chain.fails(
+        &key("alice"),
+        bid(&chain, commit("alice", 1)),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&key("acme"), bid(&chain, commit("acme", 700)));
+    chain.fails(
+        &key("acme"),
+        bid(&chain, commit("acme", 600)),
+        ErrorCode::AlreadyExists,
+    );
+    chain.ok(&key("bolt"), bid(&chain, commit("bolt", 650)));
+    chain.ok(&key("cork"), bid(&chain, commit("cork", 950)));
+    let reveal = |chain: &TestChain, amount: u64, s: Hash| {
+        call(
+            chain,
+            json!({"call": "reveal", "tender": tender, "amount": amount, "salt": s}),
+        )
+    };
+    // Too early.
+    chain.fails(
+        &key("acme"),
+        reveal(&chain, 700, salt("acme")),
+        ErrorCode::InvalidState,
+    );
+    while chain.next_env().timestamp_ms < bids_close {
+        chain.block(&[]);
+    }
+    chain.fails(
+        &key("acme"),
+        bid(&chain, commit("acme", 1)),
+        ErrorCode::InvalidState,
+    );
+    // Not what was committed.
+    chain.fails(
+        &key("acme"),
+        reveal(&chain, 600, salt("acme")),
+        ErrorCode::InvalidProof,
+    );
+    chain.fails(
+        &key("alice"),
+        reveal(&chain, 1, salt("alice")),
+        ErrorCode::NotFound,
+    );
+    chain.ok(&key("acme"), reveal(&chain, 700, salt("acme")));
+    chain.fails(
+        &key("acme"),
+        reveal(&chain, 700, salt("acme")),
+        ErrorCode::InvalidState,
+    );
+    chain.ok(&key("bolt"), reveal(&chain, 650, salt("bolt")));
+    // Above the ceiling: not a valid bid.
+    chain.fails(
+        &key("cork"),
+        reveal(&chain, 950, salt("cork")),
+        ErrorCode::InvalidArgument,
+    );
+    let award = |chain: &TestChain, who: &str, reason: Option<Hash>| {
+        call(
+            chain,
+            json!({"call": "award", "tender": tender, "winner": addr(who), "reason_hash": reason}),
+        )
+    };
+    chain.fails(
+        &key("roads"),
+        award(&chain, "bolt", None),
+        ErrorCode::InvalidState,
+    );
+    while chain.next_env().timestamp_ms < reveals_close {
+        chain.block(&[]);
+    }
+    chain.fails(
+        &key("cork"),
+        reveal(&chain, 950, salt("cork")),
+        ErrorCode::InvalidState,
+    );
+    chain.fails(
+        &key("parks"),
+        award(&chain, "bolt", None),
+        ErrorCode::Unauthorized,
+    );
+    // Acme is not the lowest: only with a recorded reason; Cork never revealed a valid bid.
+    chain.fails(
+        &key("roads"),
+        award(&chain, "acme", None),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("roads"),
+        award(&chain, "cork", Some(Hash([6; 32]))),
+        ErrorCode::InvalidArgument,
+    );
+    let r = chain.ok(&key("roads"), award(&chain, "bolt", None));
+    let kinds: Vec<&str> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["decision", "spent", "awarded"]);
+    let t = chain.value(MODULE, &["tender", &tender]);
+    assert_eq!(t["status"], "awarded");
+    assert_eq!(t["amount"], 650);
+    let line = chain.value(MODULE, &["appropriation", "2027", "roads", "maintenance"]);
+    assert_eq!(line["spent"], 650);
+    chain.fails(
+        &key("roads"),
+        award(&chain, "bolt", None),
+        ErrorCode::InvalidState,
+    );
+    let decision = t["decision"].as_str().unwrap();
+    assert_eq!(
+        chain.value(MODULE, &["decision", decision])["kind"],
+        "award"
+    );
+}
+
+#[test]
+fn an_award_beyond_the_budget_is_refused_and_a_tender_can_be_cancelled() {
+    let mut chain = city();
+    with_budget(&mut chain);
+    chain.ok(&key("roads"), spend(&chain, 500));
+    let now = chain.next_env().timestamp_ms;
+    let (bids_close, reveals_close) = (now + 5 * BLOCK_MS, now + 10 * BLOCK_MS);
+    let r = chain.ok(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "tender", "department": "roads", "category": "maintenance", "year": 2027,
+                   "title": "A new bridge", "spec_hash": Hash([5; 32]), "max_amount": 900,
+                   "bids_close_ms": bids_close, "reveals_close_ms": reveals_close}),
+        ),
+    );
+    let tender = r.events[0].attr("id").unwrap().to_string();
+    let t: Hash = tender.parse().unwrap();
+    let c = bid_commitment(&t, &addr("acme"), 800, &Hash([9; 32]));
+    chain.ok(
+        &key("acme"),
+        call(
+            &chain,
+            json!({"call": "bid", "tender": tender, "commitment": c}),
+        ),
+    );
+    while chain.next_env().timestamp_ms < bids_close {
+        chain.block(&[]);
+    }
+    chain.ok(
+        &key("acme"),
+        call(
+            &chain,
+            json!({"call": "reveal", "tender": tender, "amount": 800, "salt": Hash([9; 32])}),
+        ),
+    );
+    while chain.next_env().timestamp_ms < reveals_close {
+        chain.block(&[]);
+    }
+    chain.fails(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "award", "tender": tender, "winner": addr("acme"), "reason_hash": null}),
+        ),
+        ErrorCode::OverBudget,
+    );
+    let r = chain.ok(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "cancel", "tender": tender, "reason_hash": Hash([7; 32])}),
+        ),
+    );
+    assert_eq!(r.events.last().unwrap().kind, "cancelled");
+    assert_eq!(
+        chain.value(MODULE, &["tender", &tender])["status"],
+        "cancelled"
+    );
+}
+
+#[test]
+fn dates_are_utc_days() {
+    assert_eq!(utc_date(0), "1970-01-01");
+    assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+    assert_eq!(utc_date(1_700_000_000_000), "2023-11-14");
+    assert_eq!(utc_date(4_102_444_799_999), "2099-12-31");
+}
