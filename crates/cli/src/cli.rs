@@ -89,6 +89,9 @@ pub enum Command {
     /// decrypt, status, export and verify the record; or simulate one off chain.
     #[command(subcommand)]
     Election(crate::election::ElectionCmd),
+    /// The public ledger: departments, decisions, budgets, spending, tenders.
+    #[command(subcommand)]
+    Gov(crate::gov::GovCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]

@@ -136,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Poll(cmd) => crate::poll::poll(&ctx, cmd).await,
         Command::Notice(cmd) => crate::notice::notice(&ctx, cmd).await,
         Command::Election(cmd) => crate::election::run(&ctx, cmd).await,
+        Command::Gov(cmd) => crate::gov::gov(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

@@ -255,7 +255,7 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Write a file only its owner can read.
-fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
