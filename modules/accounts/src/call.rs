@@ -121,3 +121,56 @@ fn role_event(kind: &str, by: Address, account: Address, role: Role) -> Event {
         .with("role", role)
         .with("by", by)
 }
+
+/// The module allowed to change roles by council decision (see [`AccountsOp`]).
+pub const COUNCIL_MODULE: &str = "governance";
+
+/// Operations other modules call through `Ctx::invoke` (borsh; never reorder, only append).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum AccountsOp {
+    /// Grant a role by council decision: only the governance module, executing an approved
+    /// proposal after its timelock, may call it.
+    CouncilGrant { account: Address, role: Role },
+    /// Revoke a role by council decision (same rule).
+    CouncilRevoke { account: Address, role: Role },
+}
+
+/// Run an exported operation (the caller checked by each).
+pub(crate) fn exported(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+    let op: AccountsOp = urbis_runtime::kit::decode_call(op)?;
+    if ctx.caller() != Some(COUNCIL_MODULE) {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "roles change by council decision only through the governance module",
+        ));
+    }
+    match op {
+        AccountsOp::CouncilGrant { account, role } => {
+            let mut record = load_account(ctx, &account)?;
+            if !record.add_role(role) {
+                return Err(UrbisError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("{account} already has the {role} role"),
+                ));
+            }
+            store_account(ctx, &account, &record);
+            ctx.emit(
+                role_event("role_granted", ctx.sender(), account, role).with("by_council", true),
+            );
+        }
+        AccountsOp::CouncilRevoke { account, role } => {
+            let mut record = load_account(ctx, &account)?;
+            if !record.remove_role(role) {
+                return Err(UrbisError::new(
+                    ErrorCode::NotFound,
+                    format!("{account} does not have the {role} role"),
+                ));
+            }
+            store_account(ctx, &account, &record);
+            ctx.emit(
+                role_event("role_revoked", ctx.sender(), account, role).with("by_council", true),
+            );
+        }
+    }
+    Ok(Vec::new())
+}

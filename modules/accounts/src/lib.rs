@@ -77,7 +77,7 @@ use urbis_runtime::{
     Ctx, EventInfo, Gate, Module, ModuleInfo, QueryInfo, StateView, decode_value, view_get,
 };
 
-pub use call::AccountsCall;
+pub use call::{AccountsCall, AccountsOp, COUNCIL_MODULE};
 pub use genesis::{GenesisAccount, GenesisConfig};
 pub use keys::MODULE;
 pub use record::{Account, MAX_LABEL_CHARS, validate_label};
@@ -125,7 +125,7 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "An account set (or cleared) its display label.",
         },
     ],
-    exported: &[],
+    exported: &["council_grant", "council_revoke"],
 };
 
 impl Module for Accounts {
@@ -147,6 +147,10 @@ impl Module for Accounts {
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
         AccountsCall::decode(data)?.execute(ctx)
+    }
+
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        call::exported(ctx, op)
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {

@@ -7,6 +7,7 @@ use urbis_core::{Address, Hash, UrbisError};
 use urbis_runtime::Ctx;
 
 use super::DecisionKind;
+use super::council::CouncilAction;
 
 /// A call to the governance module (borsh in transactions; never reorder, only append).
 #[derive(
@@ -83,6 +84,21 @@ pub enum GovernanceCall {
     },
     /// Cancel a tender with a reason (an officer of its department, after the reveals close).
     Cancel { tender: Hash, reason_hash: Hash },
+    /// Seat the first council (city admin, once).
+    SetCouncil {
+        members: Vec<Address>,
+        threshold: u32,
+        timelock_ms: u64,
+    },
+    /// Propose an action (a council member; counts as its approval).
+    Propose {
+        action: CouncilAction,
+        description_hash: Hash,
+    },
+    /// Approve a proposal (a council member, once).
+    Approve { proposal: Hash },
+    /// Execute an approved proposal after its timelock (a council member).
+    Execute { proposal: Hash },
 }
 
 /// Declared weights: a handful of reads and writes each; an award reads every bid.
@@ -168,5 +184,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, call: GovernanceCall) -> Result<(), UrbisErro
             tender,
             reason_hash,
         } => super::cancel(ctx, tender, reason_hash),
+        GovernanceCall::SetCouncil {
+            members,
+            threshold,
+            timelock_ms,
+        } => super::council::set_council(ctx, members, threshold, timelock_ms),
+        GovernanceCall::Propose {
+            action,
+            description_hash,
+        } => super::council::propose(ctx, action, description_hash),
+        GovernanceCall::Approve { proposal } => super::council::approve(ctx, proposal),
+        GovernanceCall::Execute { proposal } => super::council::execute(ctx, proposal),
     }
 }

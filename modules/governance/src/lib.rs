@@ -182,6 +182,7 @@ pub struct Bid {
 }
 
 mod calls;
+pub mod council;
 pub use calls::GovernanceCall;
 
 pub mod keys {
@@ -308,6 +309,21 @@ pub const INFO: ModuleInfo = ModuleInfo {
             list: false,
             description: "A bid's commitment, and its amount once revealed.",
         },
+        QueryInfo {
+            path: "council",
+            list: false,
+            description: "The council: members, threshold, timelock.",
+        },
+        QueryInfo {
+            path: "proposal/<id>",
+            list: false,
+            description: "A council proposal: action, approvals, when it may run, whether it ran.",
+        },
+        QueryInfo {
+            path: "proposals",
+            list: true,
+            description: "Every council proposal.",
+        },
     ],
     events: &[
         EventInfo {
@@ -370,6 +386,31 @@ pub const INFO: ModuleInfo = ModuleInfo {
             kind: "cancelled",
             attributes: &["id", "decision", "department_id", "date_id"],
             description: "A tender was cancelled.",
+        },
+        EventInfo {
+            kind: "council_seated",
+            attributes: &["threshold"],
+            description: "The first council was seated.",
+        },
+        EventInfo {
+            kind: "proposed",
+            attributes: &["id", "proposer", "date_id"],
+            description: "A council member proposed an action.",
+        },
+        EventInfo {
+            kind: "approval",
+            attributes: &["id", "member", "date_id"],
+            description: "A council member approved a proposal.",
+        },
+        EventInfo {
+            kind: "proposal_approved",
+            attributes: &["id", "executable_ms", "date_id"],
+            description: "A proposal has its approvals: it may run after the timelock.",
+        },
+        EventInfo {
+            kind: "executed",
+            attributes: &["id", "by", "date_id"],
+            description: "A proposal ran.",
         },
     ],
     exported: &[],
@@ -992,6 +1033,9 @@ impl Module for Governance {
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
+        if let Some(key) = council::query_key(path) {
+            return key;
+        }
         let id = |what: &str, t: &str| kit::parse_hash(what, t);
         let year = |t: &str| -> Result<u16, UrbisError> {
             t.parse::<u16>()
@@ -1026,6 +1070,12 @@ impl Module for Governance {
             )?)),
             Some(&"spending") => json(serde_json::to_value(decode_value::<Spending>(&key, bytes)?)),
             Some(&"tender") => json(serde_json::to_value(decode_value::<Tender>(&key, bytes)?)),
+            Some(&"council") => json(serde_json::to_value(decode_value::<council::Council>(
+                &key, bytes,
+            )?)),
+            Some(&"proposal") => json(serde_json::to_value(decode_value::<council::Proposal>(
+                &key, bytes,
+            )?)),
             _ => json(serde_json::to_value(decode_value::<Bid>(&key, bytes)?)),
         }
     }
@@ -1041,6 +1091,7 @@ impl Module for Governance {
             ["budget", y] => Some(keys::appropriations(year(y)?)),
             ["budget", y, d] => Some(keys::appropriations_of(year(y)?, d)),
             ["tenders"] => Some(keys::tenders()),
+            ["proposals"] => Some(council::keys::proposals()),
             _ => None,
         })
     }
@@ -1065,6 +1116,9 @@ impl Module for Governance {
                 v["remaining"] = serde_json::json!(a.amount - a.spent);
                 Ok(v)
             }
+            Some(&"proposals") => json(serde_json::to_value(decode_value::<council::Proposal>(
+                key, value,
+            )?)),
             _ => json(serde_json::to_value(decode_value::<Tender>(key, value)?)),
         }
     }

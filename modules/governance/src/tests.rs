@@ -417,3 +417,89 @@ fn dates_are_utc_days() {
     assert_eq!(utc_date(1_700_000_000_000), "2023-11-14");
     assert_eq!(utc_date(4_102_444_799_999), "2099-12-31");
 }
+
+#[test]
+fn a_council_grants_a_role_after_its_timelock() {
+    let mut chain = city();
+    let members = [addr("roads"), addr("parks"), addr("acme")];
+    let seat = |chain: &TestChain, threshold: u32| {
+        call(
+            chain,
+            json!({"call": "set_council", "members": members, "threshold": threshold, "timelock_ms": 10 * BLOCK_MS}),
+        )
+    };
+    chain.fails(&key("roads"), seat(&chain, 2), ErrorCode::Unauthorized);
+    chain.fails(&key("admin"), seat(&chain, 4), ErrorCode::InvalidArgument);
+    chain.ok(&key("admin"), seat(&chain, 2));
+    chain.fails(&key("admin"), seat(&chain, 2), ErrorCode::InvalidState);
+    let grant = call(
+        &chain,
+        json!({"call": "propose", "action": {"action": "grant_role", "account": addr("alice"), "role": "department"},
+               "description_hash": Hash([8; 32])}),
+    );
+    chain.fails(&key("alice"), grant.clone(), ErrorCode::Unauthorized);
+    let r = chain.ok(&key("roads"), grant);
+    let id = r.events[0].attr("id").unwrap().to_string();
+    let approve = call(&chain, json!({"call": "approve", "proposal": id}));
+    let execute = call(&chain, json!({"call": "execute", "proposal": id}));
+    chain.fails(&key("roads"), approve.clone(), ErrorCode::AlreadyExists);
+    let msg = chain.fails(&key("roads"), execute.clone(), ErrorCode::InvalidState);
+    assert!(msg.contains("1 of the 2"), "{msg}");
+    let r = chain.ok(&key("parks"), approve);
+    assert_eq!(r.events.last().unwrap().kind, "proposal_approved");
+    // Bypassing the timelock is refused; after it, the role is granted.
+    let msg = chain.fails(&key("parks"), execute.clone(), ErrorCode::InvalidState);
+    assert!(msg.contains("timelock"), "{msg}");
+    let alice = addr("alice").to_string();
+    assert!(
+        !chain.value("accounts", &["account", &alice])["roles"]
+            .to_string()
+            .contains("department")
+    );
+    chain.skip_blocks(10);
+    let r = chain.ok(&key("acme"), execute.clone());
+    assert!(r.events.iter().any(|e| e.kind == "role_granted"));
+    assert!(
+        chain.value("accounts", &["account", &alice])["roles"]
+            .to_string()
+            .contains("department")
+    );
+    chain.fails(&key("acme"), execute, ErrorCode::InvalidState);
+    assert_eq!(
+        chain.value(MODULE, &["proposal", &id])["status"],
+        "executed"
+    );
+
+    // The council changes itself: one member, threshold 1, no timelock.
+    let r = chain.ok(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "propose", "action": {"action": "set_council", "members": [addr("roads")], "threshold": 1, "timelock_ms": 0},
+                   "description_hash": Hash([9; 32])}),
+        ),
+    );
+    let id = r.events[0].attr("id").unwrap().to_string();
+    chain.ok(
+        &key("parks"),
+        call(&chain, json!({"call": "approve", "proposal": id})),
+    );
+    chain.skip_blocks(10);
+    chain.ok(
+        &key("parks"),
+        call(&chain, json!({"call": "execute", "proposal": id})),
+    );
+    assert_eq!(
+        chain.value(MODULE, &["council"])["members"],
+        json!([addr("roads")])
+    );
+    chain.fails(
+        &key("parks"),
+        call(
+            &chain,
+            json!({"call": "propose", "action": {"action": "revoke_role", "account": addr("alice"), "role": "department"},
+                   "description_hash": Hash([9; 32])}),
+        ),
+        ErrorCode::Unauthorized,
+    );
+}
