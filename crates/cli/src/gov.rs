@@ -109,6 +109,113 @@ pub enum GovCmd {
     },
     /// One decision.
     Decision { id: Hash },
+    /// The council: seat it, propose, approve, execute after the timelock.
+    #[command(subcommand)]
+    Council(CouncilCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CouncilCmd {
+    /// Seat the first council (city admin, once).
+    Seat {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long = "member", required = true)]
+        members: Vec<String>,
+        #[arg(long)]
+        threshold: u32,
+        #[arg(long)]
+        timelock_secs: u64,
+    },
+    /// Propose to grant (or with --revoke, take away) ROLE from ACCOUNT, with the reasons in
+    /// FILE (a council member; prints the proposal's id).
+    Propose {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_parser = parse_role)]
+        role: urbis_accounts::Role,
+        #[arg(long)]
+        revoke: bool,
+        #[arg(long)]
+        description: PathBuf,
+    },
+    /// Approve a proposal (a council member).
+    Approve {
+        #[command(flatten)]
+        tx: TxOpts,
+        id: Hash,
+    },
+    /// Execute an approved proposal after its timelock (a council member).
+    Execute {
+        #[command(flatten)]
+        tx: TxOpts,
+        id: Hash,
+    },
+    /// The council, or one proposal.
+    Show { id: Option<Hash> },
+}
+
+fn parse_role(s: &str) -> Result<urbis_accounts::Role, String> {
+    s.parse::<urbis_accounts::Role>().map_err(|e| e.to_string())
+}
+
+async fn council(ctx: &Ctx, cmd: CouncilCmd) -> anyhow::Result<()> {
+    use urbis_governance::council::CouncilAction;
+    match cmd {
+        CouncilCmd::Seat {
+            tx,
+            members,
+            threshold,
+            timelock_secs,
+        } => {
+            let members = members
+                .iter()
+                .map(|m| ctx.resolve_address(m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let c = GovernanceCall::SetCouncil {
+                members,
+                threshold,
+                timelock_ms: timelock_secs * 1_000,
+            };
+            send(ctx, &tx, c).await.map(drop)
+        }
+        CouncilCmd::Propose {
+            tx,
+            account,
+            role,
+            revoke,
+            description,
+        } => {
+            let account = ctx.resolve_address(&account)?;
+            let action = if revoke {
+                CouncilAction::RevokeRole { account, role }
+            } else {
+                CouncilAction::GrantRole { account, role }
+            };
+            let c = GovernanceCall::Propose {
+                action,
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::Approve { tx, id } => send(ctx, &tx, GovernanceCall::Approve { proposal: id })
+            .await
+            .map(drop),
+        CouncilCmd::Execute { tx, id } => send(ctx, &tx, GovernanceCall::Execute { proposal: id })
+            .await
+            .map(drop),
+        CouncilCmd::Show { id } => {
+            let path: Vec<String> = match id {
+                Some(id) => vec!["proposal".into(), id.to_string()],
+                None => vec!["council".into()],
+            };
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let v = ctx.client()?.query(MODULE, &path, false).await?.value;
+            print_json(&v)
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +421,7 @@ pub async fn gov(ctx: &Ctx, cmd: GovCmd) -> anyhow::Result<()> {
             date,
             limit,
         } => decisions(ctx, department, category, date, limit).await,
+        GovCmd::Council(cmd) => council(ctx, cmd).await,
         GovCmd::Decision { id } => {
             let v = ctx
                 .client()?

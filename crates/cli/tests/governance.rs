@@ -227,6 +227,48 @@ fn a_budget_is_spent_and_a_tender_awarded_on_the_ledger() {
     let today = by_dept[0]["date"].as_str().unwrap().to_string();
     let by_date = ok(&["gov", "decisions", "--date", &today]);
     assert!(by_date.contains("Budget 2027"), "{by_date}");
+    // The council (roads, acme, bolt; 2 of 3; 2 s timelock) grants Alice a role.
+    ok(&["keys", "new", "alice"]);
+    ok(&[
+        "gov",
+        "council",
+        "seat",
+        "--from",
+        "admin",
+        "--member",
+        "roads",
+        "--member",
+        "acme",
+        "--member",
+        "bolt",
+        "--threshold",
+        "2",
+        "--timelock-secs",
+        "2",
+    ]);
+    let proposal = last(ok(&[
+        "gov",
+        "council",
+        "propose",
+        "--from",
+        "roads",
+        "--account",
+        "alice",
+        "--role",
+        "department",
+        "--description",
+        doc,
+    ]));
+    let r = run(&["gov", "council", "execute", "--from", "roads", &proposal]);
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+    ok(&["gov", "council", "approve", "--from", "acme", &proposal]);
+    let r = run(&["gov", "council", "execute", "--from", "roads", &proposal]);
+    assert!(!r.0 && r.2.contains("timelock"), "{}", r.2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    ok(&["gov", "council", "execute", "--from", "bolt", &proposal]);
+    let account = ok(&["--output", "json", "query", "account", "alice"]);
+    assert!(account.contains("department"), "{account}");
+
     // Every entry is provable.
     let proof = d.join("line.proof.json");
     ok(&[
