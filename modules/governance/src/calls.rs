@@ -99,12 +99,32 @@ pub enum GovernanceCall {
     Approve { proposal: Hash },
     /// Execute an approved proposal after its timelock (a council member).
     Execute { proposal: Hash },
+    /// Define a workflow, or a new version of one (city admin or a department; JSON).
+    DefineWorkflow { definition: String },
+    /// Start an instance of a workflow's latest version (the fee, if any, is held from the
+    /// sender).
+    StartWorkflow {
+        workflow: String,
+        subject_hash: Hash,
+        documents: Vec<Hash>,
+    },
+    /// Take (or approve) a transition of an instance.
+    Act {
+        instance: Hash,
+        transition: String,
+        document_hash: Option<Hash>,
+    },
 }
 
 /// Declared weights: a handful of reads and writes each; an award reads every bid.
 pub fn weight(data: &[u8]) -> u64 {
     match borsh::from_slice::<GovernanceCall>(data) {
         Ok(GovernanceCall::Award { .. }) => 150_000 + super::MAX_BIDS as u64 * 3_000,
+        // A definition is parsed and checked (reachability over at most 32 states).
+        Ok(GovernanceCall::DefineWorkflow { .. }) => 100_000 + 50 * data.len() as u64,
+        // Reading the definition back, the instance, and up to four actions on entering a
+        // state (a fee hold or payout, a permit, a ledger entry, a reward award).
+        Ok(GovernanceCall::StartWorkflow { .. } | GovernanceCall::Act { .. }) => 400_000,
         _ => 100_000,
     }
 }
@@ -195,5 +215,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, call: GovernanceCall) -> Result<(), UrbisErro
         } => super::council::propose(ctx, action, description_hash),
         GovernanceCall::Approve { proposal } => super::council::approve(ctx, proposal),
         GovernanceCall::Execute { proposal } => super::council::execute(ctx, proposal),
+        GovernanceCall::DefineWorkflow { definition } => super::workflow::define(ctx, definition),
+        GovernanceCall::StartWorkflow {
+            workflow,
+            subject_hash,
+            documents,
+        } => super::workflow::start(ctx, workflow, subject_hash, documents),
+        GovernanceCall::Act {
+            instance,
+            transition,
+            document_hash,
+        } => super::workflow::act(ctx, instance, transition, document_hash),
     }
 }

@@ -183,6 +183,7 @@ pub struct Bid {
 
 mod calls;
 pub mod council;
+pub mod workflow;
 pub use calls::GovernanceCall;
 
 pub mod keys {
@@ -324,6 +325,31 @@ pub const INFO: ModuleInfo = ModuleInfo {
             list: true,
             description: "Every council proposal.",
         },
+        QueryInfo {
+            path: "workflow/<name>",
+            list: false,
+            description: "A workflow's latest version number.",
+        },
+        QueryInfo {
+            path: "workflow/<name>/<version>",
+            list: false,
+            description: "A workflow definition version.",
+        },
+        QueryInfo {
+            path: "workflows",
+            list: true,
+            description: "Every workflow with its latest version.",
+        },
+        QueryInfo {
+            path: "instance/<id>",
+            list: false,
+            description: "A process: state, steps, approvals, times.",
+        },
+        QueryInfo {
+            path: "permit/<instance>",
+            list: false,
+            description: "The permit a process issued: holder, type, validity; null if none.",
+        },
     ],
     events: &[
         EventInfo {
@@ -411,6 +437,36 @@ pub const INFO: ModuleInfo = ModuleInfo {
             kind: "executed",
             attributes: &["id", "by", "date_id"],
             description: "A proposal ran.",
+        },
+        EventInfo {
+            kind: "workflow_defined",
+            attributes: &["workflow_id", "version"],
+            description: "A workflow (version) was defined.",
+        },
+        EventInfo {
+            kind: "started",
+            attributes: &["id", "workflow_id", "applicant", "date_id"],
+            description: "A process started.",
+        },
+        EventInfo {
+            kind: "approved_step",
+            attributes: &["id", "transition", "approvals"],
+            description: "An approval of a transition that needs several.",
+        },
+        EventInfo {
+            kind: "step",
+            attributes: &["id", "workflow_id", "transition", "to", "date_id"],
+            description: "A process took a transition.",
+        },
+        EventInfo {
+            kind: "finished",
+            attributes: &["id", "workflow_id", "state", "took_ms", "date_id"],
+            description: "A process reached a final state (its processing time).",
+        },
+        EventInfo {
+            kind: "permit_issued",
+            attributes: &["id", "holder", "permit_type"],
+            description: "A process issued a permit.",
         },
     ],
     exported: &[],
@@ -1028,12 +1084,20 @@ impl Module for Governance {
         calls::weight(data)
     }
 
+    /// A workflow deadline.
+    fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
+        match payload.first() {
+            Some(&workflow::DEADLINE_JOB) => workflow::on_deadline(ctx, payload),
+            _ => Err(err(ErrorCode::Internal, "unknown governance job")),
+        }
+    }
+
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
         calls::dispatch(ctx, kit::decode_call(data)?)
     }
 
     fn query_key(&self, path: &[&str]) -> Result<Vec<u8>, UrbisError> {
-        if let Some(key) = council::query_key(path) {
+        if let Some(key) = council::query_key(path).or_else(|| workflow::query_key(path)) {
             return key;
         }
         let id = |what: &str, t: &str| kit::parse_hash(what, t);
@@ -1076,6 +1140,24 @@ impl Module for Governance {
             Some(&"proposal") => json(serde_json::to_value(decode_value::<council::Proposal>(
                 &key, bytes,
             )?)),
+            Some(&"workflow") if path.len() == 2 => {
+                json(serde_json::to_value(decode_value::<u32>(&key, bytes)?))
+            }
+            Some(&"workflow") => {
+                let s: workflow::Stored = decode_value(&key, bytes)?;
+                let definition: serde_json::Value = serde_json::from_str(&s.json)
+                    .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+                Ok(
+                    serde_json::json!({"name": s.name, "version": s.version, "author": s.author,
+                    "defined_ms": s.defined_ms, "definition": definition}),
+                )
+            }
+            Some(&"instance") => json(serde_json::to_value(decode_value::<workflow::Instance>(
+                &key, bytes,
+            )?)),
+            Some(&"permit") => json(serde_json::to_value(decode_value::<workflow::Permit>(
+                &key, bytes,
+            )?)),
             _ => json(serde_json::to_value(decode_value::<Bid>(&key, bytes)?)),
         }
     }
@@ -1092,6 +1174,7 @@ impl Module for Governance {
             ["budget", y, d] => Some(keys::appropriations_of(year(y)?, d)),
             ["tenders"] => Some(keys::tenders()),
             ["proposals"] => Some(council::keys::proposals()),
+            ["workflows"] => Some(workflow::keys::latests()),
             _ => None,
         })
     }
@@ -1115,6 +1198,14 @@ impl Module for Governance {
                 let mut v = json(serde_json::to_value(&a))?;
                 v["remaining"] = serde_json::json!(a.amount - a.spent);
                 Ok(v)
+            }
+            Some(&"workflows") => {
+                let name = String::from_utf8_lossy(key)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(serde_json::json!({"name": name, "latest": decode_value::<u32>(key, value)?}))
             }
             Some(&"proposals") => json(serde_json::to_value(decode_value::<council::Proposal>(
                 key, value,

@@ -503,3 +503,220 @@ fn a_council_grants_a_role_after_its_timelock() {
         ErrorCode::Unauthorized,
     );
 }
+
+fn permit_definition(treasury: &str, notice_ms: u64) -> String {
+    json!({
+        "name": "building-permit", "initial": "applied",
+        "fee": {"asset": "EURc", "amount": 250},
+        "states": {
+            "applied": {}, "complete": {},
+            "notice": {"deadline": {"after_ms": notice_ms, "transition": "close_notice"}},
+            "review": {},
+            "issued": {"final": true, "on_enter": [
+                {"action": "issue_permit", "permit_type": "building", "valid_days": 730},
+                {"action": "release_fee", "to": treasury},
+                {"action": "record_decision", "department": "roads", "category": "permits", "title": "Building permit issued"}]},
+            "refused": {"final": true, "on_enter": [{"action": "refund_fee"}]}
+        },
+        "transitions": [
+            {"name": "complete", "from": "applied", "to": "complete", "role": "department"},
+            {"name": "incomplete", "from": "applied", "to": "refused", "role": "department"},
+            {"name": "publish", "from": "complete", "to": "notice", "role": "department"},
+            {"name": "object", "from": "notice", "to": "notice", "role": "citizen"},
+            {"name": "close_notice", "from": "notice", "to": "review", "role": "department"},
+            {"name": "approve", "from": "review", "to": "issued", "role": "department", "approvals": 2},
+            {"name": "refuse", "from": "review", "to": "refused", "role": "department", "approvals": 2}
+        ]
+    })
+    .to_string()
+}
+
+fn city_with_money() -> TestChain {
+    let accounts = json!({ "accounts": [
+        { "address": addr("admin"), "roles": ["city_admin"] },
+        { "address": addr("roads"), "roles": ["department"] },
+        { "address": addr("parks"), "roles": ["department"] },
+        { "address": addr("water"), "roles": ["department"] },
+        { "address": addr("alice"), "roles": ["citizen"] },
+        { "address": addr("bob"), "roles": ["citizen"] },
+    ]});
+    let assets = json!({ "assets": [{ "symbol": "EURc", "name": "Euro coin", "decimals": 2,
+        "issuer": addr("admin"), "supply": [[addr("alice"), 1_000]] }]});
+    TestChain::new(
+        vec![
+            urbis_accounts::module(),
+            urbis_assets::module(),
+            urbis_rewards::module(),
+            crate::module(),
+        ],
+        &[
+            (urbis_accounts::MODULE, accounts),
+            (urbis_assets::MODULE, assets),
+        ],
+    )
+}
+
+#[test]
+fn a_building_permit_runs_through_its_workflow() {
+    let mut chain = city_with_money();
+    let treasury = addr("admin").to_string();
+    let define = |chain: &TestChain, d: String| {
+        call(chain, json!({"call": "define_workflow", "definition": d}))
+    };
+    chain.fails(
+        &key("alice"),
+        define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
+        ErrorCode::Unauthorized,
+    );
+    let r = chain.ok(
+        &key("roads"),
+        define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
+    );
+    assert_eq!(r.events[0].attr("version"), Some("1"));
+    let balance = |chain: &TestChain, who: &str| {
+        chain.value("assets", &["balance", "EURc", &addr(who).to_string()])["amount"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let r = chain.ok(
+        &key("alice"),
+        call(
+            &chain,
+            json!({"call": "start_workflow", "workflow": "building-permit", "subject_hash": Hash([1; 32]),
+                   "documents": [Hash([2; 32]), Hash([3; 32])]}),
+        ),
+    );
+    let id = r
+        .events
+        .iter()
+        .find(|e| e.kind == "started")
+        .unwrap()
+        .attr("id")
+        .unwrap()
+        .to_string();
+    assert_eq!(balance(&chain, "alice"), 750, "the fee is held");
+    let act = |chain: &TestChain, t: &str| {
+        call(
+            chain,
+            json!({"call": "act", "instance": id, "transition": t, "document_hash": null}),
+        )
+    };
+    chain.fails(
+        &key("alice"),
+        act(&chain, "complete"),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("roads"),
+        act(&chain, "publish"),
+        ErrorCode::InvalidState,
+    );
+    chain.fails(&key("roads"), act(&chain, "nonsense"), ErrorCode::NotFound);
+    chain.ok(&key("roads"), act(&chain, "complete"));
+    chain.ok(&key("roads"), act(&chain, "publish"));
+    // An objection during the notice, recorded with its document.
+    chain.ok(
+        &key("bob"),
+        call(
+            &chain,
+            json!({"call": "act", "instance": id, "transition": "object", "document_hash": Hash([4; 32])}),
+        ),
+    );
+    // The notice closes by itself after 14 blocks.
+    for _ in 0..15 {
+        chain.block(&[]);
+    }
+    let i = chain.value(MODULE, &["instance", &id]);
+    assert_eq!(i["state"], "review", "{i}");
+    assert_eq!(i["steps"][3]["actor"], serde_json::Value::Null);
+    // Two of the three officials approve.
+    let r = chain.ok(&key("roads"), act(&chain, "approve"));
+    assert_eq!(r.events[0].kind, "approved_step");
+    chain.fails(
+        &key("roads"),
+        act(&chain, "approve"),
+        ErrorCode::AlreadyExists,
+    );
+    let r = chain.ok(&key("parks"), act(&chain, "approve"));
+    assert!(r.events.iter().any(|e| e.kind == "permit_issued"));
+    assert!(r.events.iter().any(|e| e.kind == "finished"));
+    let permit = chain.value(MODULE, &["permit", &id]);
+    assert_eq!(permit["holder"], addr("alice").to_string());
+    assert_eq!(permit["permit_type"], "building");
+    assert_eq!(balance(&chain, "admin"), 250, "the fee went to the city");
+    chain.fails(
+        &key("water"),
+        act(&chain, "refuse"),
+        ErrorCode::InvalidState,
+    );
+}
+
+#[test]
+fn invalid_workflow_definitions_are_refused() {
+    let mut chain = city_with_money();
+    let treasury = addr("admin").to_string();
+    let good: serde_json::Value =
+        serde_json::from_str(&permit_definition(&treasury, 1_000)).unwrap();
+    let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = good.clone();
+        f(&mut d);
+        d.to_string()
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "cannot be reached",
+            mutate(&|d| {
+                d["states"]["limbo"] = json!({"final": true});
+            }),
+        ),
+        (
+            "unknown",
+            mutate(&|d| {
+                d["transitions"][0]["role"] = json!("wizard");
+            }),
+        ),
+        (
+            "unknown state",
+            mutate(&|d| {
+                d["transitions"][0]["to"] = json!("nowhere");
+            }),
+        ),
+        (
+            "takes none",
+            mutate(&|d| {
+                d.as_object_mut().unwrap().remove("fee");
+            }),
+        ),
+        (
+            "leaves the final state",
+            mutate(&|d| {
+                d["transitions"].as_array_mut().unwrap().push(
+                json!({"name": "reopen", "from": "issued", "to": "review", "role": "department"}),
+            );
+            }),
+        ),
+        (
+            "no way out",
+            mutate(&|d| {
+                d["states"]["stuck"] = json!({});
+                d["transitions"].as_array_mut().unwrap().push(
+                json!({"name": "to-stuck", "from": "review", "to": "stuck", "role": "department"}),
+            );
+            }),
+        ),
+        (
+            "deadline",
+            mutate(&|d| {
+                d["states"]["notice"]["deadline"]["transition"] = json!("approve");
+            }),
+        ),
+    ];
+    for (expect, d) in cases {
+        let msg = chain.fails(
+            &key("roads"),
+            call(&chain, json!({"call": "define_workflow", "definition": d})),
+            ErrorCode::InvalidArgument,
+        );
+        assert!(msg.contains(expect), "{expect}: {msg}");
+    }
+}
