@@ -92,6 +92,9 @@ pub enum Command {
     /// The public ledger: departments, decisions, budgets, spending, tenders.
     #[command(subcommand)]
     Gov(crate::gov::GovCmd),
+    /// Administrative processes as data: define, list, start, act, show.
+    #[command(subcommand)]
+    Workflow(crate::workflow::WorkflowCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]

@@ -22,6 +22,7 @@ mod poll;
 mod record;
 mod share;
 mod values;
+mod workflow;
 
 use std::fmt;
 use std::process::ExitCode;

@@ -1,0 +1,196 @@
+//! `urbis workflow …`: administrative processes declared as data (the `governance` module's
+//! workflow interpreter; shipped definitions in `workflows/`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use sha2::{Digest as _, Sha256};
+use urbis_core::{Call, Hash};
+use urbis_governance::{GovernanceCall, MODULE};
+
+use crate::cli::{Output, TxOpts};
+use crate::commands::{Ctx, send_for_receipt};
+use crate::fail;
+use crate::identity::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCmd {
+    /// Define a workflow (or its next version) from a JSON file (city admin or a department);
+    /// `${NAME}` in the file is replaced by each --var NAME=VALUE first.
+    Define {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long = "var")]
+        vars: Vec<String>,
+    },
+    /// Every workflow with its latest version.
+    List,
+    /// Start a process of a workflow (its fee, if any, is held from you); SUBJECT is the
+    /// application, each --document an attachment (only their SHA-256 go on chain). Prints the
+    /// instance's id.
+    Start {
+        #[command(flatten)]
+        tx: TxOpts,
+        workflow: String,
+        #[arg(long)]
+        subject: PathBuf,
+        #[arg(long = "document")]
+        documents: Vec<PathBuf>,
+    },
+    /// Take (or approve) a transition of a process, optionally with a document (e.g. an
+    /// objection's text).
+    Act {
+        #[command(flatten)]
+        tx: TxOpts,
+        instance: Hash,
+        transition: String,
+        #[arg(long)]
+        document: Option<PathBuf>,
+    },
+    /// A process: its state, steps, pending approvals, times, and the permit it issued.
+    Show { instance: Hash },
+    /// A workflow's definition (latest version, or --version N).
+    Definition {
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+}
+
+fn file_hash(path: &Path) -> anyhow::Result<Hash> {
+    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
+    Ok(Hash(Sha256::digest(&bytes).into()))
+}
+
+/// The file's text with each `${NAME}` replaced; an unreplaced placeholder is an error.
+fn fill(path: &Path, vars: &[String]) -> anyhow::Result<String> {
+    let mut text = std::fs::read_to_string(path)
+        .map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
+    for v in vars {
+        let (name, value) = v
+            .split_once('=')
+            .ok_or_else(|| fail("invalid_argument", format!("--var {v:?} is NAME=VALUE")))?;
+        text = text.replace(&format!("${{{name}}}"), value);
+    }
+    if let Some(at) = text.find("${") {
+        let rest: String = text[at..].chars().take(40).collect();
+        return Err(fail(
+            "invalid_argument",
+            format!("the definition still has a placeholder: {rest}… (give it with --var)"),
+        ));
+    }
+    // Compact JSON on chain (and a clear error here for a file that is not JSON).
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        fail(
+            "invalid_argument",
+            format!("{}: not JSON: {e}", path.display()),
+        )
+    })?;
+    Ok(json.to_string())
+}
+
+pub async fn workflow(ctx: &Ctx, cmd: WorkflowCmd) -> anyhow::Result<()> {
+    let send = |tx: TxOpts, c: GovernanceCall| async move {
+        send_for_receipt(ctx, &tx, Call::new(MODULE, &c)).await
+    };
+    match cmd {
+        WorkflowCmd::Define { tx, file, vars } => {
+            let definition = fill(&file, &vars)?;
+            let r = send(tx, GovernanceCall::DefineWorkflow { definition }).await?;
+            if let Some(e) = r
+                .as_ref()
+                .and_then(|r| r.events.iter().find(|e| e.kind == "workflow_defined"))
+            {
+                println!(
+                    "{} v{}",
+                    e.attr("workflow_id").unwrap_or_default(),
+                    e.attr("version").unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        WorkflowCmd::List => {
+            let page = ctx
+                .client()?
+                .query_list(MODULE, &["workflows"], 1_000, None)
+                .await?;
+            match ctx.out {
+                Output::Json => print_json(&serde_json::Value::Array(page.items)),
+                Output::Table => {
+                    for w in &page.items {
+                        println!("{} v{}", w["name"].as_str().unwrap_or(""), w["latest"]);
+                    }
+                    Ok(())
+                }
+            }
+        }
+        WorkflowCmd::Start {
+            tx,
+            workflow,
+            subject,
+            documents,
+        } => {
+            let c = GovernanceCall::StartWorkflow {
+                workflow,
+                subject_hash: file_hash(&subject)?,
+                documents: documents
+                    .iter()
+                    .map(|d| file_hash(d))
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            let r = send(tx, c).await?;
+            if let Some(id) = r
+                .as_ref()
+                .and_then(|r| r.events.iter().find(|e| e.kind == "started"))
+                .and_then(|e| e.attr("id"))
+            {
+                println!("{id}");
+            }
+            Ok(())
+        }
+        WorkflowCmd::Act {
+            tx,
+            instance,
+            transition,
+            document,
+        } => {
+            let c = GovernanceCall::Act {
+                instance,
+                transition,
+                document_hash: document.as_deref().map(file_hash).transpose()?,
+            };
+            send(tx, c).await.map(drop)
+        }
+        WorkflowCmd::Show { instance } => {
+            let client = ctx.client()?;
+            let id = instance.to_string();
+            let i = client.query(MODULE, &["instance", &id], false).await?.value;
+            let permit = client.query(MODULE, &["permit", &id], false).await;
+            let permit = match permit {
+                Ok(p) => p.value,
+                Err(e) if e.is(urbis_core::ErrorCode::NotFound) => serde_json::Value::Null,
+                Err(e) => return Err(e.into()),
+            };
+            print_json(&serde_json::json!({"instance": i, "permit": permit}))
+        }
+        WorkflowCmd::Definition { name, version } => {
+            let client = ctx.client()?;
+            let version = match version {
+                Some(v) => v,
+                None => client
+                    .query(MODULE, &["workflow", &name], false)
+                    .await?
+                    .value
+                    .as_u64()
+                    .unwrap_or(0) as u32,
+            };
+            let v = client
+                .query(MODULE, &["workflow", &name, &version.to_string()], false)
+                .await?
+                .value;
+            print_json(&v)
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! A building permit through the shipped workflow definition and the `urbis` binary: a
+//! resident applies with documents and a fee held from her balance, the department checks
+//! completeness and publishes the notice, a neighbour objects, the notice closes by itself,
+//! two officials approve, the permit is issued to her (provable) and the fee reaches the
+//! city's treasury; and a business licence renewed tacitly when nobody answers in time.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Cli, TestNode};
+
+#[test]
+fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cli = Cli {
+        node: &node,
+        dir: d,
+    };
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
+    let last = |out: String| out.lines().last().unwrap().trim().to_string();
+    cli.accounts(&[
+        ("planning", "department"),
+        ("official2", "department"),
+        ("treasury", "department"),
+        ("alice", "citizen"),
+        ("bob", "citizen"),
+        ("bakery", "merchant"),
+    ]);
+    let shipped = |f: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../workflows")
+            .join(f)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    ok(&[
+        "tx",
+        "assets",
+        "create",
+        "--from",
+        "admin",
+        "--symbol",
+        "EURc",
+        "--name",
+        "Euro cents",
+    ]);
+    for who in ["alice", "bakery"] {
+        ok(&[
+            "tx", "assets", "issue", "--from", "admin", "--symbol", "EURc", "--to", who,
+            "--amount", "1000",
+        ]);
+    }
+    let address = |name: &str| -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&["keys", "show", name, "--output", "json"])).unwrap();
+        v["address"].as_str().unwrap().to_string()
+    };
+    let treasury = address("treasury");
+    let permit_file = shipped("building-permit.json");
+    // A placeholder left unfilled is refused before anything is sent.
+    let r = run(&[
+        "workflow",
+        "define",
+        "--from",
+        "planning",
+        "--file",
+        &permit_file,
+    ]);
+    assert!(!r.0 && r.2.contains("placeholder"), "{}", r.2);
+    let defined = ok(&[
+        "workflow",
+        "define",
+        "--from",
+        "planning",
+        "--file",
+        &permit_file,
+        "--var",
+        "FEE_ASSET=EURc",
+        "--var",
+        "FEE=250",
+        "--var",
+        "NOTICE_MS=3000",
+        "--var",
+        &format!("TREASURY={treasury}"),
+        "--var",
+        "DEPARTMENT=planning",
+    ]);
+    assert!(defined.contains("building-permit v1"), "{defined}");
+    let listed = ok(&["workflow", "list"]);
+    assert!(listed.contains("building-permit v1"), "{listed}");
+
+    let application = d.join("application.pdf");
+    std::fs::write(
+        &application,
+        "Extension of 12 Elm Street, plans attached.\n",
+    )
+    .unwrap();
+    let plans = d.join("plans.pdf");
+    std::fs::write(&plans, "plans").unwrap();
+    let id = last(ok(&[
+        "workflow",
+        "start",
+        "--from",
+        "alice",
+        "building-permit",
+        "--subject",
+        application.to_str().unwrap(),
+        "--document",
+        plans.to_str().unwrap(),
+    ]));
+    let balance = |who: &str| -> u64 {
+        let out = ok(&[
+            "--output", "json", "query", "raw", "assets", "balance", "EURc", who,
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["value"]["amount"]
+            .as_u64()
+            .or_else(|| v["amount"].as_u64())
+            .unwrap_or(0)
+    };
+    let alice_addr = address("alice");
+    assert_eq!(balance(&alice_addr), 750, "the fee is held");
+    let act = |who: &str, t: &str| run(&["workflow", "act", "--from", who, &id, t]);
+    let r = act("alice", "complete");
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    let r = act("planning", "approve");
+    assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
+    assert!(act("planning", "complete").0);
+    assert!(act("planning", "publish").0);
+    let objection = d.join("objection.txt");
+    std::fs::write(&objection, "It blocks my light.\n").unwrap();
+    ok(&[
+        "workflow",
+        "act",
+        "--from",
+        "bob",
+        &id,
+        "object",
+        "--document",
+        objection.to_str().unwrap(),
+    ]);
+    // The notice closes by itself.
+    let state = || -> String {
+        let v: serde_json::Value = serde_json::from_str(&ok(&["workflow", "show", &id])).unwrap();
+        v["instance"]["state"].as_str().unwrap().to_string()
+    };
+    common::wait_until(
+        "the notice closes",
+        std::time::Duration::from_secs(30),
+        || state() == "review",
+    );
+    assert!(act("planning", "approve").0);
+    assert_eq!(state(), "review", "one approval of two");
+    assert!(act("official2", "approve").0);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["workflow", "show", &id])).unwrap();
+    assert_eq!(shown["instance"]["state"], "issued");
+    assert_eq!(shown["permit"]["permit_type"], "building");
+    assert_eq!(shown["permit"]["holder"], alice_addr);
+    let steps: Vec<&str> = shown["instance"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["transition"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["complete", "publish", "object", "close_notice", "approve"]
+    );
+    assert_eq!(balance(&treasury), 250, "the fee reached the treasury");
+    let proof = d.join("permit.proof.json");
+    ok(&[
+        "query",
+        "raw",
+        "governance",
+        "permit",
+        &id,
+        "--prove",
+        "--out",
+        proof.to_str().unwrap(),
+    ]);
+    ok(&[
+        "verify",
+        proof.to_str().unwrap(),
+        "--genesis",
+        node.genesis_path.to_str().unwrap(),
+    ]);
+
+    // A business licence: nobody answers within the window, so it is renewed tacitly.
+    ok(&[
+        "workflow",
+        "define",
+        "--from",
+        "planning",
+        "--file",
+        &shipped("business-licence-renewal.json"),
+        "--var",
+        "FEE_ASSET=EURc",
+        "--var",
+        "FEE=100",
+        "--var",
+        "ANSWER_MS=2000",
+        "--var",
+        &format!("TREASURY={treasury}"),
+    ]);
+    let r = run(&[
+        "workflow",
+        "start",
+        "--from",
+        "alice",
+        "business-licence-renewal",
+        "--subject",
+        application.to_str().unwrap(),
+    ]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    let licence = last(ok(&[
+        "workflow",
+        "start",
+        "--from",
+        "bakery",
+        "business-licence-renewal",
+        "--subject",
+        application.to_str().unwrap(),
+    ]));
+    common::wait_until(
+        "the tacit renewal",
+        std::time::Duration::from_secs(30),
+        || {
+            let v: serde_json::Value =
+                serde_json::from_str(&ok(&["workflow", "show", &licence])).unwrap();
+            v["permit"]["permit_type"] == "business-licence"
+        },
+    );
+    assert_eq!(balance(&treasury), 350);
+}
