@@ -510,7 +510,9 @@ fn permit_definition(treasury: &str, notice_ms: u64) -> String {
         "fee": {"asset": "EURc", "amount": 250},
         "states": {
             "applied": {}, "complete": {},
-            "notice": {"deadline": {"after_ms": notice_ms, "transition": "close_notice"}},
+            "notice": {"deadline": {"after_ms": notice_ms, "transition": "close_notice"},
+                       "on_enter": [{"action": "publish_notice", "title": "Public notice", "category": "permits",
+                                     "expires_after_ms": notice_ms}]},
             "review": {},
             "issued": {"final": true, "on_enter": [
                 {"action": "issue_permit", "permit_type": "building", "valid_days": 730},
@@ -547,6 +549,7 @@ fn city_with_money() -> TestChain {
             urbis_accounts::module(),
             urbis_assets::module(),
             urbis_rewards::module(),
+            urbis_notices::module(),
             crate::module(),
         ],
         &[
@@ -613,7 +616,13 @@ fn a_building_permit_runs_through_its_workflow() {
     );
     chain.fails(&key("roads"), act(&chain, "nonsense"), ErrorCode::NotFound);
     chain.ok(&key("roads"), act(&chain, "complete"));
-    chain.ok(&key("roads"), act(&chain, "publish"));
+    let r = chain.ok(&key("roads"), act(&chain, "publish"));
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.module == "notices" && e.kind == "posted"),
+        "the notice is published"
+    );
     // An objection during the notice, recorded with its document.
     chain.ok(
         &key("bob"),

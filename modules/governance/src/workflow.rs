@@ -19,7 +19,9 @@
 //! - `record_decision {department, category, title}`: an order on the ledger, its document
 //!   hash the instance's subject;
 //! - `award_reward {program, amount}`: reward tokens to the applicant from a rewards program
-//!   this module may award from.
+//!   this module may award from;
+//! - `publish_notice {title, category, district?, expires_after_ms}`: a public notice about the
+//!   instance's subject (its hash is the notice's body hash), through the notices module.
 //!
 //! ```json
 //! {"name": "building-permit", "initial": "applied",
@@ -105,6 +107,15 @@ pub enum Action {
     AwardReward {
         program: u64,
         amount: u64,
+    },
+    /// A public notice (notices module) about the instance's subject, expiring after
+    /// `expires_after_ms`.
+    PublishNotice {
+        title: String,
+        category: String,
+        #[serde(default)]
+        district: Option<String>,
+        expires_after_ms: u64,
     },
 }
 
@@ -310,6 +321,22 @@ impl Definition {
             }
             Action::AwardReward { amount, .. } if *amount == 0 => {
                 Err(bad("a reward is a positive amount"))
+            }
+            Action::PublishNotice {
+                title,
+                category,
+                district,
+                expires_after_ms,
+            } => {
+                super::check_text("notice title", title, false)?;
+                check_code("category", category)?;
+                if let Some(d) = district {
+                    check_code("district", d)?;
+                }
+                if *expires_after_ms == 0 || *expires_after_ms > MAX_DEADLINE_MS {
+                    return Err(bad("a notice expires 1 ms to a year after it is published"));
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -723,6 +750,24 @@ fn run_action(
                 title.clone(),
                 i.subject_hash,
             );
+        }
+        Action::PublishNotice {
+            title,
+            category,
+            district,
+            expires_after_ms,
+        } => {
+            let expires = ctx.timestamp_ms().saturating_add(*expires_after_ms);
+            ctx.invoke::<()>(
+                urbis_notices::MODULE,
+                &urbis_notices::NoticesOp::Publish {
+                    title: title.clone(),
+                    body_hash: i.subject_hash,
+                    expires_ms: Some(expires),
+                    category: category.clone(),
+                    district: district.clone(),
+                },
+            )?;
         }
         Action::AwardReward { program, amount } => {
             urbis_rewards::award_from_program(

@@ -175,7 +175,7 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "A notice came down at its expiry.",
         },
     ],
-    exported: &[],
+    exported: &["publish"],
 };
 
 /// The notices module.
@@ -207,6 +207,63 @@ fn post(
             "posting a notice requires the department or city_admin role",
         ));
     }
+    write_notice(ctx, title, body_hash, expires_ms, meta)
+}
+
+/// The module whose workflows may publish notices (through [`NoticesOp::Publish`]).
+pub const PUBLISHER_MODULE: &str = "governance";
+
+/// Operations other modules call through `Ctx::invoke` (borsh; never reorder, only append).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum NoticesOp {
+    /// Publish a notice on behalf of a workflow step (only the governance module).
+    Publish {
+        title: String,
+        body_hash: Hash,
+        expires_ms: Option<u64>,
+        category: String,
+        district: Option<String>,
+    },
+}
+
+fn exported_op(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+    let op: NoticesOp = kit::decode_call(op)?;
+    if ctx.caller() != Some(PUBLISHER_MODULE) {
+        return Err(UrbisError::new(
+            ErrorCode::Unauthorized,
+            "only the governance module's workflows publish notices this way",
+        ));
+    }
+    match op {
+        NoticesOp::Publish {
+            title,
+            body_hash,
+            expires_ms,
+            category,
+            district,
+        } => write_notice(
+            ctx,
+            title,
+            body_hash,
+            expires_ms,
+            Some(NoticeMeta {
+                category,
+                district,
+                ack_required: false,
+                acknowledgements: 0,
+            }),
+        )?,
+    }
+    Ok(Vec::new())
+}
+
+fn write_notice(
+    ctx: &mut Ctx<'_>,
+    title: String,
+    body_hash: Hash,
+    expires_ms: Option<u64>,
+    meta: Option<NoticeMeta>,
+) -> Result<(), UrbisError> {
     let chars = title.chars().count();
     if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
         return Err(invalid(format!(
@@ -329,6 +386,10 @@ impl Module for Notices {
     /// up to 4 bytes each), schedules its expiry and emits one event: well under 60,000.
     fn weight(&self, _data: &[u8]) -> u64 {
         60_000
+    }
+
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        exported_op(ctx, op)
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
