@@ -1,5 +1,7 @@
 //! `Runtime::execute_block` of 10,000 transactions (accounts + rewards modules) on an in-memory
-//! state: all awards, and the `urbis bench` mix (60% awards, 30% transfers, 10% redemptions).
+//! state: all awards, the `urbis bench` mix (60% awards, 30% transfers, 10% redemptions), and
+//! 10,000 workflow transitions (governance module: one step each of 10,000 running
+//! processes, taken by department officials).
 
 use std::time::Duration;
 
@@ -134,6 +136,85 @@ fn prepared() -> (Runtime, MemState, Accounts, workload::Targets, Vec<u64>) {
     (rt, state, acc, program, nonces)
 }
 
+/// A three-state workflow defined, 10,000 processes started by the citizens (set-up, applied
+/// to `state`); returns one `act` per process (its first step), by the departments, with
+/// `nonces` the departments' next nonces.
+fn workflow_steps(rt: &Runtime, state: &MemState, acc: &Accounts, nonces: &[u64]) -> Vec<SignedTx> {
+    use urbis_governance::{GovernanceCall, MODULE};
+    let definition = serde_json::json!({
+        "name": "bench-flow", "initial": "received",
+        "states": {"received": {}, "checked": {}, "done": {"final": true}},
+        "transitions": [
+            {"name": "check", "from": "received", "to": "checked", "role": "department"},
+            {"name": "close", "from": "checked", "to": "done", "role": "department"}
+        ]
+    })
+    .to_string();
+    let d = acc.departments.len();
+    let mut next = nonces.to_vec();
+    let define = SignedTx::new(
+        &chain(),
+        &acc.departments[0],
+        next[0],
+        Call::new(MODULE, &GovernanceCall::DefineWorkflow { definition }),
+    );
+    next[0] += 1;
+    run_block(rt, state, 3, &[define]);
+    let starts: Vec<SignedTx> = (0..TXS)
+        .map(|i| {
+            let c = i % acc.citizens.len();
+            SignedTx::new(
+                &chain(),
+                &acc.citizens[c],
+                (i / acc.citizens.len()) as u64,
+                Call::new(
+                    MODULE,
+                    &GovernanceCall::StartWorkflow {
+                        workflow: "bench-flow".into(),
+                        subject_hash: urbis_core::Hash([(i % 251) as u8; 32]),
+                        documents: Vec::new(),
+                    },
+                ),
+            )
+        })
+        .collect();
+    let out = rt.execute_block(state, &env(4), &starts).expect("executes");
+    let ids: Vec<urbis_core::Hash> = out
+        .receipts
+        .iter()
+        .map(|r| {
+            r.events
+                .iter()
+                .find(|e| e.kind == "started")
+                .and_then(|e| e.attr("id"))
+                .and_then(|id| id.parse().ok())
+                .expect("a started process")
+        })
+        .collect();
+    state.apply(&out.writes);
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, instance)| {
+            let k = i % d;
+            let tx = SignedTx::new(
+                &chain(),
+                &acc.departments[k],
+                next[k],
+                Call::new(
+                    MODULE,
+                    &GovernanceCall::Act {
+                        instance,
+                        transition: "check".into(),
+                        document_hash: None,
+                    },
+                ),
+            );
+            next[k] += 1;
+            tx
+        })
+        .collect()
+}
+
 fn signed(acc: &Accounts, planned: Vec<workload::Planned>) -> Vec<SignedTx> {
     planned
         .into_iter()
@@ -163,6 +244,11 @@ fn block_exec(c: &mut Criterion) {
         assert_eq!(failed, 0, "{name}: {failed} transactions failed");
     }
 
+    let steps = workflow_steps(&rt, &state, &acc, &nonces);
+    let out = rt.execute_block(&state, &env(5), &steps).expect("executes");
+    let failed = out.receipts.iter().filter(|r| !r.success).count();
+    assert_eq!(failed, 0, "workflow steps: {failed} transactions failed");
+
     let mut g = c.benchmark_group("block_exec");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -176,6 +262,9 @@ fn block_exec(c: &mut Criterion) {
     });
     g.bench_function("mix_10k", |b| {
         b.iter(|| rt.execute_block(&state, &env(3), &mix).expect("executes"))
+    });
+    g.bench_function("workflow_steps_10k", |b| {
+        b.iter(|| rt.execute_block(&state, &env(5), &steps).expect("executes"))
     });
     g.finish();
 }
