@@ -15,6 +15,7 @@ pub mod ceiling;
 pub mod cluster;
 pub mod election;
 pub mod load;
+pub mod permits;
 pub mod records;
 pub mod report;
 pub mod resolve;

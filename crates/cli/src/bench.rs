@@ -57,6 +57,7 @@ pub fn run(
     let (scenario, default_rate) = match args.scenario {
         ScenarioArg::DidResolve => return did_resolve(&args, json),
         ScenarioArg::Election => return election(&args, json),
+        ScenarioArg::Permits => return permits(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -120,6 +121,25 @@ fn records(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         println!("{}", value.map_err(|e| fail("internal", e.to_string()))?);
     } else {
         print!("{table}");
+    }
+    Ok(())
+}
+
+/// `--scenario permits`.
+fn permits(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let n = args
+        .permits
+        .unwrap_or(if args.quick { 1_000 } else { 10_000 });
+    let r = urbis_bench::permits::run(exe, args.block_time_ms, n)
+        .map_err(|e| fail("bench", format!("{e:#}")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_value(&r).map_err(|e| fail("internal", e.to_string()))?
+        );
+    } else {
+        print!("{}", r.table());
     }
     Ok(())
 }

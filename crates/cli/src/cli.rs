@@ -213,6 +213,9 @@ pub struct BenchArgs {
     /// election: yes/no ballots cast [default: 100000, 10000 with --quick].
     #[arg(long)]
     pub ballots: Option<usize>,
+    /// permits: building-permit applications [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    pub permits: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -227,6 +230,8 @@ pub enum ScenarioArg {
     BlobReplication,
     /// An election end to end on a dev node, each stage timed (`--ballots`).
     Election,
+    /// Building permits through the shipped workflow on a dev node (`--permits`).
+    Permits,
 }
 
 #[derive(Debug, Args)]
