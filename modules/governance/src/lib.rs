@@ -346,6 +346,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "A process: state, steps, approvals, times.",
         },
         QueryInfo {
+            path: "processing/<workflow>",
+            list: false,
+            description: "Processing times of a workflow's finished processes: count, average, maximum, outcomes.",
+        },
+        QueryInfo {
             path: "permit/<instance>",
             list: false,
             description: "The permit a process issued: holder, type, validity; null if none.",
@@ -1158,6 +1163,13 @@ impl Module for Governance {
             Some(&"permit") => json(serde_json::to_value(decode_value::<workflow::Permit>(
                 &key, bytes,
             )?)),
+            Some(&"processing") => {
+                let st: workflow::Stats = decode_value(&key, bytes)?;
+                let mut v = json(serde_json::to_value(&st))?;
+                v["average_ms"] =
+                    serde_json::json!(st.total_ms.checked_div(st.finished).unwrap_or(0));
+                Ok(v)
+            }
             _ => json(serde_json::to_value(decode_value::<Bid>(&key, bytes)?)),
         }
     }

@@ -653,6 +653,13 @@ fn a_building_permit_runs_through_its_workflow() {
     assert_eq!(permit["holder"], addr("alice").to_string());
     assert_eq!(permit["permit_type"], "building");
     assert_eq!(balance(&chain, "admin"), 250, "the fee went to the city");
+    let times = chain.value(MODULE, &["processing", "building-permit"]);
+    assert_eq!(times["finished"], 1);
+    assert_eq!(times["by_state"]["issued"], 1);
+    assert!(
+        times["average_ms"].as_u64().unwrap() >= 14 * BLOCK_MS,
+        "{times}"
+    );
     chain.fails(
         &key("water"),
         act(&chain, "refuse"),

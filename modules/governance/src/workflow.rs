@@ -406,6 +406,16 @@ pub struct Instance {
     pub steps: Vec<Step>,
 }
 
+/// Processing times of a workflow's finished processes (all versions), for transparency.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Stats {
+    pub finished: u64,
+    pub total_ms: u64,
+    pub max_ms: u64,
+    /// Finished per final state.
+    pub by_state: BTreeMap<String, u64>,
+}
+
 /// A permit a workflow issued (a credential on chain: provable, with its validity).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Permit {
@@ -440,6 +450,9 @@ pub mod keys {
     }
     pub fn permit(id: &Hash) -> Vec<u8> {
         kit::key(MODULE, &[&"permit", id])
+    }
+    pub fn stats(name: &str) -> Vec<u8> {
+        kit::key(MODULE, &[&"workflow-stats", &name])
     }
 }
 
@@ -685,6 +698,14 @@ fn enter(
     }
     if s.r#final {
         i.finished_ms = Some(now);
+        let took = now - i.started_ms;
+        let key = keys::stats(&i.workflow);
+        let mut st: Stats = ctx.get(&key)?.unwrap_or_default();
+        st.finished += 1;
+        st.total_ms = st.total_ms.saturating_add(took);
+        st.max_ms = st.max_ms.max(took);
+        *st.by_state.entry(state.to_string()).or_insert(0) += 1;
+        ctx.put(key, &st);
         ctx.emit(
             Event::new(MODULE, "finished")
                 .with("id", i.id)
@@ -823,6 +844,7 @@ pub(crate) fn query_key(path: &[&str]) -> Option<Result<Vec<u8>, UrbisError>> {
         ),
         ["instance", id] => Some(kit::parse_hash("an instance id", id).map(|h| keys::instance(&h))),
         ["permit", id] => Some(kit::parse_hash("an instance id", id).map(|h| keys::permit(&h))),
+        ["processing", name] => Some(Ok(keys::stats(name))),
         _ => None,
     }
 }
