@@ -1,6 +1,7 @@
 //! The council: `k` of its `n` members approve a proposal, which anyone of them executes once
 //! its timelock has passed. Proposals grant and revoke roles (through the accounts module's
-//! council operations) and change the council itself. The city admin seats the first council
+//! council operations), accredit credential issuers (the identity module's), and change the
+//! council itself. The city admin seats the first council
 //! (`set_council`, once); after that only the council changes it.
 //!
 //! | key | value (borsh) |
@@ -56,6 +57,13 @@ pub enum CouncilAction {
         members: Vec<Address>,
         threshold: u32,
         timelock_ms: u64,
+    },
+    /// Accredit a credential issuer (a DID) for a credential type, for a period.
+    AccreditIssuer {
+        issuer: String,
+        vct: String,
+        from_ms: u64,
+        until_ms: u64,
     },
 }
 
@@ -291,6 +299,22 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
             ctx.invoke::<()>(
                 urbis_accounts::MODULE,
                 &AccountsOp::CouncilRevoke { account, role },
+            )?;
+        }
+        CouncilAction::AccreditIssuer {
+            issuer,
+            vct,
+            from_ms,
+            until_ms,
+        } => {
+            ctx.invoke::<()>(
+                urbis_identity::MODULE,
+                &urbis_identity::IdentityOp::CouncilAccredit {
+                    issuer,
+                    vct,
+                    from_ms,
+                    until_ms,
+                },
             )?;
         }
         CouncilAction::SetCouncil {

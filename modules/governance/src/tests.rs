@@ -18,7 +18,11 @@ fn city() -> TestChain {
         { "address": addr("alice"), "roles": ["citizen"] },
     ]});
     TestChain::new(
-        vec![urbis_accounts::module(), crate::module()],
+        vec![
+            urbis_accounts::module(),
+            urbis_identity::module(),
+            crate::module(),
+        ],
         &[(urbis_accounts::MODULE, accounts)],
     )
 }
@@ -468,6 +472,34 @@ fn a_council_grants_a_role_after_its_timelock() {
     assert_eq!(
         chain.value(MODULE, &["proposal", &id])["status"],
         "executed"
+    );
+
+    // Accrediting an issuer goes through the identity module: an unknown DID fails the
+    // execution, which writes nothing (the proposal stays executable).
+    let r = chain.ok(
+        &key("roads"),
+        call(
+            &chain,
+            json!({"call": "propose", "action": {"action": "accredit_issuer",
+                   "issuer": format!("did:urbis:{}", "0".repeat(40)), "vct": "urn:urbis:resident",
+                   "from_ms": 0, "until_ms": 4_000_000_000_000u64},
+                   "description_hash": Hash([8; 32])}),
+        ),
+    );
+    let acc = r.events[0].attr("id").unwrap().to_string();
+    chain.ok(
+        &key("parks"),
+        call(&chain, json!({"call": "approve", "proposal": acc})),
+    );
+    chain.skip_blocks(10);
+    chain.fails(
+        &key("parks"),
+        call(&chain, json!({"call": "execute", "proposal": acc})),
+        ErrorCode::NotFound,
+    );
+    assert_eq!(
+        chain.value(MODULE, &["proposal", &acc])["status"],
+        "approved"
     );
 
     // The council changes itself: one member, threshold 1, no timelock.

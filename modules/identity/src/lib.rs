@@ -362,7 +362,7 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "A credential's status changed.",
         },
     ],
-    exported: &[],
+    exported: &["council_accredit"],
 };
 
 /// The identity module.
@@ -548,6 +548,40 @@ fn require_admin(ctx: &Ctx<'_>) -> Result<(), UrbisError> {
     }
 }
 
+/// The module whose council may accredit issuers (through [`IdentityOp::CouncilAccredit`]).
+pub const COUNCIL_MODULE: &str = "governance";
+
+/// Operations other modules call through `Ctx::invoke` (borsh; never reorder, only append).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum IdentityOp {
+    /// Accredit an issuer by council decision (only the governance module, executing an
+    /// approved proposal).
+    CouncilAccredit {
+        issuer: String,
+        vct: String,
+        from_ms: u64,
+        until_ms: u64,
+    },
+}
+
+fn exported_op(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+    let op: IdentityOp = kit::decode_call(op)?;
+    if ctx.caller() != Some(COUNCIL_MODULE) {
+        return Err(unauthorized(
+            "issuers are accredited by council decision only through the governance module",
+        ));
+    }
+    match op {
+        IdentityOp::CouncilAccredit {
+            issuer,
+            vct,
+            from_ms,
+            until_ms,
+        } => write_accreditation(ctx, issuer, vct, from_ms, until_ms)?,
+    }
+    Ok(Vec::new())
+}
+
 fn accredit(
     ctx: &mut Ctx<'_>,
     issuer: String,
@@ -556,6 +590,16 @@ fn accredit(
     until_ms: u64,
 ) -> Result<(), UrbisError> {
     require_admin(ctx)?;
+    write_accreditation(ctx, issuer, vct, from_ms, until_ms)
+}
+
+fn write_accreditation(
+    ctx: &mut Ctx<'_>,
+    issuer: String,
+    vct: String,
+    from_ms: u64,
+    until_ms: u64,
+) -> Result<(), UrbisError> {
     check_vct(&vct)?;
     parse_did(&issuer)?;
     if until_ms <= from_ms {
@@ -952,6 +996,10 @@ impl Module for Identity {
                 | IdentityCall::Recover { .. }
                 | IdentityCall::Veto { .. })
         )
+    }
+
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        exported_op(ctx, op)
     }
 
     fn execute(&self, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<(), UrbisError> {
