@@ -18,6 +18,12 @@
 //!   a recorded reason, which records an award decision and spends the amount against the
 //!   appropriation; or cancels it with a reason.
 //!
+//! - **The council** ([`council`]): `k` of `n` members approve proposals that run after a
+//!   timelock (roles, issuer accreditation, the council itself).
+//! - **Workflows** ([`workflow`]): administrative processes declared as data and run by a
+//!   bounded interpreter (the building permit and business licence renewal ship in
+//!   `workflows/`), with processing times per workflow.
+//!
 //! Every event carries `department_id`, `category_id` and `date_id` (the block's UTC date,
 //! `YYYY-MM-DD`), which the event index searches (`object=`). Every entry is a state key, so
 //! provable.
