@@ -51,11 +51,11 @@ pub enum WorkflowCmd {
     },
     /// A process: its state, steps, pending approvals, times, and the permit it issued.
     Show { instance: Hash },
-    /// A workflow's definition (latest version, or --version N).
+    /// A workflow's definition: its latest version, or VERSION.
     Definition {
         name: String,
-        #[arg(long)]
-        version: Option<u32>,
+        #[arg(value_name = "VERSION")]
+        revision: Option<u32>,
     },
 }
 
@@ -175,7 +175,10 @@ pub async fn workflow(ctx: &Ctx, cmd: WorkflowCmd) -> anyhow::Result<()> {
             };
             print_json(&serde_json::json!({"instance": i, "permit": permit}))
         }
-        WorkflowCmd::Definition { name, version } => {
+        WorkflowCmd::Definition {
+            name,
+            revision: version,
+        } => {
             let client = ctx.client()?;
             let version = match version {
                 Some(v) => v,

@@ -385,3 +385,14 @@ mod tests {
         assert_eq!(key("m", &[]), b"m".to_vec());
     }
 }
+
+/// The module whose council sets other modules' parameters (see [`ParameterOp`]).
+pub const PARAMETER_SETTER: &str = "governance";
+
+/// The exported operation by which the council sets a module parameter (borsh). A module with
+/// parameters answers it in `Module::exported`, after checking that the caller is
+/// [`PARAMETER_SETTER`]; an unknown name is `invalid_argument`.
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub enum ParameterOp {
+    Set { name: String, value: u64 },
+}

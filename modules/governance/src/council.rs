@@ -1,6 +1,7 @@
 //! The council: `k` of its `n` members approve a proposal, which anyone of them executes once
 //! its timelock has passed. Proposals grant and revoke roles (through the accounts module's
-//! council operations), accredit credential issuers (the identity module's), and change the
+//! council operations), accredit credential issuers (the identity module's), set module
+//! parameters (`kit::ParameterOp`, e.g. the land register's objection window), and change the
 //! council itself. The city admin seats the first council
 //! (`set_council`, once); after that only the council changes it.
 //!
@@ -57,6 +58,13 @@ pub enum CouncilAction {
         members: Vec<Address>,
         threshold: u32,
         timelock_ms: u64,
+    },
+    /// Set a module parameter (modules that have parameters accept it from the council, e.g.
+    /// `land` / `objection_window_ms`).
+    SetParameter {
+        module: String,
+        name: String,
+        value: u64,
     },
     /// Accredit a credential issuer (a DID) for a credential type, for a period.
     AccreditIssuer {
@@ -300,6 +308,15 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
                 urbis_accounts::MODULE,
                 &AccountsOp::CouncilRevoke { account, role },
             )?;
+        }
+        CouncilAction::SetParameter {
+            module,
+            name,
+            value,
+        } => {
+            let op = borsh::to_vec(&kit::ParameterOp::Set { name, value })
+                .expect("borsh to vec never fails");
+            ctx.invoke_raw(&module, &op)?;
         }
         CouncilAction::AccreditIssuer {
             issuer,

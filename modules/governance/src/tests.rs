@@ -21,6 +21,7 @@ fn city() -> TestChain {
         vec![
             urbis_accounts::module(),
             urbis_identity::module(),
+            urbis_land::module(),
             crate::module(),
         ],
         &[(urbis_accounts::MODULE, accounts)],
@@ -472,6 +473,42 @@ fn a_council_grants_a_role_after_its_timelock() {
     assert_eq!(
         chain.value(MODULE, &["proposal", &id])["status"],
         "executed"
+    );
+
+    // A module parameter: the land register's objection window, then an unknown parameter.
+    let set = |chain: &mut TestChain, name: &str| -> String {
+        let r = chain.ok(
+            &key("roads"),
+            call(
+                chain,
+                json!({"call": "propose", "action": {"action": "set_parameter", "module": "land",
+                       "name": name, "value": 5_000}, "description_hash": Hash([8; 32])}),
+            ),
+        );
+        let id = r.events[0].attr("id").unwrap().to_string();
+        chain.ok(
+            &key("parks"),
+            call(chain, json!({"call": "approve", "proposal": id})),
+        );
+        chain.skip_blocks(10);
+        id
+    };
+    let p = set(&mut chain, "objection_window_ms");
+    chain.ok(
+        &key("parks"),
+        call(&chain, json!({"call": "execute", "proposal": p})),
+    );
+    let window = chain
+        .view()
+        .get(&urbis_land::keys::window())
+        .unwrap()
+        .map(|b| borsh::from_slice::<u64>(&b).unwrap());
+    assert_eq!(window, Some(5_000));
+    let p = set(&mut chain, "speed_limit");
+    chain.fails(
+        &key("parks"),
+        call(&chain, json!({"call": "execute", "proposal": p})),
+        ErrorCode::InvalidArgument,
     );
 
     // Accrediting an issuer goes through the identity module: an unknown DID fails the

@@ -291,7 +291,7 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "The title changed.",
         },
     ],
-    exported: &[],
+    exported: &["set_parameter"],
 };
 
 /// The land module.
@@ -883,6 +883,14 @@ fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, UrbisError> {
     serde_json::to_value(v).map_err(|e| err(ErrorCode::Internal, e.to_string()))
 }
 
+fn set_window(ctx: &mut Ctx<'_>, ms: u64) -> Result<(), UrbisError> {
+    if !(1_000..=365 * 86_400_000).contains(&ms) {
+        return Err(invalid("the objection window is 1 s to 365 days"));
+    }
+    ctx.put(keys::window(), &ms);
+    Ok(())
+}
+
 impl Module for Land {
     urbis_runtime::json_calls!(LandCall);
 
@@ -959,13 +967,30 @@ impl Module for Land {
                         "the objection window is set by the city admin",
                     ));
                 }
-                if !(1_000..=365 * 86_400_000).contains(&ms) {
-                    return Err(invalid("the objection window is 1 s to 365 days"));
-                }
-                ctx.put(keys::window(), &ms);
-                Ok(())
+                set_window(ctx, ms)
             }
         }
+    }
+
+    /// The council sets `objection_window_ms` (a `kit::ParameterOp` from the governance
+    /// module).
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let kit::ParameterOp::Set { name, value } = kit::decode_call(op)?;
+        if ctx.caller() != Some(kit::PARAMETER_SETTER) {
+            return Err(UrbisError::new(
+                ErrorCode::Unauthorized,
+                "land parameters change by council decision only",
+            ));
+        }
+        match name.as_str() {
+            "objection_window_ms" => set_window(ctx, value)?,
+            other => {
+                return Err(invalid(format!(
+                    "land has no parameter {other:.40?} (it has objection_window_ms)"
+                )));
+            }
+        }
+        Ok(Vec::new())
     }
 
     fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
