@@ -141,6 +141,34 @@ pub enum CouncilCmd {
         #[arg(long)]
         description: PathBuf,
     },
+    /// Propose to set a module parameter, e.g. `--module land --name objection_window_ms
+    /// --value 1209600000` (a council member; prints the proposal's id).
+    ProposeParameter {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        module: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        value: u64,
+        #[arg(long)]
+        description: PathBuf,
+    },
+    /// Propose to accredit ISSUER (a DID) for credentials of TYPE for DAYS from now (a council
+    /// member; prints the proposal's id).
+    ProposeAccreditation {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long = "type")]
+        vct: String,
+        #[arg(long)]
+        days: u64,
+        #[arg(long)]
+        description: PathBuf,
+    },
     /// Approve a proposal (a council member).
     Approve {
         #[command(flatten)]
@@ -196,6 +224,42 @@ async fn council(ctx: &Ctx, cmd: CouncilCmd) -> anyhow::Result<()> {
             };
             let c = GovernanceCall::Propose {
                 action,
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::ProposeParameter {
+            tx,
+            module,
+            name,
+            value,
+            description,
+        } => {
+            let c = GovernanceCall::Propose {
+                action: CouncilAction::SetParameter {
+                    module,
+                    name,
+                    value,
+                },
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::ProposeAccreditation {
+            tx,
+            issuer,
+            vct,
+            days,
+            description,
+        } => {
+            let from_ms = now_ms();
+            let c = GovernanceCall::Propose {
+                action: CouncilAction::AccreditIssuer {
+                    issuer,
+                    vct,
+                    from_ms,
+                    until_ms: from_ms.saturating_add(days.saturating_mul(86_400_000)),
+                },
                 description_hash: file_hash(&description)?,
             };
             send_print_id(ctx, &tx, c, "proposed").await

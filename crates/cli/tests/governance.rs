@@ -268,6 +268,27 @@ fn a_budget_is_spent_and_a_tender_awarded_on_the_ledger() {
     ok(&["gov", "council", "execute", "--from", "bolt", &proposal]);
     let account = ok(&["--output", "json", "query", "account", "alice"]);
     assert!(account.contains("department"), "{account}");
+    // A module parameter by council decision: the land register's objection window.
+    let proposal = last(ok(&[
+        "gov",
+        "council",
+        "propose-parameter",
+        "--from",
+        "acme",
+        "--module",
+        "land",
+        "--name",
+        "objection_window_ms",
+        "--value",
+        "5000",
+        "--description",
+        doc,
+    ]));
+    ok(&["gov", "council", "approve", "--from", "bolt", &proposal]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    ok(&["gov", "council", "execute", "--from", "roads", &proposal]);
+    let shown = ok(&["gov", "council", "show", &proposal]);
+    assert!(shown.contains("\"executed\""), "{shown}");
 
     // Every entry is provable.
     let proof = d.join("line.proof.json");
