@@ -125,6 +125,19 @@ fn records(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Print a scenario's report as JSON or as its table.
+fn print_report<R: serde::Serialize>(json: bool, report: &R, table: String) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_value(report).map_err(|e| fail("internal", e.to_string()))?
+        );
+    } else {
+        print!("{table}");
+    }
+    Ok(())
+}
+
 /// `--scenario permits`.
 fn permits(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locate the urbis binary")?;
@@ -133,15 +146,7 @@ fn permits(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         .unwrap_or(if args.quick { 1_000 } else { 10_000 });
     let r = urbis_bench::permits::run(exe, args.block_time_ms, n)
         .map_err(|e| fail("bench", format!("{e:#}")))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_value(&r).map_err(|e| fail("internal", e.to_string()))?
-        );
-    } else {
-        print!("{}", r.table());
-    }
-    Ok(())
+    print_report(json, &r, r.table())
 }
 
 /// `--scenario election`.
@@ -152,15 +157,7 @@ fn election(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         .unwrap_or(if args.quick { 10_000 } else { 100_000 });
     let r = urbis_bench::election::run(exe, args.block_time_ms, n)
         .map_err(|e| fail("bench", format!("{e:#}")))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_value(&r).map_err(|e| fail("internal", e.to_string()))?
-        );
-    } else {
-        print!("{}", r.table());
-    }
-    Ok(())
+    print_report(json, &r, r.table())
 }
 
 /// `--scenario did-resolve`.
