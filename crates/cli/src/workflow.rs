@@ -15,8 +15,9 @@ use crate::identity::print_json;
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCmd {
-    /// Define a workflow (or its next version) from a JSON file (city admin or a department);
-    /// `${NAME}` in the file is replaced by each --var NAME=VALUE first.
+    /// Define a workflow (or its next version) from a JSON file, or a TOML one (`.toml`, the
+    /// same fields); `${NAME}` in the file is replaced by each --var NAME=VALUE first (city
+    /// admin or a department).
     Define {
         #[command(flatten)]
         tx: TxOpts,
@@ -81,13 +82,22 @@ fn fill(path: &Path, vars: &[String]) -> anyhow::Result<String> {
             format!("the definition still has a placeholder: {rest}… (give it with --var)"),
         ));
     }
-    // Compact JSON on chain (and a clear error here for a file that is not JSON).
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        fail(
-            "invalid_argument",
-            format!("{}: not JSON: {e}", path.display()),
-        )
-    })?;
+    // Compact JSON on chain, from a JSON or (`.toml`) TOML file.
+    let json: serde_json::Value = if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).map_err(|e| {
+            fail(
+                "invalid_argument",
+                format!("{}: not TOML: {e}", path.display()),
+            )
+        })?
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            fail(
+                "invalid_argument",
+                format!("{}: not JSON: {e}", path.display()),
+            )
+        })?
+    };
     Ok(json.to_string())
 }
 

@@ -90,6 +90,16 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         "DEPARTMENT=planning",
     ]);
     assert!(defined.contains("building-permit v1"), "{defined}");
+    // A TOML definition works the same.
+    let toml_out = ok(&[
+        "workflow",
+        "define",
+        "--from",
+        "planning",
+        "--file",
+        &shipped("road-closure.toml"),
+    ]);
+    assert!(toml_out.contains("road-closure v1"), "{toml_out}");
     let listed = ok(&["workflow", "list"]);
     assert!(listed.contains("building-permit v1"), "{listed}");
 
