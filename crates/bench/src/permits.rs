@@ -99,6 +99,17 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Permits
         for a in &applicants {
             push(crate::workload::grant(a.address(), Role::Citizen));
         }
+        push(gov(GovernanceCall::Department {
+            code: "planning".into(),
+            name: "Planning".into(),
+        }));
+        for o in &officials[1..] {
+            push(gov(GovernanceCall::Officer {
+                department: "planning".into(),
+                account: o.address(),
+                active: true,
+            }));
+        }
         push(Call::new(
             urbis_assets::MODULE,
             &AssetsCall::CreateAsset {

@@ -60,6 +60,19 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         v["address"].as_str().unwrap().to_string()
     };
     let treasury = address("treasury");
+    // The planning department's officials (who approve permits).
+    ok(&[
+        "gov",
+        "department",
+        "--from",
+        "admin",
+        "planning",
+        "--name",
+        "Planning",
+    ]);
+    for who in ["planning", "official2"] {
+        ok(&["gov", "officer", "--from", "admin", "planning", who]);
+    }
     let permit_file = shipped("building-permit.json");
     // A placeholder left unfilled is refused before anything is sent.
     let r = run(&[

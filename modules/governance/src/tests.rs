@@ -595,7 +595,8 @@ fn permit_definition(treasury: &str, notice_ms: u64) -> String {
             {"name": "publish", "from": "complete", "to": "notice", "role": "department"},
             {"name": "object", "from": "notice", "to": "notice", "role": "citizen"},
             {"name": "close_notice", "from": "notice", "to": "review", "role": "department"},
-            {"name": "approve", "from": "review", "to": "issued", "role": "department", "approvals": 2},
+            {"name": "approve", "from": "review", "to": "issued", "role": "department", "approvals": 2,
+             "department": "roads"},
             {"name": "refuse", "from": "review", "to": "refused", "role": "department", "approvals": 2}
         ]
     })
@@ -640,6 +641,23 @@ fn a_building_permit_runs_through_its_workflow() {
         define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
         ErrorCode::Unauthorized,
     );
+    // The approvals are the roads department's officials' (roads and parks, not water).
+    chain.ok(
+        &key("admin"),
+        call(
+            &chain,
+            json!({"call": "department", "code": "roads", "name": "Roads"}),
+        ),
+    );
+    for who in ["roads", "parks"] {
+        chain.ok(
+            &key("admin"),
+            call(
+                &chain,
+                json!({"call": "officer", "department": "roads", "account": addr(who), "active": true}),
+            ),
+        );
+    }
     let r = chain.ok(
         &key("roads"),
         define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
@@ -708,6 +726,11 @@ fn a_building_permit_runs_through_its_workflow() {
     assert_eq!(i["state"], "review", "{i}");
     assert_eq!(i["steps"][3]["actor"], serde_json::Value::Null);
     // Two of the three officials approve.
+    chain.fails(
+        &key("water"),
+        act(&chain, "approve"),
+        ErrorCode::Unauthorized,
+    );
     let r = chain.ok(&key("roads"), act(&chain, "approve"));
     assert_eq!(r.events[0].kind, "approved_step");
     chain.fails(

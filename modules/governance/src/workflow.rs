@@ -139,6 +139,10 @@ pub struct Transition {
     pub from: String,
     pub to: String,
     pub role: Role,
+    /// If set, the actor must also be an officer of this department (`governance`
+    /// departments): "2 of the planning department's officials".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
     #[serde(default = "one")]
     pub approvals: u32,
 }
@@ -221,6 +225,9 @@ impl Definition {
                         t.name
                     )));
                 }
+            }
+            if let Some(d) = &t.department {
+                check_code("department", d)?;
             }
             if t.approvals == 0 || t.approvals > MAX_APPROVALS {
                 return Err(bad(format!(
@@ -598,6 +605,18 @@ pub(crate) fn act(
             ErrorCode::Unauthorized,
             format!("{transition:?} is taken by holders of the {} role", t.role),
         ));
+    }
+    if let Some(d) = &t.department {
+        let officers = ctx
+            .get::<super::Department>(&super::keys::department(d))?
+            .map(|d| d.officers)
+            .unwrap_or_default();
+        if !officers.contains(&sender) {
+            return Err(err(
+                ErrorCode::Unauthorized,
+                format!("{transition:?} is taken by officers of department {d}"),
+            ));
+        }
     }
     if t.approvals > 1 {
         let slot = match i.pending.iter().position(|(n, _)| *n == t.name) {
