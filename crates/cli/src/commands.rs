@@ -955,3 +955,19 @@ async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
         }
     }
 }
+
+/// The SHA-256 of a file (documents whose hash alone goes on chain).
+pub(crate) fn file_hash(path: &Path) -> anyhow::Result<urbis_core::Hash> {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
+    Ok(urbis_core::Hash(sha2::Sha256::digest(&bytes).into()))
+}
+
+/// This machine's clock in milliseconds since 1970 (for deadlines a client proposes; the
+/// chain judges them against block time).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -32,7 +32,7 @@ use urbis_votecrypto::{BoardAnchor, DemoOptions, ElectionRecord, demo, verify_re
 use urbis_voting::{Board, MODULE, VotingCall};
 
 use crate::cli::{Output, TxOpts};
-use crate::commands::{Ctx, send_for_receipt};
+use crate::commands::{Ctx, now_ms, send_for_receipt};
 use crate::fail;
 use crate::identity::print_json;
 
@@ -276,13 +276,6 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
             format!("{} is not a {what}: {e}", path.display()),
         )
     })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn call(c: &VotingCall) -> Call {

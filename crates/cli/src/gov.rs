@@ -1,16 +1,15 @@
 //! `urbis gov …`: the public ledger of decisions, budgets, spending and tenders (see the
 //! `governance` module for who may do what).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
-use sha2::{Digest as _, Sha256};
 use urbis_client::EventQuery;
 use urbis_core::{Address, Call, Hash};
 use urbis_governance::{DecisionKind, GovernanceCall, MODULE, bid_commitment};
 
 use crate::cli::{Output, TxOpts};
-use crate::commands::{Ctx, send_for_receipt};
+use crate::commands::{Ctx, file_hash, now_ms, send_for_receipt};
 use crate::fail;
 use crate::identity::print_json;
 
@@ -353,18 +352,6 @@ pub enum TenderCmd {
 
 fn parse_kind(s: &str) -> Result<DecisionKind, String> {
     s.parse::<DecisionKind>().map_err(|e| e.to_string())
-}
-
-fn file_hash(path: &Path) -> anyhow::Result<Hash> {
-    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
-    Ok(Hash(Sha256::digest(&bytes).into()))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A sealed bid's secret part, kept by the bidder.

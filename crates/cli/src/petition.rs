@@ -1,7 +1,6 @@
 //! `urbis petition …`: petitions (see the `petitions` module for who may do what, and when).
 
 use clap::Subcommand;
-use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
 use urbis_core::{Call, Hash};
 use urbis_petitions::PetitionsCall;
@@ -59,11 +58,6 @@ pub enum PetitionCmd {
     Show { id: Hash },
 }
 
-fn text_hash(path: &PathBuf) -> anyhow::Result<Hash> {
-    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
-    Ok(Hash(Sha256::digest(&bytes).into()))
-}
-
 pub async fn petition(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
     let module = urbis_petitions::MODULE;
     match cmd {
@@ -75,13 +69,10 @@ pub async fn petition(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
             days,
             answer_days,
         } => {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
+            let now_ms = crate::commands::now_ms();
             let call = PetitionsCall::Open {
                 title,
-                body_hash: text_hash(&text)?,
+                body_hash: crate::commands::file_hash(&text)?,
                 threshold,
                 closes_ms: now_ms.saturating_add(days.saturating_mul(86_400_000)),
                 answer_days,
@@ -111,7 +102,7 @@ pub async fn petition(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
             let call = PetitionsCall::Answer {
                 id,
                 accepted,
-                answer_hash: text_hash(&text)?,
+                answer_hash: crate::commands::file_hash(&text)?,
             };
             send(ctx, &tx, Call::new(module, &call)).await
         }

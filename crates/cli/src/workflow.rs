@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use sha2::{Digest as _, Sha256};
 use urbis_core::{Call, Hash};
 use urbis_governance::{GovernanceCall, MODULE};
 
 use crate::cli::{Output, TxOpts};
-use crate::commands::{Ctx, send_for_receipt};
+use crate::commands::{Ctx, file_hash, send_for_receipt};
 use crate::fail;
 use crate::identity::print_json;
 
@@ -58,11 +57,6 @@ pub enum WorkflowCmd {
         #[arg(value_name = "VERSION")]
         revision: Option<u32>,
     },
-}
-
-fn file_hash(path: &Path) -> anyhow::Result<Hash> {
-    let bytes = std::fs::read(path).map_err(|e| fail("io", format!("{}: {e}", path.display())))?;
-    Ok(Hash(Sha256::digest(&bytes).into()))
 }
 
 /// The file's text with each `${NAME}` replaced; an unreplaced placeholder is an error.

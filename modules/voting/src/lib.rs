@@ -711,7 +711,7 @@ fn deal(ctx: &mut Ctx<'_>, id: Hash, shares: String) -> Result<(), UrbisError> {
     }
     if shares
         .iter()
-        .any(|s| s.ciphertext.len() != 96 || hex_bytes(&s.ciphertext).is_none())
+        .any(|s| s.ciphertext.len() != 96 || hex::decode(&s.ciphertext).is_err())
     {
         return Err(err(
             ErrorCode::InvalidArgument,
@@ -724,20 +724,6 @@ fn deal(ctx: &mut Ctx<'_>, id: Hash, shares: String) -> Result<(), UrbisError> {
     ceremony_step(ctx, &e, i, "dealt");
     ctx.put(keys::election(&id), &e);
     Ok(())
-}
-
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2)
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|j| u8::from_str_radix(&s[j..j + 2], 16).ok())
-        .collect()
 }
 
 fn complain(ctx: &mut Ctx<'_>, id: Hash, complaints: String) -> Result<(), UrbisError> {
@@ -1020,15 +1006,10 @@ fn close(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
 }
 
 impl Voting {
-    /// The fixed part of a committed election (`None` before its list is committed).
-    fn fixed(&self, get: &Getter<'_>, id: &Hash) -> Result<Option<Arc<Fixed>>, UrbisError> {
-        let key = keys::election(id);
-        let Some(e) = get(&key)?
-            .map(|b| decode_value::<Election>(&key, &b))
-            .transpose()?
-        else {
-            return Ok(None);
-        };
+    /// The fixed part of committed election `e` (`None` before its list is committed); the
+    /// manifest is read through `get` the first time only.
+    fn fixed(&self, get: &Getter<'_>, e: &Election) -> Result<Option<Arc<Fixed>>, UrbisError> {
+        let id = &e.id;
         let (Some(eh), Some(jk)) = (e.election_hash, e.joint_public_key) else {
             return Ok(None);
         };
@@ -1144,7 +1125,7 @@ impl Voting {
             ));
         }
         let fixed = self
-            .fixed(&|k| ctx.get_raw(k), &id)?
+            .fixed(&|k| ctx.get_raw(k), &e)?
             .ok_or_else(|| err(ErrorCode::Internal, "open election without a fixed key"))?;
         let ectx = fixed.context(vec![Credential {
             public_key: b.credential,
@@ -1235,7 +1216,7 @@ impl Voting {
             ));
         }
         let fixed = self
-            .fixed(&|k| ctx.get_raw(k), &id)?
+            .fixed(&|k| ctx.get_raw(k), &e)?
             .ok_or_else(|| err(ErrorCode::Internal, "closed election without a fixed key"))?;
         let ectx = fixed.context(Vec::new())?;
         let cts = self.aggregate_slots(ctx, &ectx, &id)?;
@@ -1508,7 +1489,10 @@ impl Module for Voting {
             } => (election, ballot, Some(opening)),
             _ => return Ok(false),
         };
-        let Some(fixed) = self.fixed(&|k| view.get(k), id)? else {
+        let Some(e) = view_get::<Election>(view, &keys::election(id))? else {
+            return Ok(false);
+        };
+        let Some(fixed) = self.fixed(&|k| view.get(k), &e)? else {
             return Ok(false);
         };
         let b: EncryptedBallot = parse_json("ballot", ballot_json)?;
