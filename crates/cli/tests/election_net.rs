@@ -9,7 +9,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{Nodes, run_cli, start_validator, wait_until};
+use common::{Nodes, run_cli, start_validator};
 
 const N: usize = 4;
 const VOTERS: usize = 1_000;
@@ -20,20 +20,7 @@ fn a_three_of_five_election_with_a_thousand_voters_runs_on_four_validators() {
     let d = dir.path();
     let apis = common::init_testnet(d, N, "election-net");
     let _nodes = Nodes((0..N).map(|i| Some(start_validator(d, i))).collect());
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let height = |api: &str| {
-        common::get_json(&http, &format!("{api}/v1/status"))
-            .and_then(|s| s["height"].as_u64())
-            .unwrap_or(0)
-    };
-    wait_until(
-        "all nodes producing blocks",
-        Duration::from_secs(90),
-        || apis.iter().all(|a| height(a) >= 3),
-    );
+    common::wait_for_network(d, &apis, 3, Duration::from_secs(180));
     let wallet = tempfile::tempdir().unwrap();
     let w = wallet.path();
     let run = |api: &str, args: &[&str]| run_cli(api, w, args);

@@ -22,16 +22,7 @@ fn records_replicate_survive_their_custodians_node_and_are_shredded_everywhere()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let height = |api: &str| {
-        common::get_json(&http, &format!("{api}/v1/status"))
-            .and_then(|s| s["height"].as_u64())
-            .unwrap_or(0)
-    };
-    wait_until(
-        "all nodes producing blocks",
-        Duration::from_secs(90),
-        || apis.iter().all(|a| height(a) >= 3),
-    );
+    common::wait_for_network(d, &apis, 3, Duration::from_secs(180));
     let wallet = tempfile::tempdir().unwrap();
     let on = |api: &str, args: &[&str]| {
         let r = run_cli(api, wallet.path(), args);

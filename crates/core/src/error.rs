@@ -81,6 +81,7 @@ error_codes! {
     OutOfScope => "out_of_scope", 403, "Outside the granted scope";
     Erased => "erased", 410, "Erased";
     NoAccessReceipt => "no_access_receipt", 403, "No committed access receipt";
+    GateClosed => "gate_closed", 422, "The market interval's gate has closed";
 }
 
 impl fmt::Display for ErrorCode {

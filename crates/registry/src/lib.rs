@@ -25,6 +25,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_polls::module(),
         urbis_voting::module(),
         urbis_governance::module(),
+        urbis_energy::module(),
     ]
 }
 

@@ -202,6 +202,14 @@ pub trait Module: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// The weight a scheduled job of this module may use (its `on_scheduled` with
+    /// `payload`). Jobs run outside any transaction, so a module whose deadline work grows
+    /// with what users did (a market clearing every order of an interval) raises it, and bounds
+    /// that work itself (e.g. a most-orders-per-interval rule).
+    fn job_weight(&self, _payload: &[u8]) -> u64 {
+        weight::JOB
+    }
+
     /// Work done after the block's transactions (e.g. closing a market interval). A failure
     /// (or panic) discards this module's end-of-block writes and is reported by an
     /// `end_block_failed` event; the chain goes on.

@@ -518,7 +518,7 @@ impl Runtime {
                         Origin::Scheduled(id),
                         Some(self),
                     )
-                    .with_budget(weight::JOB);
+                    .with_budget(module.job_weight(&job.payload));
                     let r = guarded(|| module.on_scheduled(&mut ctx, &job.payload));
                     ctx.conclude(r)
                         .and_then(|parts| check_sizes(&parts.writes).map(|()| parts))

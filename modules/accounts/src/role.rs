@@ -19,6 +19,8 @@ urbis_runtime::named_enum! {
         Bank = "bank",
         /// Keeps health records and may open one in an emergency (break-glass, always logged).
         Hospital = "hospital",
+        /// Runs the electricity grid: feeders, certified meters, tariffs, reading corrections.
+        GridOperator = "grid_operator",
     }
 }
 
@@ -34,7 +36,8 @@ impl Role {
             | Role::CredentialIssuer
             | Role::LandRegistrar
             | Role::Bank
-            | Role::Hospital => &[Role::CityAdmin],
+            | Role::Hospital
+            | Role::GridOperator => &[Role::CityAdmin],
         }
     }
 

@@ -41,6 +41,11 @@
 //! | `Hold`    | `unauthorized` (not called by a module); `invalid_argument` (zero, expiry not in the future); `not_found`; `insufficient_balance` |
 //! | `Release` | `not_found` (no open hold); `unauthorized` (another module's); `invalid_argument` (no or over 64 payouts, a zero payout); `insufficient_balance` (payouts over the hold) |
 //! | `Refund`  | `not_found`; `unauthorized`                                                           |
+//! | `Pay`     | `unauthorized` (not called by a module); `invalid_argument` (zero); `not_found`; `insufficient_balance` (the module account holds less) |
+//!
+//! A module's own account ([`module_account`]: the first 20 bytes of `SHA-256(len(tag) ‖
+//! "urbis/module-account/v1" ‖ name)`) pools what it owes several parties at once (a market's
+//! proceeds and collateral); only that module pays out of it, with `Pay`.
 //!
 //! A failed operation fails the calling transaction (the runtime's rule for nested calls).
 //!
@@ -88,7 +93,7 @@ use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo};
 pub use call::AssetsCall;
 pub use genesis::{GenesisAsset, GenesisConfig};
 pub use keys::MODULE;
-pub use ops::{AssetsOp, hold, refund, release};
+pub use ops::{AssetsOp, hold, module_account, pay, refund, release};
 pub use store::{asset_of, balance_of, hold_of};
 pub use types::{Asset, Hold, MAX_PAYOUTS, validate_symbol};
 

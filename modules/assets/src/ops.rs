@@ -29,6 +29,36 @@ pub enum AssetsOp {
     },
     /// Give a hold back to its payer, and close it.
     Refund { hold: Hash },
+    /// Pay `amount` of `asset` out of the calling module's own account
+    /// ([`module_account`]) to `to`.
+    Pay {
+        asset: String,
+        to: Address,
+        amount: u64,
+    },
+}
+
+/// The account a module keeps pooled funds in (a market's proceeds and collateral): the first
+/// 20 bytes of `SHA-256(len(tag) ‖ "urbis/module-account/v1" ‖ module name)`. No key signs
+/// for it, so only the module itself spends from it ([`pay`]); anyone may pay into it (a hold
+/// released to it, a transfer).
+pub fn module_account(module: &str) -> Address {
+    let h = urbis_core::sha256_domain(b"urbis/module-account/v1", &[module.as_bytes()]);
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&h.0[..20]);
+    Address(a)
+}
+
+/// Pay `amount` of `asset` from the calling module's account to `to`.
+pub fn pay(ctx: &mut Ctx<'_>, asset: &str, to: Address, amount: u64) -> Result<(), UrbisError> {
+    ctx.invoke(
+        MODULE,
+        &AssetsOp::Pay {
+            asset: asset.to_string(),
+            to,
+            amount,
+        },
+    )
 }
 
 /// Hold `amount` of `asset` from the transaction's signer, owned by the calling module; it is
@@ -83,6 +113,9 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisErro
         }
         AssetsOp::Refund { hold } => {
             borsh::to_vec(&refund_hold(ctx, Some(caller), &hold, "refunded")?)
+        }
+        AssetsOp::Pay { asset, to, amount } => {
+            borsh::to_vec(&pay_from_module(ctx, caller, &asset, to, amount)?)
         }
     };
     Ok(answer.expect("borsh to vec never fails"))
@@ -205,6 +238,38 @@ pub(crate) fn release_hold(
                 .with("amount", rest),
         );
     }
+    Ok(())
+}
+
+/// Move `amount` from `caller`'s module account to `to`.
+fn pay_from_module(
+    ctx: &mut Ctx<'_>,
+    caller: &str,
+    symbol: &str,
+    to: Address,
+    amount: u64,
+) -> Result<(), UrbisError> {
+    if amount == 0 {
+        return Err(invalid("a payment must be positive"));
+    }
+    store::asset(ctx, symbol)?;
+    let from = module_account(caller);
+    let have = store::balance(ctx, symbol, &from)?;
+    let left = have.checked_sub(amount).ok_or_else(|| {
+        UrbisError::new(
+            ErrorCode::InsufficientBalance,
+            format!("module {caller} holds {have} {symbol}, cannot pay {amount}"),
+        )
+    })?;
+    store::put_balance(ctx, symbol, &from, left);
+    credit(ctx, symbol, &to, amount)?;
+    ctx.emit(
+        Event::new(MODULE, "transferred")
+            .with("asset", symbol)
+            .with("from", from)
+            .with("to", to)
+            .with("amount", amount),
+    );
     Ok(())
 }
 

@@ -106,6 +106,28 @@ pub fn award_from_program(
     )
 }
 
+/// How many tokens of `program` the calling module may award `to` right now: zero unless the
+/// module is an awarder of an active program and `to` is a citizen; otherwise what is left of
+/// the budget and of `to`'s cap this period. A module that awards automatically (an energy
+/// saving found in a meter reading) awards at most this, so a spent budget never fails the
+/// transaction that earned the award.
+pub fn awardable(ctx: &Ctx<'_>, program: u64, to: &Address) -> Result<u64, UrbisError> {
+    let caller = ctx.module();
+    let Some(p) = ctx.get::<Program>(&keys::program(program))? else {
+        return Ok(0);
+    };
+    if !p.active
+        || ctx.get_raw(&keys::awarder(program, caller))?.is_none()
+        || !has_role(ctx, to, Role::Citizen)?
+    {
+        return Ok(0);
+    }
+    let already = store::awarded(ctx, program, to, p.period_of(ctx.timestamp_ms()))?;
+    Ok(p.budget
+        .saturating_sub(p.minted)
+        .min(p.cap_per_period.saturating_sub(already)))
+}
+
 /// Run an exported operation (the runtime calls this for [`Module::exported`]).
 pub(crate) fn exported(ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
     let op: RewardsOp = borsh::from_slice(op).map_err(|_| {

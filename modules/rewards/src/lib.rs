@@ -97,7 +97,7 @@ use std::sync::Arc;
 use urbis_core::UrbisError;
 use urbis_runtime::{Ctx, EventInfo, Module, ModuleInfo, QueryInfo};
 
-pub use call::{RewardsCall, RewardsOp, award_from_program};
+pub use call::{RewardsCall, RewardsOp, award_from_program, awardable};
 pub use genesis::GenesisConfig;
 pub use keys::MODULE;
 pub use store::{awarded_of, holdings_of, program_of, redemption_of, supply_of};

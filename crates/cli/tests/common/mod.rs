@@ -335,6 +335,39 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Wait until every node of the testnet under `d` has produced `min_height` blocks; on a
+/// timeout, fail with the tail of each node's log (the first thing to read when a network
+/// does not start).
+pub fn wait_for_network(d: &std::path::Path, apis: &[String], min_height: u64, limit: Duration) {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let height = |api: &str| {
+        get_json(&http, &format!("{api}/v1/status"))
+            .and_then(|s| s["height"].as_u64())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if apis.iter().all(|a| height(a) >= min_height) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut report = String::new();
+    for (i, api) in apis.iter().enumerate() {
+        let log = std::fs::read_to_string(d.join(format!("node{i}/test.log"))).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        report.push_str(&format!(
+            "\n--- node {i} ({api}) at height {}:\n{}",
+            height(api),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    panic!("the network did not reach height {min_height} in {limit:?}:{report}");
+}
+
 /// A key from a file or JSON field holding a 32-byte hex seed.
 pub fn key_from_hex(hex_seed: &str) -> SecretKey {
     let seed: [u8; 32] = hex::decode(hex_seed.trim()).unwrap().try_into().unwrap();
