@@ -95,6 +95,9 @@ pub enum Command {
     /// Administrative processes as data: define, list, start, act, show.
     #[command(subcommand)]
     Workflow(crate::workflow::WorkflowCmd),
+    /// Energy: meters, feeders, readings, the peer-to-peer market, clearing, settlement.
+    #[command(subcommand)]
+    Energy(crate::energy::EnergyCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]

@@ -10,6 +10,7 @@ mod commands;
 mod consent;
 mod dev;
 mod election;
+mod energy;
 mod gov;
 mod identity;
 mod land;

@@ -4,7 +4,9 @@
 //!
 //! # The day of an interval
 //!
-//! Interval `i` is the quarter hour `[i·900 000, (i+1)·900 000)` ms of block time (UTC).
+//! Interval `i` is the quarter hour `[i·900 000, (i+1)·900 000)` ms of block time (UTC); a
+//! demo or test chain may set a shorter length at genesis (`{"interval_ms": N}`), and then
+//! every duration counted in intervals (two days ahead, a week's lag) shrinks with it.
 //! 1. **Orders** (until gate closure, `gate_closure_ms` before the interval starts, at most two
 //!    days ahead): a meter's trading account posts bids and asks in Wh at a limit price in
 //!    units of the settlement asset per kWh. A bid holds its most cost `⌈qty·price/1000⌉` in
@@ -70,6 +72,7 @@
 //! | `energy/statement/<interval:012>/<meter id hex>` | [`Statement`] |
 //! | `energy/balancing/<asset>` | `u64`: the balancing fund |
 //! | `energy/next_order` | `u64` |
+//! | `energy/interval_ms` | `u64`: the interval length, if genesis set one (default 15 minutes) |
 //!
 //! The market's funds sit in the assets module under the account
 //! `urbis_assets::module_account("energy")`: for every asset, its balance equals the
@@ -87,6 +90,7 @@
 //! | `readings {meter, first_interval, values, signature}` | anyone (the device signs) | `not_found`, `revoked`, `invalid_argument` (1–96 values, over capacity, before registration), `not_yet_valid` (interval not over), `bad_signature`, `expired` (reading window closed), `already_exists` (a reading of that interval) |
 //! | `correct {meter, interval, value, reason_hash}` | grid operator | `unauthorized`, `not_found` |
 //! | `order {meter, interval, side, qty_wh, price}` | the meter's account | `not_found`, `unauthorized`, `revoked`, `invalid_state` (market not configured), `invalid_argument` (zero or too large, too far ahead), `gate_closed`, `invalid_state` (the meter is on the other side), `invalid_argument` (over capacity: no kWh offered twice; too many orders), `quota_exceeded` (book full), `overflow`, `insufficient_balance` |
+//! | `schedule {meter, first_interval, side, quantities, price}` | the meter's account | `invalid_argument` (1–96 quantities, none positive), then each order's failures |
 //! | `cancel {interval, order}` | the order's account | `not_found`, `unauthorized`, `gate_closed` |
 //! | `settle {interval}` | anyone | `not_found`, `invalid_state` (not cleared, or a participant's reading missing) |
 //! | `fund {amount}` / `withdraw {amount}` | grid operator | `unauthorized`, `invalid_argument`, `invalid_state` (not configured), `insufficient_balance` |
@@ -136,9 +140,10 @@ pub use types::{
 
 /// Namespace and module name.
 pub const MODULE: &str = "energy";
-/// An interval: 15 minutes.
+/// An interval: 15 minutes (a chain may set another length at genesis, e.g. a demo or test
+/// chain whose day passes in minutes; it never changes afterwards).
 pub const INTERVAL_MS: u64 = 900_000;
-/// Intervals in a week (for baselines).
+/// A week of intervals: the default lag of a saving baseline.
 pub const WEEK: u64 = 7 * 96;
 /// Most values in one `readings` call (a day).
 pub const MAX_VALUES: usize = 96;
@@ -150,8 +155,8 @@ pub const MAX_ORDERS_PER_INTERVAL: u32 = 20_000;
 pub const MAX_FEEDERS: usize = 256;
 /// Highest limit price, units per kWh.
 pub const MAX_PRICE: u64 = 1_000_000_000;
-/// Orders are taken at most this far ahead of their interval.
-pub const MAX_AHEAD_MS: u64 = 2 * 86_400_000;
+/// Orders are taken at most this many intervals ahead (two days).
+pub const MAX_AHEAD: u64 = 2 * 96;
 /// Defaults of the config.
 pub const DEFAULT_GATE_CLOSURE_MS: u64 = 300_000;
 pub const DEFAULT_SETTLE_DELAY_MS: u64 = 7_200_000;
@@ -235,6 +240,9 @@ pub mod keys {
     pub fn next_order() -> Vec<u8> {
         kit::key(MODULE, &[&"next_order"])
     }
+    pub fn interval_ms() -> Vec<u8> {
+        kit::key(MODULE, &[&"interval_ms"])
+    }
 }
 
 /// The bytes a meter signs for `values` starting at `first_interval` (see the crate docs).
@@ -260,9 +268,9 @@ pub fn owner_commitment(salt: &[u8; 32], owner: &Address) -> Hash {
     urbis_core::sha256_domain(OWNER_TAG, &[salt, &owner.0])
 }
 
-/// The interval a block time falls in.
-pub fn interval_of(ms: u64) -> u64 {
-    ms / INTERVAL_MS
+/// The interval a block time falls in, for intervals of `len` ms.
+pub fn interval_of(ms: u64, len: u64) -> u64 {
+    ms / len.max(1)
 }
 
 /// A call to the energy module (borsh in transactions; never reorder, only append).
@@ -286,8 +294,7 @@ pub enum EnergyCall {
         imbalance_price: u64,
         feed_in_price: u64,
         tariff_price: u64,
-        /// `(program, tokens per kWh saved, baseline weeks)`.
-        reward: Option<(u64, u64, u32)>,
+        reward: Option<RewardRule>,
     },
     SetFeeder {
         feeder: u32,
@@ -340,6 +347,15 @@ pub enum EnergyCall {
     Withdraw {
         amount: u64,
     },
+    /// A standing order: one order per interval from `first_interval`, for each positive
+    /// quantity (a household's day of solar surplus, a charger's night of demand).
+    Schedule {
+        meter: Hash,
+        first_interval: u64,
+        side: OrderSide,
+        quantities: Vec<u64>,
+        price: u64,
+    },
 }
 
 macro_rules! q {
@@ -366,6 +382,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
     description: "Energy: certified meters under pseudonyms, a peer-to-peer market per 15-minute interval cleared within feeder limits, settlement against readings, saving rewards.",
     queries: &[
         q!("config", false, "The market's rules."),
+        q!(
+            "interval_ms",
+            false,
+            "The interval length if the chain set one at genesis (null: 15 minutes)."
+        ),
         q!("feeder/<id>", false, "A feeder and its limits."),
         q!(
             "meter/<id>",
@@ -508,8 +529,18 @@ impl Module for Energy {
         MODULE
     }
 
-    fn genesis(&self, _ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
-        kit::no_genesis(MODULE, config)
+    /// Optional: `{"interval_ms": N}` (500 ms to a day; default 15 minutes).
+    fn genesis(&self, ctx: &mut Ctx<'_>, config: &serde_json::Value) -> Result<(), UrbisError> {
+        if config.is_null() {
+            return Ok(());
+        }
+        let len = config
+            .get("interval_ms")
+            .and_then(|v| v.as_u64())
+            .filter(|l| (500..=86_400_000).contains(l))
+            .ok_or_else(|| invalid("energy genesis: {\"interval_ms\": 500 to 86400000}"))?;
+        ctx.put(keys::interval_ms(), &len);
+        Ok(())
     }
 
     fn weight(&self, data: &[u8]) -> u64 {
@@ -518,6 +549,9 @@ impl Module for Energy {
                 200_000 + 120_000 * values.len().min(MAX_VALUES) as u64
             }
             Ok(EnergyCall::Settle { .. }) => 400_000_000,
+            Ok(EnergyCall::Schedule { quantities, .. }) => {
+                100_000 + 300_000 * quantities.len().min(MAX_VALUES) as u64
+            }
             _ => 300_000,
         }
     }
@@ -558,7 +592,9 @@ impl Module for Energy {
             return Ok(false);
         };
         match call {
-            EnergyCall::Order { meter, .. } | EnergyCall::Readings { meter, .. } => {
+            EnergyCall::Order { meter, .. }
+            | EnergyCall::Schedule { meter, .. }
+            | EnergyCall::Readings { meter, .. } => {
                 Ok(view_get::<Meter>(view, &keys::meter(&meter))?
                     .is_some_and(|m| m.account == *sender && m.revoked.is_none()))
             }
@@ -597,6 +633,7 @@ impl Module for Energy {
         let id = |s: &str| kit::parse_hash("meter id", s);
         match path {
             ["config"] => Ok(keys::config()),
+            ["interval_ms"] => Ok(keys::interval_ms()),
             ["feeder", f] => {
                 Ok(keys::feeder(f.parse().map_err(|_| {
                     invalid("a feeder id is a number below 2^32")

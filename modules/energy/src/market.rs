@@ -7,9 +7,9 @@ use urbis_runtime::Ctx;
 use crate::clearing::{self, Binding, Limit, Side};
 use crate::types::*;
 use crate::{
-    DEFAULT_SETTLE_DELAY_MS, EnergyCall, INTERVAL_MS, JOB_CLEAR, JOB_SETTLE, MAX_AHEAD_MS,
+    DEFAULT_SETTLE_DELAY_MS, EnergyCall, INTERVAL_MS, JOB_CLEAR, JOB_SETTLE, MAX_AHEAD,
     MAX_FEEDERS, MAX_ORDERS_PER_INTERVAL, MAX_ORDERS_PER_METER, MAX_PRICE, MAX_VALUES, MODULE,
-    READING_TAG, WEEK, err, invalid, keys, reading_message,
+    READING_TAG, err, invalid, keys, reading_message,
 };
 
 pub(crate) fn execute(ctx: &mut Ctx<'_>, call: EnergyCall) -> Result<(), UrbisError> {
@@ -31,11 +31,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, call: EnergyCall) -> Result<(), UrbisEr
                 imbalance_price,
                 feed_in_price,
                 tariff_price,
-                reward: reward.map(|(program, per_kwh, weeks)| RewardRule {
-                    program,
-                    per_kwh,
-                    weeks,
-                }),
+                reward,
             },
         ),
         EnergyCall::SetFeeder {
@@ -99,7 +95,34 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, call: EnergyCall) -> Result<(), UrbisEr
         EnergyCall::Settle { interval } => settle_interval(ctx, interval, true),
         EnergyCall::Fund { amount } => fund(ctx, amount),
         EnergyCall::Withdraw { amount } => withdraw(ctx, amount),
+        EnergyCall::Schedule {
+            meter,
+            first_interval,
+            side,
+            quantities,
+            price,
+        } => {
+            if quantities.is_empty()
+                || quantities.len() > MAX_VALUES
+                || quantities.iter().all(|q| *q == 0)
+            {
+                return Err(invalid(format!(
+                    "1 to {MAX_VALUES} quantities, at least one positive"
+                )));
+            }
+            for (k, qty) in quantities.into_iter().enumerate() {
+                if qty > 0 {
+                    order(ctx, meter, first_interval + k as u64, side, qty, price)?;
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+/// The chain's interval length (ms).
+pub(crate) fn interval_len(ctx: &Ctx<'_>) -> Result<u64, UrbisError> {
+    Ok(ctx.get(&keys::interval_ms())?.unwrap_or(INTERVAL_MS))
 }
 
 fn require_operator(ctx: &Ctx<'_>) -> Result<(), UrbisError> {
@@ -151,22 +174,25 @@ fn quarter_hour(watts: u64) -> u64 {
 
 fn configure(ctx: &mut Ctx<'_>, c: Config) -> Result<(), UrbisError> {
     require_operator(ctx)?;
+    let len = interval_len(ctx)?;
     let price_ok = |p: u64| (1..=MAX_PRICE).contains(&p);
     if c.gate_closure_ms > 86_400_000
-        || !(INTERVAL_MS..=7 * 86_400_000).contains(&c.settle_delay_ms)
+        || !(len..=7 * 86_400_000).contains(&c.settle_delay_ms)
         || !price_ok(c.imbalance_price)
         || !price_ok(c.feed_in_price)
         || !price_ok(c.tariff_price)
     {
         return Err(invalid(format!(
-            "gate closure at most a day, settlement delay 15 minutes to 7 days, prices 1 to {MAX_PRICE}"
+            "gate closure at most a day, settlement delay an interval to 7 days, prices 1 to {MAX_PRICE}"
         )));
     }
     if let Some(r) = &c.reward
-        && (r.per_kwh == 0 || !(1..=12).contains(&r.weeks))
+        && (r.per_kwh == 0
+            || !(1..=12).contains(&r.periods)
+            || !(1..=4 * crate::WEEK).contains(&r.lag_intervals))
     {
         return Err(invalid(
-            "a reward pays a positive amount per kWh over a baseline of 1 to 12 weeks",
+            "a reward pays a positive amount per kWh over a baseline of 1 to 12 periods of 1 to 2688 intervals",
         ));
     }
     if urbis_assets::validate_symbol(&c.asset).is_err()
@@ -224,7 +250,7 @@ fn register_meter(ctx: &mut Ctx<'_>, mut m: Meter) -> Result<(), UrbisError> {
         ));
     }
     m.registered_ms = ctx.timestamp_ms();
-    m.first_interval = crate::interval_of(m.registered_ms);
+    m.first_interval = crate::interval_of(m.registered_ms, interval_len(ctx)?);
     ctx.put(keys::device(&m.key), &m.id);
     ctx.put(keys::account(&m.account, &m.id), &());
     ctx.emit(
@@ -275,7 +301,7 @@ fn reading_deadline(ctx: &Ctx<'_>, interval: u64) -> Result<u64, UrbisError> {
             .map_or(DEFAULT_SETTLE_DELAY_MS, |c| c.settle_delay_ms),
     };
     Ok((interval + 1)
-        .saturating_mul(INTERVAL_MS)
+        .saturating_mul(interval_len(ctx)?)
         .saturating_add(delay))
 }
 
@@ -309,7 +335,7 @@ fn readings(
     }
     let last = first + values.len() as u64 - 1;
     let now = ctx.timestamp_ms();
-    if (last + 1).saturating_mul(INTERVAL_MS) > now {
+    if (last + 1).saturating_mul(interval_len(ctx)?) > now {
         return Err(err(
             ErrorCode::NotYetValid,
             format!("interval {last} is not over yet"),
@@ -361,18 +387,18 @@ fn saving_reward(
     v: &Value,
     rule: &RewardRule,
 ) -> Result<(), UrbisError> {
-    let weeks = u64::from(rule.weeks);
-    if i < weeks * WEEK {
+    let periods = u64::from(rule.periods);
+    if i < periods * rule.lag_intervals {
         return Ok(());
     }
     let mut total = 0u64;
-    for k in 1..=weeks {
-        match ctx.get::<Reading>(&keys::reading(&m.id, i - k * WEEK))? {
+    for k in 1..=periods {
+        match ctx.get::<Reading>(&keys::reading(&m.id, i - k * rule.lag_intervals))? {
             Some(r) => total = total.saturating_add(r.value.consumed()),
             None => return Ok(()),
         }
     }
-    let baseline = total / weeks;
+    let baseline = total / periods;
     let saved = baseline.saturating_sub(v.consumed());
     let tokens = cost(saved, rule.per_kwh, false)?;
     if tokens == 0 {
@@ -438,9 +464,9 @@ fn correct(
     Ok(())
 }
 
-fn gate_of(interval: u64, c: &Config) -> u64 {
+fn gate_of(interval: u64, len: u64, c: &Config) -> u64 {
     interval
-        .saturating_mul(INTERVAL_MS)
+        .saturating_mul(len)
         .saturating_sub(c.gate_closure_ms)
 }
 
@@ -471,10 +497,13 @@ fn order(
         )));
     }
     let now = ctx.timestamp_ms();
-    if interval.saturating_mul(INTERVAL_MS) > now.saturating_add(MAX_AHEAD_MS) {
-        return Err(invalid("orders are taken at most two days ahead"));
+    let len = interval_len(ctx)?;
+    if interval > crate::interval_of(now, len).saturating_add(MAX_AHEAD) {
+        return Err(invalid(format!(
+            "orders are taken at most {MAX_AHEAD} intervals ahead"
+        )));
     }
-    let gate = gate_of(interval, &c);
+    let gate = gate_of(interval, len, &c);
     if now >= gate || book.as_ref().is_some_and(|b| b.status != Status::Open) {
         return Err(err(
             ErrorCode::GateClosed,
@@ -594,7 +623,7 @@ fn cancel(ctx: &mut Ctx<'_>, interval: u64, id: u64) -> Result<(), UrbisError> {
     let mut book: Book = ctx
         .get(&keys::book(interval))?
         .ok_or_else(|| err(ErrorCode::Internal, "an order without its book"))?;
-    let gate = gate_of(interval, &book.config);
+    let gate = gate_of(interval, interval_len(ctx)?, &book.config);
     if ctx.timestamp_ms() >= gate || book.status != Status::Open {
         return Err(err(
             ErrorCode::GateClosed,
@@ -761,7 +790,8 @@ pub(crate) fn clear_interval(ctx: &mut Ctx<'_>, interval: u64) -> Result<(), Urb
     if !positions.is_empty() {
         let mut payload = vec![JOB_SETTLE];
         payload.extend_from_slice(&interval.to_le_bytes());
-        ctx.schedule_at((interval + 1) * INTERVAL_MS + c.settle_delay_ms, payload);
+        let len = interval_len(ctx)?;
+        ctx.schedule_at((interval + 1) * len + c.settle_delay_ms, payload);
     }
     let clearing = Clearing {
         interval,

@@ -77,7 +77,7 @@ fn market(chain: &mut TestChain) {
         chain,
         json!({"call": "configure", "asset": ASSET, "gate_closure_ms": 300_000,
                "settle_delay_ms": 3_600_000, "imbalance_price": 40, "feed_in_price": 5,
-               "tariff_price": 25, "reward": [1, 10, 1]}),
+               "tariff_price": 25, "reward": {"program": 1, "per_kwh": 10, "periods": 1, "lag_intervals": WEEK}}),
     );
     chain.fails(&key("sun"), c.clone(), ErrorCode::Unauthorized);
     chain.ok(&key("grid"), c);
@@ -162,7 +162,7 @@ fn until(chain: &mut TestChain, ms: u64) {
 fn an_interval_clears_within_the_feeder_limit_and_settles_against_the_readings() {
     let mut chain = city();
     market(&mut chain);
-    let i = interval_of(now(&chain)) + 2;
+    let i = interval_of(now(&chain), INTERVAL_MS) + 2;
     // Sun (feeder 1) sells 1000 Wh at 10 but feeder 1 exports at most 500; shop (feeder 2)
     // sells 600 at 20; home (feeder 2) buys 1200 at 30.
     chain.ok(&key("sun"), order(&chain, "sun", i, "sell", 1_000, 10));
@@ -284,7 +284,7 @@ fn an_interval_clears_within_the_feeder_limit_and_settles_against_the_readings()
 fn without_readings_the_job_settles_a_sellers_whole_shortfall() {
     let mut chain = city();
     market(&mut chain);
-    let i = interval_of(now(&chain)) + 2;
+    let i = interval_of(now(&chain), INTERVAL_MS) + 2;
     chain.ok(&key("shop"), order(&chain, "shop", i, "sell", 1_000, 20));
     chain.ok(&key("home"), order(&chain, "home", i, "buy", 1_000, 20));
     until(&mut chain, i * INTERVAL_MS - 300_000);
@@ -317,7 +317,7 @@ fn without_readings_the_job_settles_a_sellers_whole_shortfall() {
 fn bad_orders_and_readings_get_named_errors_and_change_nothing() {
     let mut chain = city();
     market(&mut chain);
-    let i = interval_of(now(&chain)) + 2;
+    let i = interval_of(now(&chain), INTERVAL_MS) + 2;
     // Not the meter's account; unknown meter; zero and oversized values; too far ahead.
     chain.fails(
         &key("home"),
@@ -368,7 +368,7 @@ fn bad_orders_and_readings_get_named_errors_and_change_nothing() {
         ErrorCode::InsufficientBalance,
     );
     // The gate: an interval starting in under five minutes.
-    let soon = interval_of(now(&chain)) + 1;
+    let soon = interval_of(now(&chain), INTERVAL_MS) + 1;
     until(&mut chain, soon * INTERVAL_MS - 200_000);
     chain.fails(
         &key("home"),
@@ -385,7 +385,7 @@ fn bad_orders_and_readings_get_named_errors_and_change_nothing() {
 
     // Readings: the interval must be over, signed by the device, once, within capacity.
     until(&mut chain, (i + 1) * INTERVAL_MS);
-    let past = interval_of(now(&chain)) - 1;
+    let past = interval_of(now(&chain), INTERVAL_MS) - 1;
     chain.fails(
         &key("sun"),
         readings(&chain, "sun", past + 5, &[(1, 1)]),
@@ -453,7 +453,7 @@ fn bad_orders_and_readings_get_named_errors_and_change_nothing() {
 fn consuming_below_the_baseline_earns_saving_tokens() {
     let mut chain = city();
     market(&mut chain);
-    let first = interval_of(now(&chain));
+    let first = interval_of(now(&chain), INTERVAL_MS);
     // Last week 1000 Wh, this week 600 Wh: 400 Wh saved at 10 tokens per kWh.
     until(&mut chain, (first + 1) * INTERVAL_MS);
     chain.ok(&key("home"), readings(&chain, "home", first, &[(1_000, 0)]));
@@ -479,4 +479,44 @@ fn consuming_below_the_baseline_earns_saving_tokens() {
         readings(&chain, "shop", first + WEEK, &[(600, 0)]),
     );
     assert!(r.events.iter().all(|e| e.kind != "saving"));
+}
+
+#[test]
+fn a_standing_order_places_one_order_per_interval_and_fails_whole() {
+    let mut chain = city();
+    market(&mut chain);
+    let i = interval_of(now(&chain), INTERVAL_MS) + 2;
+    let schedule = |chain: &TestChain, q: serde_json::Value| {
+        call(
+            chain,
+            json!({"call": "schedule", "meter": meter_id("sun"), "first_interval": i,
+                   "side": "sell", "quantities": q, "price": 12}),
+        )
+    };
+    chain.fails(
+        &key("sun"),
+        schedule(&chain, json!([0, 0])),
+        ErrorCode::InvalidArgument,
+    );
+    // One quantity over the meter's 1500 Wh: nothing is placed.
+    chain.fails(
+        &key("sun"),
+        schedule(&chain, json!([100, 1_600])),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("home"),
+        schedule(&chain, json!([100])),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&key("sun"), schedule(&chain, json!([100, 0, 300])));
+    let at = |k: u64| {
+        chain
+            .list(MODULE, &["orders", &(i + k).to_string()], 10, None)
+            .unwrap()
+    };
+    assert_eq!(at(0).items.len(), 1);
+    assert_eq!(at(1).items.len(), 0);
+    assert_eq!(at(2).items[0]["qty_wh"], 300);
+    assert_eq!(balance(&chain, addr("sun")), 1_000_000 - 4 - 12);
 }

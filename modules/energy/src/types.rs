@@ -26,14 +26,29 @@ pub struct Config {
 }
 
 /// Eco-rewards for consuming less than one's baseline.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct RewardRule {
     /// The rewards program (the energy module must be one of its awarders).
     pub program: u64,
     /// Tokens per kWh saved (rounded down per interval).
     pub per_kwh: u64,
-    /// The baseline is the average of the same interval in each of the last `weeks` weeks.
-    pub weeks: u32,
+    /// The baseline is the average consumption of the same interval in each of the last
+    /// `periods` periods (1 to 12)…
+    pub periods: u32,
+    /// …of `lag_intervals` intervals each: a week (672) as a rule, a day (96) for a shorter
+    /// memory.
+    pub lag_intervals: u64,
 }
 
 /// A feeder and its limits on the net flow through the substation per interval.
