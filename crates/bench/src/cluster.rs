@@ -76,8 +76,25 @@ fn spawn(exe: &Path, args: &[&std::ffi::OsStr], log: &Path) -> anyhow::Result<Ch
 impl Cluster {
     /// `urbis dev` on a fresh temporary data directory.
     pub fn start_dev(exe: &Path, block_time_ms: u64) -> anyhow::Result<Cluster> {
+        Cluster::start_dev_with(exe, block_time_ms, |_, _| {})
+    }
+
+    /// [`Cluster::start_dev`] with a genesis changed by `patch` (given the genesis JSON and
+    /// the dev admin's key) before the node first starts: accounts, assets, module settings.
+    pub fn start_dev_with(
+        exe: &Path,
+        block_time_ms: u64,
+        patch: impl FnOnce(&mut serde_json::Value, &SecretKey),
+    ) -> anyhow::Result<Cluster> {
         let dir = work_dir()?;
         let data_dir = dir.path().join("dev");
+        let (_, admin, genesis) = urbis_node::dev::prepare(&data_dir)?;
+        let mut json = serde_json::to_value(&genesis)?;
+        patch(&mut json, &admin);
+        std::fs::write(
+            data_dir.join("genesis.json"),
+            serde_json::to_vec_pretty(&json)?,
+        )?;
         let port = free_port()?;
         let api = format!("127.0.0.1:{port}");
         let log = dir.path().join("dev.log");

@@ -14,6 +14,7 @@
 pub mod ceiling;
 pub mod cluster;
 pub mod election;
+pub mod energy;
 pub mod load;
 pub mod permits;
 pub mod records;

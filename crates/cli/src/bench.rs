@@ -58,6 +58,7 @@ pub fn run(
         ScenarioArg::DidResolve => return did_resolve(&args, json),
         ScenarioArg::Election => return election(&args, json),
         ScenarioArg::Permits => return permits(&args, json),
+        ScenarioArg::EnergyDay => return energy_day(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -146,6 +147,21 @@ fn permits(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         .unwrap_or(if args.quick { 1_000 } else { 10_000 });
     let r = urbis_bench::permits::run(exe, args.block_time_ms, n)
         .map_err(|e| fail("bench", format!("{e:#}")))?;
+    print_report(json, &r, r.table())
+}
+
+/// `--scenario energy-day`.
+fn energy_day(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let q = args.quick;
+    let r = urbis_bench::energy::run(
+        exe,
+        args.block_time_ms,
+        args.meters.unwrap_or(if q { 1_000 } else { 10_000 }),
+        args.intervals.unwrap_or(if q { 12 } else { 96 }),
+        args.interval_ms.unwrap_or(if q { 2_000 } else { 6_000 }),
+    )
+    .map_err(|e| fail("bench", format!("{e:#}")))?;
     print_report(json, &r, r.table())
 }
 

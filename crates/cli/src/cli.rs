@@ -219,6 +219,16 @@ pub struct BenchArgs {
     /// permits: building-permit applications [default: 10000, 1000 with --quick].
     #[arg(long)]
     pub permits: Option<usize>,
+    /// energy-day: meters [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    pub meters: Option<usize>,
+    /// energy-day: intervals simulated [default: 96 (a day), 12 with --quick].
+    #[arg(long)]
+    pub intervals: Option<u64>,
+    /// energy-day: the chain's interval length in ms (set at genesis) [default: 6000, 2000 with
+    /// --quick].
+    #[arg(long)]
+    pub interval_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -235,6 +245,9 @@ pub enum ScenarioArg {
     Election,
     /// Building permits through the shipped workflow on a dev node (`--permits`).
     Permits,
+    /// A day of the energy market on a dev node: orders and readings of every meter, clearing
+    /// at each gate, settlement (`--meters`, `--intervals`, `--interval-ms`).
+    EnergyDay,
 }
 
 #[derive(Debug, Args)]
