@@ -28,6 +28,7 @@ const FEEDERS: u32 = 10;
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct EnergyReport {
     pub meters: usize,
+    pub block_time_ms: u64,
     pub intervals: u64,
     pub interval_ms: u64,
     pub order_txs: usize,
@@ -43,6 +44,11 @@ pub struct EnergyReport {
     /// Clearing delay after the gate (ms of block time): median and worst.
     pub clearing_delay_ms_p50: u64,
     pub clearing_delay_ms_max: u64,
+    /// From the clearing block to the next one (block time plus the clearing's execution).
+    pub clearing_block_gap_ms_p50: u64,
+    pub clearing_block_gap_ms_max: u64,
+    /// Intervals none of whose orders made the gate.
+    pub intervals_without_market: u64,
     pub traded_wh: u64,
     pub binding_intervals: u64,
     pub settled_intervals: u64,
@@ -56,6 +62,8 @@ impl EnergyReport {
              each interval's batch      committed at {:.0} tx/s (median), {:.0} tx/s (slowest)\n\
              orders that missed a gate  {}\n\
              clearing after the gate    median {} ms, worst {} ms (block time)\n\
+             clearing block to the next median {} ms, worst {} ms (block time {} ms + the clearing)\n\
+             intervals without a market {}\n\
              traded                     {} kWh; a feeder limit bound in {} intervals\n\
              settled intervals          {}\n",
             self.meters,
@@ -70,6 +78,10 @@ impl EnergyReport {
             self.late_orders,
             self.clearing_delay_ms_p50,
             self.clearing_delay_ms_max,
+            self.clearing_block_gap_ms_p50,
+            self.clearing_block_gap_ms_max,
+            self.block_time_ms,
+            self.intervals_without_market,
             self.traded_wh / 1000,
             self.binding_intervals,
             self.settled_intervals,
@@ -86,10 +98,18 @@ fn energy(c: EnergyCall) -> Call {
 fn order_of(m: usize, feeder: u32, k: u64, intervals: u64) -> (OrderSide, u64, u64) {
     let midday = intervals / 4 <= k && k < intervals * 3 / 4;
     if feeder < 2 || m % 3 == 0 {
-        let qty = if midday { 300 + (m as u64 * 7 + k) % 400 } else { 20 };
+        let qty = if midday {
+            300 + (m as u64 * 7 + k) % 400
+        } else {
+            20
+        };
         (OrderSide::Sell, qty, 5 + (m as u64 + k) % 20)
     } else {
-        (OrderSide::Buy, 150 + (m as u64 * 11 + k) % 250, 15 + (m as u64 * 3 + k) % 20)
+        (
+            OrderSide::Buy,
+            150 + (m as u64 * 11 + k) % 250,
+            15 + (m as u64 * 3 + k) % 20,
+        )
     }
 }
 
@@ -111,7 +131,9 @@ pub fn run(
     let accounts: Vec<SecretKey> = (0..meters).map(|i| key("account", i)).collect();
     let devices: Vec<SecretKey> = (0..meters).map(|i| key("device", i)).collect();
     let grid = key("grid", 0);
-    eprintln!("starting urbis dev (block time {block_time_ms} ms, intervals of {interval_ms} ms, {meters} funded meter accounts in genesis)…");
+    eprintln!(
+        "starting urbis dev (block time {block_time_ms} ms, intervals of {interval_ms} ms, {meters} funded meter accounts in genesis)…"
+    );
     let cluster = Cluster::start_dev_with(&exe, block_time_ms, |g, admin| {
         let list = g["modules"]["accounts"]["accounts"]
             .as_array_mut()
@@ -129,7 +151,8 @@ pub fn run(
     let report = runtime()?.block_on(async move {
         let client = Client::new(&url)?;
         let status = client.status().await?;
-        let signer = |k: &SecretKey| Signer::new(k.clone(), status.chain_id.clone(), status.genesis_hash);
+        let signer =
+            |k: &SecretKey| Signer::new(k.clone(), status.chain_id.clone(), status.genesis_hash);
         let grid = signer(&grid);
         let signers: Vec<Signer> = accounts.iter().map(signer).collect();
 
@@ -195,7 +218,9 @@ pub fn run(
         // day0 + k - 1 runs; readings of the four intervals that ended before it.
         for k in 0..intervals + 4 {
             let start_of = |i: u64| i * interval_ms;
-            let wait = start_of(day0 + k).saturating_sub(interval_ms).saturating_sub(now());
+            let wait = start_of(day0 + k)
+                .saturating_sub(interval_ms)
+                .saturating_sub(now());
             tokio::time::sleep(Duration::from_millis(wait)).await;
             let mut txs: Vec<SignedTx> = Vec::new();
             if k < intervals {
@@ -224,8 +249,14 @@ pub fn run(
                         .map(|j| {
                             let (side, qty, _) = order_of(m, feeder_of(m), j, intervals);
                             match side {
-                                OrderSide::Sell => Value { import_wh: 10, export_wh: 10 + qty * 9 / 10 },
-                                OrderSide::Buy => Value { import_wh: qty, export_wh: 0 },
+                                OrderSide::Sell => Value {
+                                    import_wh: 10,
+                                    export_wh: 10 + qty * 9 / 10,
+                                },
+                                OrderSide::Buy => Value {
+                                    import_wh: qty,
+                                    export_wh: 0,
+                                },
                             }
                         })
                         .collect();
@@ -267,12 +298,27 @@ pub fn run(
         let settle_by = (day0 + intervals) * interval_ms + 8 * interval_ms;
         tokio::time::sleep(Duration::from_millis(settle_by.saturating_sub(now()))).await;
         let mut delays = Vec::new();
-        let (mut traded, mut binding, mut settled) = (0u64, 0u64, 0u64);
+        let mut gaps = Vec::new();
+        let (mut traded, mut binding, mut settled, mut missing) = (0u64, 0u64, 0u64, 0u64);
         for k in 0..intervals {
             let i = (day0 + k).to_string();
-            let c = client.query(MODULE, &["clearing", &i], false).await?;
+            let c = match client.query(MODULE, &["clearing", &i], false).await {
+                Ok(c) => c,
+                // No order of this interval made its gate: no market.
+                Err(e) if e.is(urbis_core::ErrorCode::NotFound) => {
+                    missing += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let at = c.value["at_ms"].as_u64().context("a clearing time")?;
             delays.push(at.saturating_sub((day0 + k) * interval_ms));
+            // The clearing block's own time: its successor's stamp minus its own (the dev
+            // proposer stamps a block once the one before it is executed).
+            if let Some(h) = c.value["height"].as_u64() {
+                let next = client.block(urbis_client::BlockId::Height(h + 1)).await?;
+                gaps.push(next.header.timestamp_ms.saturating_sub(at));
+            }
             traded += c.value["volume_wh"].as_u64().unwrap_or(0);
             if c.value["zones"]
                 .as_array()
@@ -286,10 +332,12 @@ pub fn run(
             }
         }
         delays.sort_unstable();
+        gaps.sort_unstable();
         bursts.sort_by(f64::total_cmp);
         let txs = order_txs + reading_txs;
         Ok::<_, anyhow::Error>(EnergyReport {
             meters,
+            block_time_ms,
             intervals,
             interval_ms,
             order_txs,
@@ -299,7 +347,10 @@ pub fn run(
             tx_per_s: txs as f64 / seconds,
             burst_tx_per_s_p50: bursts.get(bursts.len() / 2).copied().unwrap_or(0.0),
             burst_tx_per_s_min: bursts.first().copied().unwrap_or(0.0),
-            clearing_delay_ms_p50: delays[delays.len() / 2],
+            clearing_delay_ms_p50: delays.get(delays.len() / 2).copied().unwrap_or(0),
+            clearing_block_gap_ms_p50: gaps.get(gaps.len() / 2).copied().unwrap_or(0),
+            clearing_block_gap_ms_max: gaps.last().copied().unwrap_or(0),
+            intervals_without_market: missing,
             clearing_delay_ms_max: *delays.last().unwrap_or(&0),
             traded_wh: traded,
             binding_intervals: binding,

@@ -822,6 +822,7 @@ pub(crate) fn clear_interval(ctx: &mut Ctx<'_>, interval: u64) -> Result<(), Urb
         participants: book.participants,
         rent,
         at_ms: ctx.timestamp_ms(),
+        height: ctx.height(),
     };
     ctx.put(keys::clearing(interval), &clearing);
     let mut ev = Event::new(MODULE, "cleared")

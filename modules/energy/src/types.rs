@@ -251,6 +251,8 @@ pub struct Clearing {
     /// balancing fund.
     pub rent: u64,
     pub at_ms: u64,
+    /// The block whose end ran the clearing.
+    pub height: u64,
 }
 
 /// One participant's settlement of an interval.
