@@ -97,7 +97,7 @@ fn energy(c: EnergyCall) -> Call {
 /// elsewhere) sell, most around midday; the others buy.
 fn order_of(m: usize, feeder: u32, k: u64, intervals: u64) -> (OrderSide, u64, u64) {
     let midday = intervals / 4 <= k && k < intervals * 3 / 4;
-    if feeder < 2 || m % 3 == 0 {
+    if feeder < 2 || m.is_multiple_of(3) {
         let qty = if midday {
             300 + (m as u64 * 7 + k) % 400
         } else {
@@ -242,7 +242,7 @@ pub fn run(
             }
             // Interval day0 + k - 1 is running: day0 + k - 2 is the last one over.
             for m in 0..meters {
-                if k >= 2 && (m as u64 + k) % 4 == 0 {
+                if k >= 2 && (m as u64 + k).is_multiple_of(4) {
                     let last = (k - 2).min(intervals - 1);
                     let first = last.saturating_sub(3);
                     let values: Vec<Value> = (first..=last)
