@@ -189,6 +189,21 @@ pub enum MeterCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Check that a meter belongs to an owner (anyone, given the salt the owner shows): the
+    /// chain's owner commitment must open to `--owner` with `--salt`, and, with `--serial`, the
+    /// meter id must derive from that serial. `--file` takes all three from the owner's file.
+    Owner {
+        #[arg(long)]
+        meter: Hash,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        salt: Option<String>,
+        #[arg(long)]
+        serial: Option<String>,
+    },
     /// All meters.
     List,
     /// One meter.
@@ -372,6 +387,13 @@ pub async fn energy(ctx: &Ctx, cmd: EnergyCmd) -> anyhow::Result<()> {
                 },
             )
         }
+        EnergyCmd::Meter(MeterCmd::Owner {
+            meter,
+            file,
+            owner,
+            salt,
+            serial,
+        }) => return meter_owner(ctx, meter, file, owner, salt, serial).await,
         EnergyCmd::Meter(MeterCmd::List) => {
             return print_json(&Json::Array(list(ctx, &["meters"], 1000).await?));
         }
@@ -522,6 +544,60 @@ pub async fn energy(ctx: &Ctx, cmd: EnergyCmd) -> anyhow::Result<()> {
         }
     };
     send(ctx, &tx, Call::new(urbis_energy::MODULE, &call)).await
+}
+
+async fn meter_owner(
+    ctx: &Ctx,
+    meter: Hash,
+    file: Option<PathBuf>,
+    owner: Option<String>,
+    salt: Option<String>,
+    serial: Option<String>,
+) -> anyhow::Result<()> {
+    let from_file = match &file {
+        Some(path) => crate::commands::read_json_file(path, "meter file")?,
+        None => Json::Null,
+    };
+    let field = |given: Option<String>, name: &str| {
+        given
+            .or_else(|| from_file[name].as_str().map(str::to_string))
+            .ok_or_else(|| {
+                fail(
+                    "invalid_argument",
+                    format!("--{name} (or --file) is needed"),
+                )
+            })
+    };
+    let owner = ctx.resolve_address(&field(owner, "owner")?)?;
+    let salt_hex = field(salt, "salt")?;
+    let salt: [u8; 32] = hex::decode(&salt_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| fail("invalid_argument", "the salt is 64 hex digits"))?;
+    let serial = serial.or_else(|| from_file["serial"].as_str().map(str::to_string));
+    let m = query(ctx, &["meter", &meter.to_hex()]).await?;
+    if m.is_null() {
+        return Err(fail("not_found", format!("no meter {}", meter.to_hex())));
+    }
+    let commitment = urbis_energy::owner_commitment(&salt, &owner);
+    let owner_ok = m["owner_commitment"] == json!(commitment);
+    let serial_ok = serial
+        .as_ref()
+        .map(|s| urbis_energy::meter_id(&salt, s) == meter);
+    print_json(&json!({
+        "meter": meter,
+        "owner": owner,
+        "owner_matches": owner_ok,
+        "serial_matches": serial_ok,
+    }))?;
+    if owner_ok && serial_ok != Some(false) {
+        Ok(())
+    } else {
+        Err(fail(
+            "invalid_proof",
+            "the salt does not open this meter's commitment to that owner (or serial)",
+        ))
+    }
 }
 
 fn order(o: OrderArgs, side: OrderSide) -> (TxOpts, EnergyCall) {

@@ -217,6 +217,30 @@ fn a_neighbourhood_trades_a_day_of_energy_within_its_feeder_limit() {
     let on_chain = query(&["energy", "meter", "show", &meter["roof1"]]);
     assert_eq!(on_chain["owner_commitment"], file["owner_commitment"]);
     assert_eq!(on_chain["feeder"], 1);
+    // The owner proves the meter is theirs by showing the file; another owner does not fit.
+    ok(&[
+        "energy",
+        "meter",
+        "owner",
+        "--meter",
+        &meter["roof1"],
+        "--file",
+        w.join("roof1.meter.json").to_str().unwrap(),
+    ]);
+    fails(
+        &[
+            "energy",
+            "meter",
+            "owner",
+            "--meter",
+            &meter["roof1"],
+            "--owner",
+            "roof2",
+            "--salt",
+            file["salt"].as_str().unwrap(),
+        ],
+        "invalid_proof",
+    );
 
     // The day starts 60 intervals (30 s) from now. Rooftops sell 500 Wh at 10 in the middle
     // half of the day; homes buy 400 Wh at 30 all day.
