@@ -275,7 +275,18 @@ fn transfer(ctx: &mut Ctx<'_>, symbol: &str, to: Address, amount: u64) -> Result
         return Err(invalid("cannot transfer to oneself"));
     }
     store::asset(ctx, symbol)?;
-    move_units(ctx, symbol, &from, &to, amount)?;
+    transfer_units(ctx, symbol, &from, &to, amount)
+}
+
+/// Move units and record the `transferred` event (a holder's transfer, a module's payment).
+pub(crate) fn transfer_units(
+    ctx: &mut Ctx<'_>,
+    symbol: &str,
+    from: &Address,
+    to: &Address,
+    amount: u64,
+) -> Result<(), UrbisError> {
+    move_units(ctx, symbol, from, to, amount)?;
     ctx.emit(
         Event::new(MODULE, "transferred")
             .with("asset", symbol)

@@ -253,24 +253,7 @@ fn pay_from_module(
         return Err(invalid("a payment must be positive"));
     }
     store::asset(ctx, symbol)?;
-    let from = module_account(caller);
-    let have = store::balance(ctx, symbol, &from)?;
-    let left = have.checked_sub(amount).ok_or_else(|| {
-        UrbisError::new(
-            ErrorCode::InsufficientBalance,
-            format!("module {caller} holds {have} {symbol}, cannot pay {amount}"),
-        )
-    })?;
-    store::put_balance(ctx, symbol, &from, left);
-    credit(ctx, symbol, &to, amount)?;
-    ctx.emit(
-        Event::new(MODULE, "transferred")
-            .with("asset", symbol)
-            .with("from", from)
-            .with("to", to)
-            .with("amount", amount),
-    );
-    Ok(())
+    crate::call::transfer_units(ctx, symbol, &module_account(caller), &to, amount)
 }
 
 /// Refund a hold whole; `caller` `None` is the scheduler (expiry).

@@ -293,16 +293,18 @@ pub(crate) fn check_signature(
 }
 
 /// Readings of `interval` are taken until this time.
-fn reading_deadline(ctx: &Ctx<'_>, interval: u64) -> Result<u64, UrbisError> {
+/// (the rules of its market if it has one, else the current ones: `config`).
+fn reading_deadline(
+    ctx: &Ctx<'_>,
+    interval: u64,
+    len: u64,
+    config: Option<&Config>,
+) -> Result<u64, UrbisError> {
     let delay = match ctx.get::<Book>(&keys::book(interval))? {
         Some(b) => b.config.settle_delay_ms,
-        None => ctx
-            .get::<Config>(&keys::config())?
-            .map_or(DEFAULT_SETTLE_DELAY_MS, |c| c.settle_delay_ms),
+        None => config.map_or(DEFAULT_SETTLE_DELAY_MS, |c| c.settle_delay_ms),
     };
-    Ok((interval + 1)
-        .saturating_mul(interval_len(ctx)?)
-        .saturating_add(delay))
+    Ok((interval + 1).saturating_mul(len).saturating_add(delay))
 }
 
 fn readings(
@@ -335,15 +337,17 @@ fn readings(
     }
     let last = first + values.len() as u64 - 1;
     let now = ctx.timestamp_ms();
-    if (last + 1).saturating_mul(interval_len(ctx)?) > now {
+    let len = interval_len(ctx)?;
+    if (last + 1).saturating_mul(len) > now {
         return Err(err(
             ErrorCode::NotYetValid,
             format!("interval {last} is not over yet"),
         ));
     }
     check_signature(&m, first, &values, &sig)?;
+    let config = ctx.get::<Config>(&keys::config())?;
     for i in first..=last {
-        if now >= reading_deadline(ctx, i)? {
+        if now >= reading_deadline(ctx, i, len, config.as_ref())? {
             return Err(err(
                 ErrorCode::Expired,
                 format!("readings of interval {i} were due before its settlement"),
@@ -356,7 +360,7 @@ fn readings(
             ));
         }
     }
-    let reward = ctx.get::<Config>(&keys::config())?.and_then(|c| c.reward);
+    let reward = config.and_then(|c| c.reward);
     for (i, v) in (first..=last).zip(values.iter()) {
         ctx.put(
             keys::reading(&id, i),
@@ -732,15 +736,10 @@ pub(crate) fn clear_interval(ctx: &mut Ctx<'_>, interval: u64) -> Result<(), Urb
         if filled == 0 {
             urbis_assets::refund(ctx, o.hold)?;
         } else {
-            let (amount, keep) = match o.side {
-                OrderSide::Buy => {
-                    let a = cost(filled, price, true)?;
-                    (a, a)
-                }
-                OrderSide::Sell => (
-                    cost(filled, price, false)?,
-                    cost(filled, c.imbalance_price, true)?,
-                ),
+            // A buyer pays for its fill (rounded up); a seller's collateral for its fill stays.
+            let keep = match o.side {
+                OrderSide::Buy => cost(filled, price, true)?,
+                OrderSide::Sell => cost(filled, c.imbalance_price, true)?,
             };
             urbis_assets::release(ctx, o.hold, vec![(pool, keep)])?;
             let p = positions.entry(o.meter).or_insert(Position {
@@ -755,24 +754,19 @@ pub(crate) fn clear_interval(ctx: &mut Ctx<'_>, interval: u64) -> Result<(), Urb
             p.traded_wh += filled;
             match o.side {
                 OrderSide::Buy => {
-                    p.amount += amount;
-                    paid += amount;
+                    p.amount += keep;
+                    paid += keep;
                 }
-                OrderSide::Sell => {
-                    p.amount += amount;
-                    p.collateral += keep;
-                    proceeds += amount;
-                }
+                OrderSide::Sell => p.collateral += keep,
             }
         }
         ctx.put(keys::order(interval, o.id), &*o);
     }
-    // Round each seller's proceeds on its total, not per order (never above the buyers').
+    // A seller's proceeds, rounded down on its total (never above what buyers paid).
     for p in positions.values_mut() {
         if p.side == OrderSide::Sell {
-            let whole = cost(p.traded_wh, p.price, false)?;
-            proceeds = proceeds - p.amount + whole;
-            p.amount = whole;
+            p.amount = cost(p.traded_wh, p.price, false)?;
+            proceeds += p.amount;
         }
         ctx.put(keys::position(interval, &p.meter), &*p);
     }
@@ -940,12 +934,18 @@ pub(crate) fn settle_interval(
     Ok(())
 }
 
-fn fund(ctx: &mut Ctx<'_>, amount: u64) -> Result<(), UrbisError> {
+/// The checks `fund` and `withdraw` share: the operator, a positive amount, a configured
+/// market (whose asset the fund is in).
+fn fund_checks(ctx: &Ctx<'_>, amount: u64) -> Result<Config, UrbisError> {
     require_operator(ctx)?;
     if amount == 0 {
         return Err(invalid("a positive amount"));
     }
-    let c = config(ctx)?;
+    config(ctx)
+}
+
+fn fund(ctx: &mut Ctx<'_>, amount: u64) -> Result<(), UrbisError> {
+    let c = fund_checks(ctx, amount)?;
     let hold = urbis_assets::hold(ctx, &c.asset, amount, None)?;
     urbis_assets::release(ctx, hold, vec![(pool(), amount)])?;
     add_balancing(ctx, &c.asset, amount)?;
@@ -958,11 +958,7 @@ fn fund(ctx: &mut Ctx<'_>, amount: u64) -> Result<(), UrbisError> {
 }
 
 fn withdraw(ctx: &mut Ctx<'_>, amount: u64) -> Result<(), UrbisError> {
-    require_operator(ctx)?;
-    if amount == 0 {
-        return Err(invalid("a positive amount"));
-    }
-    let c = config(ctx)?;
+    let c = fund_checks(ctx, amount)?;
     let have: u64 = ctx.get(&keys::balancing(&c.asset))?.unwrap_or(0);
     if amount > have {
         return Err(err(
