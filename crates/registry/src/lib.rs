@@ -26,6 +26,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_voting::module(),
         urbis_governance::module(),
         urbis_energy::module(),
+        urbis_mobility::module(),
     ]
 }
 

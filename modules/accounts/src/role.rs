@@ -21,6 +21,12 @@ urbis_runtime::named_enum! {
         Hospital = "hospital",
         /// Runs the electricity grid: feeders, certified meters, tariffs, reading corrections.
         GridOperator = "grid_operator",
+        /// The city's mobility department: registers drivers, sets transit fares and zones,
+        /// decides ride disputes, registers any vehicle.
+        MobilityAuthority = "mobility_authority",
+        /// Runs vehicles or public transport: registers its vehicles and station validators,
+        /// anchors its vehicles' telemetry, receives its share of fares.
+        TransportOperator = "transport_operator",
     }
 }
 
@@ -30,6 +36,7 @@ impl Role {
         match self {
             Role::Citizen => &[Role::CityAdmin, Role::Department, Role::CredentialIssuer],
             Role::CertifiedDevice | Role::Merchant => &[Role::CityAdmin, Role::Department],
+            Role::TransportOperator => &[Role::CityAdmin, Role::MobilityAuthority],
             Role::CityAdmin
             | Role::Department
             | Role::ValidatorOperator
@@ -37,7 +44,8 @@ impl Role {
             | Role::LandRegistrar
             | Role::Bank
             | Role::Hospital
-            | Role::GridOperator => &[Role::CityAdmin],
+            | Role::GridOperator
+            | Role::MobilityAuthority => &[Role::CityAdmin],
         }
     }
 
