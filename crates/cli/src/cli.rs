@@ -98,6 +98,10 @@ pub enum Command {
     /// Energy: meters, feeders, readings, the peer-to-peer market, clearing, settlement.
     #[command(subcommand)]
     Energy(crate::energy::EnergyCmd),
+    /// Mobility: vehicles and telemetry anchors, position proofs, ride-sharing, public
+    /// transport (cards, taps, fares, clearing, statistics).
+    #[command(subcommand)]
+    Mobility(crate::mobility::MobilityCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]

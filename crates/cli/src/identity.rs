@@ -50,6 +50,10 @@ pub enum DidCmd {
         /// The account that will control an organisation's or device's DID.
         #[arg(long)]
         controller: Option<String>,
+        /// The name the new DID is kept under here, with its keys NAME.next and NAME.vc
+        /// [default: --from]: a department creating many devices' DIDs names each.
+        #[arg(long)]
+        name: Option<String>,
         /// A service `TYPE=URL` (public forever: never personal data).
         #[arg(long = "service")]
         services: Vec<String>,
@@ -243,7 +247,7 @@ pub(crate) struct Entry {
     pub(crate) did: String,
     pub(crate) controller: String,
     next: String,
-    vc: String,
+    pub(crate) vc: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -371,9 +375,10 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
             tx,
             subject,
             controller,
+            name,
             services,
         } => {
-            let name = tx.from.clone();
+            let name = name.unwrap_or_else(|| tx.from.clone());
             let mut wallet = load_wallet(ctx)?;
             if let Some(e) = wallet.dids.get(&name) {
                 return Err(fail(
@@ -427,7 +432,10 @@ pub async fn did(ctx: &Ctx, cmd: DidCmd) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|c| ctx.resolve_address(c))
                 .transpose()?;
-            let ctrl = controller_addr.unwrap_or(ctx.resolve_address(&name)?);
+            let ctrl = match controller_addr {
+                Some(a) => a,
+                None => ctx.resolve_address(&name)?,
+            };
             let next_key_hash = next_key_commitment(&next_addr);
             let salt = random_hash();
             let id = urbis_identity::did_id(&ctrl, &next_key_hash, &salt, &document);

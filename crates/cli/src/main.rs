@@ -14,6 +14,7 @@ mod energy;
 mod gov;
 mod identity;
 mod land;
+mod mobility;
 mod network;
 mod notice;
 mod output;

@@ -59,7 +59,8 @@
 //! monthly caps; split between the zones' operators by zone count (the remainder to the
 //! entry zone's). A journey with no tap-out is charged `missing_tap_out_fare` at the end of
 //! its local day, or at the card's next tap-in once `max_journey_ms` has passed. The day's
-//! clearing (a scheduler job after the local day ends) pays every operator its share from the
+//! clearing (a scheduler job once the day's last taps can no longer arrive: its end plus
+//! `max_tap_delay_ms`) pays every operator its share from the
 //! module's account and stores the day's totals. Usage counts per stop and line and local
 //! hour are stored state (provable). With transit rewards configured, every
 //! `journeys`-th journey of a card in a calendar month awards `tokens` to the card's linked
@@ -185,6 +186,8 @@ pub const VEHICLES_TAG: &[u8] = b"urbis/mobility-anchor-vehicles/v1";
 pub const PICKUP_TAG: &[u8] = b"urbis/ride-pickup/v1";
 pub const TAP_TAG: &[u8] = b"urbis/transit-tap/v1";
 pub const LINK_TAG: &[u8] = b"urbis/transit-card-link/v1";
+/// The pickup commitment: `SHA-256(len(tag) ‖ "urbis/ride-pickup-place/v1" ‖ salt ‖ place)`.
+pub const PLACE_TAG: &[u8] = b"urbis/ride-pickup-place/v1";
 /// Most vehicles in one anchor.
 pub const MAX_ANCHOR_VEHICLES: usize = 10_000;
 /// Longest span of one anchor (a day).
@@ -200,8 +203,9 @@ pub const MAX_OFFER_WINDOW_MS: u64 = 86_400_000;
 pub const TAP_SKEW_MS: u64 = 30_000;
 /// Most missing tap-outs a day's clearing charges per block (it continues in the next).
 pub const CLEARING_CHUNK: usize = 2_000;
-/// The day's clearing runs this long after the local day ends (late taps still arrive).
-pub const CLEARING_DELAY_MS: u64 = 3_600_000;
+/// The day's clearing runs this long after the last tap of the day may still arrive (the
+/// day's end plus the fares' `max_tap_delay_ms`).
+pub const CLEARING_MARGIN_MS: u64 = 1_000;
 
 /// The module's general settings.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

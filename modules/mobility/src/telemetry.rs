@@ -178,6 +178,24 @@ impl BatchInclusion {
     }
 }
 
+/// A position proven from a vehicle's and an anchor's records (both taken from certified
+/// state by the caller) and a batch's inclusion: the anchor is the vehicle's operator's, its
+/// span holds `at_ms`, and the batch is the unit's and under the anchor's root.
+pub fn check_position(
+    vehicle: &crate::Vehicle,
+    anchor: &crate::Anchor,
+    inclusion: &BatchInclusion,
+    at_ms: u64,
+) -> Result<Point, TelemetryError> {
+    if anchor.operator != vehicle.operator {
+        return Err(bad("the anchor is not the vehicle's operator's"));
+    }
+    if at_ms < anchor.from_ms || at_ms > anchor.to_ms {
+        return Err(bad("the anchor's span does not hold that time"));
+    }
+    inclusion.verify(&vehicle.unit_key, &vehicle.id, &anchor.root, at_ms)
+}
+
 /// The hash of an anchor's vehicle numbers.
 pub fn vehicles_hash(numbers: &[u32]) -> Hash {
     let mut bytes = Vec::with_capacity(4 * numbers.len());

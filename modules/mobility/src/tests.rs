@@ -746,7 +746,8 @@ fn a_day_of_transit_is_priced_capped_cleared_between_operators_and_rewarded() {
     let bus0 = balance(&chain, &addr("bus"));
     let tram0 = balance(&chain, &addr("tram"));
     let end = crate::fares::day_end_utc(&serde_json::from_value(fares()).unwrap(), day)
-        + crate::CLEARING_DELAY_MS;
+        + 600_000
+        + crate::CLEARING_MARGIN_MS;
     chain.skip_blocks((end - now(&chain)) / BLOCK_MS + 1);
     let r = chain.block(&[]);
     assert!(r.is_empty());

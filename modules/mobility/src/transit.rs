@@ -8,7 +8,7 @@ use crate::fares::{self, capped, day_end_utc, local_day, local_hour, month_of, z
 use crate::fleet::{check_asset, is_authority, require_authority};
 use crate::types::*;
 use crate::{
-    CLEARING_CHUNK, CLEARING_DELAY_MS, JOB_CLEAR_DAY, LINK_TAG, MODULE, MobilityCall, TAP_SKEW_MS,
+    CLEARING_CHUNK, CLEARING_MARGIN_MS, JOB_CLEAR_DAY, LINK_TAG, MODULE, MobilityCall, TAP_SKEW_MS,
     TAP_TAG, account, err, invalid, job, keys, link_message, tap_message,
 };
 
@@ -277,7 +277,9 @@ fn day_record(ctx: &mut Ctx<'_>, f: &Fares, day: u64) -> Result<Day, UrbisError>
     if let Some(d) = ctx.get::<Day>(&keys::day(day))? {
         return Ok(d);
     }
-    let due = day_end_utc(f, day).saturating_add(CLEARING_DELAY_MS.max(f.max_tap_delay_ms));
+    let due = day_end_utc(f, day)
+        .saturating_add(f.max_tap_delay_ms)
+        .saturating_add(CLEARING_MARGIN_MS);
     ctx.schedule_at(due, job(JOB_CLEAR_DAY, day));
     Ok(Day {
         day,
