@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod election;
 pub mod energy;
 pub mod load;
+pub mod mobility;
 pub mod permits;
 pub mod records;
 pub mod report;

@@ -20,6 +20,8 @@ pub enum Kind {
     /// Citizen → citizen escrow payment: a hold with an expiry (balance, asset totals, the
     /// hold, its payee, a scheduler job; the job refunds it later, inside the measured run).
     Escrow,
+    /// A station validator's transit tap (`urbis bench --scenario transit`).
+    TransitTap,
 }
 
 /// The transaction mix: percent of reward awards, reward transfers, redemptions and asset
@@ -346,6 +348,7 @@ mod tests {
                 Kind::Transfer | Kind::Redeem | Kind::AssetTransfer | Kind::Escrow => {
                     assert!(p.sender >= 4)
                 }
+                Kind::TransitTap => unreachable!("the reward mix plans no taps"),
             }
         }
         let share = |k| kinds[&k] as f64 / plan.len() as f64;

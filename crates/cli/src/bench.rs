@@ -59,6 +59,7 @@ pub fn run(
         ScenarioArg::Election => return election(&args, json),
         ScenarioArg::Permits => return permits(&args, json),
         ScenarioArg::EnergyDay => return energy_day(&args, json),
+        ScenarioArg::Transit | ScenarioArg::Telemetry => return mobility(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -163,6 +164,34 @@ fn energy_day(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     )
     .map_err(|e| fail("bench", format!("{e:#}")))?;
     print_report(json, &r, r.table())
+}
+
+/// `--scenario transit` and `--scenario telemetry`.
+fn mobility(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let q = args.quick;
+    let bench = |e: anyhow::Error| fail("bench", format!("{e:#}"));
+    if args.scenario == ScenarioArg::Transit {
+        let r = urbis_bench::mobility::transit(
+            exe,
+            args.block_time_ms,
+            args.cards.unwrap_or(if q { 2_000 } else { 20_000 }),
+            args.rate.unwrap_or(2_500.0),
+            args.seconds.unwrap_or(if q { 10 } else { 30 }),
+        )
+        .map_err(bench)?;
+        print_report(json, &r, r.table())
+    } else {
+        let r = urbis_bench::mobility::telemetry(
+            exe,
+            args.block_time_ms,
+            args.vehicles.unwrap_or(if q { 1_000 } else { 10_000 }),
+            args.periods.unwrap_or(if q { 3 } else { 5 }),
+            args.period_ms.unwrap_or(if q { 5_000 } else { 60_000 }),
+        )
+        .map_err(bench)?;
+        print_report(json, &r, r.table())
+    }
 }
 
 /// `--scenario election`.

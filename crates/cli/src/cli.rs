@@ -135,7 +135,7 @@ pub enum Command {
     #[command(subcommand)]
     Notice(crate::notice::NoticeCmd),
     /// End-to-end load benchmark against a dev chain, a local testnet or a running network.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +233,18 @@ pub struct BenchArgs {
     /// --quick].
     #[arg(long)]
     pub interval_ms: Option<u64>,
+    /// transit: cards [default: 20000, 2000 with --quick].
+    #[arg(long)]
+    pub cards: Option<usize>,
+    /// telemetry: vehicles [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    pub vehicles: Option<usize>,
+    /// telemetry: anchoring periods [default: 5, 3 with --quick].
+    #[arg(long)]
+    pub periods: Option<usize>,
+    /// telemetry: the period in ms [default: 60000 (a minute), 5000 with --quick].
+    #[arg(long)]
+    pub period_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -252,6 +264,12 @@ pub enum ScenarioArg {
     /// A day of the energy market on a dev node: orders and readings of every meter, clearing
     /// at each gate, settlement (`--meters`, `--intervals`, `--interval-ms`).
     EnergyDay,
+    /// Transit taps on a dev node at an offered rate (`--cards`, `--rate` [default 2500],
+    /// `--seconds` [default 30, 10 with --quick]).
+    Transit,
+    /// Vehicle telemetry anchored every period and a position proof verified (`--vehicles`,
+    /// `--periods`, `--period-ms`).
+    Telemetry,
 }
 
 #[derive(Debug, Args)]

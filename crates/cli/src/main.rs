@@ -105,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Testnet(args) => return network::testnet(args),
         Command::Bench(args) => {
             let source = passphrase::Source::new(cli.passphrase_file);
-            return bench::run(args, cli.keystore, &source, cli.output);
+            return bench::run(*args, cli.keystore, &source, cli.output);
         }
         _ => {}
     }
