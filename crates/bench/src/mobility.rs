@@ -172,6 +172,11 @@ pub fn transit(
                 }),
             ));
         }
+        // Zones first: validators are registered in them.
+        for r in submit_all(&client, &setup).await? {
+            crate::records::ok(&r, "set-up")?;
+        }
+        setup.clear();
         let mut op_nonce = [0u64; 2];
         for (i, d) in devices.iter().enumerate() {
             let zone = (i % usize::from(ZONES)) as u16 + 1;
@@ -254,10 +259,13 @@ pub fn transit(
             &clients,
             &events_url,
             Arc::new(txs),
+            // One task per validator (each sends the same number of taps per round, so the
+            // tasks keep pace with each other) and one tap per request: a card's tap-out, a
+            // round later at another validator, is not sent before its tap-in.
             Pace {
-                concurrency: 64,
+                concurrency: VALIDATORS,
                 rate: Some(rate),
-                batch: 16,
+                batch: 1,
             },
             || Ok(()),
             || {},

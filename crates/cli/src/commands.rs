@@ -862,20 +862,50 @@ fn read_proof(path: &Path) -> anyhow::Result<ProofInput> {
     Ok(ProofInput::Bundle(bundle))
 }
 
-async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
-    let input = read_proof(&args.proof)?;
-    let genesis: Genesis = match &args.genesis {
-        Some(path) => {
-            serde_json::from_value(read_json_file(path, "genesis file")?).map_err(|e| {
-                fail(
-                    "malformed",
-                    format!("{} is not a valid genesis file: {e}", path.display()),
-                )
-            })?
-        }
+/// A module's answer to `path` (`null` when there is nothing there).
+pub(crate) async fn module_value(
+    ctx: &Ctx,
+    module: &str,
+    path: &[&str],
+) -> anyhow::Result<serde_json::Value> {
+    match ctx.client()?.query(module, path, false).await {
+        Ok(a) => Ok(a.value),
+        Err(e) if e.is(urbis_core::ErrorCode::NotFound) => Ok(serde_json::Value::Null),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The first `limit` items of a module's list query.
+pub(crate) async fn module_items(
+    ctx: &Ctx,
+    module: &str,
+    path: &[&str],
+    limit: usize,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    Ok(ctx
+        .client()?
+        .query_list(module, path, limit, None)
+        .await?
+        .items)
+}
+
+/// The genesis (validator set) proofs are checked against: the file given, or, with a warning
+/// that `what` then trusts the node, the one the node serves.
+pub(crate) async fn trusted_genesis(
+    ctx: &Ctx,
+    path: Option<&Path>,
+    what: &str,
+) -> anyhow::Result<Genesis> {
+    match path {
+        Some(path) => serde_json::from_value(read_json_file(path, "genesis file")?).map_err(|e| {
+            fail(
+                "malformed",
+                format!("{} is not a valid genesis file: {e}", path.display()),
+            )
+        }),
         None => {
             eprintln!(
-                "warning: no --genesis given; fetching the genesis (validator set) from {}, so this check trusts that node",
+                "warning: no --genesis given; fetching the genesis (validator set) from {}, so {what} trusts that node",
                 ctx.node
             );
             ctx.client()?.genesis().await.map_err(|e: ClientError| {
@@ -883,9 +913,14 @@ async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
                     "http",
                     format!("cannot fetch the genesis from {}: {e}", ctx.node),
                 )
-            })?
+            })
         }
-    };
+    }
+}
+
+async fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
+    let input = read_proof(&args.proof)?;
+    let genesis = trusted_genesis(ctx, args.genesis.as_deref(), "this check").await?;
     let verified = match &input {
         ProofInput::Bundle(b) => verify_proof(b, &genesis)?,
         ProofInput::Answer(a) => verify_query(a, &genesis)?,

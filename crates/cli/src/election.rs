@@ -1377,16 +1377,7 @@ async fn verify(ctx: &Ctx, path: &Path, genesis: Option<&Path>) -> anyhow::Resul
         .map_err(|e| fail("malformed", format!("{}: {e}", path.display())))?;
     let mut report = verify_record(&record);
     if let Some(anchor) = &record.anchor {
-        let genesis: Genesis = match genesis {
-            Some(g) => read_json(g, "genesis file")?,
-            None => {
-                eprintln!(
-                    "warning: no --genesis given; fetching the genesis (validator set) from {}, so the anchor check trusts that node",
-                    ctx.node
-                );
-                ctx.client()?.genesis().await?
-            }
-        };
+        let genesis = crate::commands::trusted_genesis(ctx, genesis, "the anchor check").await?;
         let (passed, detail) = match check_anchor(&record, anchor, &genesis) {
             Ok(d) => (true, d),
             Err(d) => (false, d),

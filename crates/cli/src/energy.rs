@@ -280,19 +280,11 @@ fn device_key(ctx: &Ctx, text: &str) -> anyhow::Result<PublicKey> {
 }
 
 async fn query(ctx: &Ctx, path: &[&str]) -> anyhow::Result<Json> {
-    match ctx.client()?.query(urbis_energy::MODULE, path, false).await {
-        Ok(a) => Ok(a.value),
-        Err(e) if e.is(urbis_core::ErrorCode::NotFound) => Ok(Json::Null),
-        Err(e) => Err(e.into()),
-    }
+    crate::commands::module_value(ctx, urbis_energy::MODULE, path).await
 }
 
 async fn list(ctx: &Ctx, path: &[&str], limit: usize) -> anyhow::Result<Vec<Json>> {
-    let page = ctx
-        .client()?
-        .query_list(urbis_energy::MODULE, path, limit, None)
-        .await?;
-    Ok(page.items)
+    crate::commands::module_items(ctx, urbis_energy::MODULE, path, limit).await
 }
 
 pub async fn energy(ctx: &Ctx, cmd: EnergyCmd) -> anyhow::Result<()> {
@@ -621,17 +613,8 @@ async fn settlement(
 ) -> anyhow::Result<()> {
     let account = ctx.resolve_address(account)?;
     let client = ctx.client()?;
-    let genesis: urbis_runtime::Genesis = match genesis {
-        Some(path) => serde_json::from_value(crate::commands::read_json_file(&path, "genesis")?)
-            .map_err(|e| fail("invalid_argument", format!("genesis: {e}")))?,
-        None => {
-            eprintln!(
-                "warning: no --genesis given; checking proofs against the genesis {} serves",
-                ctx.node
-            );
-            client.genesis().await?
-        }
-    };
+    let genesis =
+        crate::commands::trusted_genesis(ctx, genesis.as_deref(), "the statements' check").await?;
     let meters = client
         .query_list(
             urbis_energy::MODULE,

@@ -410,19 +410,11 @@ struct Archived {
 }
 
 async fn query(ctx: &Ctx, path: &[&str]) -> anyhow::Result<Json> {
-    match ctx.client()?.query(MODULE, path, false).await {
-        Ok(a) => Ok(a.value),
-        Err(e) if e.is(urbis_core::ErrorCode::NotFound) => Ok(Json::Null),
-        Err(e) => Err(e.into()),
-    }
+    crate::commands::module_value(ctx, MODULE, path).await
 }
 
 async fn list(ctx: &Ctx, path: &[&str], limit: usize) -> anyhow::Result<Vec<Json>> {
-    Ok(ctx
-        .client()?
-        .query_list(MODULE, path, limit, None)
-        .await?
-        .items)
+    crate::commands::module_items(ctx, MODULE, path, limit).await
 }
 
 fn found(v: Json, what: &str) -> anyhow::Result<Json> {
@@ -430,24 +422,6 @@ fn found(v: Json, what: &str) -> anyhow::Result<Json> {
         Err(fail("not_found", format!("no {what}")))
     } else {
         Ok(v)
-    }
-}
-
-/// The genesis to check proofs against: a file, or (with a warning) the node's.
-pub(crate) async fn trusted_genesis(
-    ctx: &Ctx,
-    path: Option<&Path>,
-) -> anyhow::Result<urbis_runtime::Genesis> {
-    match path {
-        Some(p) => serde_json::from_value(crate::commands::read_json_file(p, "genesis")?)
-            .map_err(|e| fail("invalid_argument", format!("genesis: {e}"))),
-        None => {
-            eprintln!(
-                "warning: no --genesis given; checking proofs against the genesis {} serves",
-                ctx.node
-            );
-            Ok(ctx.client()?.genesis().await?)
-        }
     }
 }
 
@@ -618,7 +592,8 @@ pub async fn mobility(ctx: &Ctx, cmd: MobilityCmd) -> anyhow::Result<()> {
         } => return prove_position(ctx, vehicle, at, &archive, &out).await,
         MobilityCmd::VerifyPosition { bundle, genesis } => {
             let b: PositionBundle = read_json(&bundle, "position bundle")?;
-            let genesis = trusted_genesis(ctx, genesis.as_deref()).await?;
+            let genesis =
+                crate::commands::trusted_genesis(ctx, genesis.as_deref(), "this check").await?;
             let v = verify_position(&b, &genesis)?;
             return print_json(&v);
         }

@@ -364,6 +364,7 @@ fn pickup(ctx: &mut Ctx<'_>, id: u64, code: Signature) -> Result<(), UrbisError>
     if ride.state != RideState::Accepted {
         return Err(wrong_state(&ride, "only an accepted ride is picked up"));
     }
+    ctx.charge(urbis_runtime::weight::SIGNATURE)?;
     ride.pickup_key
         .verify(PICKUP_TAG, &pickup_message(id, &ride.driver), &code)
         .map_err(|_| {

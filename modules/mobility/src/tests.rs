@@ -773,3 +773,127 @@ fn a_day_of_transit_is_priced_capped_cleared_between_operators_and_rewarded() {
     assert_eq!(balance(&chain, &crate::account()), credit);
     assert_eq!(credit, 15_000 - 1_100);
 }
+
+#[test]
+fn transit_bad_input_changes_nothing_and_old_journeys_are_closed_by_rule() {
+    let mut chain = city();
+    let mut bad = fares();
+    bad["zone_fares"] = json!([]);
+    let c = call(&chain, json!({"call": "set_fares", "fares": bad}));
+    chain.fails(&key("mob"), c, ErrorCode::InvalidArgument);
+    let top = |chain: &TestChain, c: u8, amount: u64| {
+        call(
+            chain,
+            json!({"call": "top_up", "card": card(c).public_key(), "amount": amount}),
+        )
+    };
+    chain.fails(&key("pia"), top(&chain, 1, 500), ErrorCode::InvalidState);
+    chain.ok(
+        &key("mob"),
+        call(&chain, json!({"call": "set_fares", "fares": fares()})),
+    );
+    let mut other_asset = fares();
+    other_asset["asset"] = json!("XYZ");
+    let c = call(&chain, json!({"call": "set_fares", "fares": other_asset}));
+    chain.fails(&key("mob"), c, ErrorCode::NotFound);
+    chain.ok(
+        &key("mob"),
+        call(
+            &chain,
+            json!({"call": "set_zone", "zone": 1, "name": "Z1", "operator": addr("bus")}),
+        ),
+    );
+    let c = call(
+        &chain,
+        json!({"call": "set_zone", "zone": 2, "name": "Z2", "operator": addr("dan")}),
+    );
+    chain.fails(&key("mob"), c, ErrorCode::InvalidArgument);
+    let reg = call(
+        &chain,
+        json!({"call": "register_validator", "device": device("a").address(), "stop": 1, "line": 1, "zone": 1}),
+    );
+    chain.fails(&key("dan"), reg.clone(), ErrorCode::Unauthorized);
+    chain.ok(&key("bus"), reg);
+    chain.fails(&key("pia"), top(&chain, 1, 0), ErrorCode::InvalidArgument);
+    chain.ok(&key("pia"), top(&chain, 1, 300));
+    chain.ok(&key("pia"), top(&chain, 2, 5_000));
+    let link = call(
+        &chain,
+        json!({"call": "link_rewards", "card": card(9).public_key(), "to": addr("pia"),
+               "signature": card(9).sign(crate::LINK_TAG, &crate::link_message(&card(9).public_key(), &addr("pia")))}),
+    );
+    chain.fails(&key("pia"), link, ErrorCode::NotFound);
+    let a = device("a");
+    // Too little credit for a tap-in (the missing tap-out fare, 400, must be there).
+    chain.fails(
+        &a,
+        tap(&chain, 1, "a", TapKind::In, now(&chain)),
+        ErrorCode::InsufficientBalance,
+    );
+
+    // A journey never tapped out is charged the missing tap-out fare at the next tap-in once
+    // the longest journey has passed.
+    chain.ok(&a, tap(&chain, 2, "a", TapKind::In, now(&chain)));
+    chain.skip_blocks(10_800);
+    let r = chain.ok(&a, tap(&chain, 2, "a", TapKind::In, now(&chain)));
+    let journey = r.events.iter().find(|e| e.kind == "journey").unwrap();
+    assert_eq!(journey.attr("to_stop"), Some("none"));
+    assert_eq!(journey.attr("charged"), Some("400"));
+    let hex = crate::keys::card_hex(&card(2).public_key());
+    assert_eq!(chain.value(MODULE, &["card", &hex])["balance"], 4_600);
+    // A tap-out timed before its tap-in.
+    chain.fails(
+        &a,
+        tap(&chain, 2, "a", TapKind::Out, now(&chain) - 5_000),
+        ErrorCode::InvalidState,
+    );
+
+    // Revocation: only the operator or the authority; a revoked validator's taps are refused
+    // at the gate.
+    let revoke = call(
+        &chain,
+        json!({"call": "revoke_validator", "device": a.address()}),
+    );
+    chain.fails(&key("tram"), revoke.clone(), ErrorCode::Unauthorized);
+    chain.ok(&key("bus"), revoke.clone());
+    chain.fails(&key("bus"), revoke, ErrorCode::Revoked);
+    chain.fails(
+        &a,
+        tap(&chain, 2, "a", TapKind::Out, now(&chain)),
+        ErrorCode::Unauthorized,
+    );
+}
+
+#[test]
+fn offers_fill_withdraw_and_drivers_cancel_at_their_cost() {
+    let mut chain = city();
+    rides_setup(&mut chain);
+    chain.ok(&key("dan"), offer(&chain, 1, 500));
+    chain.ok(&key("pia"), request(&chain, 1, 1));
+    chain.ok(&key("eve"), request(&chain, 1, 2));
+    chain.ok(&key("dan"), ride(&chain, "accept", 1));
+    // One seat: the second request cannot be accepted, and new requests are refused.
+    chain.fails(
+        &key("dan"),
+        ride(&chain, "accept", 2),
+        ErrorCode::InvalidState,
+    );
+    chain.fails(&key("eve"), request(&chain, 1, 2), ErrorCode::InvalidState);
+    // The driver declines the second and cancels the first: both refunded in full, and the
+    // driver's record shows the cancellation of an accepted ride.
+    let pia0 = balance(&chain, &addr("pia"));
+    chain.ok(&key("dan"), ride(&chain, "cancel", 2));
+    chain.ok(&key("dan"), ride(&chain, "cancel", 1));
+    assert_eq!(balance(&chain, &addr("pia")), pia0 + 500);
+    assert_eq!(
+        chain.value(MODULE, &["reputation", &addr("dan").to_string()])["cancelled"],
+        1
+    );
+    // A withdrawn offer takes no requests; only its driver withdraws it, once.
+    let w = call(&chain, json!({"call": "withdraw_offer", "offer": 1}));
+    chain.fails(&key("pia"), w.clone(), ErrorCode::Unauthorized);
+    chain.ok(&key("dan"), w.clone());
+    chain.fails(&key("dan"), w, ErrorCode::InvalidState);
+    chain.fails(&key("pia"), request(&chain, 1, 1), ErrorCode::InvalidState);
+    assert_eq!(balance(&chain, &crate::account()), 0);
+}

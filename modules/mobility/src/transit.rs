@@ -238,6 +238,7 @@ fn link_rewards(
     signature: Signature,
 ) -> Result<(), UrbisError> {
     let mut c = load_card(ctx, &card)?;
+    ctx.charge(urbis_runtime::weight::SIGNATURE)?;
     card.verify(LINK_TAG, &link_message(&card, &to), &signature)
         .map_err(|_| err(ErrorCode::BadSignature, "the card did not sign this link"))?;
     c.reward_to = Some(to);
@@ -432,6 +433,7 @@ fn tap(
             "the tap is timed in the future",
         ));
     }
+    ctx.charge(urbis_runtime::weight::SIGNATURE)?;
     card.verify(
         TAP_TAG,
         &tap_message(&card, &device, kind, t_ms),
