@@ -317,6 +317,53 @@ pub struct EventInfo {
     pub description: &'static str,
 }
 
+/// A [`QueryInfo`] in one line: `query_info!("balance/<address>", false, "An account's tokens.")`.
+#[macro_export]
+macro_rules! query_info {
+    ($path:expr, $list:expr, $d:expr) => {
+        $crate::QueryInfo {
+            path: $path,
+            list: $list,
+            description: $d,
+        }
+    };
+}
+
+/// An [`EventInfo`] in one line: `event_info!("paid", ["to", "amount"], "A payment.")`.
+#[macro_export]
+macro_rules! event_info {
+    ($kind:expr, [$($a:expr),*], $d:expr) => {
+        $crate::EventInfo {
+            kind: $kind,
+            attributes: &[$($a),*],
+            description: $d,
+        }
+    };
+}
+
+/// A scheduler job's payload in the common shape `[kind] ‖ id (u64 LE)`.
+pub fn job_payload(kind: u8, id: u64) -> Vec<u8> {
+    let mut p = Vec::with_capacity(9);
+    p.push(kind);
+    p.extend_from_slice(&id.to_le_bytes());
+    p
+}
+
+/// The `(kind, id)` of a [`job_payload`]; `internal` if malformed (`module` names the owner).
+pub fn parse_job(module: &str, payload: &[u8]) -> Result<(u8, u64), UrbisError> {
+    match payload {
+        [kind, rest @ ..] if rest.len() == 8 => {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(rest);
+            Ok((*kind, u64::from_le_bytes(id)))
+        }
+        _ => Err(UrbisError::new(
+            ErrorCode::Internal,
+            format!("malformed {module} job"),
+        )),
+    }
+}
+
 /// What a module says about itself at `GET /v1/modules` (its call schema comes from
 /// [`Module::call_schema`](crate::Module::call_schema)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -353,6 +400,16 @@ mod tests {
             Red = "red",
             DarkBlue = "dark_blue",
         }
+    }
+
+    #[test]
+    fn job_payloads_round_trip_and_malformed_ones_are_refused() {
+        let p = job_payload(3, 20_424);
+        assert_eq!(p.len(), 9);
+        assert_eq!(parse_job("m", &p).unwrap(), (3, 20_424));
+        assert!(parse_job("m", &[]).is_err());
+        assert!(parse_job("m", &p[..8]).is_err());
+        assert!(parse_job("m", &[p.clone(), vec![0]].concat()).is_err());
     }
 
     #[test]

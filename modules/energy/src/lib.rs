@@ -129,9 +129,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_core::{Address, ErrorCode, Hash, PublicKey, Signature, UrbisError};
 use urbis_runtime::kit;
-use urbis_runtime::{
-    Ctx, EventInfo, Module, ModuleInfo, QueryInfo, StateView, decode_value, view_get,
-};
+use urbis_runtime::{Ctx, Module, ModuleInfo, StateView, decode_value, view_get};
 
 pub use types::{
     Book, Clearing, Config, Correction, Feeder, Meter, Offered, Order, OrderSide, Position,
@@ -358,24 +356,7 @@ pub enum EnergyCall {
     },
 }
 
-macro_rules! q {
-    ($path:expr, $list:expr, $d:expr) => {
-        QueryInfo {
-            path: $path,
-            list: $list,
-            description: $d,
-        }
-    };
-}
-macro_rules! ev {
-    ($kind:expr, [$($a:expr),*], $d:expr) => {
-        EventInfo {
-            kind: $kind,
-            attributes: &[$($a),*],
-            description: $d,
-        }
-    };
-}
+use urbis_runtime::{event_info as ev, query_info as q};
 
 /// Queries and events (`GET /v1/modules`).
 pub const INFO: ModuleInfo = ModuleInfo {
@@ -567,14 +548,8 @@ impl Module for Energy {
     }
 
     fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
-        let (kind, rest) = payload
-            .split_first()
-            .ok_or_else(|| err(ErrorCode::Internal, "empty energy job"))?;
-        let interval = u64::from_le_bytes(
-            rest.try_into()
-                .map_err(|_| err(ErrorCode::Internal, "malformed energy job"))?,
-        );
-        match *kind {
+        let (kind, interval) = kit::parse_job(MODULE, payload)?;
+        match kind {
             JOB_CLEAR => market::clear_interval(ctx, interval),
             JOB_SETTLE => market::settle_interval(ctx, interval, false),
             _ => Err(err(ErrorCode::Internal, "unknown energy job")),

@@ -568,9 +568,7 @@ fn order(
     let id: u64 = ctx.get(&keys::next_order())?.unwrap_or(1);
     ctx.put(keys::next_order(), &(id + 1));
     if book.orders == 0 && ctx.get_raw(&keys::book(interval))?.is_none() {
-        let mut payload = vec![JOB_CLEAR];
-        payload.extend_from_slice(&interval.to_le_bytes());
-        ctx.schedule_at(gate, payload);
+        ctx.schedule_at(gate, urbis_runtime::kit::job_payload(JOB_CLEAR, interval));
     }
     book.orders += 1;
     offered.side = side;
@@ -782,10 +780,11 @@ pub(crate) fn clear_interval(ctx: &mut Ctx<'_>, interval: u64) -> Result<(), Urb
     book.participants = positions.len() as u32;
     ctx.put(keys::book(interval), &book);
     if !positions.is_empty() {
-        let mut payload = vec![JOB_SETTLE];
-        payload.extend_from_slice(&interval.to_le_bytes());
         let len = interval_len(ctx)?;
-        ctx.schedule_at((interval + 1) * len + c.settle_delay_ms, payload);
+        ctx.schedule_at(
+            (interval + 1) * len + c.settle_delay_ms,
+            urbis_runtime::kit::job_payload(JOB_SETTLE, interval),
+        );
     }
     let clearing = Clearing {
         interval,

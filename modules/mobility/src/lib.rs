@@ -168,9 +168,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_core::{Address, ErrorCode, Hash, PublicKey, Signature, UrbisError};
 use urbis_runtime::kit;
-use urbis_runtime::{
-    Ctx, EventInfo, Module, ModuleInfo, QueryInfo, StateView, decode_value, view_get,
-};
+use urbis_runtime::{Ctx, Module, ModuleInfo, StateView, decode_value, view_get};
 
 pub use types::{
     Anchor, Band, Card, Day, Driver, Fares, Gap, Journey, Offer, OpenJourney, OperatorShare,
@@ -513,24 +511,7 @@ pub enum MobilityCall {
     },
 }
 
-macro_rules! q {
-    ($path:expr, $list:expr, $d:expr) => {
-        QueryInfo {
-            path: $path,
-            list: $list,
-            description: $d,
-        }
-    };
-}
-macro_rules! ev {
-    ($kind:expr, [$($a:expr),*], $d:expr) => {
-        EventInfo {
-            kind: $kind,
-            attributes: &[$($a),*],
-            description: $d,
-        }
-    };
-}
+use urbis_runtime::{event_info as ev, query_info as q};
 
 /// Queries and events (`GET /v1/modules`).
 pub const INFO: ModuleInfo = ModuleInfo {
@@ -697,9 +678,7 @@ pub(crate) const JOB_PICKUP_TIMEOUT: u8 = 2;
 pub(crate) const JOB_CLEAR_DAY: u8 = 3;
 
 pub(crate) fn job(kind: u8, id: u64) -> Vec<u8> {
-    let mut p = vec![kind];
-    p.extend_from_slice(&id.to_le_bytes());
-    p
+    kit::job_payload(kind, id)
 }
 
 /// A card key from `ed25519:<hex>` or bare hex.
@@ -758,14 +737,8 @@ impl Module for Mobility {
     }
 
     fn on_scheduled(&self, ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), UrbisError> {
-        let (kind, rest) = payload
-            .split_first()
-            .ok_or_else(|| err(ErrorCode::Internal, "empty mobility job"))?;
-        let id = u64::from_le_bytes(
-            rest.try_into()
-                .map_err(|_| err(ErrorCode::Internal, "malformed mobility job"))?,
-        );
-        match *kind {
+        let (kind, id) = kit::parse_job(MODULE, payload)?;
+        match kind {
             JOB_ACCEPT_TIMEOUT => rides::timeout(ctx, id, RideState::Requested),
             JOB_PICKUP_TIMEOUT => rides::timeout(ctx, id, RideState::Accepted),
             JOB_CLEAR_DAY => transit::clear_day(ctx, id),
