@@ -82,6 +82,7 @@ error_codes! {
     Erased => "erased", 410, "Erased";
     NoAccessReceipt => "no_access_receipt", 403, "No committed access receipt";
     GateClosed => "gate_closed", 422, "The market interval's gate has closed";
+    MassBalance => "mass_balance", 422, "Outputs would exceed inputs beyond the hard limit";
 }
 
 impl fmt::Display for ErrorCode {

@@ -27,6 +27,7 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         urbis_governance::module(),
         urbis_energy::module(),
         urbis_mobility::module(),
+        urbis_waste::module(),
     ]
 }
 

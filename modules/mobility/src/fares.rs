@@ -31,25 +31,11 @@ pub fn day_end_utc(fares: &Fares, day: u64) -> u64 {
     }
 }
 
-/// The civil date of a day number since 1970-01-01 (proleptic Gregorian): `(year, month 1–12,
-/// day 1–31)`. Integer-only (the days-to-civil algorithm of H. Hinnant, for days ≥ 0).
-pub fn civil(days: u64) -> (u64, u32, u32) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use urbis_runtime::kit::civil_date as civil;
 
 /// The calendar month of a local day as `yyyymm`.
 pub fn month_of(day: u64) -> u32 {
-    let (y, m, _) = civil(day);
-    (y as u32) * 100 + m
+    urbis_runtime::kit::month_of_day(day)
 }
 
 /// The local hour (0–23) of a UTC time.
