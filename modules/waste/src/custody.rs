@@ -408,22 +408,44 @@ fn flag(
     Ok(())
 }
 
-/// Add to a facility's balance (all time and this month): `received`, `sent`, `treated`.
-/// Outputs beyond inputs by more than the hard limit are refused; by more than the soft band,
-/// flagged.
+/// What a call moves through a facility's books.
+#[derive(Default)]
+struct Flow {
+    received: u64,
+    sent: u64,
+    treated: u64,
+    lost: u64,
+}
+
+/// Add to a facility's balance (all time and this month; a month opens with the stock held
+/// when it starts). Outputs beyond inputs by more than the hard limit are refused; by more
+/// than the soft band, flagged. Because the month opens with the stock carried over, the
+/// all-time check is the per-period check: `sent + treated + lost + closing stock = opening
+/// stock + received` in every month.
 fn account(
     ctx: &mut Ctx<'_>,
     who: Address,
     stream: Stream,
     batch: u64,
-    delta: (u64, u64, u64),
+    f: Flow,
 ) -> Result<(), UrbisError> {
     let t = tolerance(ctx, stream)?;
     let mut all: Balance = ctx.get(&keys::balance(&who))?.unwrap_or_default();
-    all.received_grams += delta.0;
-    all.sent_grams += delta.1;
-    all.treated_grams += delta.2;
-    let out = all.sent_grams + all.treated_grams;
+    let m = month(ctx);
+    let mut mb: Balance = match ctx.get(&keys::month_balance(&who, m))? {
+        Some(b) => b,
+        None => Balance {
+            opening_grams: all.stock(),
+            ..Balance::default()
+        },
+    };
+    for b in [&mut all, &mut mb] {
+        b.received_grams += f.received;
+        b.sent_grams += f.sent;
+        b.treated_grams += f.treated;
+        b.lost_grams += f.lost;
+    }
+    let out = all.sent_grams + all.treated_grams + all.lost_grams;
     if out > plus(all.received_grams, t.hard_bps) {
         return Err(err(
             ErrorCode::MassBalance,
@@ -433,7 +455,7 @@ fn account(
             ),
         ));
     }
-    if out > plus(all.received_grams, t.soft_bps) && delta.0 == 0 {
+    if out > plus(all.received_grams, t.soft_bps) && f.received == 0 {
         flag(
             ctx,
             FlagKind::MassGain,
@@ -442,11 +464,6 @@ fn account(
             out - all.received_grams,
         )?;
     }
-    let m = month(ctx);
-    let mut mb: Balance = ctx.get(&keys::month_balance(&who, m))?.unwrap_or_default();
-    mb.received_grams += delta.0;
-    mb.sent_grams += delta.1;
-    mb.treated_grams += delta.2;
     ctx.put(keys::balance(&who), &all);
     ctx.put(keys::month_balance(&who, m), &mb);
     Ok(())
@@ -527,7 +544,16 @@ fn collect(
         d.fill_grams = 0;
         ctx.put(keys::device(&d.key), d);
     }
-    account(ctx, collector, stream, id, (total, 0, 0))?;
+    account(
+        ctx,
+        collector,
+        stream,
+        id,
+        Flow {
+            received: total,
+            ..Flow::default()
+        },
+    )?;
     rate(ctx, &origins, stream, |r, g| r.collected_grams += g)?;
     let mut b = Batch {
         id,
@@ -618,8 +644,26 @@ fn handover(
         ));
     }
     ctx.put(keys::device(&w.device), &bridge);
-    account(ctx, giver, b.stream, id, (0, sent, 0))?;
-    account(ctx, to, b.stream, id, (w.grams, 0, 0))?;
+    account(
+        ctx,
+        giver,
+        b.stream,
+        id,
+        Flow {
+            sent,
+            ..Flow::default()
+        },
+    )?;
+    account(
+        ctx,
+        to,
+        b.stream,
+        id,
+        Flow {
+            received: w.grams,
+            ..Flow::default()
+        },
+    )?;
     if w.grams > plus(sent, t.soft_bps) {
         flag(ctx, FlagKind::MassGain, to, id, w.grams - sent)?;
     } else if w.grams < minus(sent, t.soft_bps + t.moisture_bps) {
@@ -696,6 +740,18 @@ fn split(ctx: &mut Ctx<'_>, id: u64, parts: Vec<u64>) -> Result<(), UrbisError> 
         )));
     }
     let t = tolerance(ctx, b.stream)?;
+    if sum < b.grams {
+        account(
+            ctx,
+            b.holder,
+            b.stream,
+            id,
+            Flow {
+                lost: b.grams - sum,
+                ..Flow::default()
+            },
+        )?;
+    }
     if sum < minus(b.grams, t.soft_bps + t.moisture_bps) {
         flag(ctx, FlagKind::ProcessLoss, b.holder, id, b.grams - sum)?;
     }
@@ -845,7 +901,16 @@ fn fate(
             ),
         ));
     }
-    account(ctx, b.holder, b.stream, id, (0, 0, b.grams))?;
+    account(
+        ctx,
+        b.holder,
+        b.stream,
+        id,
+        Flow {
+            treated: b.grams,
+            ..Flow::default()
+        },
+    )?;
     if output_grams > plus(b.grams, t.soft_bps) {
         flag(
             ctx,

@@ -33,8 +33,10 @@
 //! `soft_bps` is flagged (`mass_gain`); less than the mass sent minus `soft_bps +
 //! moisture_bps` is flagged (`weight_jump`). A split leaving more than `soft_bps +
 //! moisture_bps` unaccounted is flagged (`process_loss`). A facility's outputs (handed over,
-//! treated) never exceed its inputs by more than `hard_bps` (refused), nor `soft_bps`
-//! (flagged). A batch not handed over or given its fate by its `hop_deadline_ms` is flagged
+//! treated, lost in splits) never exceed its inputs by more than `hard_bps` (refused), nor
+//! `soft_bps` (flagged). Each month's balance opens with the stock carried over, so `opening +
+//! received = sent + treated + lost + stock` holds per month, and the all-time check is the
+//! per-period one. A batch not handed over or given its fate by its `hop_deadline_ms` is flagged
 //! by a scheduler job (`missing_hop`). Flags are stored per actor and month.
 //!
 //! # State
@@ -559,7 +561,12 @@ fn render_value(kind: &str, key: &[u8], b: &[u8]) -> Result<serde_json::Value, U
         "device" => json(&decode_value::<Device>(key, b)?),
         "batch" => json(&decode_value::<Batch>(key, b)?),
         "fill" | "deposits" => json(&decode_value::<u64>(key, b)?),
-        "balance" | "month_balance" => json(&decode_value::<Balance>(key, b)?),
+        "balance" | "month_balance" => {
+            let bal = decode_value::<Balance>(key, b)?;
+            let mut v = json(&bal)?;
+            v["stock_grams"] = serde_json::json!(bal.stock());
+            Ok(v)
+        }
         "rate" => {
             let r = decode_value::<Rate>(key, b)?;
             let mut v = json(&r)?;

@@ -143,7 +143,7 @@ fn handover(
 ) -> urbis_core::Call {
     let sent: u64 = chain.value(MODULE, &["batch", &batch.to_string()])["grams"]
         .as_u64()
-        .unwrap();
+        .unwrap_or(0);
     let sig = key(from).sign(HANDOVER_TAG, &handover_message(batch, &addr(to), sent));
     call(
         chain,
@@ -317,5 +317,288 @@ fn glass_goes_from_bins_through_a_station_to_the_recycler() {
             .iter()
             .any(|f| f["kind"] == "missing_hop" && f["batch"] == 3),
         "{flags:?}"
+    );
+}
+
+fn register_device(chain: &mut TestChain, d: &str, kind: &str, op: &str, stream: &str) {
+    let c = call(
+        chain,
+        json!({"call": "register_device", "key": dev(d).public_key(), "kind": kind,
+               "operator": addr(op), "district": "south", "stream": stream}),
+    );
+    chain.ok(&key("office"), c);
+}
+
+fn collect(
+    chain: &TestChain,
+    bins: &[(&str, u64, u64)],
+    manifest: Option<Hash>,
+) -> urbis_core::Call {
+    let ws: Vec<Json> = bins
+        .iter()
+        .map(|(b, seq, g)| {
+            let epoch: u64 = chain
+                .value(MODULE, &["device", &crate::keys::hex(&dev(b).public_key())])["epoch"]
+                .as_u64()
+                .unwrap();
+            weighing(b, *seq, *g, fill_subject(&dev(b).public_key(), epoch))
+        })
+        .collect();
+    call(
+        chain,
+        json!({"call": "collect", "weighings": ws, "manifest": manifest}),
+    )
+}
+
+/// Every call's refusals, each a named error that leaves state as it was (`fails` checks the
+/// state), and the month's balance that opens with the stock carried over.
+#[test]
+fn bad_input_is_refused_and_writes_nothing() {
+    let mut chain = city();
+    setup(&mut chain);
+    let office = key("office");
+    // Configuration.
+    for (c, code) in [
+        (
+            json!({"call": "set_tolerance", "stream": "glass", "tolerance":
+                   {"soft_bps": 900, "hard_bps": 800, "moisture_bps": 100, "hop_deadline_ms": 86_400_000}}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "set_tolerance", "stream": "glass", "tolerance":
+                   {"soft_bps": 100, "hard_bps": 800, "moisture_bps": 100, "hop_deadline_ms": 1}}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "set_reward", "program": 1, "grams_per_token": 0}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "register_actor", "account": addr("ana"), "kind": "collector", "name": "",
+                   "licences": [{"stream": "glass", "until_ms": 1}]}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "register_actor", "account": addr("ana"), "kind": "collector", "name": "x",
+                   "licences": [{"stream": "glass", "until_ms": 1}, {"stream": "glass", "until_ms": 2}]}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "register_device", "key": dev("b9").public_key(), "kind": "bin",
+                   "operator": addr("collector"), "district": "no rth", "stream": "glass"}),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            json!({"call": "register_device", "key": dev("b9").public_key(), "kind": "bin",
+                   "operator": addr("ana"), "district": "north", "stream": "glass"}),
+            ErrorCode::NotFound,
+        ),
+        (
+            json!({"call": "revoke_device", "key": dev("b9").public_key()}),
+            ErrorCode::NotFound,
+        ),
+    ] {
+        let c = call(&chain, c);
+        chain.fails(&office, c, code);
+    }
+    let c = call(
+        &chain,
+        json!({"call": "set_reward", "program": 1, "grams_per_token": 100}),
+    );
+    chain.fails(&key("ana"), c, ErrorCode::Unauthorized);
+
+    // Devices: a weighbridge does not weigh deposits; zero grams; a revoked bin.
+    let c = deposit(&chain, "ana", "bridge-s", 1, 500);
+    chain.fails(&key("ana"), c, ErrorCode::InvalidArgument);
+    let c = deposit(&chain, "ana", "bin1", 1, 0);
+    chain.fails(&key("ana"), c, ErrorCode::InvalidArgument);
+    register_device(&mut chain, "old", "bin", "collector", "glass");
+    let c = call(
+        &chain,
+        json!({"call": "revoke_device", "key": dev("old").public_key()}),
+    );
+    chain.ok(&office, c.clone());
+    chain.fails(&office, c, ErrorCode::Revoked);
+    let c = deposit(&chain, "ana", "old", 1, 500);
+    chain.fails(&key("ana"), c, ErrorCode::Revoked);
+
+    // Collections.
+    chain.ok(&key("ana"), deposit(&chain, "ana", "bin1", 1, 1_000));
+    register_device(&mut chain, "paper", "bin", "collector", "paper");
+    register_device(&mut chain, "haz", "bin", "collector", "hazardous");
+    register_device(&mut chain, "other", "bin", "station", "glass");
+    let c = call(
+        &chain,
+        json!({"call": "collect", "weighings": [], "manifest": null}),
+    );
+    chain.fails(&key("collector"), c, ErrorCode::InvalidArgument);
+    for (bins, code) in [
+        (vec![("other", 1, 100)], ErrorCode::InvalidArgument),
+        (
+            vec![("bin1", 5, 100), ("paper", 1, 100)],
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            vec![("bin1", 5, 100), ("bin1", 6, 100)],
+            ErrorCode::InvalidArgument,
+        ),
+        // The collector holds no licence for paper or hazardous waste.
+        (vec![("paper", 1, 100)], ErrorCode::Unauthorized),
+        (vec![("bin1", 5, 100_000_001)], ErrorCode::InvalidArgument),
+    ] {
+        let c = collect(&chain, &bins, None);
+        chain.fails(&key("collector"), c, code);
+    }
+    let c = call(
+        &chain,
+        json!({"call": "register_actor", "account": addr("collector"), "kind": "collector",
+               "name": "collector", "licences": [{"stream": "glass", "until_ms": u64::MAX},
+               {"stream": "hazardous", "until_ms": u64::MAX}]}),
+    );
+    chain.ok(&office, c);
+    let c = collect(&chain, &[("haz", 1, 2_000)], None);
+    chain.fails(&key("collector"), c, ErrorCode::InvalidArgument);
+    let c = collect(&chain, &[("haz", 1, 2_000)], Some(Hash([7; 32])));
+    chain.ok(&key("collector"), c);
+    assert_eq!(
+        chain.value(MODULE, &["batch", "1"])["manifest"],
+        json!(Hash([7; 32]))
+    );
+    chain.ok(
+        &key("collector"),
+        collect(&chain, &[("bin1", 5, 1_000)], None),
+    );
+
+    // Handovers of batch 2 (glass, 1,000 g, held by the collector).
+    chain.fails(
+        &key("station"),
+        handover(&chain, 9, "collector", "station", 1_000, "bridge-s", 1),
+        ErrorCode::NotFound,
+    );
+    chain.fails(
+        &key("collector"),
+        handover(&chain, 2, "collector", "collector", 1_000, "bridge-s", 1),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("station"),
+        handover(&chain, 2, "collector", "station", 1_000, "bridge-r", 1),
+        ErrorCode::InvalidArgument,
+    );
+    chain.fails(
+        &key("station"),
+        handover(&chain, 2, "ben", "station", 1_000, "bridge-s", 1),
+        ErrorCode::BadSignature,
+    );
+    // The holder signed for another receiver.
+    let sig = key("collector").sign(HANDOVER_TAG, &handover_message(2, &addr("recycler"), 1_000));
+    let c = call(
+        &chain,
+        json!({"call": "handover", "batch": 2, "giver_key": key("collector").public_key(),
+               "giver_signature": sig, "weighing": weighing("bridge-s", 1, 1_000, batch_subject(2))}),
+    );
+    chain.fails(&key("station"), c, ErrorCode::BadSignature);
+    // The weighbridge weighed another batch.
+    let sent_sig =
+        key("collector").sign(HANDOVER_TAG, &handover_message(2, &addr("station"), 1_000));
+    let c = call(
+        &chain,
+        json!({"call": "handover", "batch": 2, "giver_key": key("collector").public_key(),
+               "giver_signature": sent_sig, "weighing": weighing("bridge-s", 1, 1_000, batch_subject(1))}),
+    );
+    chain.fails(&key("station"), c, ErrorCode::BadSignature);
+    chain.ok(
+        &key("station"),
+        handover(&chain, 2, "collector", "station", 1_010, "bridge-s", 1),
+    );
+    // Replayed, the handover finds the batch already with the station.
+    chain.fails(
+        &key("station"),
+        handover(&chain, 2, "collector", "station", 1_000, "bridge-s", 2),
+        ErrorCode::InvalidArgument,
+    );
+
+    // Splits and merges at the station.
+    for (parts, code) in [
+        (json!([1_010]), ErrorCode::InvalidArgument),
+        (json!([1_010, 0]), ErrorCode::InvalidArgument),
+        (json!([600, 411]), ErrorCode::InvalidArgument),
+    ] {
+        let c = call(&chain, json!({"call": "split", "batch": 2, "parts": parts}));
+        chain.fails(&key("station"), c, code);
+    }
+    let c = call(
+        &chain,
+        json!({"call": "split", "batch": 2, "parts": [600, 400]}),
+    );
+    chain.ok(&key("station"), c);
+    let c = call(
+        &chain,
+        json!({"call": "split", "batch": 2, "parts": [500, 400]}),
+    );
+    chain.fails(&key("station"), c, ErrorCode::InvalidState);
+    for (ids, who, code) in [
+        (json!([3]), "station", ErrorCode::InvalidArgument),
+        (json!([3, 3]), "station", ErrorCode::InvalidArgument),
+        (json!([3, 1]), "station", ErrorCode::Unauthorized),
+        (json!([3, 4]), "collector", ErrorCode::Unauthorized),
+        (json!([3, 99]), "station", ErrorCode::NotFound),
+    ] {
+        let c = call(&chain, json!({"call": "merge", "batches": ids}));
+        chain.fails(&key(who), c, code);
+    }
+    let c = call(&chain, json!({"call": "merge", "batches": [3, 4]}));
+    chain.ok(&key("station"), c);
+    assert_eq!(chain.value(MODULE, &["batch", "5"])["grams"], 1_000);
+
+    // The station's books: 1,010 g in, 10 g lost in the split, 1,000 g in stock; this month
+    // opened with nothing.
+    let month = month_of(chain.next_env().timestamp_ms).to_string();
+    let bal = chain.value(
+        MODULE,
+        &["month_balance", &addr("station").to_string(), &month],
+    );
+    assert_eq!(bal["received_grams"], 1_010);
+    assert_eq!(bal["lost_grams"], 10);
+    assert_eq!(bal["stock_grams"], 1_000);
+    assert_eq!(bal["opening_grams"], 0);
+
+    // Fates: only the holder, a facility of the matching kind, a material for recycling.
+    chain.ok(
+        &key("recycler"),
+        handover(&chain, 5, "station", "recycler", 1_000, "bridge-r", 1),
+    );
+    let fate = |chain: &TestChain, kind: &str, material: Json| {
+        call(
+            chain,
+            json!({"call": "fate", "batch": 5, "kind": kind, "material": material, "output_grams": 900}),
+        )
+    };
+    chain.fails(
+        &key("station"),
+        fate(&chain, "recycled", json!("cullet")),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("recycler"),
+        fate(&chain, "landfill", Json::Null),
+        ErrorCode::Unauthorized,
+    );
+    chain.fails(
+        &key("recycler"),
+        fate(&chain, "recycled", Json::Null),
+        ErrorCode::InvalidArgument,
+    );
+    let c = call(
+        &chain,
+        json!({"call": "fate", "batch": 77, "kind": "recycled", "material": "cullet", "output_grams": 1}),
+    );
+    chain.fails(&key("recycler"), c, ErrorCode::NotFound);
+    chain.ok(&key("recycler"), fate(&chain, "recycled", json!("cullet")));
+    // A merged batch is not active any more.
+    chain.fails(
+        &key("recycler"),
+        handover(&chain, 3, "station", "recycler", 600, "bridge-r", 2),
+        ErrorCode::InvalidState,
     );
 }

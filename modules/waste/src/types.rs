@@ -225,14 +225,28 @@ pub struct Flag {
     pub at_ms: u64,
 }
 
-/// A facility's mass in a calendar month.
+/// A facility's mass, all time or in a calendar month.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct Balance {
+    /// The stock held when the month opened (0 for the all-time balance).
+    pub opening_grams: u64,
     pub received_grams: u64,
+    /// Handed over to the next holder.
     pub sent_grams: u64,
+    /// Given their fate here (the input mass).
     pub treated_grams: u64,
+    /// Unaccounted in splits (sorting residue, spillage).
+    pub lost_grams: u64,
+}
+
+impl Balance {
+    /// What the facility holds: opening + received − sent − treated − lost.
+    pub fn stock(&self) -> u64 {
+        (self.opening_grams + self.received_grams)
+            .saturating_sub(self.sent_grams + self.treated_grams + self.lost_grams)
+    }
 }
 
 /// A district's stream in a month: what was collected and where it ended.
