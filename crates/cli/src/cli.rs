@@ -102,6 +102,10 @@ pub enum Command {
     /// transport (cards, taps, fares, clearing, statistics).
     #[command(subcommand)]
     Mobility(crate::mobility::MobilityCmd),
+    /// Waste: licensed actors, certified scales, deposits and rewards, collection, handovers,
+    /// splits, merges, fates, mass-balance flags, recycling rates, custody traces with proofs.
+    #[command(subcommand)]
+    Waste(crate::waste::WasteCmd),
     /// Decentralised identifiers (did:urbis): create, resolve, rotate, deactivate; issuer
     /// accreditation and status lists.
     #[command(subcommand)]

@@ -140,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workflow(cmd) => crate::workflow::workflow(&ctx, cmd).await,
         Command::Energy(cmd) => crate::energy::energy(&ctx, cmd).await,
         Command::Mobility(cmd) => crate::mobility::mobility(&ctx, cmd).await,
+        Command::Waste(cmd) => crate::waste::waste(&ctx, cmd).await,
         Command::Query(cmd) => query(&ctx, cmd).await,
         Command::Block { id } => {
             let block = ctx.client()?.block(id).await?;

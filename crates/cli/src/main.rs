@@ -24,6 +24,7 @@ mod poll;
 mod record;
 mod share;
 mod values;
+mod waste;
 mod workflow;
 
 use std::fmt;
