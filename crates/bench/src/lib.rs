@@ -23,6 +23,7 @@ pub mod report;
 pub mod resolve;
 pub mod stats;
 pub mod storm;
+pub mod waste;
 pub mod workload;
 
 use std::path::PathBuf;

@@ -669,3 +669,36 @@ pub fn unix_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// An offered-rate run in figures: commits, throughput in the steady window, latency from
+/// submission to commit, failed receipts and refusals by code.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub committed: usize,
+    pub per_s: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub failed: std::collections::BTreeMap<String, u64>,
+    pub rejected: std::collections::BTreeMap<String, u64>,
+}
+
+impl Observed {
+    pub fn summary(&self) -> Summary {
+        let commits: Vec<f64> = self.committed.iter().flatten().map(|(t, _)| *t).collect();
+        let mut lat: Vec<f64> = self
+            .submitted
+            .iter()
+            .zip(&self.committed)
+            .filter_map(|(s, c)| Some((c.as_ref()?.0 - (*s)?) * 1000.0))
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        Summary {
+            committed: commits.len(),
+            per_s: crate::stats::Window::of(&commits, 0.1).map_or(0.0, |w| w.rate()),
+            latency_p50_ms: crate::stats::percentile(&lat, 50.0).unwrap_or(0.0),
+            latency_p99_ms: crate::stats::percentile(&lat, 99.0).unwrap_or(0.0),
+            failed: self.failed.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            rejected: self.rejected.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
+    }
+}

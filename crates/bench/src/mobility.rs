@@ -30,7 +30,7 @@ use urbis_mobility::{Fares, MODULE, MobilityCall, TapKind, VehicleClass};
 use crate::cluster::Cluster;
 use crate::load::{self, Pace};
 use crate::records::{runtime, submit_all};
-use crate::stats::{Window, percentile};
+use crate::stats::percentile;
 use crate::workload::{Kind, Prepared};
 
 const VALIDATORS: usize = 200;
@@ -279,35 +279,19 @@ pub fn transit(
     });
     cluster.stop();
     let (total, obs, day) = out?;
-    let commits: Vec<f64> = obs.committed.iter().flatten().map(|(t, _)| *t).collect();
-    let mut failed = std::collections::BTreeMap::new();
-    for (code, n) in &obs.failed {
-        failed.insert(code.clone(), *n);
-    }
-    let mut rejected = std::collections::BTreeMap::new();
-    for (code, n) in &obs.rejected {
-        rejected.insert(code.clone(), *n);
-    }
-    let mut lat: Vec<f64> = obs
-        .submitted
-        .iter()
-        .zip(&obs.committed)
-        .filter_map(|(s, c)| Some((c.as_ref()?.0 - (*s)?) * 1000.0))
-        .collect();
-    lat.sort_by(f64::total_cmp);
-    let window = Window::of(&commits, 0.1);
+    let sum = obs.summary();
     Ok(TransitReport {
         cards,
         validators: VALIDATORS,
         block_time_ms,
         offered_taps_per_s: rate,
         taps: total,
-        committed: commits.len(),
-        taps_per_s: window.map_or(0.0, |w| w.rate()),
-        latency_p50_ms: percentile(&lat, 50.0).unwrap_or(0.0),
-        latency_p99_ms: percentile(&lat, 99.0).unwrap_or(0.0),
-        failed,
-        rejected,
+        committed: sum.committed,
+        taps_per_s: sum.per_s,
+        latency_p50_ms: sum.latency_p50_ms,
+        latency_p99_ms: sum.latency_p99_ms,
+        failed: sum.failed,
+        rejected: sum.rejected,
         journeys: day["journeys"].as_u64().unwrap_or(0),
         revenue: day["revenue"].as_u64().unwrap_or(0),
     })

@@ -22,6 +22,8 @@ pub enum Kind {
     Escrow,
     /// A station validator's transit tap (`urbis bench --scenario transit`).
     TransitTap,
+    /// A smart bin's weighed deposit (`urbis bench --scenario waste`).
+    WasteDeposit,
 }
 
 /// The transaction mix: percent of reward awards, reward transfers, redemptions and asset
@@ -348,7 +350,9 @@ mod tests {
                 Kind::Transfer | Kind::Redeem | Kind::AssetTransfer | Kind::Escrow => {
                     assert!(p.sender >= 4)
                 }
-                Kind::TransitTap => unreachable!("the reward mix plans no taps"),
+                Kind::TransitTap | Kind::WasteDeposit => {
+                    unreachable!("the reward mix plans no taps or deposits")
+                }
             }
         }
         let share = |k| kinds[&k] as f64 / plan.len() as f64;

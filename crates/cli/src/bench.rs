@@ -60,6 +60,7 @@ pub fn run(
         ScenarioArg::Permits => return permits(&args, json),
         ScenarioArg::EnergyDay => return energy_day(&args, json),
         ScenarioArg::Transit | ScenarioArg::Telemetry => return mobility(&args, json),
+        ScenarioArg::Waste => return waste(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -192,6 +193,20 @@ fn mobility(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         .map_err(bench)?;
         print_report(json, &r, r.table())
     }
+}
+
+/// `--scenario waste`.
+fn waste(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let r = urbis_bench::waste::run(
+        exe,
+        args.block_time_ms,
+        args.citizens,
+        args.rate.unwrap_or(1_000.0),
+        args.seconds.unwrap_or(if args.quick { 10 } else { 30 }),
+    )
+    .map_err(|e| fail("bench", format!("{e:#}")))?;
+    print_report(json, &r, r.table())
 }
 
 /// `--scenario election`.

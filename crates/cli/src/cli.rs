@@ -274,6 +274,9 @@ pub enum ScenarioArg {
     /// Vehicle telemetry anchored every period and a position proof verified (`--vehicles`,
     /// `--periods`, `--period-ms`).
     Telemetry,
+    /// Citizens' deposits at smart bins at an offered rate (`--citizens`, `--rate` [default
+    /// 1000], `--seconds` [default 30, 10 with --quick]), then a 10-hop batch traced.
+    Waste,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,13 @@
 //! The bundle is complete once the certifying block is executed and a finalization certificate
 //! at or after it is stored. Should a proven height still never be certified (a node that
 //! restarted between the two store writes, say), the answer is proven again at a newer height.
+//!
+//! So a fresh proof costs about a block time. Completed bundles are kept (the newest
+//! [`PROOF_CACHE`] answers, by module and path) and served again, without waiting, while the
+//! key still holds the very bytes they prove: the bundle states its own height, and proves
+//! that the value was these bytes then — and the unproven current state says they still are.
+//! Records that no longer change (a batch's custody once it is final, a past month's rates,
+//! a decided election) thus answer with a proof at once.
 
 use futures::FutureExt as _;
 use tokio::sync::{broadcast, oneshot};
@@ -34,6 +41,37 @@ pub struct ProvenAnswer {
     pub answer: QueryAnswer,
     pub proof: StateProof,
     pub height: u64,
+    /// The raw bytes proven (`None`: proven absent).
+    pub raw: Option<Vec<u8>>,
+}
+
+/// How many completed proof bundles a node keeps for answering again.
+pub const PROOF_CACHE: usize = 4_096;
+
+type CacheKey = (String, Vec<String>);
+
+/// Completed bundles by module and path, the oldest evicted first.
+#[derive(Default)]
+pub struct ProofCache {
+    entries: std::collections::HashMap<CacheKey, (QueryAnswer, Option<Vec<u8>>, ProofBundle)>,
+    order: std::collections::VecDeque<CacheKey>,
+}
+
+impl ProofCache {
+    fn get(&self, key: &CacheKey) -> Option<&(QueryAnswer, Option<Vec<u8>>, ProofBundle)> {
+        self.entries.get(key)
+    }
+
+    fn insert(&mut self, key: CacheKey, value: (QueryAnswer, Option<Vec<u8>>, ProofBundle)) {
+        if self.entries.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > PROOF_CACHE {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+    }
 }
 
 /// Serve one request on the executor's task (before executing a block that certifies the
@@ -63,6 +101,7 @@ where
             answer,
             proof,
             height,
+            raw: value,
         })
     }
     .await;
@@ -104,6 +143,13 @@ where
         path: &[&str],
         deadline: impl std::future::Future<Output = ()>,
     ) -> Result<(QueryAnswer, ProofBundle), UrbisError> {
+        let key: CacheKey = (
+            module.to_string(),
+            path.iter().map(|p| p.to_string()).collect(),
+        );
+        if let Some(hit) = self.cached_proof(&key)? {
+            return Ok(hit);
+        }
         let deadline = deadline.fuse();
         futures::pin_mut!(deadline);
         let timeout = || {
@@ -120,6 +166,10 @@ where
             };
             loop {
                 if let Some(bundle) = self.bundle(&proven)? {
+                    self.proof_cache
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(key, (proven.answer.clone(), proven.raw, bundle.clone()));
                     return Ok((proven.answer, bundle));
                 }
                 if self.chain.certified_after(proven.height)? {
@@ -236,6 +286,25 @@ where
                 ));
             }
         }
+    }
+
+    /// A kept bundle for `key` whose proven bytes are still the key's current value.
+    fn cached_proof(
+        &self,
+        key: &CacheKey,
+    ) -> Result<Option<(QueryAnswer, ProofBundle)>, UrbisError> {
+        let hit = self
+            .proof_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        let Some((answer, raw, bundle)) = hit else {
+            return Ok(None);
+        };
+        let view = self.chain.state_view()?;
+        let now = urbis_runtime::StateView::get(&view, &answer.key)?;
+        Ok((now == raw).then_some((answer, bundle)))
     }
 
     /// The bundle for `proven`, once a finalized block certifies its height and a certificate

@@ -180,6 +180,8 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub gossip: OnceLock<mpsc::Sender<SignedTx>>,
     /// Proof requests for the executor, which owns the authenticated store between blocks.
     pub proofs: mpsc::Sender<ProofRequest>,
+    /// Completed proof bundles, answered again while their value is current.
+    pub proof_cache: std::sync::Mutex<crate::prover::ProofCache>,
     /// The executor's end of `proofs`, taken when it starts.
     pub proof_requests: std::sync::Mutex<Option<mpsc::Receiver<ProofRequest>>>,
     /// When blocks arrived locally (for pacing).
@@ -335,6 +337,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             evidence,
             gossip: OnceLock::new(),
             proofs,
+            proof_cache: std::sync::Mutex::default(),
             proof_requests: std::sync::Mutex::new(Some(proof_requests)),
             arrivals: Arrivals::default(),
             halted: watch::channel(None).0,
