@@ -218,14 +218,20 @@ pub enum ElectionCmd {
         out: PathBuf,
     },
     /// Check every proof, signature, the replacement rule, the aggregation and the result of
-    /// an election record, and (for a record exported from a chain) the chain's proof of its
-    /// board against the genesis; exits non-zero naming the first failed check.
+    /// an election record, and the chain's proof of its board against the genesis; exits
+    /// non-zero naming the first failed check. A record without the chain's anchor fails
+    /// unless --unanchored is given.
     Verify {
         record: PathBuf,
         /// Trusted genesis file for the anchor. Without it, the genesis is fetched from
         /// --node, which means trusting that node.
         #[arg(long)]
         genesis: Option<PathBuf>,
+        /// Accept a record that no chain certified (e.g. from `urbis election demo`): its
+        /// board is then only as trustworthy as whoever published it, since anyone can drop
+        /// or insert entries and recompute the code chain.
+        #[arg(long)]
+        unanchored: bool,
     },
 }
 
@@ -504,7 +510,11 @@ pub async fn run(ctx: &Ctx, cmd: ElectionCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ElectionCmd::Verify { record, genesis } => verify(ctx, &record, genesis.as_deref()).await,
+        ElectionCmd::Verify {
+            record,
+            genesis,
+            unanchored,
+        } => verify(ctx, &record, genesis.as_deref(), unanchored).await,
     }
 }
 
@@ -1371,26 +1381,45 @@ fn check_anchor(
     ))
 }
 
-async fn verify(ctx: &Ctx, path: &Path, genesis: Option<&Path>) -> anyhow::Result<()> {
+async fn verify(
+    ctx: &Ctx,
+    path: &Path,
+    genesis: Option<&Path>,
+    unanchored: bool,
+) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
     let record = ElectionRecord::from_json(&text)
         .map_err(|e| fail("malformed", format!("{}: {e}", path.display())))?;
     let mut report = verify_record(&record);
-    if let Some(anchor) = &record.anchor {
-        let genesis = crate::commands::trusted_genesis(ctx, genesis, "the anchor check").await?;
-        let (passed, detail) = match check_anchor(&record, anchor, &genesis) {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        if !passed && report.first_failure.is_none() {
-            report.first_failure = Some(("chain.anchor".into(), detail.clone()));
+    let checked = match (&record.anchor, unanchored) {
+        (Some(anchor), _) => {
+            let genesis =
+                crate::commands::trusted_genesis(ctx, genesis, "the anchor check").await?;
+            check_anchor(&record, anchor, &genesis)
         }
-        report.checks.push(urbis_votecrypto::CheckResult {
-            name: "chain.anchor".into(),
-            passed,
-            detail,
-        });
+        (None, true) => Ok(
+            "not checked (--unanchored): the board is only as trustworthy as its publisher"
+                .to_string(),
+        ),
+        (None, false) => Err(
+            "the record carries no anchor, so nothing binds its board to a chain's certified \
+             state and dropped or inserted entries cannot be detected; `urbis election export` \
+             always writes one (pass --unanchored to check a record made off chain)"
+                .to_string(),
+        ),
+    };
+    let (passed, detail) = match checked {
+        Ok(d) => (true, d),
+        Err(d) => (false, d),
+    };
+    if !passed && report.first_failure.is_none() {
+        report.first_failure = Some(("chain.anchor".into(), detail.clone()));
     }
+    report.checks.push(urbis_votecrypto::CheckResult {
+        name: "chain.anchor".into(),
+        passed,
+        detail,
+    });
     match ctx.out {
         Output::Json => {
             let checks: Vec<serde_json::Value> = report

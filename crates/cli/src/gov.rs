@@ -168,6 +168,37 @@ pub enum CouncilCmd {
         #[arg(long)]
         description: PathBuf,
     },
+    /// Propose to pass a resolution of DEPARTMENT in CATEGORY whose text is DOCUMENT (a council
+    /// member; prints the proposal's id). Once executed it is a `resolution` decision that may
+    /// back an appropriation.
+    ProposeResolution {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        department: String,
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        document: PathBuf,
+        #[arg(long)]
+        description: PathBuf,
+    },
+    /// Propose the council's answer to a petition that reached its threshold: accepted or not
+    /// (--reject), its text in ANSWER (a council member; prints the proposal's id).
+    ProposeAnswer {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        petition: Hash,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long)]
+        answer: PathBuf,
+        #[arg(long)]
+        description: PathBuf,
+    },
     /// Approve a proposal (a council member).
     Approve {
         #[command(flatten)]
@@ -258,6 +289,42 @@ async fn council(ctx: &Ctx, cmd: CouncilCmd) -> anyhow::Result<()> {
                     vct,
                     from_ms,
                     until_ms: from_ms.saturating_add(days.saturating_mul(86_400_000)),
+                },
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::ProposeResolution {
+            tx,
+            department,
+            category,
+            title,
+            document,
+            description,
+        } => {
+            let c = GovernanceCall::Propose {
+                action: CouncilAction::Resolve {
+                    department,
+                    category,
+                    title,
+                    document_hash: file_hash(&document)?,
+                },
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::ProposeAnswer {
+            tx,
+            petition,
+            reject,
+            answer,
+            description,
+        } => {
+            let c = GovernanceCall::Propose {
+                action: CouncilAction::AnswerPetition {
+                    petition,
+                    accepted: !reject,
+                    answer_hash: file_hash(&answer)?,
                 },
                 description_hash: file_hash(&description)?,
             };

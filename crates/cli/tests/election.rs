@@ -32,7 +32,7 @@ fn demo_then_verify_then_tamper() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = Command::new(urbis)
-        .args(["election", "verify"])
+        .args(["election", "verify", "--unanchored"])
         .arg(&record)
         .output()
         .unwrap();
@@ -40,6 +40,18 @@ fn demo_then_verify_then_tamper() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+    // Without --unanchored, a record no chain certified is refused: nothing binds its board.
+    let out = Command::new(urbis)
+        .args(["election", "verify"])
+        .arg(&record)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chain.anchor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 
     // The record matches the published JSON Schema, which also requires what the format
@@ -90,7 +102,7 @@ fn demo_then_verify_then_tamper() {
     let tampered = dir.path().join("tampered.json");
     std::fs::write(&tampered, serde_json::to_vec(&json).unwrap()).unwrap();
     let out = Command::new(urbis)
-        .args(["election", "verify"])
+        .args(["election", "verify", "--unanchored"])
         .arg(&tampered)
         .output()
         .unwrap();

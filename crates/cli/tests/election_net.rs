@@ -1,8 +1,11 @@
 //! A 3-of-5 election with 1,000 voters through the `urbis` binary on a 4-validator loopback
 //! network: the key ceremony run by five trustee processes, 1,000 credentials issued and
-//! committed, a batch of 1,000 ballots, a re-vote, a spoiled ballot, a replayed ballot refused,
-//! two trustees absent at the tally; the record exported from chain state verifies (from two
-//! validators alike) and a tampered one does not.
+//! committed, a batch of 1,000 ballots, a re-vote, a spoiled ballot, two trustees absent at the
+//! tally; the record exported from chain state verifies (from two validators alike), and each
+//! tamper a board operator could try is refused: a count changed, the last ballot dropped, a
+//! spoiled entry dropped with the codes recomputed (with and without the anchor), a ballot
+//! replayed word for word, a superseded ballot replayed after its re-vote, a spoiled ballot
+//! relabelled as cast.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -10,6 +13,8 @@ use std::time::Duration;
 mod common;
 
 use common::{Nodes, run_cli, start_validator};
+use urbis_votecrypto::ElectionRecord;
+use urbis_votecrypto::ballot::BallotStatus;
 
 const N: usize = 4;
 const VOTERS: usize = 1_000;
@@ -305,4 +310,64 @@ fn a_three_of_five_election_with_a_thousand_voters_runs_on_four_validators() {
         ],
     );
     assert!(!r.0 && r.2.contains("election_invalid"), "{}", r.2);
+
+    // The record-soundness attacks, each with the code chain and the counted list recomputed
+    // by the attacker (SPEC.md §8.1, §10).
+    let refused = |rec: &ElectionRecord, check: &str| {
+        std::fs::write(&bad, rec.to_json().unwrap()).unwrap();
+        let r = run(
+            &apis[0],
+            &[
+                "election",
+                "verify",
+                bad.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            !r.0 && r.2.contains("election_invalid") && r.2.contains(check),
+            "{check}: {}",
+            r.2
+        );
+    };
+    let base = ElectionRecord::from_json(&text).unwrap();
+    let spoiled = |rec: &ElectionRecord| {
+        rec.ballots
+            .iter()
+            .position(|b| b.status == BallotStatus::Spoiled)
+            .unwrap()
+    };
+    // A spoiled entry dropped: the certified board has one more; stripping the anchor too
+    // leaves a record nothing certifies.
+    let mut rec = base.clone();
+    rec.ballots.remove(spoiled(&rec));
+    rec.relink();
+    refused(&rec, "ballots.anchor");
+    rec.anchor = None;
+    refused(&rec, "chain.anchor");
+    // A ballot replayed word for word.
+    let mut rec = base.clone();
+    rec.ballots.push(rec.ballots[0].clone());
+    rec.relink();
+    refused(&rec, "ballots.replay");
+    // The re-voter's first ballot replayed after the re-vote, to undo it.
+    let mut rec = base.clone();
+    let counted: std::collections::HashSet<_> = rec.tally.counted.iter().copied().collect();
+    let superseded = rec
+        .ballots
+        .iter()
+        .find(|b| b.status == BallotStatus::Cast && !counted.contains(&b.confirmation_code))
+        .unwrap()
+        .clone();
+    rec.ballots.push(superseded);
+    rec.relink();
+    refused(&rec, "ballots.replay");
+    // A spoiled (publicly opened) ballot relabelled as cast: the voter signed "spoil".
+    let mut rec = base.clone();
+    let i = spoiled(&rec);
+    rec.ballots[i].status = BallotStatus::Cast;
+    rec.ballots[i].reveal = None;
+    rec.relink();
+    refused(&rec, "ballots.signatures");
 }

@@ -24,6 +24,7 @@ fn a_budget_is_spent_and_a_tender_awarded_on_the_ledger() {
         ("roads", "department"),
         ("acme", "merchant"),
         ("bolt", "merchant"),
+        ("carol", "citizen"),
     ]);
     let doc = d.join("budget-2027.pdf");
     std::fs::write(&doc, "The council adopts the 2027 budget.\n").unwrap();
@@ -289,6 +290,90 @@ fn a_budget_is_spent_and_a_tender_awarded_on_the_ledger() {
     ok(&["gov", "council", "execute", "--from", "roads", &proposal]);
     let shown = ok(&["gov", "council", "show", &proposal]);
     assert!(shown.contains("\"executed\""), "{shown}");
+
+    // A petition reaches its threshold; the council passes a resolution and answers it.
+    let text = d.join("petition.txt");
+    std::fs::write(&text, "Resurface Elm Street before winter.\n").unwrap();
+    let petition = last(ok(&[
+        "petition",
+        "open",
+        "--from",
+        "carol",
+        "--title",
+        "Resurface Elm Street",
+        "--text",
+        text.to_str().unwrap(),
+        "--threshold",
+        "1",
+        "--days",
+        "30",
+        "--answer-days",
+        "30",
+    ]));
+    ok(&["petition", "sign", "--from", "carol", &petition]);
+    let resolution = last(ok(&[
+        "gov",
+        "council",
+        "propose-resolution",
+        "--from",
+        "acme",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--title",
+        "Elm Street is resurfaced in 2027",
+        "--document",
+        text.to_str().unwrap(),
+        "--description",
+        doc,
+    ]));
+    let answer = last(ok(&[
+        "gov",
+        "council",
+        "propose-answer",
+        "--from",
+        "acme",
+        "--petition",
+        &petition,
+        "--answer",
+        text.to_str().unwrap(),
+        "--description",
+        doc,
+    ]));
+    for p in [&resolution, &answer] {
+        ok(&["gov", "council", "approve", "--from", "bolt", p]);
+    }
+    // Only the council answers through the governance module: a direct call of the
+    // petitions module by a council member is not the council.
+    let r = run(&[
+        "petition",
+        "answer",
+        "--from",
+        "acme",
+        &petition,
+        "--accepted",
+        "--text",
+        text.to_str().unwrap(),
+    ]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    for p in [&resolution, &answer] {
+        ok(&["gov", "council", "execute", "--from", "roads", p]);
+    }
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["--output", "json", "petition", "show", &petition])).unwrap();
+    assert_eq!(shown["status"], "answered", "{shown}");
+    assert_eq!(shown["accepted"], true);
+    let mut resolutions = String::new();
+    for _ in 0..50 {
+        resolutions = ok(&["gov", "decisions", "--category", "maintenance"]);
+        if resolutions.contains("resurfaced") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(resolutions.contains("resurfaced"), "{resolutions}");
 
     // Every entry is provable.
     let proof = d.join("line.proof.json");

@@ -1,6 +1,8 @@
 //! A petition through the `urbis` binary: opened by a resident, signed once each (a second
-//! signature refused), qualified at its threshold, answered by the council's clerk; and a
-//! poll answered once per resident.
+//! signature refused), qualified at its threshold, answered by the council's clerk, its count
+//! and answer proven; a poll answered once per resident, its counts proven; a notice published
+//! for a district and acknowledged once. (The council's own answer, by proposal, is in
+//! `governance.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -75,6 +77,28 @@ fn a_petition_is_signed_qualifies_and_is_answered() {
     let shown: serde_json::Value = serde_json::from_str(&ok(&["petition", "show", &id])).unwrap();
     assert_eq!(shown["status"], "answered");
     assert_eq!(shown["accepted"], true);
+    // The count and the answer are provable: the answer with its proof checks offline.
+    let proof = dir.path().join("petition.proof.json");
+    let answer = ok(&[
+        "--output",
+        "json",
+        "query",
+        "petitions",
+        "petition",
+        &id,
+        "--prove",
+    ]);
+    std::fs::write(&proof, answer).unwrap();
+    let checked = ok(&[
+        "verify",
+        proof.to_str().unwrap(),
+        "--genesis",
+        node.genesis_path.to_str().unwrap(),
+    ]);
+    assert!(
+        checked.contains("\"status\":\"answered\"") && checked.contains("\"signatures\":2"),
+        "{checked}"
+    );
     let r = run(&["petition", "show", &"ab".repeat(32)]);
     assert!(!r.0 && r.2.contains("not_found"), "{}", r.2);
 }
@@ -122,6 +146,16 @@ fn a_poll_takes_one_response_per_resident() {
     assert!(!r.0 && r.2.contains("already_exists"), "{}", r.2);
     let shown: serde_json::Value = serde_json::from_str(&ok(&["poll", "show", &id])).unwrap();
     assert_eq!(shown["counts"], serde_json::json!([0, 1]));
+    let proof = dir.path().join("poll.proof.json");
+    let answer = ok(&["--output", "json", "query", "polls", "poll", &id, "--prove"]);
+    std::fs::write(&proof, answer).unwrap();
+    let checked = ok(&[
+        "verify",
+        proof.to_str().unwrap(),
+        "--genesis",
+        node.genesis_path.to_str().unwrap(),
+    ]);
+    assert!(checked.contains("\"counts\":[0,1]"), "{checked}");
 }
 
 #[test]

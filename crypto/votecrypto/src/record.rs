@@ -60,4 +60,24 @@ impl ElectionRecord {
     pub fn to_json(&self) -> Result<String, VoteError> {
         serde_json::to_string(self).map_err(|e| VoteError::Record(e.to_string()))
     }
+
+    /// Recompute every entry's previous and confirmation code, the chain head and the counted
+    /// list from the entries as they stand. Anyone can: the code chain is unkeyed (SPEC.md §10),
+    /// which is why a record exported from a chain carries the certified board's anchor. Used
+    /// to build records and, in tests, to play a board operator who rewrites the board.
+    pub fn relink(&mut self) {
+        let mut prev = crate::ballot::chain_genesis(&self.election_hash);
+        for e in &mut self.ballots {
+            let h = crate::ballot::ballot_hash(&self.election_hash, &e.ballot);
+            e.previous_code = prev;
+            e.confirmation_code =
+                crate::ballot::confirmation_code(&prev, &h, &e.ballot.signature, e.status);
+            prev = e.confirmation_code;
+        }
+        self.chain_head = prev;
+        self.tally.counted = crate::tally::counted_indices(&self.ballots)
+            .into_iter()
+            .map(|i| self.ballots[i].confirmation_code)
+            .collect();
+    }
 }

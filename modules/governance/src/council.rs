@@ -73,6 +73,21 @@ pub enum CouncilAction {
         from_ms: u64,
         until_ms: u64,
     },
+    /// Answer a petition that reached its threshold (the petitions module records it), with
+    /// the SHA-256 of the answer's text.
+    AnswerPetition {
+        petition: Hash,
+        accepted: bool,
+        answer_hash: Hash,
+    },
+    /// Pass a council resolution (a `resolution` decision on the ledger, which may back an
+    /// appropriation).
+    Resolve {
+        department: String,
+        category: String,
+        title: String,
+        document_hash: Hash,
+    },
 }
 
 /// Where a proposal stands.
@@ -219,13 +234,23 @@ pub(crate) fn propose(
     description_hash: Hash,
 ) -> Result<(), UrbisError> {
     let c = member(ctx)?;
-    if let CouncilAction::SetCouncil {
-        members,
-        threshold,
-        timelock_ms,
-    } = &action
-    {
-        check_council(members, *threshold, *timelock_ms)?;
+    match &action {
+        CouncilAction::SetCouncil {
+            members,
+            threshold,
+            timelock_ms,
+        } => check_council(members, *threshold, *timelock_ms)?,
+        CouncilAction::Resolve {
+            department,
+            category,
+            title,
+            ..
+        } => {
+            crate::load_department(ctx, department)?;
+            crate::check_code("category", category)?;
+            crate::check_text("title", title, false)?;
+        }
+        _ => {}
     }
     let id = ctx.new_id();
     let mut p = Proposal {
@@ -331,6 +356,35 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
                     vct,
                     from_ms,
                     until_ms,
+                },
+            )?;
+        }
+        CouncilAction::Resolve {
+            department,
+            category,
+            title,
+            document_hash,
+        } => {
+            crate::record_decision(
+                ctx,
+                crate::DecisionKind::Resolution,
+                &department,
+                &category,
+                title,
+                document_hash,
+            );
+        }
+        CouncilAction::AnswerPetition {
+            petition,
+            accepted,
+            answer_hash,
+        } => {
+            ctx.invoke::<()>(
+                urbis_petitions::MODULE,
+                &urbis_petitions::PetitionsOp::CouncilAnswer {
+                    id: petition,
+                    accepted,
+                    answer_hash,
                 },
             )?;
         }

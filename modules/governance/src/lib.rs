@@ -3,8 +3,8 @@
 //! - **Departments** (`department {code, name}`, city admin) and their **officers**
 //!   (`officer {department, account, active}`, city admin): an officer acts for its
 //!   department.
-//! - **Decisions**: council resolutions (recorded by the city admin) and department orders (by
-//!   an officer), each with the SHA-256 of its document, a department and a category.
+//! - **Decisions**: council resolutions (passed by a council proposal, `resolve`, or recorded
+//!   by the city admin for a vote taken elsewhere) and department orders (by an officer), each with the SHA-256 of its document, a department and a category.
 //! - **Budgets**: an appropriation per fiscal year, department and category, set by a
 //!   resolution (`appropriate`); setting it again is an amendment, which names its own
 //!   resolution and never goes below what is spent. **Spending** (`spend`, an officer) is
@@ -19,7 +19,9 @@
 //!   appropriation; or cancels it with a reason.
 //!
 //! - **The council** ([`council`]): `k` of `n` members approve proposals that run after a
-//!   timelock (roles, issuer accreditation, the council itself).
+//!   timelock (roles, module parameters, issuer accreditation, resolutions, answers to
+//!   petitions, the council itself). Changing the validator set is not a council action yet:
+//!   validators are fixed by the genesis and the consortium tooling (issue "consortium v2").
 //! - **Workflows** ([`workflow`]): administrative processes declared as data and run by a
 //!   bounded interpreter (the building permit and business licence renewal ship in
 //!   `workflows/`), with processing times per workflow.
@@ -75,7 +77,7 @@ pub const MAX_TENDER_MS: u64 = 365 * 86_400_000;
 urbis_runtime::named_enum! {
     /// What a decision is.
     pub enum DecisionKind("decision kind") {
-        /// A council resolution (recorded by the city admin).
+        /// A council resolution (passed by a council proposal, or recorded by the city admin).
         Resolution = "resolution",
         /// A department's order.
         Order = "order",

@@ -4,8 +4,10 @@
 //! the `citizen` role) sign it once each and may withdraw their signature until it closes.
 //! The first time the count reaches the threshold the petition **qualifies**: the council must
 //! answer within the answer window, or the scheduler marks the petition **overdue** when the
-//! deadline passes. The city admin records the council's answer (a decision and the hash of its
-//! text). Counts and signatures are state, so every figure is provable.
+//! deadline passes. The council answers by an approved proposal of the governance module
+//! (`answer_petition`, executed after its timelock through [`PetitionsOp::CouncilAnswer`]); the
+//! city admin may also record an answer the council gave elsewhere. The answer is a decision
+//! and the hash of its text. Counts and signatures are state, so every figure is provable.
 //!
 //! A petition that qualified stays qualified if signatures are later withdrawn (the duty to
 //! answer arose when the threshold was reached).
@@ -21,9 +23,11 @@
 //! | `sign {id}` | a citizen | `unauthorized`, `not_found`, `invalid_state` (closed), `already_exists` |
 //! | `withdraw {id}` | a citizen who signed | `not_found` (petition or signature), `invalid_state` (closed) |
 //! | `answer {id, accepted, answer_hash}` | city admin | `unauthorized`, `not_found`, `invalid_state` (not qualified, or answered) |
+//! | [`PetitionsOp::CouncilAnswer`] (exported) | the governance module, executing a council proposal | `unauthorized`, then as `answer` |
 //!
 //! Events: `opened {id, author}`, `signed {id, count}`, `withdrawn {id, count}`,
-//! `qualified {id, answer_due_ms}`, `closed {id, count}`, `answered {id, accepted}`,
+//! `qualified {id, answer_due_ms}`, `closed {id, count}`, `answered {id, accepted, by}` (`by`:
+//! `council` or `city_admin`),
 //! `overdue {id}`.
 //!
 //! Queries: `petition/<id>`, `signature/<id>/<address>` (`null`: not signed, provably),
@@ -377,6 +381,16 @@ fn answer(
             "the council's answer is recorded by the city admin",
         ));
     }
+    record_answer(ctx, id, accepted, answer_hash, "city_admin")
+}
+
+fn record_answer(
+    ctx: &mut Ctx<'_>,
+    id: Hash,
+    accepted: bool,
+    answer_hash: Hash,
+    by: &str,
+) -> Result<(), UrbisError> {
     let mut p = load(ctx, &id)?;
     if !matches!(p.status, Status::Qualified | Status::Overdue) {
         return Err(err(
@@ -392,9 +406,24 @@ fn answer(
     ctx.emit(
         Event::new(MODULE, "answered")
             .with("id", id)
-            .with("accepted", accepted),
+            .with("accepted", accepted)
+            .with("by", by),
     );
     Ok(())
+}
+
+/// The module whose council answers petitions (through [`PetitionsOp::CouncilAnswer`]).
+pub const COUNCIL_MODULE: &str = "governance";
+
+/// Operations other modules call through `Ctx::invoke` (borsh; never reorder, only append).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum PetitionsOp {
+    /// The council's answer (only the governance module, executing an approved proposal).
+    CouncilAnswer {
+        id: Hash,
+        accepted: bool,
+        answer_hash: Hash,
+    },
 }
 
 impl Module for Petitions {
@@ -431,6 +460,24 @@ impl Module for Petitions {
                 answer_hash,
             } => answer(ctx, id, accepted, answer_hash),
         }
+    }
+
+    fn exported(&self, ctx: &mut Ctx<'_>, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        let op: PetitionsOp = kit::decode_call(op)?;
+        if ctx.caller() != Some(COUNCIL_MODULE) {
+            return Err(err(
+                ErrorCode::Unauthorized,
+                "the council answers through the governance module only",
+            ));
+        }
+        match op {
+            PetitionsOp::CouncilAnswer {
+                id,
+                accepted,
+                answer_hash,
+            } => record_answer(ctx, id, accepted, answer_hash, "council")?,
+        }
+        Ok(Vec::new())
     }
 
     /// The petition closes (unqualified ones end there), or its answer falls due.

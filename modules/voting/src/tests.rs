@@ -532,3 +532,106 @@ fn an_election_whose_ceremony_is_incomplete_fails_at_opening() {
     assert_eq!(e["phase"], "failed");
     assert!(e["failure"].as_str().unwrap().contains("ceremony"), "{e}");
 }
+
+#[test]
+fn a_cheating_dealer_is_disqualified_and_the_key_still_fixes() {
+    let mut chain = city();
+    let mut rng = StdRng::seed_from_u64(5);
+    let s = create(&mut chain);
+    let context = s.manifest.hash();
+    let mut trustees = Vec::new();
+    let mut anns = Vec::new();
+    for (i, t) in TRUSTEES.iter().enumerate() {
+        let (trustee, a) = Trustee::new(i as u32 + 1, 3, 2, context, &mut rng).unwrap();
+        chain.ok(
+            &key(t),
+            call(
+                &chain,
+                json!({"call": "announce", "election": s.id, "announcement": serde_json::to_string(&a).unwrap()}),
+            ),
+        );
+        trustees.push(trustee);
+        anns.push(a);
+    }
+    let mut all = Vec::new();
+    for (i, (t, trustee)) in TRUSTEES.iter().zip(&trustees).enumerate() {
+        let mut shares = trustee.deal(&anns).unwrap();
+        if i == 1 {
+            // Trustee 2 sends trustee 1 a share that does not decrypt.
+            let bad = shares.iter_mut().find(|s| s.recipient == 1).unwrap();
+            let flipped = if bad.ciphertext.ends_with('0') {
+                "1"
+            } else {
+                "0"
+            };
+            bad.ciphertext.pop();
+            bad.ciphertext.push_str(flipped);
+        }
+        chain.ok(
+            &key(t),
+            call(
+                &chain,
+                json!({"call": "deal", "election": s.id, "shares": serde_json::to_string(&shares).unwrap()}),
+            ),
+        );
+        all.extend(shares);
+    }
+    let complain = |chain: &TestChain, list: &[urbis_votecrypto::dkg::Complaint]| {
+        call(
+            chain,
+            json!({"call": "complain", "election": s.id, "complaints": serde_json::to_string(list).unwrap()}),
+        )
+    };
+    // Trustee 1 complains: the complaint reveals their pairwise secret with dealer 2, proven.
+    let complaints = trustees[0].receive(&anns, &all, &mut rng).unwrap();
+    assert_eq!(complaints.len(), 1);
+    assert_eq!((complaints[0].dealer, complaints[0].recipient), (2, 1));
+    // In someone else's name, about a trustee outside the ceremony, about oneself, twice:
+    // each refused, nothing written.
+    let mut forged = complaints[0].clone();
+    forged.recipient = 3;
+    let mut unknown = complaints[0].clone();
+    unknown.dealer = 9;
+    let mut own = complaints[0].clone();
+    own.dealer = 1;
+    let twice = vec![complaints[0].clone(), complaints[0].clone()];
+    for list in [vec![forged], vec![unknown], vec![own], twice] {
+        chain.fails(
+            &key("t1"),
+            complain(&chain, &list),
+            ErrorCode::InvalidArgument,
+        );
+    }
+    chain.fails(
+        &key("alice"),
+        complain(&chain, &complaints),
+        ErrorCode::Unauthorized,
+    );
+    chain.ok(&key("t1"), complain(&chain, &complaints));
+    chain.fails(&key("t1"), complain(&chain, &[]), ErrorCode::InvalidState);
+    for (t, trustee) in TRUSTEES.iter().zip(trustees.iter_mut()).skip(1) {
+        assert!(trustee.receive(&anns, &all, &mut rng).unwrap().is_empty());
+        chain.ok(&key(t), complain(&chain, &[]));
+    }
+    // The complaint is justified: dealer 2 is out, the key is the other two's.
+    let e = chain.value(MODULE, &["election", &s.id]);
+    assert_eq!(e["phase"], "registration", "{e}");
+    assert_eq!(e["disqualified"], json!([2]));
+    let record: CeremonyRecord =
+        serde_json::from_value(chain.value(MODULE, &["ceremony", &s.id])).unwrap();
+    assert_eq!(record.disqualified, vec![2]);
+    assert_eq!(
+        e["joint_public_key"],
+        json!(record.joint_public_key.to_string())
+    );
+    // The honest trustees' key shares match the public shares the record holds.
+    for i in [0, 2] {
+        let secret = trustees[i].finish(&record).unwrap();
+        assert!(
+            record
+                .public_shares
+                .iter()
+                .any(|p| p.index == i as u32 + 1 && p.key.0 == secret.public().compress().0)
+        );
+    }
+}
