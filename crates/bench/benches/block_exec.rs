@@ -1,7 +1,7 @@
 //! `Runtime::execute_block` of 10,000 transactions (accounts + rewards modules) on an in-memory
 //! state: all awards, the `urbis bench` mix (60% awards, 30% transfers, 10% redemptions), and
 //! 10,000 workflow transitions (governance module: one step each of 10,000 running
-//! processes, taken by department officials).
+//! processes, taken by department officials), bare and issuing a permit on entering the state.
 
 use std::time::Duration;
 
@@ -138,12 +138,25 @@ fn prepared() -> (Runtime, MemState, Accounts, workload::Targets, Vec<u64>) {
 
 /// A three-state workflow defined, 10,000 processes started by the citizens (set-up, applied
 /// to `state`); returns one `act` per process (its first step), by the departments, with
-/// `nonces` the departments' next nonces.
-fn workflow_steps(rt: &Runtime, state: &MemState, acc: &Accounts, nonces: &[u64]) -> Vec<SignedTx> {
+/// `nonces` the departments' next nonces. With `permit`, entering the step's state issues a
+/// permit (a transition that runs an action, not only moves).
+fn workflow_steps(
+    rt: &Runtime,
+    state: &MemState,
+    acc: &Accounts,
+    nonces: &[u64],
+    permit: bool,
+) -> Vec<SignedTx> {
     use urbis_governance::{GovernanceCall, MODULE};
+    let name = if permit { "bench-permit" } else { "bench-flow" };
+    let on_enter = if permit {
+        serde_json::json!([{"action": "issue_permit", "permit_type": "bench", "valid_days": 30}])
+    } else {
+        serde_json::json!([])
+    };
     let definition = serde_json::json!({
-        "name": "bench-flow", "initial": "received",
-        "states": {"received": {}, "checked": {}, "done": {"final": true}},
+        "name": name, "initial": "received",
+        "states": {"received": {}, "checked": {"on_enter": on_enter}, "done": {"final": true}},
         "transitions": [
             {"name": "check", "from": "received", "to": "checked", "role": "department"},
             {"name": "close", "from": "checked", "to": "done", "role": "department"}
@@ -151,7 +164,11 @@ fn workflow_steps(rt: &Runtime, state: &MemState, acc: &Accounts, nonces: &[u64]
     })
     .to_string();
     let d = acc.departments.len();
+    // The second call (`permit`) comes after the first's definition and starts were applied.
+    let round = u64::from(permit);
+    let per_citizen = TXS.div_ceil(acc.citizens.len()) as u64;
     let mut next = nonces.to_vec();
+    next[0] += round;
     let define = SignedTx::new(
         &chain(),
         &acc.departments[0],
@@ -166,11 +183,11 @@ fn workflow_steps(rt: &Runtime, state: &MemState, acc: &Accounts, nonces: &[u64]
             SignedTx::new(
                 &chain(),
                 &acc.citizens[c],
-                (i / acc.citizens.len()) as u64,
+                round * per_citizen + (i / acc.citizens.len()) as u64,
                 Call::new(
                     MODULE,
                     &GovernanceCall::StartWorkflow {
-                        workflow: "bench-flow".into(),
+                        workflow: name.into(),
                         subject_hash: urbis_core::Hash([(i % 251) as u8; 32]),
                         documents: Vec::new(),
                     },
@@ -244,10 +261,16 @@ fn block_exec(c: &mut Criterion) {
         assert_eq!(failed, 0, "{name}: {failed} transactions failed");
     }
 
-    let steps = workflow_steps(&rt, &state, &acc, &nonces);
+    let steps = workflow_steps(&rt, &state, &acc, &nonces, false);
     let out = rt.execute_block(&state, &env(5), &steps).expect("executes");
     let failed = out.receipts.iter().filter(|r| !r.success).count();
     assert_eq!(failed, 0, "workflow steps: {failed} transactions failed");
+    let permit_steps = workflow_steps(&rt, &state, &acc, &nonces, true);
+    let out = rt
+        .execute_block(&state, &env(5), &permit_steps)
+        .expect("executes");
+    let failed = out.receipts.iter().filter(|r| !r.success).count();
+    assert_eq!(failed, 0, "permit steps: {failed} transactions failed");
 
     let mut g = c.benchmark_group("block_exec");
     g.sample_size(10)
@@ -265,6 +288,12 @@ fn block_exec(c: &mut Criterion) {
     });
     g.bench_function("workflow_steps_10k", |b| {
         b.iter(|| rt.execute_block(&state, &env(5), &steps).expect("executes"))
+    });
+    g.bench_function("workflow_steps_with_permit_10k", |b| {
+        b.iter(|| {
+            rt.execute_block(&state, &env(5), &permit_steps)
+                .expect("executes")
+        })
     });
     g.finish();
 }

@@ -342,7 +342,8 @@ impl TelemetryReport {
     }
 }
 
-fn unit_document(unit: &SecretKey) -> Document {
+/// A DID document with one Ed25519 assertion key (key-1): a unit's, or an issuer's.
+pub(crate) fn unit_document(unit: &SecretKey) -> Document {
     Document {
         methods: vec![Method {
             fragment: "key-1".into(),

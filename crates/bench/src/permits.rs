@@ -1,9 +1,10 @@
 //! `urbis bench --scenario permits`: `--permits N` building-permit applications through the
 //! shipped workflow (`workflows/building-permit.json`) on a dev node. Set-up (roles, the fee
-//! asset and each applicant's funds, the definition) is not measured; then every application
-//! is started (its fee held), checked complete, published (a public notice each), its notice
-//! closed by the scheduler after 1 s, and approved by two officials (the permit issued, the fee
-//! released to the treasury, the issuance recorded on the ledger).
+//! asset and each applicant's funds, the department's DID and status list, the definition) is
+//! not measured; then every application is started (its fee held), checked complete, published
+//! (a public notice each), its notice closed by the scheduler after 1 s, and approved by two of
+//! the department's three officials (the permit issued with its credential's status entry, the
+//! fee released to the treasury, the issuance recorded on the ledger).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use urbis_assets::AssetsCall;
 use urbis_client::{Client, Signer};
 use urbis_core::{Call, Hash, SecretKey, SignedTx};
 use urbis_governance::{GovernanceCall, MODULE};
+use urbis_identity::{IdentityCall, Subject, did_id, did_string, next_key_commitment};
 
 use crate::cluster::Cluster;
 use crate::records::{ok, runtime, submit_all};
@@ -49,13 +51,15 @@ impl PermitsReport {
     }
 }
 
-fn definition(treasury: &str) -> anyhow::Result<String> {
+fn definition(treasury: &str, issuer: &str, list: u64) -> anyhow::Result<String> {
     let text = include_str!("../../../workflows/building-permit.json")
         .replace("${FEE_ASSET}", "PERMIT")
         .replace("${FEE}", "250")
         .replace("${NOTICE_MS}", &NOTICE_MS.to_string())
         .replace("${TREASURY}", treasury)
-        .replace("${DEPARTMENT}", "planning");
+        .replace("${DEPARTMENT}", "planning")
+        .replace("${ISSUER}", issuer)
+        .replace("${STATUS_LIST}", &list.to_string());
     let json: serde_json::Value = serde_json::from_str(&text).context("the shipped definition")?;
     Ok(json.to_string())
 }
@@ -103,7 +107,7 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Permits
             code: "planning".into(),
             name: "Planning".into(),
         }));
-        for o in &officials[1..] {
+        for o in &officials {
             push(gov(GovernanceCall::Officer {
                 department: "planning".into(),
                 account: o.address(),
@@ -131,15 +135,60 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Permits
         for r in submit_all(&client, &setup).await? {
             ok(&r, "set-up")?;
         }
+        // The department's DID and a status list for the permits' credentials.
+        let document = crate::mobility::unit_document(&key("issuer", 0));
+        let next_key_hash = next_key_commitment(&key("issuer-next", 0).address());
+        let salt = Hash([3; 32]);
+        let issuer = did_string(&did_id(
+            &officials[0].address(),
+            &next_key_hash,
+            &salt,
+            &document,
+        ));
+        let identity = |c: IdentityCall| Call::new(urbis_identity::MODULE, &c);
+        let txs = [
+            officials[0].sign(
+                0,
+                identity(IdentityCall::Create {
+                    document,
+                    next_key_hash,
+                    salt,
+                    subject: Subject::Organisation,
+                    controller: None,
+                }),
+            ),
+            officials[0].sign(
+                1,
+                identity(IdentityCall::CreateStatusList {
+                    issuer: issuer.clone(),
+                    bits: 1,
+                    size: (n as u64).div_ceil(8).max(1) * 8,
+                }),
+            ),
+        ];
+        let mut list = 0;
+        for r in submit_all(&client, &txs).await? {
+            ok(&r, "the issuer's DID and status list")?;
+            if let Some(l) = r
+                .events
+                .iter()
+                .find(|e| e.kind == "status_list_created")
+                .and_then(|e| e.attr("list"))
+            {
+                list = l.parse().context("a status list id")?;
+            }
+        }
         let define = officials[0].sign(
-            0,
+            2,
             gov(GovernanceCall::DefineWorkflow {
-                definition: definition(&treasury.to_string())?,
+                definition: definition(&treasury.to_string(), &issuer, list)?,
             }),
         );
         for r in submit_all(&client, &[define]).await? {
             ok(&r, "define")?;
         }
+        // Official 0's next nonce.
+        const BASE: u64 = 3;
 
         eprintln!("measuring: {n} applications…");
         let started = Instant::now();
@@ -183,7 +232,7 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Permits
         let step: Vec<SignedTx> = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| act(&officials[0], 1 + i as u64, *id, "complete"))
+            .map(|(i, id)| act(&officials[0], BASE + i as u64, *id, "complete"))
             .collect();
         for r in submit_all(&client, &step).await? {
             ok(&r, "complete")?;
@@ -191,7 +240,7 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Permits
         let step: Vec<SignedTx> = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| act(&officials[0], 1 + (n + i) as u64, *id, "publish"))
+            .map(|(i, id)| act(&officials[0], BASE + (n + i) as u64, *id, "publish"))
             .collect();
         for r in submit_all(&client, &step).await? {
             ok(&r, "publish")?;

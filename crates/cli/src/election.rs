@@ -318,18 +318,7 @@ async fn election(client: &Client, id: &Hash) -> anyhow::Result<serde_json::Valu
 }
 
 async fn list_all(client: &Client, path: &[&str]) -> anyhow::Result<Vec<serde_json::Value>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = client
-            .query_list(MODULE, path, 1_000, cursor.as_deref())
-            .await?;
-        out.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(client.query_list_all(MODULE, path).await?)
 }
 
 fn manifest_of(question: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Manifest> {

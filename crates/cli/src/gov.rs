@@ -415,6 +415,12 @@ pub enum TenderCmd {
     },
     /// A tender with its bids.
     Show { tender: Hash },
+    /// Tenders, newest last; --open: only those still open (bids, reveals, or awaiting the
+    /// award).
+    List {
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 fn parse_kind(s: &str) -> Result<DecisionKind, String> {
@@ -659,6 +665,20 @@ async fn tender(ctx: &Ctx, cmd: TenderCmd) -> anyhow::Result<()> {
             }
             print_json(&serde_json::json!({"tender": t, "bids": bids}))
         }
+        TenderCmd::List { open } => {
+            let client = ctx.client()?;
+            let tenders = if open {
+                let mut out = Vec::new();
+                for t in client.query_list_all(MODULE, &["open-tenders"]).await? {
+                    let id = t["id"].as_str().unwrap_or_default().to_string();
+                    out.push(client.query(MODULE, &["tender", &id], false).await?.value);
+                }
+                out
+            } else {
+                client.query_list_all(MODULE, &["tenders"]).await?
+            };
+            print_json(&serde_json::Value::Array(tenders))
+        }
     }
 }
 
@@ -669,18 +689,7 @@ async fn budget(ctx: &Ctx, year: u16, department: Option<String>) -> anyhow::Res
     if let Some(d) = &department {
         path.push(d);
     }
-    let mut lines = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = client
-            .query_list(MODULE, &path, 1_000, cursor.as_deref())
-            .await?;
-        lines.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let lines = client.query_list_all(MODULE, &path).await?;
     match ctx.out {
         Output::Json => print_json(&serde_json::Value::Array(lines)),
         Output::Table => {

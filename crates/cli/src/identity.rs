@@ -635,7 +635,7 @@ fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
     match out {
         Some(p) => std::fs::write(p, format!("{text}\n"))
             .map_err(|e| fail("io", format!("{}: {e}", p.display()))),
@@ -672,6 +672,104 @@ pub(crate) fn method_key(
         .and_then(|m| PublicJwk::from_json(&m["publicKeyJwk"]).ok())
 }
 
+/// Which status entry a new credential takes.
+pub(crate) enum StatusPick {
+    /// This one, if the issuer has not used it.
+    Chosen(u64),
+    /// An unused one at random (so the index says nothing about when it was issued).
+    Random,
+    /// The one the chain assigned (a permit's): the same credential may be issued again.
+    Assigned(u64),
+}
+
+/// Sign an SD-JWT VC of type `vct` with `claims` for `subject` (a DID, or a keystore name with
+/// one; bound to its key-1) as `from`'s DID, with an entry of `status_list` (which must be
+/// `from`'s). Returns the compact credential, the subject's DID and the status entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn issue_credential(
+    ctx: &Ctx,
+    from: &str,
+    vct: &str,
+    subject: &str,
+    claims: Map<String, Value>,
+    status_list: u64,
+    status: StatusPick,
+    exp: Option<u64>,
+) -> anyhow::Result<(String, String, u64)> {
+    let t = types::find(vct).map_err(cred)?;
+    let disclosable = t.disclosable(&claims).map_err(cred)?;
+    let mut wallet = load_wallet(ctx)?;
+    let issuer = entry(&wallet, from)?.clone();
+    let subject_did = did_of(ctx, subject)?;
+    let client = ctx.client()?;
+    let resolved = client.resolve_did(&subject_did, None, None, false).await?;
+    let doc = &resolved["didDocument"];
+    let holder = method_key(doc, &subject_did, "key-1", "authentication").ok_or_else(|| {
+        fail(
+            "invalid_argument",
+            format!("{subject_did} has no authentication key key-1 to bind to"),
+        )
+    })?;
+    let list = client.status_list(status_list, None, false).await?;
+    if list["issuer"].as_str() != Some(&issuer.did) {
+        return Err(fail(
+            "unauthorized",
+            format!("status list {status_list} belongs to another issuer"),
+        ));
+    }
+    let size = list["size"].as_u64().unwrap_or(0);
+    let used = wallet.status.entry(status_list).or_default();
+    let idx = match status {
+        StatusPick::Assigned(i) if i < size => i,
+        StatusPick::Chosen(i) if i < size && !used.contains(&i) => i,
+        StatusPick::Assigned(i) | StatusPick::Chosen(i) => {
+            return Err(fail(
+                "invalid_argument",
+                format!("index {i} is used or past the list's {size} entries"),
+            ));
+        }
+        StatusPick::Random => {
+            if used.len() as u64 >= size {
+                return Err(fail("invalid_state", "the status list is full"));
+            }
+            loop {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).expect("operating system randomness is available");
+                let i = u64::from_le_bytes(b) % size;
+                if !used.contains(&i) {
+                    break i;
+                }
+            }
+        }
+    };
+    if !used.contains(&idx) {
+        used.push(idx);
+    }
+    let key = jose_key(ctx, &issuer.vc)?;
+    let paths: Vec<&str> = disclosable.iter().map(String::as_str).collect();
+    let sd = vc::issue(
+        &key,
+        vc::Request {
+            iss: &issuer.did,
+            kid: &format!("{}#key-1", issuer.did),
+            vct: t.vct,
+            iat: now_s(),
+            exp,
+            sub: Some(&subject_did),
+            holder: &holder,
+            status: Some(StatusRef {
+                idx,
+                uri: status_uri(status_list),
+            }),
+            claims,
+            disclosable: &paths,
+        },
+    )
+    .map_err(cred)?;
+    save_wallet(ctx, &wallet)?;
+    Ok((sd.serialize(), subject_did, idx))
+}
+
 pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
     match cmd {
         CredentialCmd::Types => {
@@ -691,82 +789,20 @@ pub async fn credential(ctx: &Ctx, cmd: CredentialCmd) -> anyhow::Result<()> {
             valid_days,
             out,
         } => {
-            let t = types::find(&vct).map_err(cred)?;
             let text = std::fs::read_to_string(&claims)
                 .map_err(|e| fail("io", format!("{}: {e}", claims.display())))?;
             let claims: Map<String, Value> = serde_json::from_str(&text)
                 .map_err(|e| fail("invalid_argument", format!("claims are a JSON object: {e}")))?;
-            let disclosable = t.disclosable(&claims).map_err(cred)?;
-            let mut wallet = load_wallet(ctx)?;
-            let issuer = entry(&wallet, &from)?.clone();
-            let subject_did = did_of(ctx, &subject)?;
-            let client = ctx.client()?;
-            let resolved = client.resolve_did(&subject_did, None, None, false).await?;
-            let doc = &resolved["didDocument"];
-            let holder =
-                method_key(doc, &subject_did, "key-1", "authentication").ok_or_else(|| {
-                    fail(
-                        "invalid_argument",
-                        format!("{subject_did} has no authentication key key-1 to bind to"),
-                    )
-                })?;
-            let list = client.status_list(status_list, None, false).await?;
-            if list["issuer"].as_str() != Some(&issuer.did) {
-                return Err(fail(
-                    "unauthorized",
-                    format!("status list {status_list} belongs to another issuer"),
-                ));
-            }
-            let size = list["size"].as_u64().unwrap_or(0);
-            let used = wallet.status.entry(status_list).or_default();
-            let idx = match status_idx {
-                Some(i) if i < size && !used.contains(&i) => i,
-                Some(i) => {
-                    return Err(fail(
-                        "invalid_argument",
-                        format!("index {i} is used or past the list's {size} entries"),
-                    ));
-                }
-                None => {
-                    if used.len() as u64 >= size {
-                        return Err(fail("invalid_state", "the status list is full"));
-                    }
-                    loop {
-                        let mut b = [0u8; 8];
-                        getrandom::fill(&mut b).expect("operating system randomness is available");
-                        let i = u64::from_le_bytes(b) % size;
-                        if !used.contains(&i) {
-                            break i;
-                        }
-                    }
-                }
+            let exp = valid_days.map(|d| now_s() + d * 86_400);
+            let status = match status_idx {
+                Some(i) => StatusPick::Chosen(i),
+                None => StatusPick::Random,
             };
-            used.push(idx);
-            let key = jose_key(ctx, &issuer.vc)?;
-            let iat = now_s();
-            let paths: Vec<&str> = disclosable.iter().map(String::as_str).collect();
-            let sd = vc::issue(
-                &key,
-                vc::Request {
-                    iss: &issuer.did,
-                    kid: &format!("{}#key-1", issuer.did),
-                    vct: t.vct,
-                    iat,
-                    exp: valid_days.map(|d| iat + d * 86_400),
-                    sub: Some(&subject_did),
-                    holder: &holder,
-                    status: Some(StatusRef {
-                        idx,
-                        uri: status_uri(status_list),
-                    }),
-                    claims,
-                    disclosable: &paths,
-                },
-            )
-            .map_err(cred)?;
-            save_wallet(ctx, &wallet)?;
+            let (compact, subject_did, idx) =
+                issue_credential(ctx, &from, &vct, &subject, claims, status_list, status, exp)
+                    .await?;
             eprintln!("issued {vct} to {subject_did} (status list {status_list}, entry {idx})");
-            write_out(out.as_deref(), &sd.serialize())
+            write_out(out.as_deref(), &compact)
         }
         CredentialCmd::Present {
             credential,

@@ -49,8 +49,23 @@ pub enum WorkflowCmd {
         #[arg(long)]
         document: Option<PathBuf>,
     },
-    /// A process: its state, steps, pending approvals, times, and the permit it issued.
+    /// A process: its state, steps, remarks (objections), pending approvals, times, and the
+    /// permit it issued.
     Show { instance: Hash },
+    /// Issue the SD-JWT VC (type urn:urbis:permit) of a permit a process issued, as the
+    /// permit's issuer (--from: the keystore name whose DID the workflow names), bound to the
+    /// holder's DID (--subject: a DID the applicant's account controls), with the status entry
+    /// the chain assigned; anyone checks it with `urbis credential verify`, the issuer revokes
+    /// it with `urbis did status`.
+    Credential {
+        instance: Hash,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// A workflow's definition: its latest version, or VERSION.
     Definition {
         name: String,
@@ -177,8 +192,15 @@ pub async fn workflow(ctx: &Ctx, cmd: WorkflowCmd) -> anyhow::Result<()> {
                 Err(e) if e.is(urbis_core::ErrorCode::NotFound) => serde_json::Value::Null,
                 Err(e) => return Err(e.into()),
             };
-            print_json(&serde_json::json!({"instance": i, "permit": permit}))
+            let remarks = client.query_list_all(MODULE, &["remarks", &id]).await?;
+            print_json(&serde_json::json!({"instance": i, "remarks": remarks, "permit": permit}))
         }
+        WorkflowCmd::Credential {
+            instance,
+            from,
+            subject,
+            out,
+        } => permit_credential(ctx, instance, &from, &subject, out.as_deref()).await,
         WorkflowCmd::Definition {
             name,
             revision: version,
@@ -200,4 +222,75 @@ pub async fn workflow(ctx: &Ctx, cmd: WorkflowCmd) -> anyhow::Result<()> {
             print_json(&v)
         }
     }
+}
+
+/// `urbis workflow credential`: the permit as read from the chain, signed as a credential.
+async fn permit_credential(
+    ctx: &Ctx,
+    instance: Hash,
+    from: &str,
+    subject: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let id = instance.to_string();
+    let permit = client.query(MODULE, &["permit", &id], false).await?.value;
+    if permit.is_null() {
+        return Err(fail("not_found", format!("process {id} issued no permit")));
+    }
+    let c = &permit["credential"];
+    let (Some(issuer), Some(list), Some(idx)) = (
+        c["issuer"].as_str(),
+        c["status_list"].as_u64(),
+        c["status_idx"].as_u64(),
+    ) else {
+        return Err(fail(
+            "invalid_state",
+            format!("the workflow of process {id} issues its permits without a credential"),
+        ));
+    };
+    let wallet = crate::identity::load_wallet(ctx)?;
+    if crate::identity::entry(&wallet, from)?.did != issuer {
+        return Err(fail(
+            "unauthorized",
+            format!("the permit is issued by {issuer}, not by {from}'s DID"),
+        ));
+    }
+    // The credential binds to a DID of the permit's holder, no one else's.
+    let subject_did = crate::identity::did_of(ctx, subject)?;
+    let record = client
+        .query(urbis_identity::MODULE, &["did", &subject_did], false)
+        .await?
+        .value;
+    let holder = permit["holder"].as_str().unwrap_or_default();
+    if record["controller"].as_str() != Some(holder) {
+        return Err(fail(
+            "unauthorized",
+            format!("{subject_did} is not controlled by the permit's holder {holder}"),
+        ));
+    }
+    let ms = |k: &str| permit[k].as_u64().unwrap_or(0);
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({
+            "permit_type": permit["permit_type"],
+            "workflow": permit["workflow"],
+            "instance": id,
+            "subject_hash": permit["subject_hash"],
+            "issued": ms("issued_ms") / 1_000,
+            "valid_until": ms("valid_until_ms") / 1_000,
+        }))
+        .map_err(|e| fail("internal", e.to_string()))?;
+    let (compact, _, _) = crate::identity::issue_credential(
+        ctx,
+        from,
+        urbis_governance::workflow::PERMIT_VCT,
+        &subject_did,
+        claims,
+        list,
+        crate::identity::StatusPick::Assigned(idx),
+        Some(ms("valid_until_ms") / 1_000),
+    )
+    .await?;
+    eprintln!("issued the permit of {id} to {subject_did} (status list {list}, entry {idx})");
+    crate::identity::write_out(out, &compact)
 }

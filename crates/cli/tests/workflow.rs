@@ -1,8 +1,10 @@
 //! A building permit through the shipped workflow definition and the `urbis` binary: a
 //! resident applies with documents and a fee held from her balance, the department checks
-//! completeness and publishes the notice, a neighbour objects, the notice closes by itself,
-//! two officials approve, the permit is issued to her (provable) and the fee reaches the
-//! city's treasury; and a business licence renewed tacitly when nobody answers in time.
+//! completeness and publishes the notice, neighbours object (once each), nobody may close the
+//! notice early and it closes by itself, two of the three officials approve, the permit is
+//! issued to her (provable) as a credential she presents and anyone verifies until the
+//! department revokes it, and the fee reaches the city's treasury; another department may not
+//! take over the workflow; and a business licence renewed tacitly when nobody answers in time.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -24,6 +26,8 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
     cli.accounts(&[
         ("planning", "department"),
         ("official2", "department"),
+        ("official3", "department"),
+        ("parks", "department"),
         ("treasury", "department"),
         ("alice", "citizen"),
         ("bob", "citizen"),
@@ -70,9 +74,40 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         "--name",
         "Planning",
     ]);
-    for who in ["planning", "official2"] {
+    for who in ["planning", "official2", "official3"] {
         ok(&["gov", "officer", "--from", "admin", "planning", who]);
     }
+    // The department issues permits as credentials under its DID, from a status list of its
+    // own; the city accredits it for permits. Alice has a DID to hold hers.
+    let planning_did = last(ok(&[
+        "did",
+        "create",
+        "--from",
+        "planning",
+        "--subject",
+        "organisation",
+    ]));
+    ok(&[
+        "did",
+        "status-list",
+        "--from",
+        "planning",
+        "--bits",
+        "1",
+        "--size",
+        "1024",
+    ]);
+    ok(&[
+        "did",
+        "accredit",
+        "--from",
+        "admin",
+        "--issuer",
+        "planning",
+        "--type",
+        "urn:urbis:permit",
+    ]);
+    ok(&["did", "create", "--from", "alice"]);
     let permit_file = shipped("building-permit.json");
     // A placeholder left unfilled is refused before anything is sent.
     let r = run(&[
@@ -101,8 +136,36 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         &format!("TREASURY={treasury}"),
         "--var",
         "DEPARTMENT=planning",
+        "--var",
+        &format!("ISSUER={planning_did}"),
+        "--var",
+        "STATUS_LIST=1",
     ]);
     assert!(defined.contains("building-permit v1"), "{defined}");
+    // Another department may not publish a version of planning's workflow.
+    let r = run(&[
+        "workflow",
+        "define",
+        "--from",
+        "parks",
+        "--file",
+        &permit_file,
+        "--var",
+        "FEE_ASSET=EURc",
+        "--var",
+        "FEE=1",
+        "--var",
+        "NOTICE_MS=3000",
+        "--var",
+        &format!("TREASURY={treasury}"),
+        "--var",
+        "DEPARTMENT=planning",
+        "--var",
+        &format!("ISSUER={planning_did}"),
+        "--var",
+        "STATUS_LIST=1",
+    ]);
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
     // A TOML definition works the same.
     let toml_out = ok(&[
         "workflow",
@@ -148,8 +211,10 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
     let alice_addr = address("alice");
     assert_eq!(balance(&alice_addr), 750, "the fee is held");
     let act = |who: &str, t: &str| run(&["workflow", "act", "--from", who, &id, t]);
-    let r = act("alice", "complete");
-    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
+    for who in ["alice", "parks"] {
+        let r = act(who, "complete");
+        assert!(!r.0 && r.2.contains("unauthorized"), "{who}: {}", r.2);
+    }
     let r = act("planning", "approve");
     assert!(!r.0 && r.2.contains("invalid_state"), "{}", r.2);
     assert!(act("planning", "complete").0);
@@ -166,6 +231,10 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         "--document",
         objection.to_str().unwrap(),
     ]);
+    let r = act("bob", "object");
+    assert!(!r.0 && r.2.contains("already_exists"), "{}", r.2);
+    let r = act("planning", "close_notice");
+    assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
     // The notice closes by itself.
     let state = || -> String {
         let v: serde_json::Value = serde_json::from_str(&ok(&["workflow", "show", &id])).unwrap();
@@ -189,10 +258,9 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         .iter()
         .map(|s| s["transition"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        steps,
-        ["complete", "publish", "object", "close_notice", "approve"]
-    );
+    assert_eq!(steps, ["complete", "publish", "close_notice", "approve"]);
+    assert_eq!(shown["remarks"][0]["transition"], "object");
+    assert_eq!(shown["permit"]["credential"]["status_idx"], 0);
     assert_eq!(balance(&treasury), 250, "the fee reached the treasury");
     let proof = d.join("permit.proof.json");
     ok(&[
@@ -211,6 +279,66 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         "--genesis",
         node.genesis_path.to_str().unwrap(),
     ]);
+    // The permit as a credential: signed by the department, held by Alice (not by Bob).
+    let cred = d.join("permit.sdjwt");
+    let pres = d.join("permit.presented");
+    let (c, p) = (cred.to_str().unwrap(), pres.to_str().unwrap());
+    let r = run(&[
+        "workflow",
+        "credential",
+        &id,
+        "--from",
+        "planning",
+        "--subject",
+        "bob",
+    ]);
+    assert!(!r.0, "bob has no DID");
+    ok(&[
+        "workflow",
+        "credential",
+        &id,
+        "--from",
+        "planning",
+        "--subject",
+        "alice",
+        "--out",
+        c,
+    ]);
+    ok(&[
+        "credential",
+        "present",
+        c,
+        "--disclose",
+        "subject_hash",
+        "--audience",
+        "bank",
+        "--nonce",
+        "loan-1",
+        "--holder",
+        "alice",
+        "--out",
+        p,
+    ]);
+    let verify = || {
+        run(&[
+            "credential",
+            "verify",
+            p,
+            "--audience",
+            "bank",
+            "--nonce",
+            "loan-1",
+            "--genesis",
+            node.genesis_path.to_str().unwrap(),
+        ])
+    };
+    let report: serde_json::Value = serde_json::from_str(&verify().1).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["claims"]["permit_type"], "building");
+    assert_eq!(report["claims"]["instance"], id.as_str());
+    ok(&["credential", "revoke", c, "--from", "planning"]);
+    let r = verify();
+    assert!(!r.0 && r.2.contains("revoked"), "{}", r.2);
 
     // A business licence: nobody answers within the window, so it is renewed tacitly.
     ok(&[
@@ -228,6 +356,8 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         "ANSWER_MS=2000",
         "--var",
         &format!("TREASURY={treasury}"),
+        "--var",
+        "DEPARTMENT=planning",
     ]);
     let r = run(&[
         "workflow",

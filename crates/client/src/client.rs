@@ -230,6 +230,26 @@ impl Client {
         self.get(&segments, &query).await
     }
 
+    /// Every item of a list query, page after page (1,000 a page).
+    pub async fn query_list_all(
+        &self,
+        module: &str,
+        path: &[&str],
+    ) -> Result<Vec<serde_json::Value>, ClientError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .query_list(module, path, 1_000, cursor.as_deref())
+                .await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// `GET /1.0/identifiers/{did}` (DID resolution): the resolution result. A deactivated
     /// DID (HTTP 410) is a result too (`didDocumentMetadata.deactivated`); resolution errors
     /// (`invalidDid`, `notFound`, …) are [`ClientError::Api`] with that error as code.

@@ -87,6 +87,19 @@ pub const TYPES: &[CredentialType] = &[
         ],
         clear: &[],
     },
+    CredentialType {
+        vct: "urn:urbis:permit",
+        description: "A permit an administrative process (a governance workflow) issued: its type, the process, the SHA-256 of the application and the validity; its status entry is the one the chain assigned when the process issued it.",
+        claims: &[
+            "permit_type",
+            "workflow",
+            "instance",
+            "subject_hash",
+            "issued",
+            "valid_until",
+        ],
+        clear: &["permit_type", "workflow", "instance", "valid_until"],
+    },
 ];
 
 /// The type `vct`.

@@ -372,6 +372,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
                 &category,
                 title,
                 document_hash,
+                ctx.sender(),
             );
         }
         CouncilAction::AnswerPetition {

@@ -38,6 +38,7 @@
 //! | `governance/spending/<id>` | [`Spending`] |
 //! | `governance/tender/<id>` | [`Tender`] |
 //! | `governance/bid/<tender>/<bidder>` | [`Bid`] |
+//! | `governance/open-tender/<id>` | `()`: present while the tender is open |
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
@@ -227,6 +228,13 @@ pub mod keys {
     pub fn tender(id: &Hash) -> Vec<u8> {
         kit::key(MODULE, &[&"tender", id])
     }
+    /// Present while the tender is open (bids or reveals running, or awaiting its award).
+    pub fn open_tender(id: &Hash) -> Vec<u8> {
+        kit::key(MODULE, &[&"open-tender", id])
+    }
+    pub fn open_tenders() -> Vec<u8> {
+        kit::prefix(MODULE, &[&"open-tender"])
+    }
     pub fn tenders() -> Vec<u8> {
         kit::prefix(MODULE, &[&"tender"])
     }
@@ -314,6 +322,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "Every tender.",
         },
         QueryInfo {
+            path: "open-tenders",
+            list: true,
+            description: "The ids of tenders still open (bids, reveals, or awaiting the award).",
+        },
+        QueryInfo {
             path: "bid/<tender>/<bidder>",
             list: false,
             description: "A bid's commitment, and its amount once revealed.",
@@ -361,7 +374,17 @@ pub const INFO: ModuleInfo = ModuleInfo {
         QueryInfo {
             path: "permit/<instance>",
             list: false,
-            description: "The permit a process issued: holder, type, validity; null if none.",
+            description: "The permit a process issued: holder, type, validity, its credential's status entry; null if none.",
+        },
+        QueryInfo {
+            path: "remarks/<instance>",
+            list: true,
+            description: "A process's remarks (objections and the like), in order.",
+        },
+        QueryInfo {
+            path: "remark/<instance>/<n>",
+            list: false,
+            description: "One remark.",
         },
     ],
     events: &[
@@ -472,6 +495,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
             description: "A process took a transition.",
         },
         EventInfo {
+            kind: "remark",
+            attributes: &["id", "workflow_id", "transition", "n", "date_id"],
+            description: "A remark (e.g. an objection) was recorded on a process.",
+        },
+        EventInfo {
             kind: "finished",
             attributes: &["id", "workflow_id", "state", "took_ms", "date_id"],
             description: "A process reached a final state (its processing time).",
@@ -580,6 +608,7 @@ fn record_decision(
     category: &str,
     title: String,
     document_hash: Hash,
+    author: Address,
 ) -> Hash {
     let id = ctx.new_id();
     let now = ctx.timestamp_ms();
@@ -590,7 +619,7 @@ fn record_decision(
         category: category.to_string(),
         title,
         document_hash,
-        author: ctx.sender(),
+        author,
         recorded_ms: now,
         date: utc_date(now),
     };
@@ -672,7 +701,16 @@ fn decide(
     }
     check_code("category", &category)?;
     check_text("title", &title, false)?;
-    record_decision(ctx, kind, &department, &category, title, document_hash);
+    let author = ctx.sender();
+    record_decision(
+        ctx,
+        kind,
+        &department,
+        &category,
+        title,
+        document_hash,
+        author,
+    );
     Ok(())
 }
 
@@ -882,6 +920,7 @@ fn tender(
             decision: None,
         },
     );
+    ctx.put(keys::open_tender(&id), &());
     let e = event(ctx, "tender_opened", &department, &category).with("id", id);
     ctx.emit(e);
     Ok(())
@@ -1036,6 +1075,7 @@ fn award(
         &t.category,
         title,
         reason_hash.unwrap_or(t.spec_hash),
+        ctx.sender(),
     );
     charge(
         ctx,
@@ -1049,11 +1089,12 @@ fn award(
         Some(id),
     )?;
     t.status = TenderStatus::Awarded;
+    ctx.delete(keys::open_tender(&id));
     t.winner = Some(winner);
     t.amount = Some(amount);
     t.decision = Some(decision);
     ctx.put(keys::tender(&id), &t);
-    let e = event(ctx, "awarded", &t.department, "")
+    let e = event(ctx, "awarded", &t.department, &t.category)
         .with("id", id)
         .with("winner", winner)
         .with("amount", amount)
@@ -1071,11 +1112,13 @@ fn cancel(ctx: &mut Ctx<'_>, id: Hash, reason_hash: Hash) -> Result<(), UrbisErr
         &t.category,
         format!("Cancellation of tender {id}"),
         reason_hash,
+        ctx.sender(),
     );
     t.status = TenderStatus::Cancelled;
+    ctx.delete(keys::open_tender(&id));
     t.decision = Some(decision);
     ctx.put(keys::tender(&id), &t);
-    let e = event(ctx, "cancelled", &t.department, "")
+    let e = event(ctx, "cancelled", &t.department, &t.category)
         .with("id", id)
         .with("decision", decision);
     ctx.emit(e);
@@ -1171,6 +1214,9 @@ impl Module for Governance {
             Some(&"permit") => json(serde_json::to_value(decode_value::<workflow::Permit>(
                 &key, bytes,
             )?)),
+            Some(&"remark") => json(serde_json::to_value(decode_value::<workflow::Step>(
+                &key, bytes,
+            )?)),
             Some(&"processing") => {
                 let st: workflow::Stats = decode_value(&key, bytes)?;
                 let mut v = json(serde_json::to_value(&st))?;
@@ -1193,6 +1239,11 @@ impl Module for Governance {
             ["budget", y] => Some(keys::appropriations(year(y)?)),
             ["budget", y, d] => Some(keys::appropriations_of(year(y)?, d)),
             ["tenders"] => Some(keys::tenders()),
+            ["open-tenders"] => Some(keys::open_tenders()),
+            ["remarks", i] => Some(workflow::keys::remarks(&kit::parse_hash(
+                "an instance id",
+                i,
+            )?)),
             ["proposals"] => Some(council::keys::proposals()),
             ["workflows"] => Some(workflow::keys::latests()),
             _ => None,
@@ -1230,6 +1281,17 @@ impl Module for Governance {
             Some(&"proposals") => json(serde_json::to_value(decode_value::<council::Proposal>(
                 key, value,
             )?)),
+            Some(&"remarks") => json(serde_json::to_value(decode_value::<workflow::Step>(
+                key, value,
+            )?)),
+            Some(&"open-tenders") => {
+                let id = String::from_utf8_lossy(key)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(serde_json::json!({ "id": id }))
+            }
             _ => json(serde_json::to_value(decode_value::<Tender>(key, value)?)),
         }
     }

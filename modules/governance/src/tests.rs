@@ -573,7 +573,7 @@ fn a_council_grants_a_role_after_its_timelock() {
     );
 }
 
-fn permit_definition(treasury: &str, notice_ms: u64) -> String {
+fn permit_definition(treasury: &str, notice_ms: u64, issuer: &str, list: u64) -> String {
     json!({
         "name": "building-permit", "initial": "applied",
         "fee": {"asset": "EURc", "amount": 250},
@@ -584,23 +584,60 @@ fn permit_definition(treasury: &str, notice_ms: u64) -> String {
                                      "expires_after_ms": notice_ms}]},
             "review": {},
             "issued": {"final": true, "on_enter": [
-                {"action": "issue_permit", "permit_type": "building", "valid_days": 730},
+                {"action": "issue_permit", "permit_type": "building", "valid_days": 730,
+                 "credential": {"issuer": issuer, "status_list": list}},
                 {"action": "release_fee", "to": treasury},
                 {"action": "record_decision", "department": "roads", "category": "permits", "title": "Building permit issued"}]},
             "refused": {"final": true, "on_enter": [{"action": "refund_fee"}]}
         },
         "transitions": [
-            {"name": "complete", "from": "applied", "to": "complete", "role": "department"},
-            {"name": "incomplete", "from": "applied", "to": "refused", "role": "department"},
-            {"name": "publish", "from": "complete", "to": "notice", "role": "department"},
+            {"name": "complete", "from": "applied", "to": "complete", "role": "department", "department": "roads"},
+            {"name": "incomplete", "from": "applied", "to": "refused", "role": "department", "department": "roads"},
+            {"name": "publish", "from": "complete", "to": "notice", "role": "department", "department": "roads"},
             {"name": "object", "from": "notice", "to": "notice", "role": "citizen"},
-            {"name": "close_notice", "from": "notice", "to": "review", "role": "department"},
+            {"name": "close_notice", "from": "notice", "to": "review", "automatic": true},
             {"name": "approve", "from": "review", "to": "issued", "role": "department", "approvals": 2,
              "department": "roads"},
-            {"name": "refuse", "from": "review", "to": "refused", "role": "department", "approvals": 2}
+            {"name": "refuse", "from": "review", "to": "refused", "role": "department", "approvals": 2,
+             "department": "roads"}
         ]
     })
     .to_string()
+}
+
+fn identity(chain: &TestChain, json: serde_json::Value) -> urbis_core::Call {
+    chain
+        .runtime
+        .call_from_json(urbis_identity::MODULE, &json)
+        .expect("matches the schema")
+}
+
+/// A DID controlled by `who` with a status list of 64 entries: (DID, list id).
+fn issuer_with_list(chain: &mut TestChain, who: &str, salt: u8) -> (String, u64) {
+    let k = urbis_core::SecretKey::from_seed([salt; 32]);
+    let c = identity(
+        chain,
+        json!({"call": "create", "document": {"methods": [
+                  {"fragment": "key-1",
+                   "jwk": {"kty": "OKP", "crv": "Ed25519", "x": urbis_credentials::jose::b64(k.public_key().raw())},
+                   "purposes": ["assertion_method"]}],
+                  "services": []},
+               "next_key_hash": urbis_identity::next_key_commitment(&addr(&format!("{who}-next"))),
+               "salt": Hash([salt; 32]), "subject": "organisation"}),
+    );
+    let did = chain.ok(&key(who), c).events[0]
+        .attr("did")
+        .unwrap()
+        .to_string();
+    let r = chain.ok(
+        &key(who),
+        identity(
+            chain,
+            json!({"call": "create_status_list", "issuer": did, "bits": 1, "size": 64}),
+        ),
+    );
+    let list = r.events[0].attr("list").unwrap().parse().unwrap();
+    (did, list)
 }
 
 fn city_with_money() -> TestChain {
@@ -609,9 +646,13 @@ fn city_with_money() -> TestChain {
         { "address": addr("roads"), "roles": ["department"] },
         { "address": addr("parks"), "roles": ["department"] },
         { "address": addr("water"), "roles": ["department"] },
+        { "address": addr("harbour"), "roles": ["department"] },
         { "address": addr("alice"), "roles": ["citizen"] },
         { "address": addr("bob"), "roles": ["citizen"] },
+        { "address": addr("carol"), "roles": ["citizen"] },
     ]});
+    let rewards = json!({"programs": [{"name": "Green roofs", "category": "other",
+        "budget": 1_000, "cap_per_period": 100, "period_ms": 86_400_000u64, "transferable": false}]});
     let assets = json!({ "assets": [{ "symbol": "EURc", "name": "Euro coin", "decimals": 2,
         "issuer": addr("admin"), "supply": [[addr("alice"), 1_000]] }]});
     TestChain::new(
@@ -620,11 +661,13 @@ fn city_with_money() -> TestChain {
             urbis_assets::module(),
             urbis_rewards::module(),
             urbis_notices::module(),
+            urbis_identity::module(),
             crate::module(),
         ],
         &[
             (urbis_accounts::MODULE, accounts),
             (urbis_assets::MODULE, assets),
+            (urbis_rewards::MODULE, rewards),
         ],
     )
 }
@@ -633,15 +676,24 @@ fn city_with_money() -> TestChain {
 fn a_building_permit_runs_through_its_workflow() {
     let mut chain = city_with_money();
     let treasury = addr("admin").to_string();
+    let (issuer, list) = issuer_with_list(&mut chain, "roads", 31);
     let define = |chain: &TestChain, d: String| {
         call(chain, json!({"call": "define_workflow", "definition": d}))
     };
+    let permit = permit_definition(&treasury, 14 * BLOCK_MS, &issuer, list);
     chain.fails(
         &key("alice"),
-        define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
+        define(&chain, permit.clone()),
         ErrorCode::Unauthorized,
     );
-    // The approvals are the roads department's officials' (roads and parks, not water).
+    // The approvals are 2 of the roads department's 3 officials (roads, parks, water; not
+    // harbour).
+    // Before the department exists, a definition naming it is refused.
+    chain.fails(
+        &key("roads"),
+        define(&chain, permit.clone()),
+        ErrorCode::NotFound,
+    );
     chain.ok(
         &key("admin"),
         call(
@@ -649,7 +701,7 @@ fn a_building_permit_runs_through_its_workflow() {
             json!({"call": "department", "code": "roads", "name": "Roads"}),
         ),
     );
-    for who in ["roads", "parks"] {
+    for who in ["roads", "parks", "water"] {
         chain.ok(
             &key("admin"),
             call(
@@ -658,10 +710,7 @@ fn a_building_permit_runs_through_its_workflow() {
             ),
         );
     }
-    let r = chain.ok(
-        &key("roads"),
-        define(&chain, permit_definition(&treasury, 14 * BLOCK_MS)),
-    );
+    let r = chain.ok(&key("roads"), define(&chain, permit));
     assert_eq!(r.events[0].attr("version"), Some("1"));
     let balance = |chain: &TestChain, who: &str| {
         chain.value("assets", &["balance", "EURc", &addr(who).to_string()])["amount"]
@@ -710,13 +759,22 @@ fn a_building_permit_runs_through_its_workflow() {
             .any(|e| e.module == "notices" && e.kind == "posted"),
         "the notice is published"
     );
-    // An objection during the notice, recorded with its document.
-    chain.ok(
-        &key("bob"),
+    // Objections during the notice, recorded with their documents as remarks: once per
+    // resident per stay.
+    let object = |chain: &TestChain| {
         call(
-            &chain,
+            chain,
             json!({"call": "act", "instance": id, "transition": "object", "document_hash": Hash([4; 32])}),
-        ),
+        )
+    };
+    chain.ok(&key("bob"), object(&chain));
+    chain.fails(&key("bob"), object(&chain), ErrorCode::AlreadyExists);
+    chain.ok(&key("carol"), object(&chain));
+    // Nobody cuts the notice short: only the scheduler closes it.
+    chain.fails(
+        &key("roads"),
+        act(&chain, "close_notice"),
+        ErrorCode::Unauthorized,
     );
     // The notice closes by itself after 14 blocks.
     for _ in 0..15 {
@@ -724,10 +782,16 @@ fn a_building_permit_runs_through_its_workflow() {
     }
     let i = chain.value(MODULE, &["instance", &id]);
     assert_eq!(i["state"], "review", "{i}");
-    assert_eq!(i["steps"][3]["actor"], serde_json::Value::Null);
-    // Two of the three officials approve.
+    assert_eq!(i["remarks"], 2);
+    assert_eq!(i["steps"][2]["transition"], "close_notice");
+    assert_eq!(i["steps"][2]["actor"], serde_json::Value::Null);
+    assert_eq!(
+        chain.value(MODULE, &["remark", &id, "1"])["actor"],
+        json!(addr("carol").to_string())
+    );
+    // Two of the three officials approve; another department's account cannot.
     chain.fails(
-        &key("water"),
+        &key("harbour"),
         act(&chain, "approve"),
         ErrorCode::Unauthorized,
     );
@@ -744,6 +808,13 @@ fn a_building_permit_runs_through_its_workflow() {
     let permit = chain.value(MODULE, &["permit", &id]);
     assert_eq!(permit["holder"], addr("alice").to_string());
     assert_eq!(permit["permit_type"], "building");
+    assert_eq!(
+        permit["credential"],
+        json!({"issuer": issuer, "status_list": list, "status_idx": 0})
+    );
+    // The recorded order names the workflow's author, not the approving official.
+    let decisions = chain.list(MODULE, &["decisions"], 10, None).unwrap().items;
+    assert_eq!(decisions[0]["author"], json!(addr("roads").to_string()));
     assert_eq!(balance(&chain, "admin"), 250, "the fee went to the city");
     let times = chain.value(MODULE, &["processing", "building-permit"]);
     assert_eq!(times["finished"], 1);
@@ -764,7 +835,7 @@ fn invalid_workflow_definitions_are_refused() {
     let mut chain = city_with_money();
     let treasury = addr("admin").to_string();
     let good: serde_json::Value =
-        serde_json::from_str(&permit_definition(&treasury, 1_000)).unwrap();
+        serde_json::from_str(&permit_definition(&treasury, 1_000, "did:urbis:x", 1)).unwrap();
     let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut d = good.clone();
         f(&mut d);
@@ -818,6 +889,35 @@ fn invalid_workflow_definitions_are_refused() {
                 d["states"]["notice"]["deadline"]["transition"] = json!("approve");
             }),
         ),
+        (
+            "is automatic: no role",
+            mutate(&|d| {
+                d["transitions"][4]["role"] = json!("department");
+            }),
+        ),
+        (
+            "no deadline of",
+            mutate(&|d| {
+                d["transitions"][0]["automatic"] = json!(true);
+                d["transitions"][0].as_object_mut().unwrap().remove("role");
+                d["transitions"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("department");
+            }),
+        ),
+        (
+            "names the role",
+            mutate(&|d| {
+                d["transitions"][0].as_object_mut().unwrap().remove("role");
+            }),
+        ),
+        (
+            "is a remark",
+            mutate(&|d| {
+                d["transitions"][3]["approvals"] = json!(2);
+            }),
+        ),
     ];
     for (expect, d) in cases {
         let msg = chain.fails(
@@ -827,4 +927,154 @@ fn invalid_workflow_definitions_are_refused() {
         );
         assert!(msg.contains(expect), "{expect}: {msg}");
     }
+}
+
+#[test]
+fn workflows_are_maintained_by_their_author_and_act_only_within_its_authority() {
+    let mut chain = city_with_money();
+    let treasury = addr("admin").to_string();
+    let (issuer, list) = issuer_with_list(&mut chain, "roads", 41);
+    let (other_issuer, other_list) = issuer_with_list(&mut chain, "parks", 42);
+    for (code, officers) in [("roads", ["roads", "parks"]), ("parks", ["parks", "water"])] {
+        chain.ok(
+            &key("admin"),
+            call(
+                &chain,
+                json!({"call": "department", "code": code, "name": code}),
+            ),
+        );
+        for who in officers {
+            chain.ok(
+                &key("admin"),
+                call(
+                    &chain,
+                    json!({"call": "officer", "department": code, "account": addr(who), "active": true}),
+                ),
+            );
+        }
+    }
+    let define = |chain: &TestChain, d: &serde_json::Value| {
+        call(
+            chain,
+            json!({"call": "define_workflow", "definition": d.to_string()}),
+        )
+    };
+    let good: serde_json::Value =
+        serde_json::from_str(&permit_definition(&treasury, 10 * BLOCK_MS, &issuer, list)).unwrap();
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = good.clone();
+        f(&mut d);
+        d
+    };
+    // What the author may make a workflow do.
+    let refused = [
+        // The fee to a resident's account.
+        with(&|d| d["states"]["issued"]["on_enter"][1]["to"] = json!(addr("alice").to_string())),
+        // A decision of a department the author is no officer of.
+        with(&|d| d["states"]["issued"]["on_enter"][2]["department"] = json!("parks")),
+        // A credential under a DID the author does not control.
+        with(&|d| {
+            d["states"]["issued"]["on_enter"][0]["credential"] =
+                json!({"issuer": other_issuer, "status_list": other_list})
+        }),
+        // Rewards from a program the author did not create.
+        with(&|d| {
+            d["states"]["issued"]["on_enter"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"action": "award_reward", "program": 1, "amount": 5}))
+        }),
+    ];
+    for d in &refused {
+        chain.fails(&key("roads"), define(&chain, d), ErrorCode::Unauthorized);
+    }
+    // A list that is not the issuer's.
+    let mismatched = with(&|d| {
+        d["states"]["issued"]["on_enter"][0]["credential"]["status_list"] = json!(other_list)
+    });
+    chain.fails(
+        &key("roads"),
+        define(&chain, &mismatched),
+        ErrorCode::InvalidArgument,
+    );
+    chain.ok(&key("roads"), define(&chain, &good));
+    // Another department cannot publish a version of roads' workflow; the city admin can
+    // (and may award from any program).
+    // (The admin cannot issue under roads' DID: v2 issues a permit without a credential.)
+    let v2 = with(&|d| {
+        let actions = d["states"]["issued"]["on_enter"].as_array_mut().unwrap();
+        actions[0].as_object_mut().unwrap().remove("credential");
+        actions.push(json!({"action": "award_reward", "program": 1, "amount": 5}));
+    });
+    chain.fails(&key("parks"), define(&chain, &v2), ErrorCode::Unauthorized);
+
+    // An application under v1, refused as incomplete: the fee comes back.
+    let start = |chain: &TestChain| {
+        call(
+            chain,
+            json!({"call": "start_workflow", "workflow": "building-permit", "subject_hash": Hash([1; 32]),
+                   "documents": []}),
+        )
+    };
+    let id_of = |r: &urbis_core::Receipt| {
+        r.events
+            .iter()
+            .find(|e| e.kind == "started")
+            .unwrap()
+            .attr("id")
+            .unwrap()
+            .to_string()
+    };
+    let first = id_of(&chain.ok(&key("alice"), start(&chain)));
+    let balance = |chain: &TestChain| {
+        chain.value("assets", &["balance", "EURc", &addr("alice").to_string()])["amount"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert_eq!(balance(&chain), 750);
+    let act = |chain: &TestChain, id: &str, t: &str| {
+        call(
+            chain,
+            json!({"call": "act", "instance": id, "transition": t, "document_hash": null}),
+        )
+    };
+    chain.ok(&key("parks"), act(&chain, &first, "incomplete"));
+    assert_eq!(balance(&chain), 1_000, "refunded");
+    assert_eq!(
+        chain.value(MODULE, &["instance", &first])["state"],
+        "refused"
+    );
+
+    // A second application under v1 runs on while v2 (with a reward) is defined.
+    let second = id_of(&chain.ok(&key("alice"), start(&chain)));
+    let r = chain.ok(&key("admin"), define(&chain, &v2));
+    assert_eq!(r.events[0].attr("version"), Some("2"));
+    let third = id_of(&chain.ok(&key("alice"), start(&chain)));
+    assert_eq!(chain.value(MODULE, &["instance", &second])["version"], 1);
+    assert_eq!(chain.value(MODULE, &["instance", &third])["version"], 2);
+    let allow = chain
+        .runtime
+        .call_from_json(
+            urbis_rewards::MODULE,
+            &json!({"call": "set_awarder", "program": 1, "module": MODULE, "allowed": true}),
+        )
+        .unwrap();
+    chain.ok(&key("admin"), allow);
+    for id in [&second, &third] {
+        chain.ok(&key("roads"), act(&chain, id, "complete"));
+        chain.ok(&key("roads"), act(&chain, id, "publish"));
+    }
+    for _ in 0..11 {
+        chain.block(&[]);
+    }
+    for id in [&second, &third] {
+        chain.ok(&key("roads"), act(&chain, id, "approve"));
+        chain.ok(&key("parks"), act(&chain, id, "approve"));
+    }
+    // Only v2 awards; v1's permit is a credential (the list's first entry), v2's is not.
+    let tokens = chain.value("rewards", &["balance", &addr("alice").to_string()]);
+    assert_eq!(tokens["total"], 5, "{tokens}");
+    let permit = |id: &str| chain.value(MODULE, &["permit", id])["credential"].clone();
+    assert_eq!(permit(&second)["status_idx"], 0);
+    assert_eq!(permit(&third), serde_json::Value::Null);
 }

@@ -10,14 +10,26 @@
 //! states, a non-final state with no way out, a final state with one, actions a workflow may
 //! not take, sizes beyond the bounds — each is `invalid_argument`, nothing stored.
 //!
+//! **Who maintains a workflow.** The first author of a name (a department or the city admin)
+//! maintains it: later versions come from that account or the city admin (`unauthorized`
+//! otherwise). What the actions may do is checked against the author when it is defined: a fee
+//! goes to a public body, a decision is recorded for a department the author is an officer of,
+//! a reward comes from a program the author created, a permit credential is issued under a DID
+//! the author controls (the city admin may name any department or program).
+//!
 //! Actions on entering a state (at most [`MAX_ACTIONS`] per state, each a bounded amount of
 //! work, so a transition's cost is bounded):
-//! - `release_fee {to}`: pay the held fee to `to` (e.g. the city's treasury);
+//! - `release_fee {to}`: pay the held fee to `to` (an account with the `city_admin` or
+//!   `department` role, e.g. the city's treasury);
 //! - `refund_fee`: give it back to the applicant;
-//! - `issue_permit {permit_type, valid_days}`: record a permit held by the applicant
-//!   (`governance/permit/<instance>`, provable: the credential the process issues);
+//! - `issue_permit {permit_type, valid_days, credential?}`: record a permit held by the
+//!   applicant (`governance/permit/<instance>`, provable). With `credential {issuer,
+//!   status_list}` the permit is also a verifiable credential: the chain assigns it the next
+//!   entry of that status list (of `issuer`, a DID the author controls), and the issuer signs
+//!   an SD-JWT VC of type `urn:urbis:permit` carrying that entry (`urbis workflow credential`),
+//!   which anyone verifies, and the issuer revokes, like any credential;
 //! - `record_decision {department, category, title}`: an order on the ledger, its document
-//!   hash the instance's subject;
+//!   hash the instance's subject, its author the workflow's author;
 //! - `award_reward {program, amount}`: reward tokens to the applicant from a rewards program
 //!   this module may award from;
 //! - `publish_notice {title, category, district?, expires_after_ms}`: a public notice about the
@@ -42,9 +54,13 @@
 //!    {"name": "refuse", "from": "review", "to": "refused", "role": "department", "approvals": 2}]}
 //! ```
 //!
-//! A transition from a state to itself records a step without moving (an objection during a
-//! public notice). Starting an instance is open to the roles in `starters` (default: citizens
-//! and merchants).
+//! A transition from a state to itself is a **remark** (an objection during a public notice):
+//! it is recorded apart from the instance (`governance/remark/<instance>/<n>`), at most once
+//! per account per stay in the state and [`MAX_REMARKS`] per instance, so remarks never stop
+//! the process from moving on. A transition marked `"automatic": true` has no role: only the
+//! scheduler takes it, at its state's deadline (a public notice nobody may cut short, a tacit
+//! renewal). Starting an instance is open to the roles in `starters` (default: citizens and
+//! merchants).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -62,8 +78,10 @@ pub const MAX_TRANSITIONS: usize = 64;
 pub const MAX_ACTIONS: usize = 4;
 /// Most approvals a transition may require.
 pub const MAX_APPROVALS: u32 = 16;
-/// Most steps an instance records.
+/// Most steps (transitions that move) an instance records.
 pub const MAX_STEPS: usize = 256;
+/// Most remarks (transitions from a state to itself) an instance records.
+pub const MAX_REMARKS: u64 = 100_000;
 /// Most documents attached when starting.
 pub const MAX_DOCUMENTS: usize = 16;
 /// Longest deadline: a year.
@@ -98,6 +116,8 @@ pub enum Action {
     IssuePermit {
         permit_type: String,
         valid_days: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<PermitCredential>,
     },
     RecordDecision {
         department: String,
@@ -119,6 +139,14 @@ pub enum Action {
     },
 }
 
+/// Where a permit's credential lives: its issuer DID and the issuer's status list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermitCredential {
+    pub issuer: String,
+    pub status_list: u64,
+}
+
 /// A state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,13 +166,18 @@ pub struct Transition {
     pub name: String,
     pub from: String,
     pub to: String,
-    pub role: Role,
+    /// Who takes it (absent for an automatic transition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     /// If set, the actor must also be an officer of this department (`governance`
     /// departments): "2 of the planning department's officials".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     #[serde(default = "one")]
     pub approvals: u32,
+    /// Taken only by the scheduler at its state's deadline; `act` refuses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 fn one() -> u32 {
@@ -229,6 +262,35 @@ impl Definition {
             if let Some(d) = &t.department {
                 check_code("department", d)?;
             }
+            if t.automatic {
+                if t.role.is_some() || t.department.is_some() || t.approvals != 1 {
+                    return Err(bad(format!(
+                        "transition {:?} is automatic: no role, department or approvals",
+                        t.name
+                    )));
+                }
+                let is_deadline = self.states[&t.from]
+                    .deadline
+                    .as_ref()
+                    .is_some_and(|dl| dl.transition == t.name);
+                if !is_deadline {
+                    return Err(bad(format!(
+                        "transition {:?} is automatic but no deadline of {:?} takes it",
+                        t.name, t.from
+                    )));
+                }
+            } else if t.role.is_none() {
+                return Err(bad(format!(
+                    "transition {:?} names the role that takes it (or is automatic)",
+                    t.name
+                )));
+            }
+            if t.from == t.to && (t.automatic || t.approvals != 1) {
+                return Err(bad(format!(
+                    "transition {:?} is a remark (from a state to itself): one actor, not automatic",
+                    t.name
+                )));
+            }
             if t.approvals == 0 || t.approvals > MAX_APPROVALS {
                 return Err(bad(format!(
                     "transition {:?} needs 1 to {MAX_APPROVALS} approvals",
@@ -310,6 +372,7 @@ impl Definition {
             Action::IssuePermit {
                 permit_type,
                 valid_days,
+                ..
             } => {
                 check_name("permit type", permit_type)?;
                 if *valid_days == 0 || *valid_days > 36_500 {
@@ -348,6 +411,79 @@ impl Definition {
             _ => Ok(()),
         }
     }
+}
+
+/// What the author of a definition may make it do (checked when it is defined): see the
+/// module docs. `admin`: the author holds the `city_admin` role.
+fn check_authority(
+    ctx: &Ctx<'_>,
+    d: &Definition,
+    author: &Address,
+    admin: bool,
+) -> Result<(), UrbisError> {
+    let denied = |msg: String| err(ErrorCode::Unauthorized, msg);
+    for t in &d.transitions {
+        if let Some(dep) = &t.department {
+            super::load_department(ctx, dep)?;
+        }
+    }
+    for a in d.states.values().flat_map(|s| &s.on_enter) {
+        match a {
+            Action::ReleaseFee { to }
+                if !(has_role(ctx, to, Role::CityAdmin)?
+                    || has_role(ctx, to, Role::Department)?) =>
+            {
+                return Err(denied(format!(
+                    "a fee is released to a public body (an account with the city_admin or department role), not {to}"
+                )));
+            }
+            Action::RecordDecision { department, .. } => {
+                let dep = super::load_department(ctx, department)?;
+                if !admin && !dep.officers.contains(author) {
+                    return Err(denied(format!(
+                        "decisions of department {department} are recorded by workflows its officers define"
+                    )));
+                }
+            }
+            Action::AwardReward { program, .. } => {
+                let p: urbis_rewards::Program = ctx
+                    .get(&urbis_rewards::keys::program(*program))?
+                    .ok_or_else(|| {
+                    err(ErrorCode::NotFound, format!("no rewards program {program}"))
+                })?;
+                if !admin && p.created_by != *author {
+                    return Err(denied(format!(
+                        "rewards of program {program} are awarded by workflows its creator defines"
+                    )));
+                }
+            }
+            Action::IssuePermit {
+                credential: Some(c),
+                ..
+            } => {
+                let list = urbis_identity::status_list(ctx, c.status_list)?.ok_or_else(|| {
+                    err(
+                        ErrorCode::NotFound,
+                        format!("no status list {}", c.status_list),
+                    )
+                })?;
+                if list.issuer != c.issuer {
+                    return Err(bad(format!(
+                        "status list {} belongs to {}, not {}",
+                        c.status_list, list.issuer, c.issuer
+                    )));
+                }
+                if urbis_identity::load(ctx, &c.issuer)?.controller != *author {
+                    return Err(denied(format!(
+                        "permits are issued as credentials of {} by workflows its controller defines",
+                        c.issuer
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn bad(msg: impl Into<String>) -> UrbisError {
@@ -410,7 +546,10 @@ pub struct Instance {
     pub fee_hold: Option<Hash>,
     /// Approvals gathered for a transition out of the current state.
     pub pending: Vec<(String, Vec<Address>)>,
+    /// Transitions that moved, in order.
     pub steps: Vec<Step>,
+    /// How many remarks (`governance/remark/<id>/<n>`) were recorded.
+    pub remarks: u64,
 }
 
 /// Processing times of a workflow's finished processes (all versions), for transparency.
@@ -423,21 +562,35 @@ pub struct Stats {
     pub by_state: BTreeMap<String, u64>,
 }
 
-/// A permit a workflow issued (a credential on chain: provable, with its validity).
+/// A permit a workflow issued (provable, with its validity).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Permit {
     pub instance: Hash,
+    pub workflow: String,
     pub permit_type: String,
     pub holder: Address,
     pub subject_hash: Hash,
     pub issued_ms: u64,
     pub valid_until_ms: u64,
+    /// The credential's issuer and status entry, when the workflow issues one.
+    pub credential: Option<PermitStatus>,
 }
+
+/// The status entry a permit's credential carries.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct PermitStatus {
+    pub issuer: String,
+    pub status_list: u64,
+    pub status_idx: u64,
+}
+
+/// The credential type of permits.
+pub const PERMIT_VCT: &str = "urn:urbis:permit";
 
 pub mod keys {
     //! State keys.
     use super::MODULE;
-    use urbis_core::Hash;
+    use urbis_core::{Address, Hash};
     use urbis_runtime::kit;
 
     pub fn definition(name: &str, version: u32) -> Vec<u8> {
@@ -461,24 +614,44 @@ pub mod keys {
     pub fn stats(name: &str) -> Vec<u8> {
         kit::key(MODULE, &[&"workflow-stats", &name])
     }
+    pub fn remark(id: &Hash, n: u64) -> Vec<u8> {
+        kit::key(MODULE, &[&"remark", id, &format!("{n:08}")])
+    }
+    pub fn remarks(id: &Hash) -> Vec<u8> {
+        kit::prefix(MODULE, &[&"remark", id])
+    }
+    /// The stay (`Instance::entries`) in which an account last remarked.
+    pub fn remarked(id: &Hash, who: &Address) -> Vec<u8> {
+        kit::key(MODULE, &[&"remarked", id, who])
+    }
+    /// The next status entry permits take in a status list.
+    pub fn permit_entry(list: u64) -> Vec<u8> {
+        kit::key(MODULE, &[&"permit-entry", &format!("{list:020}")])
+    }
 }
 
 /// Scheduled job kind of a deadline (the governance module's job payloads start with a kind).
 pub const DEADLINE_JOB: u8 = 0x10;
 
-fn load_definition(ctx: &Ctx<'_>, name: &str, version: u32) -> Result<Definition, UrbisError> {
+/// A stored definition and its author.
+fn load_definition(
+    ctx: &Ctx<'_>,
+    name: &str,
+    version: u32,
+) -> Result<(Definition, Address), UrbisError> {
     let s: Stored = ctx.get(&keys::definition(name, version))?.ok_or_else(|| {
         err(
             ErrorCode::NotFound,
             format!("no workflow {name} v{version}"),
         )
     })?;
-    serde_json::from_str(&s.json).map_err(|e| {
+    let d = serde_json::from_str(&s.json).map_err(|e| {
         err(
             ErrorCode::Internal,
             format!("stored workflow does not parse: {e}"),
         )
-    })
+    })?;
+    Ok((d, s.author))
 }
 
 pub(crate) fn define(ctx: &mut Ctx<'_>, json: String) -> Result<(), UrbisError> {
@@ -490,7 +663,27 @@ pub(crate) fn define(ctx: &mut Ctx<'_>, json: String) -> Result<(), UrbisError> 
         ));
     }
     let d = Definition::parse(&json)?;
-    let version = ctx.get::<u32>(&keys::latest(&d.name))?.unwrap_or(0) + 1;
+    let admin = has_role(ctx, &sender, Role::CityAdmin)?;
+    let latest = ctx.get::<u32>(&keys::latest(&d.name))?;
+    if latest.is_some() {
+        let first: Stored = ctx.get(&keys::definition(&d.name, 1))?.ok_or_else(|| {
+            err(
+                ErrorCode::Internal,
+                format!("workflow {} has no first version", d.name),
+            )
+        })?;
+        if first.author != sender && !admin {
+            return Err(err(
+                ErrorCode::Unauthorized,
+                format!(
+                    "workflow {} is maintained by {} (who defined it) or the city admin",
+                    d.name, first.author
+                ),
+            ));
+        }
+    }
+    check_authority(ctx, &d, &sender, admin)?;
+    let version = latest.unwrap_or(0) + 1;
     ctx.put(
         keys::definition(&d.name, version),
         &Stored {
@@ -520,7 +713,7 @@ pub(crate) fn start(
     let version: u32 = ctx
         .get(&keys::latest(&workflow))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no workflow {workflow}")))?;
-    let d = load_definition(ctx, &workflow, version)?;
+    let (d, author) = load_definition(ctx, &workflow, version)?;
     let sender = ctx.sender();
     let mut may = false;
     for r in &d.starters {
@@ -559,6 +752,7 @@ pub(crate) fn start(
         fee_hold,
         pending: Vec::new(),
         steps: Vec::new(),
+        remarks: 0,
     };
     ctx.emit(
         Event::new(MODULE, "started")
@@ -568,7 +762,7 @@ pub(crate) fn start(
             .with("date_id", utc_date(now)),
     );
     let initial = d.initial.clone();
-    enter(ctx, &d, &mut i, &initial)?;
+    enter(ctx, &d, &author, &mut i, &initial)?;
     ctx.put(keys::instance(&id), &i);
     Ok(())
 }
@@ -585,7 +779,7 @@ pub(crate) fn act(
     document_hash: Option<Hash>,
 ) -> Result<(), UrbisError> {
     let mut i = load_instance(ctx, &id)?;
-    let d = load_definition(ctx, &i.workflow, i.version)?;
+    let (d, author) = load_definition(ctx, &i.workflow, i.version)?;
     let t = d
         .transition(&transition)
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no transition {transition:?}")))?
@@ -599,11 +793,20 @@ pub(crate) fn act(
             ),
         ));
     }
-    let sender = ctx.sender();
-    if !has_role(ctx, &sender, t.role)? {
+    let Some(role) = t.role.filter(|_| !t.automatic) else {
         return Err(err(
             ErrorCode::Unauthorized,
-            format!("{transition:?} is taken by holders of the {} role", t.role),
+            format!(
+                "{transition:?} is taken only by the scheduler, at the deadline of {:?}",
+                t.from
+            ),
+        ));
+    };
+    let sender = ctx.sender();
+    if !has_role(ctx, &sender, role)? {
+        return Err(err(
+            ErrorCode::Unauthorized,
+            format!("{transition:?} is taken by holders of the {role} role"),
         ));
     }
     if let Some(d) = &t.department {
@@ -617,6 +820,9 @@ pub(crate) fn act(
                 format!("{transition:?} is taken by officers of department {d}"),
             ));
         }
+    }
+    if t.from == t.to {
+        return remark(ctx, &mut i, &t, sender, document_hash);
     }
     if t.approvals > 1 {
         let slot = match i.pending.iter().position(|(n, _)| *n == t.name) {
@@ -645,8 +851,59 @@ pub(crate) fn act(
             return Ok(());
         }
     }
-    take(ctx, &d, &mut i, &t, Some(sender), document_hash)?;
+    take(ctx, &d, &author, &mut i, &t, Some(sender), document_hash)?;
     ctx.put(keys::instance(&id), &i);
+    Ok(())
+}
+
+/// A remark (a transition from a state to itself, e.g. an objection): kept apart from the
+/// instance's steps, once per account per stay.
+fn remark(
+    ctx: &mut Ctx<'_>,
+    i: &mut Instance,
+    t: &Transition,
+    actor: Address,
+    document_hash: Option<Hash>,
+) -> Result<(), UrbisError> {
+    let seen = keys::remarked(&i.id, &actor);
+    if ctx.get::<u64>(&seen)? == Some(i.entries) {
+        return Err(err(
+            ErrorCode::AlreadyExists,
+            format!(
+                "you have remarked on this instance during this stay in {:?} already",
+                i.state
+            ),
+        ));
+    }
+    if i.remarks >= MAX_REMARKS {
+        return Err(err(
+            ErrorCode::Exhausted,
+            format!("an instance records at most {MAX_REMARKS} remarks"),
+        ));
+    }
+    let now = ctx.timestamp_ms();
+    ctx.put(
+        keys::remark(&i.id, i.remarks),
+        &Step {
+            transition: t.name.clone(),
+            actor: Some(actor),
+            at_ms: now,
+            document_hash,
+            from: t.from.clone(),
+            to: t.to.clone(),
+        },
+    );
+    ctx.put(seen, &i.entries);
+    ctx.emit(
+        Event::new(MODULE, "remark")
+            .with("id", i.id)
+            .with("workflow_id", &i.workflow)
+            .with("transition", &t.name)
+            .with("n", i.remarks)
+            .with("date_id", utc_date(now)),
+    );
+    i.remarks += 1;
+    ctx.put(keys::instance(&i.id), &*i);
     Ok(())
 }
 
@@ -654,6 +911,7 @@ pub(crate) fn act(
 fn take(
     ctx: &mut Ctx<'_>,
     d: &Definition,
+    author: &Address,
     i: &mut Instance,
     t: &Transition,
     actor: Option<Address>,
@@ -682,12 +940,9 @@ fn take(
             .with("to", &t.to)
             .with("date_id", utc_date(now)),
     );
-    i.pending.retain(|(n, _)| *n != t.name);
-    if t.to != t.from {
-        i.pending.clear();
-        let to = t.to.clone();
-        enter(ctx, d, i, &to)?;
-    }
+    i.pending.clear();
+    let to = t.to.clone();
+    enter(ctx, d, author, i, &to)?;
     Ok(())
 }
 
@@ -695,6 +950,7 @@ fn take(
 fn enter(
     ctx: &mut Ctx<'_>,
     d: &Definition,
+    author: &Address,
     i: &mut Instance,
     state: &str,
 ) -> Result<(), UrbisError> {
@@ -707,7 +963,7 @@ fn enter(
     i.entries += 1;
     i.entered_ms = now;
     for a in &s.on_enter {
-        run_action(ctx, d.fee.as_ref(), i, a)?;
+        run_action(ctx, d.fee.as_ref(), author, i, a)?;
     }
     if let Some(dl) = &s.deadline {
         let mut payload = vec![DEADLINE_JOB];
@@ -740,6 +996,7 @@ fn enter(
 fn run_action(
     ctx: &mut Ctx<'_>,
     fee: Option<&Fee>,
+    author: &Address,
     i: &mut Instance,
     a: &Action,
 ) -> Result<(), UrbisError> {
@@ -757,17 +1014,24 @@ fn run_action(
         Action::IssuePermit {
             permit_type,
             valid_days,
+            credential,
         } => {
             let now = ctx.timestamp_ms();
+            let credential = match credential {
+                Some(c) => Some(permit_entry(ctx, c)?),
+                None => None,
+            };
             ctx.put(
                 keys::permit(&i.id),
                 &Permit {
                     instance: i.id,
+                    workflow: i.workflow.clone(),
                     permit_type: permit_type.clone(),
                     holder: i.applicant,
                     subject_hash: i.subject_hash,
                     issued_ms: now,
                     valid_until_ms: now.saturating_add(valid_days.saturating_mul(86_400_000)),
+                    credential,
                 },
             );
             ctx.emit(
@@ -789,6 +1053,7 @@ fn run_action(
                 category,
                 title.clone(),
                 i.subject_hash,
+                *author,
             );
         }
         Action::PublishNotice {
@@ -839,7 +1104,7 @@ pub(crate) fn on_deadline(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), Urbis
     if i.entries != entries || i.finished_ms.is_some() {
         return Ok(());
     }
-    let d = load_definition(ctx, &i.workflow, i.version)?;
+    let (d, author) = load_definition(ctx, &i.workflow, i.version)?;
     let Some(dl) = d.states.get(&i.state).and_then(|s| s.deadline.clone()) else {
         return Ok(());
     };
@@ -847,9 +1112,39 @@ pub(crate) fn on_deadline(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), Urbis
         .transition(&dl.transition)
         .ok_or_else(|| err(ErrorCode::Internal, "deadline transition missing"))?
         .clone();
-    take(ctx, &d, &mut i, &t, None, None)?;
+    take(ctx, &d, &author, &mut i, &t, None, None)?;
     ctx.put(keys::instance(&id), &i);
     Ok(())
+}
+
+/// The next entry of a permit credential's status list (the list may have been shrunk or
+/// handed to another issuer since the definition: checked again here).
+fn permit_entry(ctx: &mut Ctx<'_>, c: &PermitCredential) -> Result<PermitStatus, UrbisError> {
+    let list = urbis_identity::status_list(ctx, c.status_list)?
+        .filter(|l| l.issuer == c.issuer)
+        .ok_or_else(|| {
+            err(
+                ErrorCode::NotFound,
+                format!("no status list {} of {}", c.status_list, c.issuer),
+            )
+        })?;
+    let key = keys::permit_entry(c.status_list);
+    let idx: u64 = ctx.get(&key)?.unwrap_or(0);
+    if idx >= list.size {
+        return Err(err(
+            ErrorCode::Exhausted,
+            format!(
+                "status list {} is full: its issuer opens a new one and defines a new version",
+                c.status_list
+            ),
+        ));
+    }
+    ctx.put(key, &(idx + 1));
+    Ok(PermitStatus {
+        issuer: c.issuer.clone(),
+        status_list: c.status_list,
+        status_idx: idx,
+    })
 }
 
 /// The query key of a workflow path, if it is one.
@@ -864,6 +1159,11 @@ pub(crate) fn query_key(path: &[&str]) -> Option<Result<Vec<u8>, UrbisError>> {
         ["instance", id] => Some(kit::parse_hash("an instance id", id).map(|h| keys::instance(&h))),
         ["permit", id] => Some(kit::parse_hash("an instance id", id).map(|h| keys::permit(&h))),
         ["processing", name] => Some(Ok(keys::stats(name))),
+        ["remark", id, n] => Some(kit::parse_hash("an instance id", id).and_then(|h| {
+            n.parse::<u64>()
+                .map(|n| keys::remark(&h, n))
+                .map_err(|_| bad("a remark number"))
+        })),
         _ => None,
     }
 }

@@ -381,6 +381,11 @@ fn unauthorized(msg: &str) -> UrbisError {
     UrbisError::new(ErrorCode::Unauthorized, msg.to_string())
 }
 
+/// Status list `id`'s issuer, bits and size, if it exists.
+pub fn status_list(ctx: &Ctx<'_>, id: u64) -> Result<Option<StatusListMeta>, UrbisError> {
+    ctx.get(&keys::list(id))
+}
+
 /// The current record of `did`.
 pub fn load(ctx: &Ctx<'_>, did: &str) -> Result<DidRecord, UrbisError> {
     let id = parse_did(did)?;
