@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestNode, run_cli, wait_until};
+use common::{Cli, TestNode, run_cli, wait_until};
 use serde_json::{Value, json};
 
 const LEN_MS: u64 = 500;
@@ -74,24 +74,13 @@ fn a_neighbourhood_trades_a_day_of_energy_within_its_feeder_limit() {
     genesis["modules"]["energy"] = json!({"interval_ms": LEN_MS});
     std::fs::write(&genesis_path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
     let node = TestNode::start_in(data_dir);
-    let ok = |args: &[&str]| {
-        let r = run_cli(&node.url, w, args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
+    let cli = Cli {
+        node: &node,
+        dir: w,
     };
-    let fails = |args: &[&str], code: &str| {
-        let r = run_cli(&node.url, w, args);
-        assert!(
-            !r.0 && r.2.contains(code),
-            "{args:?} should fail with {code}: {}",
-            r.2
-        );
-    };
-    let query = |args: &[&str]| -> Value {
-        let mut full = vec!["--output", "json"];
-        full.extend_from_slice(args);
-        serde_json::from_str(&ok(&full)).unwrap()
-    };
+    let ok = |args: &[&str]| cli.ok(args);
+    let fails = |args: &[&str], code: &str| cli.fails(args, code);
+    let query = |args: &[&str]| -> Value { cli.json(args) };
     ok(&[
         "keys",
         "import",

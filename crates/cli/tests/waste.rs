@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{TestNode, run_cli};
+use common::{Cli, TestNode, run_cli};
 use serde_json::{Value, json};
 
 #[test]
@@ -47,25 +47,13 @@ fn glass_goes_from_the_bins_through_a_station_to_the_recycler() {
         "period_ms": 7 * 86_400_000u64, "transferable": false}]});
     std::fs::write(&genesis_path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
     let node = TestNode::start_in(data_dir.clone());
-    let ok = |args: &[&str]| {
-        let r = run_cli(&node.url, w, args);
-        assert!(r.0, "{args:?}: {} {}", r.1, r.2);
-        r.1
+    let cli = Cli {
+        node: &node,
+        dir: w,
     };
-    let fails = |args: &[&str], code: &str| {
-        let r = run_cli(&node.url, w, args);
-        assert!(
-            !r.0 && r.2.contains(code),
-            "{args:?} should fail with {code}: {} {}",
-            r.1,
-            r.2
-        );
-    };
-    let query = |args: &[&str]| -> Value {
-        let mut full = vec!["--output", "json"];
-        full.extend_from_slice(args);
-        serde_json::from_str(&ok(&full)).unwrap()
-    };
+    let ok = |args: &[&str]| cli.ok(args);
+    let fails = |args: &[&str], code: &str| cli.fails(args, code);
+    let query = |args: &[&str]| -> Value { cli.json(args) };
     let tokens = |who: &str| -> u64 {
         query(&[
             "query",

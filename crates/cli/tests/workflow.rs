@@ -119,52 +119,30 @@ fn a_building_permit_and_a_tacit_licence_renewal_run_through_their_workflows() {
         &permit_file,
     ]);
     assert!(!r.0 && r.2.contains("placeholder"), "{}", r.2);
-    let defined = ok(&[
-        "workflow",
-        "define",
-        "--from",
-        "planning",
-        "--file",
-        &permit_file,
-        "--var",
-        "FEE_ASSET=EURc",
-        "--var",
-        "FEE=250",
-        "--var",
-        "NOTICE_MS=3000",
-        "--var",
-        &format!("TREASURY={treasury}"),
-        "--var",
-        "DEPARTMENT=planning",
-        "--var",
-        &format!("ISSUER={planning_did}"),
-        "--var",
-        "STATUS_LIST=1",
-    ]);
-    assert!(defined.contains("building-permit v1"), "{defined}");
+    let define_permit = |from: &str| {
+        let treasury = format!("TREASURY={treasury}");
+        let issuer = format!("ISSUER={planning_did}");
+        let mut args = vec!["workflow", "define", "--from", from, "--file", &permit_file];
+        for v in [
+            "FEE_ASSET=EURc",
+            "FEE=250",
+            "NOTICE_MS=3000",
+            &treasury,
+            "DEPARTMENT=planning",
+            &issuer,
+            "STATUS_LIST=1",
+        ] {
+            args.extend(["--var", v]);
+        }
+        run(&args)
+    };
+    let defined = define_permit("planning");
+    assert!(
+        defined.0 && defined.1.contains("building-permit v1"),
+        "{defined:?}"
+    );
     // Another department may not publish a version of planning's workflow.
-    let r = run(&[
-        "workflow",
-        "define",
-        "--from",
-        "parks",
-        "--file",
-        &permit_file,
-        "--var",
-        "FEE_ASSET=EURc",
-        "--var",
-        "FEE=1",
-        "--var",
-        "NOTICE_MS=3000",
-        "--var",
-        &format!("TREASURY={treasury}"),
-        "--var",
-        "DEPARTMENT=planning",
-        "--var",
-        &format!("ISSUER={planning_did}"),
-        "--var",
-        "STATUS_LIST=1",
-    ]);
+    let r = define_permit("parks");
     assert!(!r.0 && r.2.contains("unauthorized"), "{}", r.2);
     // A TOML definition works the same.
     let toml_out = ok(&[

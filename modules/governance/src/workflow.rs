@@ -62,7 +62,8 @@
 //! renewal). Starting an instance is open to the roles in `starters` (default: citizens and
 //! merchants).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -633,25 +634,43 @@ pub mod keys {
 /// Scheduled job kind of a deadline (the governance module's job payloads start with a kind).
 pub const DEADLINE_JOB: u8 = 0x10;
 
+/// Most parsed definitions a node remembers before it forgets them all.
+const PARSED_MEMORY: usize = 1_024;
+
+/// Parsed definitions by their stored bytes: a per-node memo of a pure function (the same
+/// bytes always parse to the same definition), so it cannot make nodes differ; it spares every
+/// transition a JSON parse.
+type Parsed = Arc<(Definition, Address)>;
+static PARSED: LazyLock<Mutex<HashMap<Vec<u8>, Parsed>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 /// A stored definition and its author.
-fn load_definition(
-    ctx: &Ctx<'_>,
-    name: &str,
-    version: u32,
-) -> Result<(Definition, Address), UrbisError> {
-    let s: Stored = ctx.get(&keys::definition(name, version))?.ok_or_else(|| {
+fn load_definition(ctx: &Ctx<'_>, name: &str, version: u32) -> Result<Parsed, UrbisError> {
+    let key = keys::definition(name, version);
+    let bytes = ctx.get_raw(&key)?.ok_or_else(|| {
         err(
             ErrorCode::NotFound,
             format!("no workflow {name} v{version}"),
         )
     })?;
-    let d = serde_json::from_str(&s.json).map_err(|e| {
+    let memo = |m: &mut HashMap<Vec<u8>, Parsed>| m.get(&bytes).cloned();
+    if let Some(p) = memo(&mut PARSED.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(p);
+    }
+    let s: Stored = urbis_runtime::decode_value(&key, &bytes)?;
+    let d: Definition = serde_json::from_str(&s.json).map_err(|e| {
         err(
             ErrorCode::Internal,
             format!("stored workflow does not parse: {e}"),
         )
     })?;
-    Ok((d, s.author))
+    let parsed = Arc::new((d, s.author));
+    let mut m = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() >= PARSED_MEMORY {
+        m.clear();
+    }
+    m.insert(bytes, parsed.clone());
+    Ok(parsed)
 }
 
 pub(crate) fn define(ctx: &mut Ctx<'_>, json: String) -> Result<(), UrbisError> {
@@ -713,7 +732,8 @@ pub(crate) fn start(
     let version: u32 = ctx
         .get(&keys::latest(&workflow))?
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no workflow {workflow}")))?;
-    let (d, author) = load_definition(ctx, &workflow, version)?;
+    let parsed = load_definition(ctx, &workflow, version)?;
+    let (d, author) = (&parsed.0, parsed.1);
     let sender = ctx.sender();
     let mut may = false;
     for r in &d.starters {
@@ -762,7 +782,7 @@ pub(crate) fn start(
             .with("date_id", utc_date(now)),
     );
     let initial = d.initial.clone();
-    enter(ctx, &d, &author, &mut i, &initial)?;
+    enter(ctx, d, &author, &mut i, &initial)?;
     ctx.put(keys::instance(&id), &i);
     Ok(())
 }
@@ -779,7 +799,8 @@ pub(crate) fn act(
     document_hash: Option<Hash>,
 ) -> Result<(), UrbisError> {
     let mut i = load_instance(ctx, &id)?;
-    let (d, author) = load_definition(ctx, &i.workflow, i.version)?;
+    let parsed = load_definition(ctx, &i.workflow, i.version)?;
+    let (d, author) = (&parsed.0, parsed.1);
     let t = d
         .transition(&transition)
         .ok_or_else(|| err(ErrorCode::NotFound, format!("no transition {transition:?}")))?
@@ -851,7 +872,7 @@ pub(crate) fn act(
             return Ok(());
         }
     }
-    take(ctx, &d, &author, &mut i, &t, Some(sender), document_hash)?;
+    take(ctx, d, &author, &mut i, &t, Some(sender), document_hash)?;
     ctx.put(keys::instance(&id), &i);
     Ok(())
 }
@@ -1104,7 +1125,8 @@ pub(crate) fn on_deadline(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), Urbis
     if i.entries != entries || i.finished_ms.is_some() {
         return Ok(());
     }
-    let (d, author) = load_definition(ctx, &i.workflow, i.version)?;
+    let parsed = load_definition(ctx, &i.workflow, i.version)?;
+    let (d, author) = (&parsed.0, parsed.1);
     let Some(dl) = d.states.get(&i.state).and_then(|s| s.deadline.clone()) else {
         return Ok(());
     };
@@ -1112,7 +1134,7 @@ pub(crate) fn on_deadline(ctx: &mut Ctx<'_>, payload: &[u8]) -> Result<(), Urbis
         .transition(&dl.transition)
         .ok_or_else(|| err(ErrorCode::Internal, "deadline transition missing"))?
         .clone();
-    take(ctx, &d, &author, &mut i, &t, None, None)?;
+    take(ctx, d, &author, &mut i, &t, None, None)?;
     ctx.put(keys::instance(&id), &i);
     Ok(())
 }

@@ -194,6 +194,24 @@ impl Cli<'_> {
         r.1
     }
 
+    /// The command fails, naming `code`.
+    pub fn fails(&self, args: &[&str], code: &str) {
+        let r = self.run(args);
+        assert!(
+            !r.0 && r.2.contains(code),
+            "{args:?} should fail with {code}: {} {}",
+            r.1,
+            r.2
+        );
+    }
+
+    /// The command's `--output json` answer.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--output", "json"];
+        full.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&full)).expect("a JSON answer")
+    }
+
     /// The dev chain's admin key as `admin`, and a new key for each `(name, role)` holding
     /// that role.
     pub fn accounts(&self, accounts: &[(&str, &str)]) {
