@@ -12,8 +12,9 @@
 //! at or after it is stored. Should a proven height still never be certified (a node that
 //! restarted between the two store writes, say), the answer is proven again at a newer height.
 //!
-//! So a fresh proof costs about a block time. Completed bundles are kept (the newest
-//! [`PROOF_CACHE`] answers, by module and path) and served again, without waiting, while the
+//! So a fresh proof costs about a block time. For the API ([`Shared::prove_current`]),
+//! completed bundles are kept (the newest [`PROOF_CACHE`] answers, by module and path) and
+//! served again, without waiting, while the
 //! key still holds the very bytes they prove: the bundle states its own height, and proves
 //! that the value was these bytes then — and the unproven current state says they still are.
 //! Records that no longer change (a batch's custody once it is final, a past month's rates,
@@ -143,6 +144,18 @@ where
         path: &[&str],
         deadline: impl std::future::Future<Output = ()>,
     ) -> Result<(QueryAnswer, ProofBundle), UrbisError> {
+        let (answer, _, bundle) = self.prove_fresh(module, path, deadline).await?;
+        Ok((answer, bundle))
+    }
+
+    /// As [`Self::prove_certified`], but a kept bundle whose proven bytes are still the key's
+    /// current value answers at once (what the API serves); a fresh one is kept.
+    pub async fn prove_current(
+        &self,
+        module: &str,
+        path: &[&str],
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<(QueryAnswer, ProofBundle), UrbisError> {
         let key: CacheKey = (
             module.to_string(),
             path.iter().map(|p| p.to_string()).collect(),
@@ -150,6 +163,21 @@ where
         if let Some(hit) = self.cached_proof(&key)? {
             return Ok(hit);
         }
+        let (answer, raw, bundle) = self.prove_fresh(module, path, deadline).await?;
+        self.proof_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, (answer.clone(), raw, bundle.clone()));
+        Ok((answer, bundle))
+    }
+
+    /// A fresh proof: the answer, the raw bytes it proves, the bundle.
+    async fn prove_fresh(
+        &self,
+        module: &str,
+        path: &[&str],
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<(QueryAnswer, Option<Vec<u8>>, ProofBundle), UrbisError> {
         let deadline = deadline.fuse();
         futures::pin_mut!(deadline);
         let timeout = || {
@@ -166,11 +194,7 @@ where
             };
             loop {
                 if let Some(bundle) = self.bundle(&proven)? {
-                    self.proof_cache
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(key, (proven.answer.clone(), proven.raw, bundle.clone()));
-                    return Ok((proven.answer, bundle));
+                    return Ok((proven.answer, proven.raw, bundle));
                 }
                 if self.chain.certified_after(proven.height)? {
                     // Skipped: prove again at the newest height.

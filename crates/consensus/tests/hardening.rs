@@ -369,6 +369,32 @@ fn proofs_succeed_when_heights_are_skipped() {
             later > 0,
             "no receipt needed the accumulator across a skipped height"
         );
+
+        // The API's kept proofs: an unchanged value answers at once with the kept bundle; once
+        // the value changes, the answer is proven afresh.
+        let nonce_path = ["nonce", &admin.to_string()];
+        let prove = || n0.prove_current("system", &nonce_path, ctx.sleep(Duration::from_secs(20)));
+        let (first, kept) = prove().await.unwrap();
+        assert_eq!(first.value["nonce"], 6);
+        ctx.sleep(Duration::from_millis(500)).await;
+        let (again, same) = prove().await.unwrap();
+        assert_eq!(again.value, first.value);
+        assert_eq!(
+            same.state_height, kept.state_height,
+            "served from the kept bundle"
+        );
+        n0.submit(label_tx(n0, 6)).unwrap();
+        wait_all_reach(
+            &ctx,
+            &refs,
+            n0.executed_height() + 4,
+            Duration::from_secs(60),
+        )
+        .await;
+        let (changed, fresh) = prove().await.unwrap();
+        assert_eq!(changed.value["nonce"], 7);
+        assert!(fresh.state_height > kept.state_height);
+        urbis_consensus::verify_bundle(&fresh, CHAIN, &validators).unwrap();
     });
 }
 

@@ -928,7 +928,7 @@ async fn query(
     sh.runtime.query_key(&module, &parts)?;
     let _slot = s.wait_slot()?;
     let (answer, bundle) = sh
-        .prove_certified(&module, &parts, tokio::time::sleep(WAIT_TIMEOUT))
+        .prove_current(&module, &parts, tokio::time::sleep(WAIT_TIMEOUT))
         .await?;
     Ok(Json(json!({
         "module": module,

@@ -221,7 +221,7 @@ async fn resolve_inner(
         let _slot = s.wait_slot()?;
         let version = resolved.version.to_string();
         let (_, bundle) = sh
-            .prove_certified(
+            .prove_current(
                 MODULE,
                 &["version", did, &version],
                 tokio::time::sleep(WAIT_TIMEOUT),
@@ -303,7 +303,7 @@ pub async fn status_list(
             let (chunk, _) = urbis_identity::status_position(meta.bits, idx);
             let _slot = s.wait_slot()?;
             let (answer, bundle) = sh
-                .prove_certified(
+                .prove_current(
                     MODULE,
                     &["chunk", &id.to_string(), &chunk.to_string()],
                     tokio::time::sleep(WAIT_TIMEOUT),
