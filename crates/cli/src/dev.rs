@@ -37,6 +37,7 @@ fn announce(ready: &DevReady, keystore: Option<PathBuf>) {
     };
     let api = format!("http://{}", ready.api);
     println!("Urbis dev chain running (Ctrl-C to stop)");
+    println!("  portal       {api}/");
     println!("  api          {api}");
     println!("  chain id     {}", ready.chain_id);
     println!("  admin        {}", ready.admin.address());

@@ -288,6 +288,7 @@ pub fn router(state: ApiState) -> Router {
             "/v1/records/{id}/key",
             post(crate::vault::key_handler).layer(DefaultBodyLimit::max(crate::vault::MAX_BODY)),
         )
+        .merge(crate::portal::routes())
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

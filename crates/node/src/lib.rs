@@ -11,6 +11,7 @@ pub mod dev;
 pub mod identity;
 pub mod node;
 pub mod openapi;
+pub mod portal;
 pub mod problem;
 pub mod replicate;
 pub mod vault;
