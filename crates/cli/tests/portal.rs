@@ -155,3 +155,176 @@ fn the_portal_shows_blocks_transactions_accounts_and_dids() {
     assert_eq!(status, 404);
     assert!(kind.contains("json"), "{kind}");
 }
+
+#[test]
+fn the_service_pages_show_rewards_the_budget_and_participation() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cli = Cli {
+        node: &node,
+        dir: d,
+    };
+    let ok = |args: &[&str]| cli.ok(args);
+    cli.accounts(&[("roads", "department"), ("carol", "citizen")]);
+    let doc = d.join("budget.pdf");
+    std::fs::write(&doc, "The 2027 budget.\n").unwrap();
+    let doc = doc.to_str().unwrap();
+    ok(&[
+        "tx",
+        "rewards",
+        "create-program",
+        "--from",
+        "admin",
+        "--name",
+        "Green commute",
+        "--category",
+        "public_transport",
+        "--budget",
+        "5000",
+        "--cap",
+        "10",
+        "--period-ms",
+        "86400000",
+    ]);
+    ok(&[
+        "gov",
+        "department",
+        "--from",
+        "admin",
+        "roads",
+        "--name",
+        "Roads",
+    ]);
+    ok(&["gov", "officer", "--from", "admin", "roads", "roads"]);
+    let budget = ok(&[
+        "gov",
+        "decide",
+        "--from",
+        "admin",
+        "--kind",
+        "resolution",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--title",
+        "Budget 2027",
+        "--document",
+        doc,
+    ])
+    .lines()
+    .last()
+    .unwrap()
+    .trim()
+    .to_string();
+    ok(&[
+        "gov",
+        "appropriate",
+        "--from",
+        "admin",
+        "--year",
+        "2027",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--amount",
+        "1000",
+        "--decision",
+        &budget,
+    ]);
+    ok(&[
+        "gov",
+        "spend",
+        "--from",
+        "roads",
+        "--year",
+        "2027",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--amount",
+        "250",
+        "--invoice",
+        doc,
+        "--memo",
+        "potholes",
+    ]);
+    ok(&[
+        "petition",
+        "open",
+        "--from",
+        "carol",
+        "--title",
+        "Benches on Elm Square",
+        "--text",
+        doc,
+        "--threshold",
+        "50",
+        "--days",
+        "30",
+        "--answer-days",
+        "30",
+    ]);
+    let poll = ok(&[
+        "poll",
+        "create",
+        "--from",
+        "roads",
+        "--question",
+        "Which trees for Elm Park?",
+        "--option",
+        "Oaks",
+        "--option",
+        "Limes",
+        "--days",
+        "7",
+    ])
+    .lines()
+    .last()
+    .unwrap()
+    .trim()
+    .to_string();
+    ok(&["poll", "respond", "--from", "carol", &poll, "--option", "1"]);
+
+    let page = |path: &str| {
+        let r = reqwest::blocking::get(format!("{}{path}", node.url)).unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.text().unwrap()
+    };
+    let rewards = page("/rewards");
+    assert!(
+        rewards.contains("Green commute") && rewards.contains("5000"),
+        "{rewards}"
+    );
+    assert!(rewards.contains("<svg"), "a chart");
+
+    let gov = page("/governance?year=2027");
+    assert!(
+        gov.contains("Budget 2027: appropriations and spending"),
+        "{gov}"
+    );
+    assert!(gov.contains("250 / 1000"), "the chart's figures: {gov}");
+    assert!(
+        gov.contains("Budget 2027") && gov.contains("resolution"),
+        "the decision: {gov}"
+    );
+    let other_year = page("/governance?year=2026");
+    assert!(
+        other_year.contains("No budget line for 2026"),
+        "{other_year}"
+    );
+
+    let part = page("/participation");
+    assert!(part.contains("Benches on Elm Square"), "{part}");
+    assert!(
+        part.contains("Which trees for Elm Park?") && part.contains("Limes"),
+        "{part}"
+    );
+    assert!(
+        part.contains("1 / 1"),
+        "one response of one, for Limes: {part}"
+    );
+}

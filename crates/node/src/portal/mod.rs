@@ -10,6 +10,9 @@
 //! | `/accounts/{address}` | an account's roles, nonce, balances and reward tokens |
 //! | `/dids/{did}` | a DID's current document, controller and version |
 //! | `/search?q=` | a height, block or transaction hash, address or DID, sent to its page |
+//! | `/rewards` | reward programs: budgets, tokens awarded (chart), supply |
+//! | `/governance?year=` | budget versus spending per line (chart), decisions, open tenders, the council, processing times |
+//! | `/participation` | elections with turnout, petitions, consultations (chart per poll), notices |
 //!
 //! Pages share the API's limits (requests in flight, timeout). What a page cannot find is a
 //! 404 page saying so; a malformed address or hash is a 400 page.
@@ -26,6 +29,8 @@ use urbis_core::{Address, Hash, SignedTx, UrbisError};
 
 use crate::api::ApiState;
 
+mod services;
+
 /// The portal's style sheet.
 const STYLE: &str = include_str!("style.css");
 
@@ -41,6 +46,9 @@ pub fn routes() -> Router<ApiState> {
         .route("/accounts/{address}", get(account))
         .route("/dids/{did}", get(did))
         .route("/search", get(search))
+        .route("/rewards", get(services::rewards))
+        .route("/governance", get(services::governance))
+        .route("/participation", get(services::participation))
         .route("/portal/style.css", get(style))
 }
 
@@ -107,6 +115,9 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a class="brand" href="/" { "Urbis" }
                         span class="chain" { (chain_id) }
+                        a href="/rewards" { "Rewards" }
+                        a href="/governance" { "Government" }
+                        a href="/participation" { "Taking part" }
                         form role="search" action="/search" method="get" {
                             label for="q" class="visually-hidden" { "Search" }
                             input id="q" name="q" type="search"
