@@ -464,4 +464,11 @@ fn a_neighbourhood_trades_a_day_of_energy_within_its_feeder_limit() {
         &format!("balance/{}", address["home1"].as_str().unwrap()),
     ]);
     assert_eq!(r["value"]["by_program"]["1"], 48 * 10);
+
+    // The portal charts the market's clearings.
+    let page = common::page(&node, "/energy");
+    assert!(
+        page.contains("chart-energy") && page.contains("/kWh"),
+        "{page}"
+    );
 }

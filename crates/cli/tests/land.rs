@@ -189,4 +189,14 @@ async fn a_sale_through_the_cli_until_an_upheld_objection() {
         1,
         "{shown}"
     );
+
+    // The portal shows the parcel's title and history; search finds it by its id.
+    let url = format!("{}/search?q=GHENT-1-A-17", node.url);
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Parcel GHENT-1-A-17") && page.contains("registered"),
+        "{page}"
+    );
 }

@@ -556,4 +556,11 @@ fn transit_is_cleared_positions_are_proven_and_rides_are_paid() {
     let card2 = query(&["mobility", "transit", "card", "show", "card2"]);
     assert_eq!(card2["card"]["balance"], 2_600);
     assert!(card2["open_journey"].is_null());
+
+    // The portal shows the day's journeys and fares.
+    let page = common::page(&node, "/mobility");
+    assert!(
+        page.contains("chart-journeys") && page.contains(">900<"),
+        "{page}"
+    );
 }

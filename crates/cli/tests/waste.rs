@@ -471,4 +471,11 @@ fn glass_goes_from_the_bins_through_a_station_to_the_recycler() {
         assert_eq!(d["ended"][0]["fate"]["material"], "cullet");
         assert_eq!(d["in_custody"][0]["batch"], 3);
     }
+
+    // ---- The portal shows the district's flows.
+    let page = common::page(&node, "/waste");
+    assert!(
+        page.contains("north") && page.contains("glass") && page.contains("66.44 %"),
+        "{page}"
+    );
 }

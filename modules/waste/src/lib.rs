@@ -192,6 +192,9 @@ pub mod keys {
     pub fn rate(district: &str, s: Stream, month: u32) -> Vec<u8> {
         kit::key(MODULE, &[&"rate", &district, &s, &month])
     }
+    pub fn rates() -> Vec<u8> {
+        kit::prefix(MODULE, &[&"rate"])
+    }
 }
 
 fn subject(kind: &[u8], parts: &[&[u8]]) -> Hash {
@@ -347,6 +350,11 @@ pub const INFO: ModuleInfo = ModuleInfo {
             "rate/<district>/<stream>/<yyyymm>",
             false,
             "Collected, recycled, recovered and landfilled mass of a district's stream in a month."
+        ),
+        q!(
+            "rates",
+            true,
+            "Every district's streams per month: collected, recycled, recovered, landfilled."
         ),
         q!("actors", true, "Every actor."),
         q!("devices", true, "Every device."),
@@ -525,6 +533,7 @@ impl Module for Waste {
     fn list_prefix(&self, path: &[&str]) -> Result<Option<Vec<u8>>, UrbisError> {
         Ok(match path {
             ["actors"] => Some(keys::actors()),
+            ["rates"] => Some(keys::rates()),
             ["devices"] => Some(keys::devices()),
             ["deposit_list", a] => Some(keys::deposit_list(&kit::parse_address(a)?)),
             ["flag_list", a, m] => Some(keys::flag_list(&kit::parse_address(a)?, parse_month(m)?)),
@@ -539,6 +548,18 @@ impl Module for Waste {
         value: &[u8],
     ) -> Result<serde_json::Value, UrbisError> {
         let kind = match path.first().copied().unwrap_or_default() {
+            "rates" => {
+                // The key names the district, stream and month: `waste/rate/<d>/<s>/<yyyymm>`.
+                let text = String::from_utf8_lossy(key);
+                let parts: Vec<&str> = text.rsplitn(4, '/').collect();
+                let mut v = render_value("rate", key, value)?;
+                if let [month, stream, district, _] = parts.as_slice() {
+                    v["district"] = serde_json::json!(district);
+                    v["stream"] = serde_json::json!(stream);
+                    v["month"] = serde_json::json!(month);
+                }
+                return Ok(v);
+            }
             "actors" => "actor",
             "devices" => "device",
             "deposit_list" => "deposit",

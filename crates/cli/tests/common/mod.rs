@@ -234,6 +234,20 @@ impl Cli<'_> {
     }
 }
 
+/// A portal page of `node` (redirects followed): asserts an HTML 200 and returns its text.
+pub fn page(node: &TestNode, path: &str) -> String {
+    let r = reqwest::blocking::get(format!("{}{path}", node.url)).expect("the node answers");
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(kind.starts_with("text/html"), "{path}: {kind}");
+    r.text().expect("a text page")
+}
+
 /// A base port with `2 * n` free ports after it (API ports, then p2p ports), below the
 /// ephemeral range.
 pub fn free_base(n: usize) -> u16 {

@@ -9,10 +9,14 @@
 //! | `/txs/{hash}` | a transaction: its call decoded, its receipt and events |
 //! | `/accounts/{address}` | an account's roles, nonce, balances and reward tokens |
 //! | `/dids/{did}` | a DID's current document, controller and version |
-//! | `/search?q=` | a height, block or transaction hash, address or DID, sent to its page |
+//! | `/search?q=` | a height, block or transaction hash, address, DID or parcel, sent to its page |
 //! | `/rewards` | reward programs: budgets, tokens awarded (chart), supply |
 //! | `/governance?year=` | budget versus spending per line (chart), decisions, open tenders, the council, processing times |
 //! | `/participation` | elections with turnout, petitions, consultations (chart per poll), notices |
+//! | `/energy` | clearing price and volume per interval (chart), feeders, meters |
+//! | `/mobility` | transit journeys per day (chart), fares, ride-sharing by status, vehicles |
+//! | `/waste` | collected and recycled mass per district, stream and month (chart), actors |
+//! | `/land/{parcel}` | a parcel's title, owners and history |
 //!
 //! Pages share the API's limits (requests in flight, timeout). What a page cannot find is a
 //! 404 page saying so; a malformed address or hash is a 400 page.
@@ -29,6 +33,7 @@ use urbis_core::{Address, Hash, SignedTx, UrbisError};
 
 use crate::api::ApiState;
 
+mod city;
 mod services;
 
 /// The portal's style sheet.
@@ -49,6 +54,10 @@ pub fn routes() -> Router<ApiState> {
         .route("/rewards", get(services::rewards))
         .route("/governance", get(services::governance))
         .route("/participation", get(services::participation))
+        .route("/energy", get(city::energy))
+        .route("/mobility", get(city::mobility))
+        .route("/waste", get(city::waste))
+        .route("/land/{parcel}", get(city::parcel))
         .route("/portal/style.css", get(style))
 }
 
@@ -118,6 +127,9 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                         a href="/rewards" { "Rewards" }
                         a href="/governance" { "Government" }
                         a href="/participation" { "Taking part" }
+                        a href="/energy" { "Energy" }
+                        a href="/mobility" { "Mobility" }
+                        a href="/waste" { "Waste" }
                         form role="search" action="/search" method="get" {
                             label for="q" class="visually-hidden" { "Search" }
                             input id="q" name="q" type="search"
@@ -580,6 +592,11 @@ fn search_page(s: &ApiState, q: &str) -> PageResult {
             return found(format!("/blocks/{h}"));
         }
         return Err(not_found(format!("no block or transaction {h}")));
+    }
+    let parcel = s.shared.runtime.has_module("land")
+        && value(s, "land", &["parcel", q]).is_ok_and(|p| !p.is_null());
+    if parcel {
+        return found(format!("/land/{q}"));
     }
     Err(not_found(format!("nothing on this chain matches {q:.100}")))
 }

@@ -17,7 +17,11 @@ use crate::api::ApiState;
 const LIST: usize = 200;
 
 /// The items of a list query (at most [`LIST`]); none when the chain does not run `module`.
-fn list(s: &ApiState, module: &str, path: &[&str]) -> Result<Vec<Value>, super::PageError> {
+pub(super) fn list(
+    s: &ApiState,
+    module: &str,
+    path: &[&str],
+) -> Result<Vec<Value>, super::PageError> {
     if !s.shared.runtime.has_module(module) {
         return Ok(Vec::new());
     }
@@ -28,18 +32,18 @@ fn list(s: &ApiState, module: &str, path: &[&str]) -> Result<Vec<Value>, super::
         .items)
 }
 
-fn n(v: &Value) -> u64 {
+pub(super) fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
-fn text(v: &Value) -> &str {
+pub(super) fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
 /// A horizontal bar chart as inline SVG: one row per item, the full bar `total`, the filled
 /// part `part` (e.g. a budget line and what is spent of it). Accessible: a title, and each
 /// row's figures as text.
-fn bars(title: &str, rows: &[(String, u64, u64)]) -> Markup {
+pub(super) fn bars(id: &str, title: &str, rows: &[(String, u64, u64)]) -> Markup {
     const ROW: u64 = 28;
     const LABEL: u64 = 220;
     const WIDTH: u64 = 460;
@@ -48,9 +52,9 @@ fn bars(title: &str, rows: &[(String, u64, u64)]) -> Markup {
     let scale = |x: u64| x.saturating_mul(WIDTH) / max;
     html! {
         figure class="chart" {
-            svg role="img" aria-labelledby="chart-title" width=(LABEL + WIDTH + 140)
+            svg role="img" aria-labelledby=(id) width=(LABEL + WIDTH + 140)
                 height=(height) viewBox={"0 0 " (LABEL + WIDTH + 140) " " (height)} {
-                title id="chart-title" { (title) }
+                title id=(id) { (title) }
                 @for (i, (label, total, part)) in rows.iter().enumerate() {
                     @let y = i as u64 * ROW + 4;
                     text x="0" y=(y + 17) class="label" { (label) }
@@ -100,7 +104,7 @@ fn rewards_page(s: &ApiState) -> PageResult {
         }
         h2 { "Programs" }
         @if programs.is_empty() { p { "No reward program yet." } } @else {
-            (bars("Tokens awarded of each program's budget", &rows))
+            (bars("chart-programs", "Tokens awarded of each program's budget", &rows))
             table {
                 thead { tr { th scope="col" { "Program" } th scope="col" { "Category" }
                     th scope="col" { "Budget" } th scope="col" { "Awarded" }
@@ -181,7 +185,7 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
         }
         h2 { "Budget " (year) ": appropriations and spending" }
         @if lines.is_empty() { p { "No budget line for " (year) "." } } @else {
-            (bars(&format!("Spent of each budget line, {year}"), &rows))
+            (bars("chart-budget", &format!("Spent of each budget line, {year}"), &rows))
             table {
                 thead { tr { th scope="col" { "Department" } th scope="col" { "Category" }
                     th scope="col" { "Budget" } th scope="col" { "Spent" } th scope="col" { "Remaining" } } }
@@ -337,14 +341,14 @@ fn participation_page(s: &ApiState) -> PageResult {
         }
         h2 { "Consultations" }
         @if polls.is_empty() { p { "No consultation." } }
-        @for p in &polls {
+        @for (i, p) in polls.iter().enumerate() {
             @let counts: Vec<u64> = p["counts"].as_array().map(|c| c.iter().map(n).collect()).unwrap_or_default();
             @let total = counts.iter().sum::<u64>();
             @let rows: Vec<(String, u64, u64)> = p["options"].as_array().map(|o| o.iter().zip(&counts)
                 .map(|(opt, c)| (text(opt).to_string(), total, *c)).collect()).unwrap_or_default();
             section {
                 h3 { (text(&p["question"])) }
-                (bars(&format!("Responses: {total}"), &rows))
+                (bars(&format!("chart-poll-{i}"), &format!("Responses: {total}"), &rows))
             }
         }
         h2 { "Notices" }
