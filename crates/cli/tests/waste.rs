@@ -478,4 +478,15 @@ fn glass_goes_from_the_bins_through_a_station_to_the_recycler() {
         page.contains("north") && page.contains("glass") && page.contains("66.44 %"),
         "{page}"
     );
+    // Batch 1 went into batches 2 and 3 (the split); batch 2's page shows its recycling.
+    let page = common::page(&node, "/waste/batches/1");
+    assert!(
+        page.contains("href=\"/waste/batches/2\"") && page.contains("Custody"),
+        "{page}"
+    );
+    let page = common::page(&node, "/search?q=batch%202");
+    assert!(
+        page.contains("Waste batch 2") && page.contains("cullet"),
+        "{page}"
+    );
 }

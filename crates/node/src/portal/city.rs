@@ -260,3 +260,79 @@ fn parcel_page(s: &ApiState, id: &str) -> PageResult {
         layout(s, &format!("Parcel {id}"), body),
     ))
 }
+
+pub(super) async fn batch(State(s): State<ApiState>, Path(id): Path<String>) -> Response {
+    let r = batch_page(&s, &id);
+    finish(&s, r)
+}
+
+/// A waste batch: where it came from, each hop with the weights sent and received, its fate,
+/// and the batches it was split into or merged from.
+fn batch_page(s: &ApiState, id: &str) -> PageResult {
+    if !s.shared.runtime.has_module("waste") {
+        return Err(not_found("this chain runs no waste module"));
+    }
+    let number: u64 = id
+        .parse()
+        .map_err(|_| super::bad_request(format!("{id:.40} is not a batch number")))?;
+    let b = value(s, "waste", &["batch", &number.to_string()])?;
+    if b.is_null() {
+        return Err(not_found(format!("no batch {number}")));
+    }
+    let links = |v: &Value| {
+        html! {
+            @for x in v.as_array().cloned().unwrap_or_default() {
+                a href={"/waste/batches/" (n(&x))} { "batch " (n(&x)) } " "
+            }
+        }
+    };
+    let fate = &b["fate"];
+    let body = html! {
+        dl class="facts" {
+            dt { "Stream" } dd { (text(&b["stream"])) }
+            dt { "Mass" } dd { (n(&b["grams"])) " g" }
+            dt { "State" } dd { (text(&b["state"])) }
+            dt { "Held by" } dd { @if let Ok(a) = text(&b["holder"]).parse() { (address_link(&a)) } }
+            dt { "Created" } dd { (utc(n(&b["created_ms"]))) }
+            dt { "Origins" } dd {
+                @for o in b["origins"].as_array().cloned().unwrap_or_default() {
+                    span class="attr" { (text(&o[0])) ": " (n(&o[1])) " g" }
+                }
+            }
+            @if b["parents"].as_array().is_some_and(|p| !p.is_empty()) { dt { "Made from" } dd { (links(&b["parents"])) } }
+            @if b["children"].as_array().is_some_and(|c| !c.is_empty()) { dt { "Went into" } dd { (links(&b["children"])) } }
+            @if !fate.is_null() {
+                dt { "Fate" } dd {
+                    (text(&fate["kind"]))
+                    @if let Some(m) = fate["material"].as_str() { " into " (m) ", " (n(&fate["output_grams"])) " g" }
+                    " on " (utc(n(&fate["at_ms"])))
+                }
+            }
+        }
+        h2 { "Custody" }
+        @if b["hops"].as_array().is_none_or(Vec::is_empty) { p { "Not handed over yet." } } @else {
+            table {
+                thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" }
+                    th scope="col" { "Sent (g)" } th scope="col" { "Received (g)" } } }
+                tbody {
+                    @for h in b["hops"].as_array().cloned().unwrap_or_default() {
+                        tr {
+                            td { (utc(n(&h["at_ms"]))) }
+                            td { @if let Ok(a) = text(&h["from"]).parse() { (address_link(&a)) } }
+                            td { @if let Ok(a) = text(&h["to"]).parse() { (address_link(&a)) } }
+                            td class="num" { (n(&h["sent_grams"])) }
+                            td class="num" { (n(&h["received_grams"])) }
+                        }
+                    }
+                }
+            }
+        }
+        p { "The whole lineage with its proofs, checked offline: "
+            code { "urbis waste trace " (number) " --out trace.json" } " then "
+            code { "urbis waste verify-trace trace.json --genesis genesis.json" } "." }
+    };
+    Ok(html_page(
+        StatusCode::OK,
+        layout(s, &format!("Waste batch {number}"), body),
+    ))
+}

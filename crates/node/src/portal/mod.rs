@@ -9,13 +9,14 @@
 //! | `/txs/{hash}` | a transaction: its call decoded, its receipt and events |
 //! | `/accounts/{address}` | an account's roles, nonce, balances and reward tokens |
 //! | `/dids/{did}` | a DID's current document, controller and version |
-//! | `/search?q=` | a height, block or transaction hash, address, DID or parcel, sent to its page |
+//! | `/search?q=` | a height, block or transaction hash, address, DID, parcel or `batch N`, sent to its page |
 //! | `/rewards` | reward programs: budgets, tokens awarded (chart), supply |
 //! | `/governance?year=` | budget versus spending per line (chart), decisions, open tenders, the council, processing times |
 //! | `/participation` | elections with turnout, petitions, consultations (chart per poll), notices |
 //! | `/energy` | clearing price and volume per interval (chart), feeders, meters |
 //! | `/mobility` | transit journeys per day (chart), fares, ride-sharing by status, vehicles |
 //! | `/waste` | collected and recycled mass per district, stream and month (chart), actors |
+//! | `/waste/batches/{id}` | a batch's origins, custody hops with weights, fate, lineage |
 //! | `/land/{parcel}` | a parcel's title, owners and history |
 //!
 //! Pages share the API's limits (requests in flight, timeout). What a page cannot find is a
@@ -58,6 +59,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/mobility", get(city::mobility))
         .route("/waste", get(city::waste))
         .route("/land/{parcel}", get(city::parcel))
+        .route("/waste/batches/{id}", get(city::batch))
         .route("/portal/style.css", get(style))
 }
 
@@ -133,7 +135,7 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                         form role="search" action="/search" method="get" {
                             label for="q" class="visually-hidden" { "Search" }
                             input id="q" name="q" type="search"
-                                placeholder="Height, hash, address or DID";
+                                placeholder="Height, hash, address, DID, parcel, batch N";
                             button type="submit" { "Search" }
                         }
                     }
@@ -592,6 +594,12 @@ fn search_page(s: &ApiState, q: &str) -> PageResult {
             return found(format!("/blocks/{h}"));
         }
         return Err(not_found(format!("no block or transaction {h}")));
+    }
+    if let Some(n) = q
+        .strip_prefix("batch ")
+        .and_then(|n| n.trim().parse::<u64>().ok())
+    {
+        return found(format!("/waste/batches/{n}"));
     }
     let parcel = s.shared.runtime.has_module("land")
         && value(s, "land", &["parcel", q]).is_ok_and(|p| !p.is_null());
