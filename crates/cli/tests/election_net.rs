@@ -253,6 +253,15 @@ fn a_three_of_five_election_with_a_thousand_voters_runs_on_four_validators() {
     }
     let s = status(&apis[3]);
     assert_eq!(s["election"]["phase"], "tallied");
+    // The portal shows the result and the turnout.
+    let page = reqwest::blocking::get(format!("{}/participation/elections/{id}", apis[1]))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("401 / 1000") && page.contains("599 / 1000") && page.contains("(100 %)"),
+        "{page}"
+    );
     assert_eq!(s["result"][0]["counts"], serde_json::json!([599, 401]));
     assert_eq!(s["turnout"]["voted"], VOTERS as u64);
     assert_eq!(s["board"]["entries"], VOTERS as u64 + 2);

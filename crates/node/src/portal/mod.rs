@@ -13,6 +13,7 @@
 //! | `/rewards` | reward programs: budgets, tokens awarded (chart), supply |
 //! | `/governance?year=` | budget versus spending per line (chart), decisions, open tenders, the council, processing times |
 //! | `/participation` | elections with turnout, petitions, consultations (chart per poll), notices |
+//! | `/participation/elections/{id}` | an election's schedule, trustees, turnout, board head and result (chart) |
 //! | `/energy` | clearing price and volume per interval (chart), feeders, meters |
 //! | `/mobility` | transit journeys per day (chart), fares, ride-sharing by status, vehicles |
 //! | `/waste` | collected and recycled mass per district, stream and month (chart), actors |
@@ -55,6 +56,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/rewards", get(services::rewards))
         .route("/governance", get(services::governance))
         .route("/participation", get(services::participation))
+        .route("/participation/elections/{id}", get(services::election))
         .route("/energy", get(city::energy))
         .route("/mobility", get(city::mobility))
         .route("/waste", get(city::waste))

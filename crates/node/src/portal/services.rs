@@ -310,7 +310,7 @@ fn participation_page(s: &ApiState) -> PageResult {
                 tbody {
                     @for (e, counted) in elections.iter().zip(&turnout) {
                         tr {
-                            td { (text(&e["name"])) }
+                            td { a href={"/participation/elections/" (text(&e["id"]))} { (text(&e["name"])) } }
                             td { (text(&e["phase"])) }
                             td { (utc(n(&e["opens_ms"]))) }
                             td { (utc(n(&e["closes_ms"]))) }
@@ -369,4 +369,75 @@ fn participation_page(s: &ApiState) -> PageResult {
         }
     };
     Ok(html_page(StatusCode::OK, layout(s, "Taking part", body)))
+}
+
+pub(super) async fn election(
+    State(s): State<ApiState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let r = election_page(&s, &id);
+    finish(&s, r)
+}
+
+/// An election: its schedule and trustees, the board (entries, counted voters, head), and the
+/// result once k trustees' shares are in; how to export and verify the record.
+fn election_page(s: &ApiState, id: &str) -> PageResult {
+    if !s.shared.runtime.has_module("voting") {
+        return Err(super::not_found("this chain runs no voting module"));
+    }
+    let e = value(s, "voting", &["election", id])?;
+    if e.is_null() {
+        return Err(super::not_found(format!("no election {id:.80}")));
+    }
+    let board = value(s, "voting", &["board", id])?;
+    let manifest = value(s, "voting", &["manifest", id])?;
+    let result = value(s, "voting", &["result", id])?;
+    let listed = n(&e["credentials"]);
+    let counted = n(&board["counted"]);
+    let contests = manifest["contests"].as_array().cloned().unwrap_or_default();
+    let body = html! {
+        dl class="facts" {
+            dt { "Phase" } dd { (text(&e["phase"])) }
+            dt { "Eligible" } dd { (text(&e["eligibility"])) }
+            dt { "Opens" } dd { (utc(n(&e["opens_ms"]))) }
+            dt { "Closes" } dd { (utc(n(&e["closes_ms"]))) }
+            dt { "Trustees" } dd { (e["trustees"].as_array().map_or(0, Vec::len)) ", " (n(&e["threshold"])) " needed to decrypt" }
+            @if e["disqualified"].as_array().is_some_and(|d| !d.is_empty()) {
+                dt { "Disqualified in the key ceremony" } dd { (e["disqualified"]) }
+            }
+            dt { "Voting credentials listed" } dd { (listed) }
+            dt { "Voters whose ballot counts" } dd { (counted)
+                @if listed > 0 { " (" (counted * 100 / listed) " %)" } }
+            dt { "Ballots on the board" } dd { (n(&board["entries"])) " (re-votes and spoiled ballots included)" }
+            dt { "Board head" } dd { code { (text(&board["head"])) } }
+        }
+        h2 { "Result" }
+        @if result.is_null() { p { "Not yet: the result is fixed once enough trustees' decryption shares are in." } }
+        @else {
+            @for (i, r) in result.as_array().cloned().unwrap_or_default().iter().enumerate() {
+                @let contest = contests.iter().find(|c| c["id"] == r["contest_id"]);
+                @let names: Vec<String> = contest.and_then(|c| c["selections"].as_array())
+                    .map(|sel| sel.iter().map(|x| text(&x["name"]).to_string()).collect())
+                    .unwrap_or_default();
+                @let counts: Vec<u64> = r["counts"].as_array().map(|c| c.iter().map(n).collect()).unwrap_or_default();
+                @let total = counts.iter().sum::<u64>();
+                @let rows: Vec<(String, u64, u64)> = counts.iter().enumerate()
+                    .map(|(k, c)| (names.get(k).cloned().unwrap_or_else(|| format!("option {}", k + 1)), total, *c))
+                    .collect();
+                section {
+                    h3 { (contest.map_or_else(|| text(&r["contest_id"]).to_string(), |c| text(&c["name"]).to_string())) }
+                    (bars(&format!("chart-contest-{i}"), &format!("Votes: {total}"), &rows))
+                }
+            }
+        }
+        h2 { "Check it yourself" }
+        p { "The record (manifest, key ceremony, credentials, every ballot with its proofs, the "
+            "trustees' shares) comes from the chain's state with the chain's proof of the board: "
+            code { "urbis election export " (id) " --out record.json" } " then "
+            code { "urbis election verify record.json --genesis genesis.json" } "." }
+    };
+    Ok(html_page(
+        StatusCode::OK,
+        layout(s, &format!("Election: {}", text(&e["name"])), body),
+    ))
 }
