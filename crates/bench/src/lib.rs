@@ -18,6 +18,7 @@ pub mod energy;
 pub mod load;
 pub mod mobility;
 pub mod permits;
+pub mod portal;
 pub mod records;
 pub mod report;
 pub mod resolve;

@@ -61,6 +61,7 @@ pub fn run(
         ScenarioArg::EnergyDay => return energy_day(&args, json),
         ScenarioArg::Transit | ScenarioArg::Telemetry => return mobility(&args, json),
         ScenarioArg::Waste => return waste(&args, json),
+        ScenarioArg::Portal => return portal(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -204,6 +205,20 @@ fn waste(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         args.citizens,
         args.rate.unwrap_or(1_000.0),
         args.seconds.unwrap_or(if args.quick { 10 } else { 30 }),
+    )
+    .map_err(|e| fail("bench", format!("{e:#}")))?;
+    print_report(json, &r, r.table())
+}
+
+/// `--scenario portal`.
+fn portal(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let r = urbis_bench::portal::run(
+        exe,
+        args.block_time_ms,
+        args.rate.unwrap_or(500.0),
+        args.seconds.unwrap_or(if args.quick { 10 } else { 30 }),
+        args.clients,
     )
     .map_err(|e| fail("bench", format!("{e:#}")))?;
     print_report(json, &r, r.table())

@@ -209,7 +209,7 @@ pub struct BenchArgs {
     /// did-resolve: DIDs created before measuring.
     #[arg(long, default_value_t = 1000)]
     pub dids: usize,
-    /// did-resolve: concurrent HTTP clients.
+    /// did-resolve: concurrent HTTP clients; portal: page readers.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
     /// did-resolve: seconds of measurement [default: 5, 2 with --quick].
@@ -277,6 +277,10 @@ pub enum ScenarioArg {
     /// Citizens' deposits at smart bins at an offered rate (`--citizens`, `--rate` [default
     /// 1000], `--seconds` [default 30, 10 with --quick]), then a 10-hop batch traced.
     Waste,
+    /// The portal's pages read by `--clients` readers while the city mix is
+    /// offered at `--rate` [default 500] for `--seconds` [default 30, 10 with --quick]: each
+    /// page's p50, p95 and max.
+    Portal,
 }
 
 #[derive(Debug, Args)]
