@@ -122,6 +122,8 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Urbis " (chain_id) }
                 link rel="stylesheet" href="/portal/style.css";
+                // No icon to fetch (a browser asks for /favicon.ico otherwise).
+                link rel="icon" href="data:,";
             }
             body {
                 header {
