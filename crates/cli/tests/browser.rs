@@ -50,6 +50,24 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
     std::fs::write(&doc, "The 2027 budget.\n").unwrap();
     let doc = doc.to_str().unwrap();
     let did = last(ok(&["did", "create", "--from", "carol"]));
+    let registry = last(ok(&[
+        "did",
+        "create",
+        "--from",
+        "roads",
+        "--subject",
+        "organisation",
+    ]));
+    ok(&[
+        "did",
+        "accredit",
+        "--from",
+        "admin",
+        "--issuer",
+        "roads",
+        "--type",
+        "urn:urbis:resident",
+    ]);
     ok(&[
         "tx",
         "rewards",
@@ -153,6 +171,7 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
             {"path": format!("/txs/{tx}"), "text": "created"},
             {"path": format!("/accounts/{carol}"), "text": "citizen"},
             {"path": format!("/dids/{did}"), "text": "verificationMethod"},
+            {"path": "/identity", "text": registry},
             {"path": "/rewards", "text": "Green commute"},
             {"path": "/governance?year=2027", "text": "0 / 1000"},
             {"path": "/participation", "text": "Benches on Elm Square"},

@@ -10,6 +10,7 @@
 //! | `/accounts/{address}` | an account's roles, nonce, balances and reward tokens |
 //! | `/dids/{did}` | a DID's current document, controller and version |
 //! | `/search?q=` | a height, block or transaction hash, address, DID, parcel or `batch N`, sent to its page |
+//! | `/identity` | the issuer trust list: per credential type, the accredited issuers and their periods |
 //! | `/rewards` | reward programs: budgets, tokens awarded (chart), supply |
 //! | `/governance?year=` | budget versus spending per line (chart), decisions, open tenders, the council, processing times |
 //! | `/participation` | elections with turnout, petitions, consultations (chart per poll), notices |
@@ -54,6 +55,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/dids/{did}", get(did))
         .route("/search", get(search))
         .route("/rewards", get(services::rewards))
+        .route("/identity", get(services::identity))
         .route("/governance", get(services::governance))
         .route("/participation", get(services::participation))
         .route("/participation/elections/{id}", get(services::election))
@@ -130,6 +132,7 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a class="brand" href="/" { "Urbis" }
                         span class="chain" { (chain_id) }
+                        a href="/identity" { "Trust list" }
                         a href="/rewards" { "Rewards" }
                         a href="/governance" { "Government" }
                         a href="/participation" { "Taking part" }

@@ -441,3 +441,48 @@ fn election_page(s: &ApiState, id: &str) -> PageResult {
         layout(s, &format!("Election: {}", text(&e["name"])), body),
     ))
 }
+
+pub(super) async fn identity(State(s): State<ApiState>) -> Response {
+    let r = identity_page(&s);
+    finish(&s, r)
+}
+
+/// The issuer trust list: for each credential type this build knows, the issuers the city
+/// accredited for it and when.
+fn identity_page(s: &ApiState) -> PageResult {
+    let mut types = Vec::new();
+    for t in urbis_credentials::types::TYPES {
+        types.push((t, list(s, "identity", &["accreditations", t.vct])?));
+    }
+    let body = html! {
+        p { "Credentials are verified against this list: an issuer's credential of a type counts "
+            "only while the issuer is accredited for that type. Resolve any DID at "
+            code { "/1.0/identifiers/{did}" } "." }
+        @for (t, issuers) in &types {
+            section {
+                h2 { code { (t.vct) } }
+                p { (t.description) }
+                @if issuers.is_empty() { p { "No accredited issuer." } } @else {
+                    table {
+                        thead { tr { th scope="col" { "Issuer" } th scope="col" { "From" }
+                            th scope="col" { "Until" } th scope="col" { "Accredited by" } } }
+                        tbody {
+                            @for a in issuers {
+                                tr {
+                                    td { a href={"/dids/" (text(&a["issuer"]))} { code { (text(&a["issuer"])) } } }
+                                    td { (utc(n(&a["from_ms"]))) }
+                                    td { @if n(&a["until_ms"]) == u64::MAX { "no end" } @else { (utc(n(&a["until_ms"]))) } }
+                                    td { @if let Ok(by) = text(&a["by"]).parse() { (super::address_link(&by)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_page(
+        StatusCode::OK,
+        layout(s, "Issuer trust list", body),
+    ))
+}
