@@ -44,13 +44,9 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
         dir: d,
     };
     let ok = |args: &[&str]| cli.ok(args);
-    let last = |out: String| out.lines().last().unwrap().trim().to_string();
-    cli.accounts(&[("roads", "department"), ("carol", "citizen")]);
-    let doc = d.join("budget.pdf");
-    std::fs::write(&doc, "The 2027 budget.\n").unwrap();
-    let doc = doc.to_str().unwrap();
-    let did = last(ok(&["did", "create", "--from", "carol"]));
-    let registry = last(ok(&[
+    common::seed_city(&cli);
+    let did = common::last_line(&ok(&["did", "create", "--from", "carol"]));
+    let registry = common::last_line(&ok(&[
         "did",
         "create",
         "--from",
@@ -68,95 +64,8 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
         "--type",
         "urn:urbis:resident",
     ]);
-    ok(&[
-        "tx",
-        "rewards",
-        "create-program",
-        "--from",
-        "admin",
-        "--name",
-        "Green commute",
-        "--category",
-        "public_transport",
-        "--budget",
-        "5000",
-        "--cap",
-        "10",
-        "--period-ms",
-        "86400000",
-    ]);
-    ok(&[
-        "gov",
-        "department",
-        "--from",
-        "admin",
-        "roads",
-        "--name",
-        "Roads",
-    ]);
-    let budget = last(ok(&[
-        "gov",
-        "decide",
-        "--from",
-        "admin",
-        "--kind",
-        "resolution",
-        "--department",
-        "roads",
-        "--category",
-        "maintenance",
-        "--title",
-        "Budget 2027",
-        "--document",
-        doc,
-    ]));
-    ok(&[
-        "gov",
-        "appropriate",
-        "--from",
-        "admin",
-        "--year",
-        "2027",
-        "--department",
-        "roads",
-        "--category",
-        "maintenance",
-        "--amount",
-        "1000",
-        "--decision",
-        &budget,
-    ]);
-    ok(&[
-        "petition",
-        "open",
-        "--from",
-        "carol",
-        "--title",
-        "Benches on Elm Square",
-        "--text",
-        doc,
-        "--threshold",
-        "50",
-        "--days",
-        "30",
-        "--answer-days",
-        "30",
-    ]);
-    let carol = cli.json(&["keys", "show", "carol"])["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut events = serde_json::Value::Null;
-    common::wait_until(
-        "the DID's event is indexed",
-        std::time::Duration::from_secs(20),
-        || {
-            events = cli.json(&["events", "search", "--module", "identity"]);
-            events["events"][0]["tx_hash"].is_string()
-        },
-    );
-    let tx = events["events"][0]["tx_hash"].as_str().unwrap().to_string();
-    let height = events["events"][0]["height"].as_u64().unwrap();
+    let carol = common::address_of(&cli, "carol");
+    let (tx, height) = common::first_event(&cli, "identity");
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-shots");
     let _ = std::fs::remove_dir_all(&shots);
@@ -213,7 +122,11 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
             p["path"],
             p["violations"]
         );
-        assert!(shots.read_dir().unwrap().count() > 0);
     }
+    assert_eq!(
+        shots.read_dir().unwrap().count(),
+        report["pages"].as_array().unwrap().len(),
+        "a screenshot of each page"
+    );
     assert_eq!(report["searches"].as_array().unwrap().len(), 4);
 }

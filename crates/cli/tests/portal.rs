@@ -17,29 +17,9 @@ fn the_portal_shows_blocks_transactions_accounts_and_dids() {
         dir: dir.path(),
     };
     cli.accounts(&[("alice", "citizen")]);
-    let did = cli
-        .ok(&["did", "create", "--from", "alice"])
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
-    let alice = cli.json(&["keys", "show", "alice"])["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // (The event index follows execution closely, not instantly.)
-    let mut events = serde_json::Value::Null;
-    common::wait_until(
-        "the DID's event is indexed",
-        std::time::Duration::from_secs(20),
-        || {
-            events = cli.json(&["events", "search", "--module", "identity"]);
-            events["events"][0]["tx_hash"].is_string()
-        },
-    );
-    let tx = events["events"][0]["tx_hash"].as_str().unwrap().to_string();
-    let height = events["events"][0]["height"].as_u64().unwrap();
+    let did = common::last_line(&cli.ok(&["did", "create", "--from", "alice"]));
+    let alice = common::address_of(&cli, "alice");
+    let (tx, height) = common::first_event(&cli, "identity");
 
     let http = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -166,74 +146,8 @@ fn the_service_pages_show_rewards_the_budget_and_participation() {
         dir: d,
     };
     let ok = |args: &[&str]| cli.ok(args);
-    cli.accounts(&[("roads", "department"), ("carol", "citizen")]);
-    let doc = d.join("budget.pdf");
-    std::fs::write(&doc, "The 2027 budget.\n").unwrap();
-    let doc = doc.to_str().unwrap();
-    ok(&[
-        "tx",
-        "rewards",
-        "create-program",
-        "--from",
-        "admin",
-        "--name",
-        "Green commute",
-        "--category",
-        "public_transport",
-        "--budget",
-        "5000",
-        "--cap",
-        "10",
-        "--period-ms",
-        "86400000",
-    ]);
-    ok(&[
-        "gov",
-        "department",
-        "--from",
-        "admin",
-        "roads",
-        "--name",
-        "Roads",
-    ]);
-    ok(&["gov", "officer", "--from", "admin", "roads", "roads"]);
-    let budget = ok(&[
-        "gov",
-        "decide",
-        "--from",
-        "admin",
-        "--kind",
-        "resolution",
-        "--department",
-        "roads",
-        "--category",
-        "maintenance",
-        "--title",
-        "Budget 2027",
-        "--document",
-        doc,
-    ])
-    .lines()
-    .last()
-    .unwrap()
-    .trim()
-    .to_string();
-    ok(&[
-        "gov",
-        "appropriate",
-        "--from",
-        "admin",
-        "--year",
-        "2027",
-        "--department",
-        "roads",
-        "--category",
-        "maintenance",
-        "--amount",
-        "1000",
-        "--decision",
-        &budget,
-    ]);
+    let doc = common::seed_city(&cli);
+    let doc = doc.as_str();
     ok(&[
         "gov",
         "spend",
@@ -251,22 +165,6 @@ fn the_service_pages_show_rewards_the_budget_and_participation() {
         doc,
         "--memo",
         "potholes",
-    ]);
-    ok(&[
-        "petition",
-        "open",
-        "--from",
-        "carol",
-        "--title",
-        "Benches on Elm Square",
-        "--text",
-        doc,
-        "--threshold",
-        "50",
-        "--days",
-        "30",
-        "--answer-days",
-        "30",
     ]);
     let poll = ok(&[
         "poll",

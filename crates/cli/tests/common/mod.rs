@@ -234,6 +234,125 @@ impl Cli<'_> {
     }
 }
 
+/// The last line of a command's output (an id it printed).
+pub fn last_line(out: &str) -> String {
+    out.lines().last().unwrap_or_default().trim().to_string()
+}
+
+/// A small city for the portal's tests: `roads` (a department and officer of the `roads`
+/// governance department) and `carol` (a citizen), the reward program "Green commute", a 2027
+/// budget line roads/maintenance of 1000 set by the resolution "Budget 2027", and Carol's
+/// petition "Benches on Elm Square". Returns the document file the ledger entries name.
+pub fn seed_city(cli: &Cli) -> String {
+    cli.accounts(&[("roads", "department"), ("carol", "citizen")]);
+    let doc = cli.dir.join("budget.pdf");
+    std::fs::write(&doc, "The 2027 budget.\n").expect("write a document");
+    let doc = doc.to_str().expect("a UTF-8 path").to_string();
+    cli.ok(&[
+        "tx",
+        "rewards",
+        "create-program",
+        "--from",
+        "admin",
+        "--name",
+        "Green commute",
+        "--category",
+        "public_transport",
+        "--budget",
+        "5000",
+        "--cap",
+        "10",
+        "--period-ms",
+        "86400000",
+    ]);
+    cli.ok(&[
+        "gov",
+        "department",
+        "--from",
+        "admin",
+        "roads",
+        "--name",
+        "Roads",
+    ]);
+    cli.ok(&["gov", "officer", "--from", "admin", "roads", "roads"]);
+    let budget = last_line(&cli.ok(&[
+        "gov",
+        "decide",
+        "--from",
+        "admin",
+        "--kind",
+        "resolution",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--title",
+        "Budget 2027",
+        "--document",
+        &doc,
+    ]));
+    cli.ok(&[
+        "gov",
+        "appropriate",
+        "--from",
+        "admin",
+        "--year",
+        "2027",
+        "--department",
+        "roads",
+        "--category",
+        "maintenance",
+        "--amount",
+        "1000",
+        "--decision",
+        &budget,
+    ]);
+    cli.ok(&[
+        "petition",
+        "open",
+        "--from",
+        "carol",
+        "--title",
+        "Benches on Elm Square",
+        "--text",
+        &doc,
+        "--threshold",
+        "50",
+        "--days",
+        "30",
+        "--answer-days",
+        "30",
+    ]);
+    doc
+}
+
+/// The transaction hash and height of the first indexed event of `module` (the event index
+/// follows execution closely, not instantly: this waits for it).
+pub fn first_event(cli: &Cli, module: &str) -> (String, u64) {
+    let mut events = serde_json::Value::Null;
+    wait_until(
+        &format!("an event of {module} is indexed"),
+        Duration::from_secs(20),
+        || {
+            events = cli.json(&["events", "search", "--module", module]);
+            events["events"][0]["tx_hash"].is_string()
+        },
+    );
+    let e = &events["events"][0];
+    (
+        e["tx_hash"].as_str().unwrap_or_default().to_string(),
+        e["height"].as_u64().unwrap_or_default(),
+    )
+}
+
+/// A keystore name's address.
+pub fn address_of(cli: &Cli, name: &str) -> String {
+    cli.json(&["keys", "show", name])["address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A portal page of `node` (redirects followed): asserts an HTML 200 and returns its text.
 pub fn page(node: &TestNode, path: &str) -> String {
     let r = reqwest::blocking::get(format!("{}{path}", node.url)).expect("the node answers");
