@@ -162,11 +162,11 @@ pub fn run(
                     let started = Instant::now();
                     let r = http.get(format!("{url}{path}")).send().await;
                     let (ok, bytes) = match r {
-                        Ok(r) if r.status().is_success() || page == "transaction" => {
-                            let ok = r.status().is_success();
-                            (ok, r.bytes().await.map_or(0, |b| b.len()))
-                        }
-                        _ => (false, 0),
+                        Ok(r) => (
+                            r.status().is_success(),
+                            r.bytes().await.map_or(0, |b| b.len()),
+                        ),
+                        Err(_) => (false, 0),
                     };
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     let mut t = timings.lock().unwrap_or_else(|e| e.into_inner());

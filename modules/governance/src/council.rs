@@ -245,11 +245,7 @@ pub(crate) fn propose(
             category,
             title,
             ..
-        } => {
-            crate::load_department(ctx, department)?;
-            crate::check_code("category", category)?;
-            crate::check_text("title", title, false)?;
-        }
+        } => crate::check_decision(ctx, department, category, title)?,
         _ => {}
     }
     let id = ctx.new_id();

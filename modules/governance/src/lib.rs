@@ -677,6 +677,18 @@ fn officer(
     Ok(())
 }
 
+/// A decision's department exists, its category is a code and its title a short text.
+fn check_decision(
+    ctx: &Ctx<'_>,
+    department: &str,
+    category: &str,
+    title: &str,
+) -> Result<(), UrbisError> {
+    load_department(ctx, department)?;
+    check_code("category", category)?;
+    check_text("title", title, false)
+}
+
 fn decide(
     ctx: &mut Ctx<'_>,
     kind: DecisionKind,
@@ -686,21 +698,15 @@ fn decide(
     document_hash: Hash,
 ) -> Result<(), UrbisError> {
     match kind {
-        DecisionKind::Resolution => {
-            only_admin(ctx)?;
-            load_department(ctx, &department)?;
-        }
-        DecisionKind::Order => {
-            officer_of(ctx, &department)?;
-        }
+        DecisionKind::Resolution => only_admin(ctx)?,
+        DecisionKind::Order => drop(officer_of(ctx, &department)?),
         DecisionKind::Award | DecisionKind::Cancellation => {
             return Err(bad(
                 "awards and cancellations are recorded by award and cancel",
             ));
         }
     }
-    check_code("category", &category)?;
-    check_text("title", &title, false)?;
+    check_decision(ctx, &department, &category, &title)?;
     let author = ctx.sender();
     record_decision(
         ctx,

@@ -27,7 +27,9 @@
 //!   status_list}` the permit is also a verifiable credential: the chain assigns it the next
 //!   entry of that status list (of `issuer`, a DID the author controls), and the issuer signs
 //!   an SD-JWT VC of type `urn:urbis:permit` carrying that entry (`urbis workflow credential`),
-//!   which anyone verifies, and the issuer revokes, like any credential;
+//!   which anyone verifies, and the issuer revokes, like any credential. Give the workflow a
+//!   status list of its own: the chain hands out its entries in order, and a credential the
+//!   issuer signs by other means from the same list could share an entry with a permit;
 //! - `record_decision {department, category, title}`: an order on the ledger, its document
 //!   hash the instance's subject, its author the workflow's author;
 //! - `award_reward {program, amount}`: reward tokens to the applicant from a rewards program
@@ -653,8 +655,12 @@ fn load_definition(ctx: &Ctx<'_>, name: &str, version: u32) -> Result<Parsed, Ur
             format!("no workflow {name} v{version}"),
         )
     })?;
-    let memo = |m: &mut HashMap<Vec<u8>, Parsed>| m.get(&bytes).cloned();
-    if let Some(p) = memo(&mut PARSED.lock().unwrap_or_else(|e| e.into_inner())) {
+    let known = PARSED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&bytes)
+        .cloned();
+    if let Some(p) = known {
         return Ok(p);
     }
     let s: Stored = urbis_runtime::decode_value(&key, &bytes)?;

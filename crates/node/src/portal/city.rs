@@ -8,8 +8,8 @@ use axum::response::Response;
 use maud::html;
 use serde_json::Value;
 
-use super::services::{bars, list, n, text};
-use super::{PageResult, address_link, finish, html_page, layout, not_found, short, utc, value};
+use super::services::{bars, n, text};
+use super::{PageResult, Reader, address_link, finish, html_page, layout, not_found, short, utc};
 use crate::api::ApiState;
 
 /// Intervals of the market on its page.
@@ -23,7 +23,8 @@ pub(super) async fn energy(State(s): State<ApiState>) -> Response {
 }
 
 fn energy_page(s: &ApiState) -> PageResult {
-    let mut clearings = list(s, "energy", &["clearings"])?;
+    let rd = Reader::new(s)?;
+    let mut clearings = rd.list("energy", &["clearings"])?;
     clearings.sort_by_key(|c| std::cmp::Reverse(n(&c["interval"])));
     clearings.truncate(INTERVALS);
     let rows: Vec<(String, u64, u64)> = clearings
@@ -37,8 +38,8 @@ fn energy_page(s: &ApiState) -> PageResult {
             (format!("interval {} · {price}", n(&c["interval"])), v, v)
         })
         .collect();
-    let feeders = list(s, "energy", &["feeders"])?;
-    let meters = list(s, "energy", &["meters"])?;
+    let feeders = rd.list("energy", &["feeders"])?;
+    let meters = rd.list("energy", &["meters"])?;
     let body = html! {
         p { "Neighbours trade energy for each interval in a uniform-price auction that keeps "
             "within each feeder's limit; readings signed by certified meters settle it." }
@@ -78,7 +79,8 @@ pub(super) async fn mobility(State(s): State<ApiState>) -> Response {
 }
 
 fn mobility_page(s: &ApiState) -> PageResult {
-    let mut days = list(s, "mobility", &["days"])?;
+    let rd = Reader::new(s)?;
+    let mut days = rd.list("mobility", &["days"])?;
     days.sort_by_key(|d| std::cmp::Reverse(n(&d["day"])));
     days.truncate(DAYS);
     let rows: Vec<(String, u64, u64)> = days
@@ -90,12 +92,12 @@ fn mobility_page(s: &ApiState) -> PageResult {
             (format!("{y:04}-{m:02}-{dd:02}"), j, j)
         })
         .collect();
-    let rides = list(s, "mobility", &["rides"])?;
+    let rides = rd.list("mobility", &["rides"])?;
     let mut by_status = std::collections::BTreeMap::<String, u64>::new();
     for r in &rides {
         *by_status.entry(text(&r["status"]).to_string()).or_default() += 1;
     }
-    let vehicles = list(s, "mobility", &["vehicles"])?;
+    let vehicles = rd.list("mobility", &["vehicles"])?;
     let body = html! {
         h2 { "Public transport" }
         @if days.is_empty() { p { "No journey yet." } } @else {
@@ -134,7 +136,8 @@ pub(super) async fn waste(State(s): State<ApiState>) -> Response {
 }
 
 fn waste_page(s: &ApiState) -> PageResult {
-    let mut rates = list(s, "waste", &["rates"])?;
+    let rd = Reader::new(s)?;
+    let mut rates = rd.list("waste", &["rates"])?;
     rates.sort_by(|a, b| {
         (text(&b["month"]), text(&a["district"]), text(&a["stream"])).cmp(&(
             text(&a["month"]),
@@ -157,7 +160,7 @@ fn waste_page(s: &ApiState) -> PageResult {
             )
         })
         .collect();
-    let actors = list(s, "waste", &["actors"])?;
+    let actors = rd.list("waste", &["actors"])?;
     let body = html! {
         p { "Every bag is followed from the bin to its fate: weighed by certified scales at each "
             "hop, with the mass that enters and leaves each facility reconciled." }
@@ -210,15 +213,13 @@ pub(super) async fn parcel(State(s): State<ApiState>, Path(id): Path<String>) ->
 }
 
 fn parcel_page(s: &ApiState, id: &str) -> PageResult {
-    if !s.shared.runtime.has_module("land") {
-        return Err(not_found("this chain runs no land register"));
-    }
-    let p = value(s, "land", &["parcel", id])?;
+    let rd = Reader::new(s)?;
+    let p = rd.value("land", &["parcel", id])?;
     if p.is_null() {
         return Err(not_found(format!("no parcel {id:.80}")));
     }
     let whole = n(&p["whole"]).max(1);
-    let history = list(s, "land", &["history", id])?;
+    let history = rd.list("land", &["history", id])?;
     let owners = |shares: &Value| {
         html! {
             @for sh in shares.as_array().cloned().unwrap_or_default() {
@@ -269,13 +270,11 @@ pub(super) async fn batch(State(s): State<ApiState>, Path(id): Path<String>) -> 
 /// A waste batch: where it came from, each hop with the weights sent and received, its fate,
 /// and the batches it was split into or merged from.
 fn batch_page(s: &ApiState, id: &str) -> PageResult {
-    if !s.shared.runtime.has_module("waste") {
-        return Err(not_found("this chain runs no waste module"));
-    }
+    let rd = Reader::new(s)?;
     let number: u64 = id
         .parse()
         .map_err(|_| super::bad_request(format!("{id:.40} is not a batch number")))?;
-    let b = value(s, "waste", &["batch", &number.to_string()])?;
+    let b = rd.value("waste", &["batch", &number.to_string()])?;
     if b.is_null() {
         return Err(not_found(format!("no batch {number}")));
     }

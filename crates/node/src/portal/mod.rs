@@ -450,43 +450,68 @@ async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Resp
     finish(&s, r)
 }
 
-/// A single-key query's value, `Value::Null` when the key is absent.
-fn value(s: &ApiState, module: &str, path: &[&str]) -> Result<Value, PageError> {
-    let view = s.shared.chain.state_view()?;
-    match s.shared.runtime.query(&view, module, path) {
-        Ok(a) => Ok(a.value),
-        Err(e) if e.code == urbis_core::ErrorCode::NotFound => Ok(Value::Null),
-        Err(e) => Err(e.into()),
+/// One page's reads, all from the same snapshot of the state (one read transaction).
+struct Reader<'a> {
+    s: &'a ApiState,
+    view: urbis_state::StateSnapshot,
+}
+
+impl<'a> Reader<'a> {
+    fn new(s: &'a ApiState) -> Result<Self, PageError> {
+        Ok(Reader {
+            s,
+            view: s.shared.chain.state_view()?,
+        })
+    }
+
+    /// A single-key query's value, `Value::Null` when the key is absent or the chain does not
+    /// run `module`.
+    fn value(&self, module: &str, path: &[&str]) -> Result<Value, PageError> {
+        if !self.s.shared.runtime.has_module(module) {
+            return Ok(Value::Null);
+        }
+        match self.s.shared.runtime.query(&self.view, module, path) {
+            Ok(a) => Ok(a.value),
+            Err(e) if e.code == urbis_core::ErrorCode::NotFound => Ok(Value::Null),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The items of a list query (at most [`LIST`]); none when the chain does not run
+    /// `module`.
+    fn list(&self, module: &str, path: &[&str]) -> Result<Vec<Value>, PageError> {
+        if !self.s.shared.runtime.has_module(module) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .s
+            .shared
+            .runtime
+            .query_list(&self.view, module, path, LIST, None)?
+            .items)
     }
 }
 
+/// Most items a list on a page shows.
+const LIST: usize = 200;
+
 fn account_page(s: &ApiState, text: &str) -> PageResult {
+    let rd = Reader::new(s)?;
     let address: Address = text
         .parse()
         .map_err(|_| bad_request(format!("{text:.80} is not an Urbis address")))?;
     let a = address.to_string();
-    let view = s.shared.chain.state_view()?;
-    let nonce = urbis_runtime::read_nonce(&view, &address)?;
-    let record = value(s, "accounts", &["account", &a])?;
-    let rewards = if s.shared.runtime.has_module("rewards") {
-        value(s, "rewards", &["balance", &a])?
-    } else {
-        Value::Null
-    };
+    let nonce = urbis_runtime::read_nonce(&rd.view, &address)?;
+    let record = rd.value("accounts", &["account", &a])?;
+    let rewards = rd.value("rewards", &["balance", &a])?;
     let mut balances = Vec::new();
-    if s.shared.runtime.has_module("assets") {
-        let assets = s
-            .shared
-            .runtime
-            .query_list(&view, "assets", &["assets"], 100, None)?;
-        for asset in assets.items {
-            let Some(symbol) = asset["symbol"].as_str() else {
-                continue;
-            };
-            let b = value(s, "assets", &["balance", symbol, &a])?;
-            if let Some(amount) = b["amount"].as_u64().filter(|n| *n > 0) {
-                balances.push((symbol.to_string(), amount));
-            }
+    for asset in rd.list("assets", &["assets"])? {
+        let Some(symbol) = asset["symbol"].as_str() else {
+            continue;
+        };
+        let b = rd.value("assets", &["balance", symbol, &a])?;
+        if let Some(amount) = b["amount"].as_u64().filter(|n| *n > 0) {
+            balances.push((symbol.to_string(), amount));
         }
     }
     if record.is_null() && nonce == 0 && balances.is_empty() {
@@ -535,10 +560,8 @@ async fn did(State(s): State<ApiState>, Path(did): Path<String>) -> Response {
 }
 
 fn did_page(s: &ApiState, did: &str) -> PageResult {
-    if !s.shared.runtime.has_module("identity") {
-        return Err(not_found("this chain runs no identity module"));
-    }
-    let record = value(s, "identity", &["did", did])?;
+    let rd = Reader::new(s)?;
+    let record = rd.value("identity", &["did", did])?;
     if record.is_null() {
         return Err(not_found(format!("no DID {did:.100}")));
     }
@@ -578,6 +601,7 @@ async fn search(State(s): State<ApiState>, Query(p): Query<SearchParams>) -> Res
 }
 
 fn search_page(s: &ApiState, q: &str) -> PageResult {
+    let rd = Reader::new(s)?;
     let found = |path: String| Ok(Redirect::to(&path).into_response());
     if q.is_empty() {
         return Err(bad_request(
@@ -608,8 +632,7 @@ fn search_page(s: &ApiState, q: &str) -> PageResult {
     {
         return found(format!("/waste/batches/{n}"));
     }
-    let parcel = s.shared.runtime.has_module("land")
-        && value(s, "land", &["parcel", q]).is_ok_and(|p| !p.is_null());
+    let parcel = rd.value("land", &["parcel", q]).is_ok_and(|p| !p.is_null());
     if parcel {
         return found(format!("/land/{q}"));
     }

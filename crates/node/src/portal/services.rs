@@ -10,27 +10,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{PageResult, finish, html_page, layout, short, utc, value};
+use super::{PageResult, Reader, finish, html_page, layout, short, utc};
 use crate::api::ApiState;
-
-/// Most items a list on a page shows.
-const LIST: usize = 200;
-
-/// The items of a list query (at most [`LIST`]); none when the chain does not run `module`.
-pub(super) fn list(
-    s: &ApiState,
-    module: &str,
-    path: &[&str],
-) -> Result<Vec<Value>, super::PageError> {
-    if !s.shared.runtime.has_module(module) {
-        return Ok(Vec::new());
-    }
-    let view = s.shared.chain.state_view()?;
-    Ok(s.shared
-        .runtime
-        .query_list(&view, module, path, LIST, None)?
-        .items)
-}
 
 pub(super) fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
@@ -76,12 +57,9 @@ pub(super) async fn rewards(State(s): State<ApiState>) -> Response {
 }
 
 fn rewards_page(s: &ApiState) -> PageResult {
-    let programs = list(s, "rewards", &["programs"])?;
-    let supply = if s.shared.runtime.has_module("rewards") {
-        value(s, "rewards", &["supply"])?
-    } else {
-        Value::Null
-    };
+    let rd = Reader::new(s)?;
+    let programs = rd.list("rewards", &["programs"])?;
+    let supply = rd.value("rewards", &["supply"])?;
     let rows: Vec<(String, u64, u64)> = programs
         .iter()
         .map(|p| {
@@ -138,6 +116,7 @@ pub(super) async fn governance(State(s): State<ApiState>, Query(q): Query<YearPa
 }
 
 fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
+    let rd = Reader::new(s)?;
     let now = s
         .shared
         .chain
@@ -145,27 +124,24 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
         .map_or(0, |b| b.header.timestamp_ms);
     let year = year.unwrap_or_else(|| urbis_runtime::kit::civil_date(now / 86_400_000).0 as u16);
     let y = year.to_string();
-    let lines = list(s, "governance", &["budget", &y])?;
-    let mut decisions = list(s, "governance", &["decisions"])?;
+    let lines = rd.list("governance", &["budget", &y])?;
+    let mut decisions = rd.list("governance", &["decisions"])?;
     decisions.sort_by_key(|d| std::cmp::Reverse(n(&d["recorded_ms"])));
     decisions.truncate(20);
-    let open: Vec<Value> = list(s, "governance", &["open-tenders"])?
+    let open: Vec<Value> = rd
+        .list("governance", &["open-tenders"])?
         .iter()
         .filter_map(|t| t["id"].as_str().map(str::to_string))
-        .map(|id| value(s, "governance", &["tender", &id]))
+        .map(|id| rd.value("governance", &["tender", &id]))
         .collect::<Result<_, _>>()?;
-    let council = if s.shared.runtime.has_module("governance") {
-        value(s, "governance", &["council"])?
-    } else {
-        Value::Null
-    };
-    let workflows = list(s, "governance", &["workflows"])?;
+    let council = rd.value("governance", &["council"])?;
+    let workflows = rd.list("governance", &["workflows"])?;
     let mut processing = Vec::new();
     for w in &workflows {
         let name = text(&w["name"]);
         processing.push((
             name.to_string(),
-            value(s, "governance", &["processing", name])?,
+            rd.value("governance", &["processing", name])?,
         ));
     }
     let rows: Vec<(String, u64, u64)> = lines
@@ -289,16 +265,17 @@ pub(super) async fn participation(State(s): State<ApiState>) -> Response {
 }
 
 fn participation_page(s: &ApiState) -> PageResult {
-    let elections = list(s, "voting", &["elections"])?;
+    let rd = Reader::new(s)?;
+    let elections = rd.list("voting", &["elections"])?;
     let mut turnout = Vec::new();
     for e in &elections {
         let id = text(&e["id"]);
-        let board = value(s, "voting", &["board", id])?;
+        let board = rd.value("voting", &["board", id])?;
         turnout.push(n(&board["counted"]));
     }
-    let petitions = list(s, "petitions", &["petitions"])?;
-    let polls = list(s, "polls", &["polls"])?;
-    let mut notices = list(s, "notices", &["notices"])?;
+    let petitions = rd.list("petitions", &["petitions"])?;
+    let polls = rd.list("polls", &["polls"])?;
+    let mut notices = rd.list("notices", &["notices"])?;
     notices.sort_by_key(|x| std::cmp::Reverse(n(&x["posted_ms"])));
     notices.truncate(20);
     let body = html! {
@@ -382,16 +359,14 @@ pub(super) async fn election(
 /// An election: its schedule and trustees, the board (entries, counted voters, head), and the
 /// result once k trustees' shares are in; how to export and verify the record.
 fn election_page(s: &ApiState, id: &str) -> PageResult {
-    if !s.shared.runtime.has_module("voting") {
-        return Err(super::not_found("this chain runs no voting module"));
-    }
-    let e = value(s, "voting", &["election", id])?;
+    let rd = Reader::new(s)?;
+    let e = rd.value("voting", &["election", id])?;
     if e.is_null() {
         return Err(super::not_found(format!("no election {id:.80}")));
     }
-    let board = value(s, "voting", &["board", id])?;
-    let manifest = value(s, "voting", &["manifest", id])?;
-    let result = value(s, "voting", &["result", id])?;
+    let board = rd.value("voting", &["board", id])?;
+    let manifest = rd.value("voting", &["manifest", id])?;
+    let result = rd.value("voting", &["result", id])?;
     let listed = n(&e["credentials"]);
     let counted = n(&board["counted"]);
     let contests = manifest["contests"].as_array().cloned().unwrap_or_default();
@@ -450,9 +425,10 @@ pub(super) async fn identity(State(s): State<ApiState>) -> Response {
 /// The issuer trust list: for each credential type this build knows, the issuers the city
 /// accredited for it and when.
 fn identity_page(s: &ApiState) -> PageResult {
+    let rd = Reader::new(s)?;
     let mut types = Vec::new();
     for t in urbis_credentials::types::TYPES {
-        types.push((t, list(s, "identity", &["accreditations", t.vct])?));
+        types.push((t, rd.list("identity", &["accreditations", t.vct])?));
     }
     let body = html! {
         p { "Credentials are verified against this list: an issuer's credential of a type counts "
