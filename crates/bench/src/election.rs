@@ -15,7 +15,7 @@ use urbis_client::{Client, Signer};
 use urbis_core::{Call, ErrorCode, Hash, Receipt, SecretKey, SignedTx};
 use urbis_votecrypto::ballot::{PlaintextBallot, PlaintextContest, encrypt_ballot};
 use urbis_votecrypto::context::ElectionContext;
-use urbis_votecrypto::dkg::{CeremonyRecord, Trustee};
+use urbis_votecrypto::dkg::{CeremonyRecord, Trustee, TrusteeSecret};
 use urbis_votecrypto::encoding::Hex32;
 use urbis_votecrypto::manifest::Credential;
 use urbis_votecrypto::tally::{ContestAggregate, partial_decrypt};
@@ -109,170 +109,27 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Electio
         let key = |what: &str, i: usize| {
             SecretKey::from_label(&format!("urbis-bench/election/{run}/{what}/{i}"))
         };
-        let office = signer(key("office", 0));
-        let registrar = signer(key("registrar", 0));
-        let trustees: Vec<Signer> = (0..TRUSTEES as usize)
-            .map(|i| signer(key("trustee", i)))
-            .collect();
-
-        eprintln!("set-up: roles, the election, the key ceremony…");
-        let admin = signer(admin);
-        let nonce = client.next_nonce(&admin.address()).await?;
-        let grants: Vec<SignedTx> = [&office, &registrar]
-            .into_iter()
-            .chain(&trustees)
-            .enumerate()
-            .map(|(i, s)| {
-                admin.sign(
-                    nonce + i as u64,
-                    Call::new(
-                        urbis_accounts::MODULE,
-                        &AccountsCall::GrantRole {
-                            account: s.address(),
-                            role: Role::Department,
-                        },
-                    ),
-                )
-            })
-            .collect();
-        for r in submit_all(&client, &grants).await? {
-            ok(&r, "grant")?;
-        }
-        let manifest = urbis_votecrypto::referendum_manifest();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64;
-        let created = one(
-            &client,
-            office.sign(
-                0,
-                voting(&VotingCall::Create {
-                    manifest: json(&manifest),
-                    trustees: trustees.iter().map(Signer::address).collect(),
-                    threshold: THRESHOLD,
-                    registrar: registrar.address(),
-                    eligibility: "bench voters".into(),
-                    ceremony_ends_ms: now + 3_600_000,
-                    opens_ms: now + 7_200_000,
-                    closes_ms: now + 86_400_000,
-                }),
-            ),
-            "create",
-        )
-        .await?;
-        let id: Hash = created
-            .events
-            .iter()
-            .find(|e| e.kind == "created")
-            .and_then(|e| e.attr("id"))
-            .and_then(|s| s.parse().ok())
-            .context("the election's id")?;
-        let ids = id.to_string();
-
-        let mut states = Vec::new();
-        let mut anns = Vec::new();
-        let mut txs = Vec::new();
-        for (i, t) in trustees.iter().enumerate() {
-            let (trustee, a) = Trustee::new(
-                i as u32 + 1,
-                TRUSTEES,
-                THRESHOLD,
-                manifest.hash(),
-                &mut rand::rng(),
-            )?;
-            txs.push(t.sign(
-                0,
-                voting(&VotingCall::Announce {
-                    election: id,
-                    announcement: json(&a),
-                }),
-            ));
-            states.push(trustee);
-            anns.push(a);
-        }
-        for r in submit_all(&client, &txs).await? {
-            ok(&r, "announce")?;
-        }
-        let mut all = Vec::new();
-        let mut txs = Vec::new();
-        for (t, s) in trustees.iter().zip(&states) {
-            let shares = s.deal(&anns)?;
-            txs.push(t.sign(
-                1,
-                voting(&VotingCall::Deal {
-                    election: id,
-                    shares: json(&shares),
-                }),
-            ));
-            all.extend(shares);
-        }
-        for r in submit_all(&client, &txs).await? {
-            ok(&r, "deal")?;
-        }
-        let mut txs = Vec::new();
-        for (t, s) in trustees.iter().zip(states.iter_mut()) {
-            let complaints = s.receive(&anns, &all, &mut rand::rng())?;
-            txs.push(t.sign(
-                2,
-                voting(&VotingCall::Complain {
-                    election: id,
-                    complaints: json(&complaints),
-                }),
-            ));
-        }
-        for r in submit_all(&client, &txs).await? {
-            ok(&r, "complain")?;
-        }
-        let ceremony: CeremonyRecord =
-            serde_json::from_value(value(&client, &["ceremony", &ids]).await?)?;
-        let secrets = states
-            .iter()
-            .map(|s| s.finish(&ceremony))
-            .collect::<Result<Vec<_>, _>>()?;
-
-        eprintln!("measuring: {n} credentials…");
-        let started = Instant::now();
         let voters: Vec<SecretKey> = (0..n).map(|i| key("voter", i)).collect();
-        let mut credentials: Vec<Credential> = voters
-            .iter()
-            .map(|v| Credential {
-                public_key: Hex32(v.public_key().raw().try_into().expect("32-byte key")),
-                weight: 1,
-                style: "all".into(),
-            })
-            .collect();
-        let mut txs: Vec<SignedTx> = credentials
-            .chunks(urbis_voting::MAX_REGISTER)
-            .enumerate()
-            .map(|(i, chunk)| {
-                registrar.sign(
-                    i as u64,
-                    voting(&VotingCall::Register {
-                        election: id,
-                        credentials: json(&chunk),
-                    }),
-                )
-            })
-            .collect();
-        txs.push(registrar.sign(
-            txs.len() as u64,
-            voting(&VotingCall::Commit {
-                election: id,
-                count: n as u64,
-            }),
-        ));
-        for r in submit_all(&client, &txs).await? {
-            ok(&r, "register and commit")?;
-        }
-        let credentials_s = started.elapsed().as_secs_f64();
-        one(
+        eprintln!("set-up: roles, the election, the key ceremony…");
+        let setup = open_election(
             &client,
-            office.sign(1, voting(&VotingCall::Open { election: id })),
-            "open",
+            &signer,
+            admin,
+            &key,
+            &voters,
+            "bench voters",
+            |n| eprintln!("measuring: {n} credentials…"),
         )
         .await?;
-        credentials.sort_by_key(|c| c.public_key.0);
-        let ctx = ElectionContext::new(manifest.clone(), &ceremony, credentials)?;
+        let Opened {
+            id,
+            ctx,
+            office,
+            trustees,
+            secrets,
+            credentials_s,
+        } = setup;
+        let ids = id.to_string();
 
         eprintln!("measuring: {n} ballots encrypted and signed…");
         let started = Instant::now();
@@ -289,24 +146,7 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Electio
                             .enumerate()
                             .map(|(j, v)| {
                                 let i = c * chunk + j;
-                                let yes = i % 5 < 3;
-                                let plain = PlaintextBallot {
-                                    contests: vec![PlaintextContest {
-                                        contest_id: "referendum".into(),
-                                        selected: vec![yes, !yes],
-                                        blank: false,
-                                    }],
-                                };
-                                let device = ed25519_dalek::SigningKey::from_bytes(v.seed());
-                                let (ballot, _) =
-                                    encrypt_ballot(ctx, &device, &plain, 1, &mut rand::rng())?;
-                                anyhow::Ok(signer(v.clone()).sign(
-                                    0,
-                                    voting(&VotingCall::Cast {
-                                        election: id,
-                                        ballot: json(&ballot),
-                                    }),
-                                ))
+                                cast(ctx, id, &signer(v.clone()), v, i % 5 < 3, 0)
                             })
                             .collect::<anyhow::Result<Vec<_>>>()
                     })
@@ -409,6 +249,230 @@ pub fn run(exe: PathBuf, block_time_ms: u64, n: usize) -> anyhow::Result<Electio
     })?;
     drop(cluster);
     Ok(report)
+}
+
+/// An election whose key ceremony has run and whose credential list is committed, opened.
+pub(crate) struct Opened {
+    pub id: Hash,
+    pub ctx: ElectionContext,
+    pub office: Signer,
+    pub trustees: Vec<Signer>,
+    pub secrets: Vec<TrusteeSecret>,
+    /// Seconds spent registering and committing the credentials.
+    pub credentials_s: f64,
+}
+
+/// Create a 3-of-5 referendum on the shipped manifest with the office, registrar and trustees
+/// `key` derives (the admin grants them the department role), run its key ceremony, register
+/// one credential per voter (the voter's own key), commit the list and open the election.
+/// `before_credentials` is told how many credentials are about to be registered.
+pub(crate) async fn open_election(
+    client: &Client,
+    signer: &impl Fn(SecretKey) -> Signer,
+    admin: SecretKey,
+    key: &impl Fn(&str, usize) -> SecretKey,
+    voters: &[SecretKey],
+    eligibility: &str,
+    before_credentials: impl FnOnce(usize),
+) -> anyhow::Result<Opened> {
+    let office = signer(key("office", 0));
+    let registrar = signer(key("registrar", 0));
+    let trustees: Vec<Signer> = (0..TRUSTEES as usize)
+        .map(|i| signer(key("trustee", i)))
+        .collect();
+
+    let admin = signer(admin);
+    let nonce = client.next_nonce(&admin.address()).await?;
+    let grants: Vec<SignedTx> = [&office, &registrar]
+        .into_iter()
+        .chain(&trustees)
+        .enumerate()
+        .map(|(i, s)| {
+            admin.sign(
+                nonce + i as u64,
+                Call::new(
+                    urbis_accounts::MODULE,
+                    &AccountsCall::GrantRole {
+                        account: s.address(),
+                        role: Role::Department,
+                    },
+                ),
+            )
+        })
+        .collect();
+    for r in submit_all(client, &grants).await? {
+        ok(&r, "grant")?;
+    }
+    let manifest = urbis_votecrypto::referendum_manifest();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let created = one(
+        client,
+        office.sign(
+            0,
+            voting(&VotingCall::Create {
+                manifest: json(&manifest),
+                trustees: trustees.iter().map(Signer::address).collect(),
+                threshold: THRESHOLD,
+                registrar: registrar.address(),
+                eligibility: eligibility.into(),
+                ceremony_ends_ms: now + 3_600_000,
+                opens_ms: now + 7_200_000,
+                closes_ms: now + 86_400_000,
+            }),
+        ),
+        "create",
+    )
+    .await?;
+    let id: Hash = created
+        .events
+        .iter()
+        .find(|e| e.kind == "created")
+        .and_then(|e| e.attr("id"))
+        .and_then(|s| s.parse().ok())
+        .context("the election's id")?;
+    let ids = id.to_string();
+
+    let mut states = Vec::new();
+    let mut anns = Vec::new();
+    let mut txs = Vec::new();
+    for (i, t) in trustees.iter().enumerate() {
+        let (trustee, a) = Trustee::new(
+            i as u32 + 1,
+            TRUSTEES,
+            THRESHOLD,
+            manifest.hash(),
+            &mut rand::rng(),
+        )?;
+        txs.push(t.sign(
+            0,
+            voting(&VotingCall::Announce {
+                election: id,
+                announcement: json(&a),
+            }),
+        ));
+        states.push(trustee);
+        anns.push(a);
+    }
+    for r in submit_all(client, &txs).await? {
+        ok(&r, "announce")?;
+    }
+    let mut all = Vec::new();
+    let mut txs = Vec::new();
+    for (t, s) in trustees.iter().zip(&states) {
+        let shares = s.deal(&anns)?;
+        txs.push(t.sign(
+            1,
+            voting(&VotingCall::Deal {
+                election: id,
+                shares: json(&shares),
+            }),
+        ));
+        all.extend(shares);
+    }
+    for r in submit_all(client, &txs).await? {
+        ok(&r, "deal")?;
+    }
+    let mut txs = Vec::new();
+    for (t, s) in trustees.iter().zip(states.iter_mut()) {
+        let complaints = s.receive(&anns, &all, &mut rand::rng())?;
+        txs.push(t.sign(
+            2,
+            voting(&VotingCall::Complain {
+                election: id,
+                complaints: json(&complaints),
+            }),
+        ));
+    }
+    for r in submit_all(client, &txs).await? {
+        ok(&r, "complain")?;
+    }
+    let ceremony: CeremonyRecord =
+        serde_json::from_value(value(client, &["ceremony", &ids]).await?)?;
+    let secrets = states
+        .iter()
+        .map(|s| s.finish(&ceremony))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    before_credentials(voters.len());
+    let started = Instant::now();
+    let mut credentials: Vec<Credential> = voters
+        .iter()
+        .map(|v| Credential {
+            public_key: Hex32(v.public_key().raw().try_into().expect("32-byte key")),
+            weight: 1,
+            style: "all".into(),
+        })
+        .collect();
+    let mut txs: Vec<SignedTx> = credentials
+        .chunks(urbis_voting::MAX_REGISTER)
+        .enumerate()
+        .map(|(i, chunk)| {
+            registrar.sign(
+                i as u64,
+                voting(&VotingCall::Register {
+                    election: id,
+                    credentials: json(&chunk),
+                }),
+            )
+        })
+        .collect();
+    txs.push(registrar.sign(
+        txs.len() as u64,
+        voting(&VotingCall::Commit {
+            election: id,
+            count: voters.len() as u64,
+        }),
+    ));
+    for r in submit_all(client, &txs).await? {
+        ok(&r, "register and commit")?;
+    }
+    let credentials_s = started.elapsed().as_secs_f64();
+    one(
+        client,
+        office.sign(1, voting(&VotingCall::Open { election: id })),
+        "open",
+    )
+    .await?;
+    credentials.sort_by_key(|c| c.public_key.0);
+    let ctx = ElectionContext::new(manifest, &ceremony, credentials)?;
+    Ok(Opened {
+        id,
+        ctx,
+        office,
+        trustees,
+        secrets,
+        credentials_s,
+    })
+}
+
+/// A voter's ballot in `id`'s referendum (yes or no), encrypted and signed by the voter's
+/// credential key, as the voter's `nonce`-th transaction.
+pub(crate) fn cast(
+    ctx: &ElectionContext,
+    id: Hash,
+    signer: &Signer,
+    voter: &SecretKey,
+    yes: bool,
+    nonce: u64,
+) -> anyhow::Result<SignedTx> {
+    let plain = PlaintextBallot {
+        contests: vec![PlaintextContest {
+            contest_id: "referendum".into(),
+            selected: vec![yes, !yes],
+            blank: false,
+        }],
+    };
+    let device = ed25519_dalek::SigningKey::from_bytes(voter.seed());
+    let (ballot, _) = encrypt_ballot(ctx, &device, &plain, 1, &mut rand::rng())?;
+    Ok(signer.sign(
+        nonce,
+        voting(&VotingCall::Cast {
+            election: id,
+            ballot: json(&ballot),
+        }),
+    ))
 }
 
 /// Submit every transaction (retrying what the node refuses for load), without waiting.

@@ -13,6 +13,7 @@
 
 pub mod ceiling;
 pub mod cluster;
+pub mod demo;
 pub mod election;
 pub mod energy;
 pub mod load;

@@ -89,7 +89,7 @@ impl TransitReport {
     }
 }
 
-fn fares() -> Fares {
+pub(crate) fn fares() -> Fares {
     Fares {
         asset: "EURc".into(),
         zone_fares: vec![180, 250, 320, 390],

@@ -95,7 +95,12 @@ impl WasteReport {
     }
 }
 
-fn weighing(device: &SecretKey, seq: u64, grams: u64, subject: &urbis_core::Hash) -> Weighing {
+pub(crate) fn weighing(
+    device: &SecretKey,
+    seq: u64,
+    grams: u64,
+    subject: &urbis_core::Hash,
+) -> Weighing {
     let key = device.public_key();
     Weighing {
         device: key,

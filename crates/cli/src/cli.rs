@@ -364,6 +364,14 @@ pub struct DevArgs {
     /// Delete the data directory first (a fresh chain).
     #[arg(long)]
     pub reset: bool,
+    /// Run the demo city: a chain seeded with departments, 1,000 residents, meters, transit,
+    /// bins, parcels, an election and a petition, and a simulator that keeps it busy (its own
+    /// data directory, `…/urbis/demo`, unless --data-dir is given). Its keys are public.
+    #[arg(long)]
+    pub demo: bool,
+    /// With --demo: transactions per second the simulator aims at.
+    #[arg(long, default_value_t = 20.0, requires = "demo")]
+    pub demo_rate: f64,
 }
 
 #[derive(Debug, Subcommand)]

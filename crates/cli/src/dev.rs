@@ -1,8 +1,11 @@
 //! `urbis dev`: run the single-validator development chain of `urbis-node`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use urbis_bench::demo::DemoConfig;
 use urbis_client::{Keystore, Protection};
 use urbis_node::dev::{DevOptions, DevReady};
 
@@ -13,17 +16,83 @@ use crate::fail;
 pub const DEV_ADMIN_KEY: &str = "dev-admin";
 
 pub fn run(args: DevArgs, keystore: Option<PathBuf>) -> anyhow::Result<()> {
+    let demo = args.demo.then_some(DemoConfig {
+        rate: args.demo_rate,
+    });
+    let data_dir = match (&args.data_dir, &demo) {
+        (Some(d), _) => Some(d.clone()),
+        // The demo city lives apart from the plain dev chain.
+        (None, Some(_)) => Some(urbis_node::dev::default_data_dir().with_file_name("demo")),
+        (None, None) => None,
+    };
+    if let (Some(dir), Some(_)) = (&data_dir, &demo) {
+        check_demo_dir(dir, args.reset)?;
+    }
     let opts = DevOptions {
-        data_dir: args.data_dir,
+        data_dir,
         api: args.api,
         block_time: Duration::from_millis(args.block_time_ms),
         reset: args.reset,
         api_limits: Default::default(),
         shutdown: None,
+        genesis_patch: demo.as_ref().map(|_| {
+            Box::new(|g: &mut serde_json::Value, admin: &urbis_core::SecretKey| {
+                urbis_bench::demo::patch_genesis(g, admin)
+            }) as urbis_node::dev::GenesisPatch
+        }),
     };
-    let on_ready: Box<dyn FnOnce(&DevReady) + Send> =
-        Box::new(move |ready: &DevReady| announce(ready, keystore));
+    let on_ready: Box<dyn FnOnce(&DevReady) + Send> = Box::new(move |ready: &DevReady| {
+        announce(ready, keystore);
+        if let Some(config) = demo {
+            start_demo(ready, config);
+        }
+    });
     urbis_node::dev::run(opts, on_ready).map_err(|e| fail("dev", format!("{e:#}")))
+}
+
+/// A demo needs a chain whose genesis is the demo city's: refuse a data directory holding
+/// another chain (unless it is about to be reset).
+fn check_demo_dir(dir: &std::path::Path, reset: bool) -> anyhow::Result<()> {
+    let genesis = dir.join("genesis.json");
+    if reset || !genesis.exists() {
+        return Ok(());
+    }
+    let g: serde_json::Value = serde_json::from_slice(&std::fs::read(&genesis)?)
+        .map_err(|e| fail("dev", format!("{}: {e}", genesis.display())))?;
+    if !urbis_bench::demo::is_demo_genesis(&g) {
+        return Err(fail(
+            "dev",
+            format!(
+                "{} holds a chain started without --demo; add --reset to start the demo city there",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Seed the demo city (first start) and run its simulator on a thread of its own.
+fn start_demo(ready: &DevReady, config: DemoConfig) {
+    let url = format!("http://{}", ready.api);
+    let admin = ready.admin.clone();
+    let spawned = std::thread::Builder::new()
+        .name("demo".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return eprintln!("demo: cannot start: {e}"),
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            if let Err(e) = rt.block_on(urbis_bench::demo::run(&url, admin, config, stop)) {
+                eprintln!("demo: stopped: {e:#}");
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("demo: cannot start: {e}");
+    }
 }
 
 /// Import the admin key (unless already there) and print how to reach the chain.

@@ -28,7 +28,12 @@ pub struct DevOptions {
     pub api_limits: crate::api::ApiLimits,
     /// Stops the chain when it resolves (besides Ctrl-C).
     pub shutdown: Option<futures::channel::oneshot::Receiver<()>>,
+    /// Applied to a new chain's genesis (JSON) before its first block, with the admin key.
+    pub genesis_patch: Option<GenesisPatch>,
 }
+
+/// A change to a new dev chain's genesis (e.g. the demo city's accounts).
+pub type GenesisPatch = Box<dyn FnOnce(&mut serde_json::Value, &SecretKey) + Send>;
 
 /// Handed to the caller once the dev chain's API is listening.
 pub struct DevReady {
@@ -154,6 +159,17 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
     if opts.reset && data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("reset {}", data_dir.display()))?;
+    }
+    if let Some(patch) = opts.genesis_patch
+        && !data_dir.join("genesis.json").exists()
+    {
+        let (_, admin, genesis) = prepare(&data_dir)?;
+        let mut json = serde_json::to_value(&genesis)?;
+        patch(&mut json, &admin);
+        std::fs::write(
+            data_dir.join("genesis.json"),
+            serde_json::to_vec_pretty(&json)?,
+        )?;
     }
     let (validator, admin, genesis) = prepare(&data_dir)?;
     let p2p = free_loopback_port()?;

@@ -50,6 +50,7 @@ impl TestNode {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel();
         let opts = DevOptions {
+            genesis_patch: None,
             data_dir: Some(data_dir),
             api: "127.0.0.1:0".parse().unwrap(),
             block_time: Duration::from_millis(50),
