@@ -19,7 +19,7 @@ use urbis_core::{ErrorCode, Hash, Header, PublicKey, UrbisError};
 use urbis_state::{StateProof, verify_state_proof};
 
 use crate::codec::to_digest;
-use crate::engine::participant_set;
+use crate::engine::try_participant_set;
 use crate::shared::{consensus_namespace, validator_set_hash};
 
 pub const BUNDLE_VERSION: u32 = 1;
@@ -48,12 +48,9 @@ pub fn verify_finalization(
     finalization: &[u8],
     digest: &Hash,
 ) -> Result<(), UrbisError> {
-    let participants = participant_set(validators);
-    if participants.len() != validators.len() {
-        return Err(invalid(
-            "validator set contains an invalid or duplicate key",
-        ));
-    }
+    let participants = try_participant_set(validators)
+        .filter(|p| p.len() == validators.len())
+        .ok_or_else(|| invalid("validator set contains an invalid or duplicate key"))?;
     let verifier = Scheme::verifier(&consensus_namespace(chain_id), participants.clone());
     let fin = Finalization::<Scheme, sha256::Digest>::decode_cfg(
         Copying(finalization),
@@ -200,4 +197,17 @@ pub fn verify_receipt_bundle(
     check_headers(&bundle.headers, chain_id, validators)?;
     let last = bundle.headers.last().expect("non-empty checked above");
     verify_finalization(chain_id, validators, &bundle.finalization, &last.digest())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trust_list_naming_a_validator_twice_is_an_error_not_a_panic() {
+        let k = urbis_core::SecretKey::from_label("bundle-test/validator").public_key();
+        let e = verify_finalization("urbis-test", &[k, k], &[], &Hash::ZERO).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidProof);
+        assert!(e.message.contains("duplicate"), "{e}");
+    }
 }

@@ -124,14 +124,22 @@ pub struct Running {
 
 /// The validator set as Commonware sees it.
 pub fn participant_set(shared_validators: &[urbis_core::PublicKey]) -> Set<ed25519::PublicKey> {
-    shared_validators
+    try_participant_set(shared_validators).expect("genesis validators are unique")
+}
+
+/// The participant set of keys from outside (a verifier's trust list): `None` when two keys
+/// are the same. Keys that do not decode are left out (callers compare the lengths).
+pub fn try_participant_set(
+    validators: &[urbis_core::PublicKey],
+) -> Option<Set<ed25519::PublicKey>> {
+    validators
         .iter()
         .filter_map(|pk| {
             let bytes = pk.raw();
             commonware_codec::DecodeExt::decode(commonware_codec::Copying(bytes)).ok()
         })
         .try_collect()
-        .expect("genesis validators are unique")
+        .ok()
 }
 
 /// Start consensus, marshal, application and executor for one validator.
