@@ -1,10 +1,13 @@
 """Drive Debian's Chromium through the portal's pages (run by tests/browser.rs).
 
 Usage: browser.py JOB.json. The job names the node's URL, the pages to visit (each with a
-text it must show), the search queries with the page each must land on, the directory for
-screenshots, and axe-core's script. Prints one JSON object: per page its load time (the
-browser's navigation timing, from request to the load event) and the accessibility
-violations axe-core found; exits non-zero on the first page that fails.
+text it must show), the search queries with the page each must land on, the pages whose
+*verify* controls are clicked (each must say verified), the pages where one proof is tampered
+with on its way to the page (it must say failed), the directory for screenshots, and
+axe-core's script. Prints one JSON object: per page its load time (the browser's navigation
+timing, from request to the load event) and the accessibility violations axe-core found, the
+number of values verified per page, the verdicts on tampered proofs; exits non-zero on the
+first page that fails.
 """
 
 import json
@@ -22,6 +25,45 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Controls clicked per page at most (a page may list dozens of intervals or lines).
+MAX_VERIFY = 6
+
+
+def flip_hex(text: str) -> str:
+    """The same hex string with its last byte changed."""
+    last = int(text[-2:], 16) ^ 0x01
+    return text[:-2] + f"{last:02x}"
+
+
+def tamper(route):
+    """Pass a proven answer on with one byte of its proof changed: the proven value when
+    there is one (the state proof no longer matches), else a certificate signature."""
+    response = route.fetch()
+    answer = response.json()
+    proof = answer.get("proof") or {}
+    state = proof.get("state") or {}
+    if state.get("value"):
+        state["value"] = flip_hex(state["value"])
+    else:
+        proof["finalization"] = flip_hex(proof["finalization"])
+    route.fulfill(response=response, json=answer)
+
+
+def verdicts(page, limit):
+    """Click up to `limit` verify controls and wait for each verdict."""
+    page.wait_for_selector(".verify button:not([hidden])", timeout=10_000)
+    controls = page.query_selector_all(".verify")[:limit]
+    out = []
+    for c in controls:
+        c.query_selector("button").click()
+        c.wait_for_selector("output:not(:empty)", timeout=10_000)
+        page.wait_for_function(
+            "(o) => o.textContent !== 'checking…'", arg=c.query_selector("output"), timeout=20_000
+        )
+        out.append(c.query_selector("output").inner_text())
+    return out
 
 
 def main() -> int:
@@ -69,6 +111,24 @@ def main() -> int:
             if landed != item["to"]:
                 print(json.dumps({"failed": "search " + item["q"], "landed": landed}))
                 return 1
+        report["verify"] = []
+        for path in job.get("verify", []):
+            page.goto(base + path, wait_until="load")
+            said = verdicts(page, MAX_VERIFY)
+            bad = [v for v in said if not v.startswith("verified")]
+            if bad or not said:
+                print(json.dumps({"failed": "verify " + path, "verdicts": said}))
+                return 1
+            report["verify"].append({"path": path, "verified": len(said), "first": said[0]})
+        report["tamper"] = []
+        page.route("**/v1/query/**", tamper)
+        page.route("**/v1/txs/**", tamper)
+        for path in job.get("tamper", []):
+            page.goto(base + path, wait_until="load")
+            said = verdicts(page, 1)
+            report["tamper"].append({"path": path, "verdict": said[0]})
+        page.unroute("**/v1/query/**")
+        page.unroute("**/v1/txs/**")
         if errors:
             print(json.dumps({"failed": "console", "errors": errors}))
             return 1

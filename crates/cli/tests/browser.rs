@@ -1,19 +1,22 @@
-//! The portal in a real browser: Debian's Chromium driven by Playwright (`tests/browser.py`;
-//! the tools come from `.ci/browser-env`, which this test runs unless `URBIS_BROWSER_PYTHON`
-//! names the interpreter). Every page renders with its data, search lands each kind of
-//! identifier on its page, no script or console error, no accessibility violation found by
-//! axe-core; screenshots go to `target/tmp/browser-shots/`, and each page's load time (the
-//! browser's navigation timing) is printed.
+//! The portal in a real browser, against the demo city (`urbis dev --demo`): Debian's
+//! Chromium driven by Playwright (`tests/browser.py`; the tools come from `.ci/browser-env`,
+//! which this test runs unless `URBIS_BROWSER_PYTHON` names the interpreter). Every page
+//! renders with the demo's data, search lands each kind of identifier on its page, *verify*
+//! says verified for every value it offers to check on the service pages and says failed,
+//! naming the step, when the proof the page fetches is tampered with; no script or console
+//! error, no accessibility violation found by axe-core; screenshots go to
+//! `target/tmp/browser-shots/`, and each page's load time (the browser's navigation timing) is
+//! printed.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{Cli, TestNode};
-use serde_json::json;
-
+use common::{Nodes, get_json, wait_until};
+use serde_json::{Value, json};
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -33,67 +36,142 @@ fn python() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// A demo city on its own data directory and port, its simulator at a brisk rate.
+fn start_demo(dir: &std::path::Path) -> (Nodes, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("demo.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .arg("--keystore")
+        .arg(dir.join("keystore.json"))
+        .args([
+            "dev",
+            "--demo",
+            "--demo-rate",
+            "30",
+            "--block-time-ms",
+            "200",
+            "--api",
+            &api,
+        ])
+        .arg("--data-dir")
+        .arg(dir.join("demo"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    (Nodes(vec![Some(child)]), format!("http://{api}"))
+}
+
 #[test]
-fn every_portal_page_renders_in_chromium_and_passes_axe() {
+fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
     let py = python();
-    let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cli = Cli {
-        node: &node,
-        dir: d,
-    };
-    let ok = |args: &[&str]| cli.ok(args);
-    common::seed_city(&cli);
-    let did = common::last_line(&ok(&["did", "create", "--from", "carol"]));
-    let registry = common::last_line(&ok(&[
-        "did",
-        "create",
-        "--from",
-        "roads",
-        "--subject",
-        "organisation",
-    ]));
-    ok(&[
-        "did",
-        "accredit",
-        "--from",
-        "admin",
-        "--issuer",
-        "roads",
-        "--type",
-        "urn:urbis:resident",
-    ]);
-    let carol = common::address_of(&cli, "carol");
-    let (tx, height) = common::first_event(&cli, "identity");
+    let (_nodes, url) = start_demo(d);
+    let http = reqwest::blocking::Client::new();
+    let q = |path: &str| get_json(&http, &format!("{url}{path}"));
+    let log = || std::fs::read_to_string(d.join("demo.log")).unwrap_or_default();
+    // Within two minutes every service has something to show: an energy interval cleared, a
+    // day of journeys, a batch recycled, a permit issued, ballots on the board.
+    wait_until(
+        "the demo city comes alive",
+        Duration::from_secs(240),
+        || {
+            let (Some(clearings), Some(days), Some(batch), Some(elections)) = (
+                q("/v1/query/energy/clearings"),
+                q("/v1/query/mobility/days"),
+                q("/v1/query/waste/batch/1"),
+                q("/v1/query/voting/elections"),
+            ) else {
+                assert!(!log().contains("demo: stopped"), "{}", log());
+                return false;
+            };
+            let permits = q("/v1/query/governance/processing/building-permit");
+            !clearings["items"].as_array().unwrap().is_empty()
+                && !days["items"].as_array().unwrap().is_empty()
+                && batch["value"]["fate"].is_object()
+                && elections["items"][0]["id"].is_string()
+                && permits.is_some_and(|p| p["value"]["finished"].as_u64().unwrap_or(0) > 0)
+        },
+    );
+    let election = q("/v1/query/voting/elections").unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = q("/v1/events/search?module=identity&kind=created&limit=1").unwrap();
+    let e = &events["events"][0];
+    let (tx, height) = (
+        e["tx_hash"].as_str().unwrap().to_string(),
+        e["height"].as_u64().unwrap(),
+    );
+    let did = e["event"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a[0] == "did")
+        .map(|a| a[1].as_str().unwrap().trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("a created event names its DID: {e}"));
+    let resident = urbis_core::SecretKey::from_label("urbis-demo/citizen/0")
+        .address()
+        .to_string();
+    let status = q("/v1/status").unwrap();
+    let year =
+        urbis_runtime::kit::civil_date(status["block_time_ms"].as_u64().unwrap() / 86_400_000).0;
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-shots");
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let job = json!({
-        "url": node.url,
+        "url": url,
         "axe": repo().join("target/browser-axe/node_modules/axe-core/axe.min.js"),
         "screenshots": shots,
         "pages": [
             {"path": "/", "text": "Chain status"},
             {"path": format!("/blocks/{height}"), "text": "identity · create"},
             {"path": format!("/txs/{tx}"), "text": "created"},
-            {"path": format!("/accounts/{carol}"), "text": "citizen"},
+            {"path": format!("/accounts/{resident}"), "text": "citizen"},
             {"path": format!("/dids/{did}"), "text": "verificationMethod"},
-            {"path": "/identity", "text": registry},
+            {"path": "/identity", "text": "Trust list"},
             {"path": "/rewards", "text": "Green commute"},
-            {"path": "/governance?year=2027", "text": "0 / 1000"},
-            {"path": "/participation", "text": "Benches on Elm Square"},
-            {"path": "/energy", "text": "Energy market"},
-            {"path": "/mobility", "text": "Public transport"},
-            {"path": "/waste", "text": "Recycled of collected"},
+            {"path": format!("/governance?year={year}"), "text": "public-space"},
+            {"path": "/participation", "text": "Elm Square"},
+            {"path": format!("/participation/elections/{election}"), "text": "Board head"},
+            {"path": "/energy", "text": "Clearing per interval"},
+            {"path": "/mobility", "text": "Journeys per day"},
+            {"path": "/waste", "text": "batch 1"},
+            {"path": "/waste/batches/1", "text": "recycled"},
+            {"path": "/land/URB-0001", "text": "URB-0001"},
         ],
         "searches": [
             {"q": height.to_string(), "to": format!("/blocks/{height}")},
             {"q": tx, "to": format!("/txs/{tx}")},
-            {"q": carol, "to": format!("/accounts/{carol}")},
+            {"q": resident, "to": format!("/accounts/{resident}")},
             {"q": did, "to": format!("/dids/{did}")},
+            {"q": "URB-0001", "to": "/land/URB-0001"},
+            {"q": "batch 1", "to": "/waste/batches/1"},
         ],
+        // Pages whose *verify* controls are all clicked: a reward, a permit (the decision it
+        // recorded) and the budget, an energy interval, a day of bus journeys, a bag of glass,
+        // an election, a parcel, a resident's balances, a transaction's receipt.
+        "verify": [
+            "/rewards",
+            format!("/governance?year={year}"),
+            "/energy",
+            "/mobility",
+            "/waste/batches/1",
+            format!("/participation/elections/{election}"),
+            "/participation",
+            "/land/URB-0001",
+            format!("/accounts/{resident}"),
+            format!("/txs/{tx}"),
+        ],
+        // And with the proof tampered with on its way to the page.
+        "tamper": ["/waste/batches/1", format!("/txs/{tx}"), "/energy"],
     });
     let job_path = d.join("job.json");
     std::fs::write(&job_path, job.to_string()).unwrap();
@@ -108,7 +186,7 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
     for p in report["pages"].as_array().unwrap() {
         eprintln!(
             "{} loaded in {:.1} ms",
@@ -128,5 +206,21 @@ fn every_portal_page_renders_in_chromium_and_passes_axe() {
         report["pages"].as_array().unwrap().len(),
         "a screenshot of each page"
     );
-    assert_eq!(report["searches"].as_array().unwrap().len(), 4);
+    assert_eq!(report["searches"].as_array().unwrap().len(), 6);
+    let verified = report["verify"].as_array().unwrap();
+    assert_eq!(verified.len(), 10);
+    for v in verified {
+        eprintln!(
+            "{}: {} values verified in the page",
+            v["path"], v["verified"]
+        );
+        assert!(v["verified"].as_u64().unwrap() > 0, "{v}");
+    }
+    for t in report["tamper"].as_array().unwrap() {
+        eprintln!("{} tampered: {}", t["path"], t["verdict"]);
+        assert!(
+            t["verdict"].as_str().unwrap().starts_with("failed ("),
+            "{t}"
+        );
+    }
 }

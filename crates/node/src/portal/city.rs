@@ -9,13 +9,17 @@ use maud::html;
 use serde_json::Value;
 
 use super::services::{bars, n, text};
-use super::{PageResult, Reader, address_link, finish, html_page, layout, not_found, short, utc};
+use super::{
+    PageResult, Reader, address_link, finish, html_page, layout, not_found, short, utc, verify,
+};
 use crate::api::ApiState;
 
 /// Intervals of the market on its page.
 const INTERVALS: usize = 48;
 /// Days of transit on its page.
 const DAYS: usize = 31;
+/// Latest waste batches on its page.
+const BATCHES: u64 = 10;
 
 pub(super) async fn energy(State(s): State<ApiState>) -> Response {
     let r = energy_page(&s);
@@ -53,7 +57,8 @@ fn energy_page(s: &ApiState) -> PageResult {
             table {
                 thead { tr { th scope="col" { "Interval" } th scope="col" { "Price" }
                     th scope="col" { "Traded (Wh)" } th scope="col" { "Orders" }
-                    th scope="col" { "Participants" } th scope="col" { "Zones" } th scope="col" { "Cleared" } } }
+                    th scope="col" { "Participants" } th scope="col" { "Zones" } th scope="col" { "Cleared" }
+                    th scope="col" { "Proof" } } }
                 tbody {
                     @for c in &clearings {
                         tr {
@@ -64,6 +69,7 @@ fn energy_page(s: &ApiState) -> PageResult {
                             td class="num" { (n(&c["participants"])) }
                             td class="num" { (c["zones"].as_array().map_or(0, Vec::len)) }
                             td { (utc(n(&c["at_ms"]))) }
+                            td { (verify("energy", &["clearing", &n(&c["interval"]).to_string()])) }
                         }
                     }
                 }
@@ -104,7 +110,8 @@ fn mobility_page(s: &ApiState) -> PageResult {
             (bars("chart-journeys", "Journeys per day", &rows))
             table {
                 thead { tr { th scope="col" { "Day (UTC)" } th scope="col" { "Journeys" }
-                    th scope="col" { "Missing tap-outs" } th scope="col" { "Fares" } th scope="col" { "Cleared" } } }
+                    th scope="col" { "Missing tap-outs" } th scope="col" { "Fares" } th scope="col" { "Cleared" }
+                    th scope="col" { "Proof" } } }
                 tbody {
                     @for (d, (label, _, _)) in days.iter().zip(rows.iter().rev()) {
                         tr {
@@ -113,6 +120,7 @@ fn mobility_page(s: &ApiState) -> PageResult {
                             td class="num" { (n(&d["missing_tap_outs"])) }
                             td class="num" { (n(&d["revenue"])) }
                             td { @if let Some(ms) = d["cleared_ms"].as_u64() { (utc(ms)) } @else { "not yet" } }
+                            td { (verify("mobility", &["day", &n(&d["day"]).to_string()])) }
                         }
                     }
                 }
@@ -161,6 +169,7 @@ fn waste_page(s: &ApiState) -> PageResult {
         })
         .collect();
     let actors = rd.list("waste", &["actors"])?;
+    let batches = latest_batches(&rd, BATCHES)?;
     let body = html! {
         p { "Every bag is followed from the bin to its fate: weighed by certified scales at each "
             "hop, with the mass that enters and leaves each facility reconciled." }
@@ -183,6 +192,25 @@ fn waste_page(s: &ApiState) -> PageResult {
                             td class="num" { (n(&r["landfill_grams"])) }
                             td class="num" { @if let Some(bps) = r["recycling_rate_bps"].as_u64() {
                                 (bps / 100) "." (format!("{:02}", bps % 100)) " %" } @else { "—" } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Latest batches" }
+        @if batches.is_empty() { p { "No batch yet." } } @else {
+            table {
+                thead { tr { th scope="col" { "Batch" } th scope="col" { "Stream" } th scope="col" { "Mass (g)" }
+                    th scope="col" { "State" } th scope="col" { "Hops" } th scope="col" { "Created" } } }
+                tbody {
+                    @for (id, b) in &batches {
+                        tr {
+                            td { a href={"/waste/batches/" (id)} { "batch " (id) } }
+                            td { (text(&b["stream"])) }
+                            td class="num" { (n(&b["grams"])) }
+                            td { (text(&b["state"])) }
+                            td class="num" { (b["hops"].as_array().map_or(0, Vec::len)) }
+                            td { (utc(n(&b["created_ms"]))) }
                         }
                     }
                 }
@@ -233,7 +261,7 @@ fn parcel_page(s: &ApiState, id: &str) -> PageResult {
     let body = html! {
         dl class="facts" {
             dt { "Parcel" } dd { code { (text(&p["id"])) } }
-            dt { "Area" } dd { (n(&p["area_m2"])) " m²" }
+            dt { "Area" } dd { (n(&p["area_m2"])) " m² " (verify("land", &["parcel", text(&p["id"])])) }
             dt { "Owners" } dd { (owners(&p["owners"])) }
             dt { "Geometry (SHA-256)" } dd { code { (short(text(&p["geometry_hash"]))) } }
             dt { "Registered" } dd { (utc(n(&p["registered_ms"]))) }
@@ -260,6 +288,37 @@ fn parcel_page(s: &ApiState, id: &str) -> PageResult {
         StatusCode::OK,
         layout(s, &format!("Parcel {id}"), body),
     ))
+}
+
+/// The newest `count` batches, newest first. Batch numbers run from 1 without gaps and
+/// batches are never deleted, so the newest is found by doubling then bisecting (a few dozen
+/// reads whatever the number of batches).
+fn latest_batches(rd: &Reader<'_>, count: u64) -> Result<Vec<(u64, Value)>, super::PageError> {
+    let exists = |id: u64| -> Result<bool, super::PageError> {
+        Ok(!rd.value("waste", &["batch", &id.to_string()])?.is_null())
+    };
+    if !exists(1)? {
+        return Ok(Vec::new());
+    }
+    // `lo` exists, `hi` does not.
+    let (mut lo, mut hi) = (1u64, 2u64);
+    while exists(hi)? {
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if exists(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut out = Vec::new();
+    for id in (lo.saturating_sub(count - 1).max(1)..=lo).rev() {
+        out.push((id, rd.value("waste", &["batch", &id.to_string()])?));
+    }
+    Ok(out)
 }
 
 pub(super) async fn batch(State(s): State<ApiState>, Path(id): Path<String>) -> Response {
@@ -289,7 +348,7 @@ fn batch_page(s: &ApiState, id: &str) -> PageResult {
     let body = html! {
         dl class="facts" {
             dt { "Stream" } dd { (text(&b["stream"])) }
-            dt { "Mass" } dd { (n(&b["grams"])) " g" }
+            dt { "Mass" } dd { (n(&b["grams"])) " g " (verify("waste", &["batch", &number.to_string()])) }
             dt { "State" } dd { (text(&b["state"])) }
             dt { "Held by" } dd { @if let Ok(a) = text(&b["holder"]).parse() { (address_link(&a)) } }
             dt { "Created" } dd { (utc(n(&b["created_ms"]))) }

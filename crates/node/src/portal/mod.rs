@@ -41,6 +41,17 @@ mod services;
 
 /// The portal's style sheet.
 const STYLE: &str = include_str!("style.css");
+/// The portal's script: the *verify* controls.
+const SCRIPT: &str = include_str!("portal.js");
+/// The JavaScript client's modules the portal's script imports, served at `/js/{name}` (the
+/// same files as `clients/js/`, compiled into the binary: no build step, nothing to install).
+const CLIENT_JS: &[(&str, &str)] = &[
+    ("bytes.js", include_str!("../../../../clients/js/bytes.js")),
+    (
+        "verify.js",
+        include_str!("../../../../clients/js/verify.js"),
+    ),
+];
 
 /// Latest blocks on the home page.
 const HOME_BLOCKS: u64 = 20;
@@ -65,6 +76,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/land/{parcel}", get(city::parcel))
         .route("/waste/batches/{id}", get(city::batch))
         .route("/portal/style.css", get(style))
+        .route("/portal/portal.js", get(script))
+        .route("/js/{name}", get(client_js))
 }
 
 /// A page's failure: a status and what to tell the reader.
@@ -126,6 +139,7 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                 link rel="stylesheet" href="/portal/style.css";
                 // No icon to fetch (a browser asks for /favicon.ico otherwise).
                 link rel="icon" href="data:,";
+                script type="module" src="/portal/portal.js" {}
             }
             body {
                 header {
@@ -217,6 +231,49 @@ async fn style() -> Response {
         STYLE,
     )
         .into_response()
+}
+
+async fn script() -> Response {
+    javascript(SCRIPT)
+}
+
+async fn client_js(State(s): State<ApiState>, Path(name): Path<String>) -> Response {
+    match CLIENT_JS.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => javascript(text),
+        None => not_found(format!("no module {name}")).render(&s),
+    }
+}
+
+fn javascript(text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// A *verify* control for the value at `module`'s query `path`: the portal's script fetches
+/// its proof and checks it in the page (hidden without scripts).
+pub(super) fn verify(module: &str, path: &[&str]) -> Markup {
+    html! {
+        span class="verify" data-module=(module) data-path=(path.join("/")) {
+            button type="button" hidden { "verify" }
+            output aria-live="polite" {}
+        }
+    }
+}
+
+/// A *verify* control for a transaction's receipt.
+fn verify_tx(hash: &Hash) -> Markup {
+    html! {
+        span class="verify" data-tx=(hash) {
+            button type="button" hidden { "verify" }
+            output aria-live="polite" {}
+        }
+    }
 }
 
 async fn home(State(s): State<ApiState>) -> Response {
@@ -416,7 +473,7 @@ fn tx_page(s: &ApiState, text: &str) -> PageResult {
             dt { "Sender" } dd { (address_link(&t.signer.address())) }
             dt { "Nonce" } dd { (t.nonce) }
             dt { "Module" } dd { code { (t.call.module) } }
-            dt { "Result" } dd { (result(receipt.as_ref())) }
+            dt { "Result" } dd { (result(receipt.as_ref())) " " (verify_tx(&hash)) }
             @if let Some(e) = receipt.as_ref().and_then(|r| r.error.as_ref()) {
                 dt { "Error" } dd { code { (e.code) } " " (e.message) }
             }
@@ -528,7 +585,8 @@ fn account_page(s: &ApiState, text: &str) -> PageResult {
     let body = html! {
         dl class="facts" {
             dt { "Address" } dd { code { (a) } }
-            dt { "Roles" } dd { @if roles.is_empty() { "none" } @else { (roles.join(", ")) } }
+            dt { "Roles" } dd { @if roles.is_empty() { "none" } @else { (roles.join(", ")) }
+                " " (verify("accounts", &["account", &a])) }
             @if let Some(label) = record["label"].as_str() { dt { "Label" } dd { (label) } }
             dt { "Transactions sent" } dd { (nonce) }
         }
@@ -536,13 +594,15 @@ fn account_page(s: &ApiState, text: &str) -> PageResult {
         @if balances.is_empty() { p { "No asset balance." } }
         @else {
             table {
-                thead { tr { th scope="col" { "Asset" } th scope="col" { "Amount" } } }
-                tbody { @for (sym, amount) in &balances { tr { td { (sym) } td class="num" { (amount) } } } }
+                thead { tr { th scope="col" { "Asset" } th scope="col" { "Amount" } th scope="col" { "Proof" } } }
+                tbody { @for (sym, amount) in &balances { tr { td { (sym) } td class="num" { (amount) }
+                    td { (verify("assets", &["balance", sym, &a])) } } } }
             }
         }
         h2 { "Reward tokens" }
         @match rewards["by_program"].as_object() {
             Some(by) if !by.is_empty() => {
+                p { (verify("rewards", &["balance", &a])) }
                 table {
                     thead { tr { th scope="col" { "Program" } th scope="col" { "Tokens" } } }
                     tbody { @for (p, n) in by { tr { td { (p) } td class="num" { (n) } } } }
@@ -576,7 +636,7 @@ fn did_page(s: &ApiState, did: &str) -> PageResult {
             dt { "Controller" } dd {
                 @if let Ok(a) = controller.parse::<Address>() { (address_link(&a)) } @else { (controller) }
             }
-            dt { "Version" } dd { (record["version"]) }
+            dt { "Version" } dd { (record["version"]) " " (verify("identity", &["did", did])) }
             @if record["deactivated"] == Value::Bool(true) { dt { "Status" } dd { "deactivated" } }
         }
         h2 { "DID document" }

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{PageResult, Reader, finish, html_page, layout, short, utc};
+use super::{PageResult, Reader, finish, html_page, layout, short, utc, verify};
 use crate::api::ApiState;
 
 pub(super) fn n(v: &Value) -> u64 {
@@ -86,7 +86,7 @@ fn rewards_page(s: &ApiState) -> PageResult {
             table {
                 thead { tr { th scope="col" { "Program" } th scope="col" { "Category" }
                     th scope="col" { "Budget" } th scope="col" { "Awarded" }
-                    th scope="col" { "Cap per period" } th scope="col" { "Status" } } }
+                    th scope="col" { "Cap per period" } th scope="col" { "Status" } th scope="col" { "Proof" } } }
                 tbody {
                     @for p in &programs {
                         tr {
@@ -96,6 +96,7 @@ fn rewards_page(s: &ApiState) -> PageResult {
                             td class="num" { (n(&p["minted"])) }
                             td class="num" { (n(&p["cap_per_period"])) }
                             td { @if p["active"] == Value::Bool(true) { "active" } @else { "paused" } }
+                            td { (verify("rewards", &["program", &n(&p["id"]).to_string()])) }
                         }
                     }
                 }
@@ -164,7 +165,8 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
             (bars("chart-budget", &format!("Spent of each budget line, {year}"), &rows))
             table {
                 thead { tr { th scope="col" { "Department" } th scope="col" { "Category" }
-                    th scope="col" { "Budget" } th scope="col" { "Spent" } th scope="col" { "Remaining" } } }
+                    th scope="col" { "Budget" } th scope="col" { "Spent" } th scope="col" { "Remaining" }
+                    th scope="col" { "Proof" } } }
                 tbody {
                     @for l in &lines {
                         tr {
@@ -173,6 +175,7 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
                             td class="num" { (n(&l["amount"])) }
                             td class="num" { (n(&l["spent"])) }
                             td class="num" { (n(&l["remaining"])) }
+                            td { (verify("governance", &["appropriation", &y, text(&l["department"]), text(&l["category"])])) }
                         }
                     }
                 }
@@ -182,7 +185,8 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
         @if decisions.is_empty() { p { "No decision recorded yet." } } @else {
             table {
                 thead { tr { th scope="col" { "Date" } th scope="col" { "Kind" } th scope="col" { "Department" }
-                    th scope="col" { "Category" } th scope="col" { "Title" } th scope="col" { "Document (SHA-256)" } } }
+                    th scope="col" { "Category" } th scope="col" { "Title" } th scope="col" { "Document (SHA-256)" }
+                    th scope="col" { "Proof" } } }
                 tbody {
                     @for d in &decisions {
                         tr {
@@ -192,6 +196,7 @@ fn governance_page(s: &ApiState, year: Option<u16>) -> PageResult {
                             td { (text(&d["category"])) }
                             td { (text(&d["title"])) }
                             td { code { (short(text(&d["document_hash"]))) } }
+                            td { (verify("governance", &["decision", text(&d["id"])])) }
                         }
                     }
                 }
@@ -302,7 +307,8 @@ fn participation_page(s: &ApiState) -> PageResult {
         @if petitions.is_empty() { p { "No petition." } } @else {
             table {
                 thead { tr { th scope="col" { "Petition" } th scope="col" { "Signatures" }
-                    th scope="col" { "Threshold" } th scope="col" { "Status" } th scope="col" { "Closes" } } }
+                    th scope="col" { "Threshold" } th scope="col" { "Status" } th scope="col" { "Closes" }
+                    th scope="col" { "Proof" } } }
                 tbody {
                     @for p in &petitions {
                         tr {
@@ -311,6 +317,7 @@ fn participation_page(s: &ApiState) -> PageResult {
                             td class="num" { (n(&p["threshold"])) }
                             td { (text(&p["status"])) }
                             td { (utc(n(&p["closes_ms"]))) }
+                            td { (verify("petitions", &["petition", text(&p["id"])])) }
                         }
                     }
                 }
@@ -384,9 +391,10 @@ fn election_page(s: &ApiState, id: &str) -> PageResult {
             dt { "Voters whose ballot counts" } dd { (counted)
                 @if listed > 0 { " (" (counted * 100 / listed) " %)" } }
             dt { "Ballots on the board" } dd { (n(&board["entries"])) " (re-votes and spoiled ballots included)" }
-            dt { "Board head" } dd { code { (text(&board["head"])) } }
+            dt { "Board head" } dd { code { (text(&board["head"])) } " " (verify("voting", &["board", id])) }
         }
         h2 { "Result" }
+        @if !result.is_null() { p { (verify("voting", &["result", id])) } }
         @if result.is_null() { p { "Not yet: the result is fixed once enough trustees' decryption shares are in." } }
         @else {
             @for (i, r) in result.as_array().cloned().unwrap_or_default().iter().enumerate() {
