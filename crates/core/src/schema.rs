@@ -1,6 +1,18 @@
 //! JSON Schemas of the core types' JSON forms (for the OpenAPI document and module call
 //! schemas). Types that serialize as text get a string schema with the exact pattern their
 //! parser accepts.
+//!
+//! Their borsh form cannot be told from a string schema, so each also carries the annotation
+//! `"x-borsh"`, which clients that encode calls from a module's call schema read:
+//!
+//! | `x-borsh` | JSON text | borsh |
+//! |---|---|---|
+//! | `hash` | 64 hex digits | the 32 bytes |
+//! | `address` | bech32m, prefix `urbis1` | the 20 bytes |
+//! | `public_key` | `ed25519:` and 64 hex digits | scheme index (0 = Ed25519), the 32 bytes |
+//! | `signature` | 128 hex digits | scheme index (0 = Ed25519), the 64 bytes |
+//!
+//! (`bytes`, hex text of a `Vec<u8>`, is `urbis_runtime::kit::HexBytes`.)
 
 use std::borrow::Cow;
 
@@ -18,7 +30,8 @@ impl JsonSchema for Hash {
         json_schema!({
             "type": "string",
             "description": "A 32-byte digest: 64 hex digits.",
-            "pattern": "^[0-9a-fA-F]{64}$"
+            "pattern": "^[0-9a-fA-F]{64}$",
+            "x-borsh": "hash"
         })
     }
 }
@@ -31,7 +44,8 @@ impl JsonSchema for Address {
         json_schema!({
             "type": "string",
             "description": "An account address: bech32m (BIP-350), human-readable part `urbis`, over the 20-byte address.",
-            "pattern": "^urbis1[02-9ac-hj-np-z]{38}$"
+            "pattern": "^urbis1[02-9ac-hj-np-z]{38}$",
+            "x-borsh": "address"
         })
     }
 }
@@ -44,7 +58,8 @@ impl JsonSchema for PublicKey {
         json_schema!({
             "type": "string",
             "description": "An Ed25519 public key: `ed25519:` and 64 hex digits.",
-            "pattern": "^ed25519:[0-9a-fA-F]{64}$"
+            "pattern": "^ed25519:[0-9a-fA-F]{64}$",
+            "x-borsh": "public_key"
         })
     }
 }
@@ -57,7 +72,8 @@ impl JsonSchema for Signature {
         json_schema!({
             "type": "string",
             "description": "An Ed25519 signature: 128 hex digits.",
-            "pattern": "^[0-9a-fA-F]{128}$"
+            "pattern": "^[0-9a-fA-F]{128}$",
+            "x-borsh": "signature"
         })
     }
 }

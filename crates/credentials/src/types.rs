@@ -111,7 +111,11 @@ pub fn find(vct: &str) -> Result<&'static CredentialType, CredError> {
 }
 
 fn leaves(prefix: &str, v: &Map<String, Value>, out: &mut Vec<String>) {
-    for (k, val) in v {
+    // In key order, whatever order the map keeps (serde_json's `preserve_order` is on in the
+    // workspace): the paths do not depend on how the claims were written.
+    let mut entries: Vec<(&String, &Value)> = v.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, val) in entries {
         let path = if prefix.is_empty() {
             k.clone()
         } else {

@@ -14,6 +14,17 @@ use serde_json::Value;
 use urbis_core::{Address, ErrorCode, UrbisError};
 
 /// The JSON Schema (draft 2020-12, self-contained: no `$ref`s) of `T`'s JSON form.
+///
+/// A client can encode calls to borsh from this schema alone (the JavaScript client does):
+/// - an object's `properties` are listed in declaration order, which is the borsh field order
+///   (schemars' `preserve_order` feature, set in the workspace manifest): fields left out of
+///   `required` (`#[serde(default)]`, `Option`) included; in a `tag = "call"` enum the tag
+///   `call` comes first and is not a field;
+/// - the alternatives of an internally tagged enum (`oneOf`, each with a `const` tag) and the
+///   names of a unit-only enum (`enum`, or `oneOf` of `const`s when its variants have doc
+///   comments) are in declaration order, which is the borsh variant index;
+/// - string types whose borsh form is not a string carry `"x-borsh"` (see `urbis_core`'s
+///   schema module and [`HexBytes`]).
 pub fn schema_of<T: JsonSchema>() -> Value {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     settings.inline_subschemas = true;
@@ -21,6 +32,26 @@ pub fn schema_of<T: JsonSchema>() -> Value {
         .into_generator()
         .into_root_schema_for::<T>()
         .to_value()
+}
+
+/// The JSON Schema of bytes written as hex whose borsh form is a `Vec<u8>`: hex digits (an
+/// even number, possibly none), annotated `"x-borsh": "bytes"` so that a client encoding from
+/// the schema writes the bytes rather than the text. For a field serialized as hex:
+/// `#[schemars(with = "urbis_runtime::kit::HexBytes")]`.
+pub struct HexBytes;
+
+impl JsonSchema for HexBytes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HexBytes".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Bytes: hex digits, two per byte.",
+            "pattern": "^([0-9a-fA-F]{2})*$",
+            "x-borsh": "bytes"
+        })
+    }
 }
 
 /// Encode the JSON form of a call to the bytes a transaction carries. JSON that does not
@@ -454,6 +485,49 @@ mod tests {
             schema_of::<Colour>()["enum"],
             serde_json::json!(["red", "dark_blue"])
         );
+    }
+
+    /// Not in alphabetical order, with an optional and a defaulted field in the middle.
+    #[derive(serde::Serialize, serde::Deserialize, JsonSchema, BorshSerialize)]
+    #[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
+    enum OrderCall {
+        Zeta {
+            zz: u8,
+            #[serde(default)]
+            maybe: Option<u64>,
+            #[serde(default, with = "urbis_core::hexser")]
+            #[schemars(with = "HexBytes")]
+            blob: Vec<u8>,
+            after: String,
+        },
+        Alpha,
+    }
+
+    #[test]
+    fn call_schemas_list_fields_and_variants_in_declaration_order() {
+        let schema = schema_of::<OrderCall>();
+        assert_eq!(call_names(&schema), ["zeta", "alpha"]);
+        let zeta = &schema["oneOf"][0];
+        let fields: Vec<&str> = zeta["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields, ["call", "zz", "maybe", "blob", "after"]);
+        assert_eq!(zeta["required"], serde_json::json!(["call", "zz", "after"]));
+        assert_eq!(zeta["properties"]["blob"]["x-borsh"], "bytes");
+        // The JSON form encodes to the same bytes as the value.
+        let json = serde_json::json!({"call": "zeta", "zz": 1, "blob": "0aff", "after": "x"});
+        let bytes = call_from_json::<OrderCall>("m", &json).unwrap();
+        let value = OrderCall::Zeta {
+            zz: 1,
+            maybe: None,
+            blob: vec![0x0a, 0xff],
+            after: "x".into(),
+        };
+        assert_eq!(bytes, borsh::to_vec(&value).unwrap());
+        assert_eq!(bytes, [0, 1, 0, 2, 0, 0, 0, 0x0a, 0xff, 1, 0, 0, 0, b'x']);
     }
 
     #[test]

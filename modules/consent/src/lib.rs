@@ -165,7 +165,7 @@ pub enum ConsentCall {
         by_guardian: bool,
         /// Hex of the details encrypted to both parties (may be empty).
         #[serde(default, with = "hex_vec")]
-        #[schemars(with = "String")]
+        #[schemars(with = "urbis_runtime::kit::HexBytes")]
         sealed: Vec<u8>,
     },
     /// End a grant now (its grantor).
