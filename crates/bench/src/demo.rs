@@ -196,6 +196,11 @@ pub fn patch_genesis(g: &mut Json, admin: &SecretKey) {
     g["modules"]["energy"] = json!({ "interval_ms": ENERGY_INTERVAL_MS });
 }
 
+/// Resident `i` of the demo city (0-based): a key anyone may sign in with at `/me`.
+pub fn resident(i: usize) -> SecretKey {
+    key("citizen", i)
+}
+
 /// Whether a genesis (JSON) is a demo city's: its accounts include the demo's grid operator.
 pub fn is_demo_genesis(g: &Json) -> bool {
     let grid = key("grid", 0).address().to_string();

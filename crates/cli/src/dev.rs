@@ -74,6 +74,12 @@ fn check_demo_dir(dir: &std::path::Path, reset: bool) -> anyhow::Result<()> {
 /// Seed the demo city (first start) and run its simulator on a thread of its own.
 fn start_demo(ready: &DevReady, config: DemoConfig) {
     let url = format!("http://{}", ready.api);
+    let resident = urbis_bench::demo::resident(999);
+    println!(
+        "  demo city    seeding, then about {} transactions per second; sign in at {url}/me as a resident\n               with the key {} (every demo key is public)",
+        config.rate,
+        hex::encode(resident.seed())
+    );
     let admin = ready.admin.clone();
     let spawned = std::thread::Builder::new()
         .name("demo".into())

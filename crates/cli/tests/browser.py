@@ -129,6 +129,34 @@ def main() -> int:
             report["tamper"].append({"path": path, "verdict": said[0]})
         page.unroute("**/v1/query/**")
         page.unroute("**/v1/txs/**")
+        me = job.get("me")
+        if me:
+            page.goto(base + "/me", wait_until="load")
+            page.fill("#me-seed", me["seed"])
+            page.click("#me-form button[type=submit]")
+            page.wait_for_function(
+                "(a) => document.getElementById('me-status').textContent.includes(a)",
+                arg=me["address"],
+                timeout=20_000,
+            )
+            page.wait_for_selector("#me-petitions:not([hidden])", timeout=20_000)
+            said = verdicts(page, MAX_VERIFY)
+            if not said or any(not v.startswith("verified") for v in said):
+                print(json.dumps({"failed": "verify on /me", "verdicts": said}))
+                return 1
+            page.click("#me-petitions button")
+            page.wait_for_function(
+                "() => document.getElementById('me-petitions').textContent.includes('signed')",
+                timeout=30_000,
+            )
+            page.screenshot(path=f"{job['screenshots']}/me.png", full_page=True)
+            page.add_script_tag(content=axe)
+            result = page.evaluate(
+                "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+                " return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})); }"
+            )
+            report["pages"].append({"path": "/me", "load_ms": 0, "violations": result})
+            report["me"] = {"verified": len(said), "petition": page.inner_text("#me-petitions")}
         if errors:
             print(json.dumps({"failed": "console", "errors": errors}))
             return 1

@@ -119,6 +119,7 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
     let resident = urbis_core::SecretKey::from_label("urbis-demo/citizen/0")
         .address()
         .to_string();
+    let me = urbis_bench::demo::resident(999);
     let status = q("/v1/status").unwrap();
     let year =
         urbis_runtime::kit::civil_date(status["block_time_ms"].as_u64().unwrap() / 86_400_000).0;
@@ -170,6 +171,9 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
             format!("/accounts/{resident}"),
             format!("/txs/{tx}"),
         ],
+        // The signed-in view of resident 1000: their account verified in the page, and the
+        // petition signed by a transaction built and signed in the browser.
+        "me": {"seed": hex::encode(me.seed()), "address": me.address().to_string()},
         // And with the proof tampered with on its way to the page.
         "tamper": ["/waste/batches/1", format!("/txs/{tx}"), "/energy"],
     });
@@ -216,6 +220,20 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
         );
         assert!(v["verified"].as_u64().unwrap() > 0, "{v}");
     }
+    eprintln!(
+        "/me: {} values verified; {}",
+        report["me"]["verified"], report["me"]["petition"]
+    );
+    let petitions = q("/v1/query/petitions/petitions").unwrap();
+    let id = petitions["items"][0]["id"].as_str().unwrap();
+    assert!(
+        q(&format!(
+            "/v1/query/petitions/signature/{id}/{}",
+            me.address()
+        ))
+        .is_some(),
+        "the petition signed in the browser is on chain"
+    );
     for t in report["tamper"].as_array().unwrap() {
         eprintln!("{} tampered: {}", t["path"], t["verdict"]);
         assert!(

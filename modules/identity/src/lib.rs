@@ -303,8 +303,9 @@ pub const INFO: ModuleInfo = ModuleInfo {
     events: &[
         EventInfo {
             kind: "created",
-            attributes: &["did", "subject"],
-            description: "A DID was created.",
+            attributes: &["did", "subject", "controller"],
+            description: "A DID was created (`controller`: the account that controls it, so a \
+                          holder finds their DIDs with `account=`).",
         },
         EventInfo {
             kind: "updated",
@@ -468,6 +469,7 @@ fn create(
     ctx.emit(
         Event::new(MODULE, "created")
             .with("did", did_string(&id))
+            .with("controller", rec.controller.to_string())
             .with(
                 "subject",
                 serde_json::to_value(subject)

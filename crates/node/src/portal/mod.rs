@@ -43,10 +43,19 @@ mod services;
 const STYLE: &str = include_str!("style.css");
 /// The portal's script: the *verify* controls.
 const SCRIPT: &str = include_str!("portal.js");
+/// The signed-in resident's page's script.
+const ME_SCRIPT: &str = include_str!("me.js");
 /// The JavaScript client's modules the portal's script imports, served at `/js/{name}` (the
 /// same files as `clients/js/`, compiled into the binary: no build step, nothing to install).
 const CLIENT_JS: &[(&str, &str)] = &[
     ("bytes.js", include_str!("../../../../clients/js/bytes.js")),
+    ("borsh.js", include_str!("../../../../clients/js/borsh.js")),
+    ("calls.js", include_str!("../../../../clients/js/calls.js")),
+    ("tx.js", include_str!("../../../../clients/js/tx.js")),
+    (
+        "client.js",
+        include_str!("../../../../clients/js/client.js"),
+    ),
     (
         "verify.js",
         include_str!("../../../../clients/js/verify.js"),
@@ -77,6 +86,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/waste/batches/{id}", get(city::batch))
         .route("/portal/style.css", get(style))
         .route("/portal/portal.js", get(script))
+        .route("/portal/me.js", get(|| async { javascript(ME_SCRIPT) }))
+        .route("/me", get(me))
         .route("/js/{name}", get(client_js))
 }
 
@@ -153,6 +164,7 @@ fn layout(s: &ApiState, title: &str, body: Markup) -> Markup {
                         a href="/energy" { "Energy" }
                         a href="/mobility" { "Mobility" }
                         a href="/waste" { "Waste" }
+                        a href="/me" { "My city" }
                         form role="search" action="/search" method="get" {
                             label for="q" class="visually-hidden" { "Search" }
                             input id="q" name="q" type="search"
@@ -231,6 +243,39 @@ async fn style() -> Response {
         STYLE,
     )
         .into_response()
+}
+
+async fn me(State(s): State<ApiState>) -> Response {
+    let body = html! {
+        p { "Sign in with your key to see your account, your DIDs, your credentials, the consent "
+            "grants you gave and who used them, and to sign petitions. Your key stays in this "
+            "browser (for this tab only): it is never sent to the node or anywhere else. This "
+            "page needs JavaScript." }
+        form id="me-form" {
+            p {
+                label for="me-seed" { "Your key (the 64 hex digits of your Ed25519 seed)" } br;
+                input id="me-seed" type="password" autocomplete="off" spellcheck="false" size="66"
+                    pattern="[0-9a-fA-F]{64}" required;
+            }
+            p {
+                label for="me-wallet" { "Your wallet, optional (" code { "dids.json" } ", kept by the CLI next to its keystore)" } br;
+                input id="me-wallet" type="file" accept=".json,application/json";
+            }
+            p {
+                label for="me-credentials-files" { "Your credentials, optional (SD-JWT VC files)" } br;
+                input id="me-credentials-files" type="file" multiple;
+            }
+            p { button type="submit" { "Sign in" } " " button id="me-signout" type="button" hidden { "Sign out" } }
+        }
+        p id="me-status" role="status" {}
+        section id="me-account" hidden {}
+        section id="me-dids" hidden {}
+        section id="me-credentials" hidden {}
+        section id="me-grants" hidden {}
+        section id="me-petitions" hidden {}
+        script type="module" src="/portal/me.js" {}
+    };
+    html_page(StatusCode::OK, layout(&s, "My city", body))
 }
 
 async fn script() -> Response {

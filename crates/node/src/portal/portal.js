@@ -55,9 +55,31 @@ async function check(el, out) {
   }
 }
 
-for (const el of document.querySelectorAll(".verify")) {
+/** Make a verify control (`span.verify` with a button and an output) work. */
+export function attach(el) {
   const button = el.querySelector("button");
   const out = el.querySelector("output");
   button.hidden = false;
   button.addEventListener("click", () => check(el, out));
 }
+
+/** A new verify control for `module`'s query `path` (segments joined by `/`), or for a
+ * transaction's receipt (`{tx: hash}`). */
+export function verifyControl(module, path) {
+  const el = document.createElement("span");
+  el.className = "verify";
+  if (typeof module === "object") el.dataset.tx = module.tx;
+  else {
+    el.dataset.module = module;
+    el.dataset.path = path;
+  }
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "verify";
+  el.append(button, document.createElement("output"));
+  el.querySelector("output").setAttribute("aria-live", "polite");
+  attach(el);
+  return el;
+}
+
+for (const el of document.querySelectorAll(".verify")) attach(el);
