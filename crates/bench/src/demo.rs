@@ -82,13 +82,24 @@ const EURC: &str = "EURc";
 pub struct DemoConfig {
     /// Transactions per second the simulator aims at.
     pub rate: f64,
+    /// Where each resident's resident credential (an SD-JWT VC) is written at seeding, as
+    /// `resident-<n>.sd-jwt` (1-based); none are written without it.
+    pub credentials_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { rate: 20.0 }
+        DemoConfig {
+            rate: 20.0,
+            credentials_dir: None,
+        }
     }
 }
+
+/// The credential type of a driving licence (rides check it against its status list).
+pub const LICENCE_VCT: &str = "urn:urbis:driving-licence";
+/// Residents 11 to 20 drive for the ride-sharing service.
+const DRIVERS: std::ops::Range<usize> = 10..20;
 
 /// A demo key: public, derived from its label.
 fn key(what: &str, i: usize) -> SecretKey {
@@ -104,6 +115,7 @@ struct Cast {
     grid: SecretKey,
     authority: SecretKey,
     transport: SecretKey,
+    registry: SecretKey,
     units: Vec<SecretKey>,
     operators: Vec<SecretKey>,
     collector: SecretKey,
@@ -128,6 +140,7 @@ impl Cast {
             grid: key("grid", 0),
             authority: key("mobility-authority", 0),
             transport: key("transport", 0),
+            registry: key("registry-office", 0),
             units: many("bus-unit", BUSES),
             operators: many("operator", 2),
             collector: key("collector", 0),
@@ -166,6 +179,7 @@ pub fn patch_genesis(g: &mut Json, admin: &SecretKey) {
     add(&cast.grid, "grid_operator", "Urbis Grid");
     add(&cast.authority, "mobility_authority", "Transit authority");
     add(&cast.transport, "department", "Transport");
+    add(&cast.registry, "department", "Registry office");
     for (i, k) in cast.operators.iter().enumerate() {
         add(k, "transport_operator", &format!("Bus operator {}", i + 1));
     }
@@ -336,7 +350,7 @@ pub async fn run(
         resume(&mut demo).await?
     } else {
         eprintln!("demo: seeding the city (about a minute)…");
-        let s = seed(&mut demo, admin)
+        let s = seed(&mut demo, admin, &config)
             .await
             .context("seeding failed (start again with --reset)")?;
         eprintln!(
@@ -390,7 +404,7 @@ async fn resume(demo: &mut Demo) -> anyhow::Result<Seeded> {
     })
 }
 
-async fn seed(demo: &mut Demo, admin: SecretKey) -> anyhow::Result<Seeded> {
+async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow::Result<Seeded> {
     let c = Cast::new();
     let now = now_ms();
 
@@ -868,11 +882,298 @@ async fn seed(demo: &mut Demo, admin: SecretKey) -> anyhow::Result<Seeded> {
     .await?;
     demo.nonces.forget(&admin.address());
     let buses = seed_buses(demo).await?;
+    let list = seed_credentials(demo, &admin, config).await?;
+    seed_drivers(demo, list).await?;
     Ok(Seeded {
         buses,
         election: Some(election),
         petition,
     })
+}
+
+/// The registry office's issuer DID (created at seeding): its document, commitment, salt, id.
+fn registry_issuer(cast: &Cast) -> (urbis_identity::Document, Hash, Hash, String) {
+    let document = crate::mobility::unit_document(&key("registry-office-vc", 0));
+    let next_key_hash = next_key_commitment(&key("registry-office-next", 0).address());
+    let salt = Hash([5; 32]);
+    let did = did_string(&did_id(
+        &cast.registry.address(),
+        &next_key_hash,
+        &salt,
+        &document,
+    ));
+    (document, next_key_hash, salt, did)
+}
+
+/// The registry office: its DID, accredited (by the city) for resident credentials and
+/// driving licences, and a status list; then every resident's resident credential, issued
+/// off-chain (status entry = the resident's number) into `config.credentials_dir`.
+async fn seed_credentials(
+    demo: &mut Demo,
+    admin: &SecretKey,
+    config: &DemoConfig,
+) -> anyhow::Result<u64> {
+    let registry = demo.cast.registry.clone();
+    let (document, next_key_hash, salt, issuer) = registry_issuer(&demo.cast);
+    let now = now_ms();
+    let mut txs = vec![
+        demo.sign(
+            &registry,
+            call(
+                urbis_identity::MODULE,
+                &IdentityCall::Create {
+                    document,
+                    next_key_hash,
+                    salt,
+                    subject: Subject::Organisation,
+                    controller: None,
+                },
+            ),
+        )
+        .await?,
+    ];
+    // The DID first: the accreditations and the list name it.
+    demo.all(std::mem::take(&mut txs), "the registry office's DID")
+        .await?;
+    for vct in ["urn:urbis:resident", LICENCE_VCT] {
+        txs.push(
+            demo.sign(
+                admin,
+                call(
+                    urbis_identity::MODULE,
+                    &IdentityCall::Accredit {
+                        issuer: issuer.clone(),
+                        vct: vct.into(),
+                        from_ms: now.saturating_sub(86_400_000),
+                        until_ms: now + 5 * 365 * 86_400_000,
+                    },
+                ),
+            )
+            .await?,
+        );
+    }
+    txs.push(
+        demo.sign(
+            &registry,
+            call(
+                urbis_identity::MODULE,
+                &IdentityCall::CreateStatusList {
+                    issuer: issuer.clone(),
+                    bits: 1,
+                    size: 2_048,
+                },
+            ),
+        )
+        .await?,
+    );
+    let receipts = demo.all(txs, "the registry office").await?;
+    let list: u64 = receipts
+        .iter()
+        .find_map(|r| attr(r, "status_list_created", "list"))
+        .and_then(|l| l.parse().ok())
+        .context("the registry's status list")?;
+    let Some(dir) = &config.credentials_dir else {
+        return Ok(list);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    use urbis_credentials::jose::{Alg, SigningKey};
+    let signer = SigningKey::from_seed(Alg::EdDSA, key("registry-office-vc", 0).seed())
+        .map_err(|e| anyhow::anyhow!("the registry's key: {e}"))?;
+    let kid = format!("{issuer}#key-1");
+    let t =
+        urbis_credentials::types::find("urn:urbis:resident").map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (i, resident) in demo.cast.citizens.iter().enumerate() {
+        let holder = SigningKey::from_seed(Alg::EdDSA, resident.seed())
+            .map_err(|e| anyhow::anyhow!("a resident's key: {e}"))?
+            .public();
+        let (district, _) = Cast::bin_place((i % DISTRICTS.len()) * STREAMS.len());
+        let claims = json!({
+            "given_name": "Resident",
+            "family_name": format!("No. {}", i + 1),
+            "birthdate": format!("{}-{:02}-{:02}", 1950 + i % 56, 1 + i % 12, 1 + i % 28),
+            "address": {"street_address": format!("{} {district} street", 1 + i % 180),
+                "locality": "Urbis", "postal_code": format!("UR-{}", 1000 + i % 40)},
+            "registered_since": format!("{}-01-01", 1990 + i % 35),
+        });
+        let claims = claims.as_object().cloned().unwrap_or_default();
+        let disclosable = t.disclosable(&claims).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let paths: Vec<&str> = disclosable.iter().map(String::as_str).collect();
+        let sd = urbis_credentials::vc::issue(
+            &signer,
+            urbis_credentials::vc::Request {
+                iss: &issuer,
+                kid: &kid,
+                vct: t.vct,
+                iat: now / 1_000,
+                exp: Some(now / 1_000 + 5 * 365 * 86_400),
+                sub: None,
+                holder: &holder,
+                status: Some(urbis_credentials::status::StatusRef {
+                    idx: i as u64,
+                    uri: format!("urn:urbis:status-list:{list}"),
+                }),
+                claims,
+                disclosable: &paths,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("issue a resident credential: {e}"))?;
+        std::fs::write(
+            dir.join(format!("resident-{}.sd-jwt", i + 1)),
+            sd.serialize(),
+        )?;
+    }
+    Ok(list)
+}
+
+/// The ride-sharing rules, and ten licensed drivers (their licences' status entries follow
+/// the residents').
+async fn seed_drivers(demo: &mut Demo, list: u64) -> anyhow::Result<()> {
+    let authority = demo.cast.authority.clone();
+    let (_, _, _, issuer) = registry_issuer(&demo.cast);
+    let mut txs = vec![
+        demo.sign(
+            &authority,
+            call(
+                urbis_mobility::MODULE,
+                &MobilityCall::Configure {
+                    rides: urbis_mobility::RideRules {
+                        asset: EURC.into(),
+                        licence_vct: LICENCE_VCT.into(),
+                        accept_timeout_ms: 120_000,
+                        pickup_timeout_ms: 600_000,
+                        completion_timeout_ms: 3_600_000,
+                        free_cancel_ms: 120_000,
+                        cancel_fee_bps: 2_000,
+                    },
+                    gap_tolerance_ms: 2 * ANCHOR_MS,
+                },
+            ),
+        )
+        .await?,
+    ];
+    for d in DRIVERS {
+        txs.push(
+            demo.sign(
+                &authority,
+                call(
+                    urbis_mobility::MODULE,
+                    &MobilityCall::RegisterDriver {
+                        driver: demo.cast.citizens[d].address(),
+                        issuer: issuer.clone(),
+                        status_list: list,
+                        status_idx: (CITIZENS + d) as u64,
+                        valid_until_ms: now_ms() + 5 * 365 * 86_400_000,
+                    },
+                ),
+            )
+            .await?,
+        );
+    }
+    demo.all(txs, "the ride-sharing rules and drivers").await?;
+    Ok(())
+}
+
+/// A ride on its way: offered, requested, accepted, picked up, confirmed by the passenger
+/// then the driver (which pays the fare out of escrow), rated.
+struct RideRun {
+    driver: usize,
+    passenger: usize,
+    offer: u64,
+    ride: Option<u64>,
+    step: u8,
+}
+
+/// Offer a ride (every so often) and move the rides under way one step each.
+async fn advance_rides(demo: &mut Demo, sim: &mut Sim) -> anyhow::Result<()> {
+    if sim.tick % 12 == 6 && sim.rides.len() < 4 {
+        let driver = DRIVERS.start + demo.rng.below(DRIVERS.len());
+        let passenger = 200 + demo.rng.below(300);
+        let d = demo.cast.citizens[driver].clone();
+        let now = now_ms();
+        let zone = ["centre", "inner-ring", "outer-ring", "airport"][demo.rng.below(4)];
+        let fare = 300 + 50 * demo.rng.below(8) as u64;
+        let tx = demo
+            .sign(
+                &d,
+                call(
+                    urbis_mobility::MODULE,
+                    &MobilityCall::Offer {
+                        zone: zone.into(),
+                        depart_from_ms: now,
+                        depart_until_ms: now + 600_000,
+                        seats: 3,
+                        fare,
+                    },
+                ),
+            )
+            .await?;
+        let r = demo.all(vec![tx], "a ride offer").await?;
+        let offer = attr(&r[0], "offered", "offer")
+            .and_then(|o| o.parse().ok())
+            .context("the offer's id")?;
+        sim.rides.push(RideRun {
+            driver,
+            passenger,
+            offer,
+            ride: None,
+            step: 0,
+        });
+    }
+    let mut keep = Vec::new();
+    for mut run in std::mem::take(&mut sim.rides) {
+        let driver = demo.cast.citizens[run.driver].clone();
+        let passenger = demo.cast.citizens[run.passenger].clone();
+        let pickup = key("pickup", run.offer as usize);
+        let (who, c) = match (run.step, run.ride) {
+            (0, _) => (
+                passenger.clone(),
+                MobilityCall::Request {
+                    offer: run.offer,
+                    pickup_key: pickup.public_key(),
+                    pickup_commitment: urbis_core::sha256_domain(
+                        b"urbis-demo/pickup",
+                        &[&run.offer.to_le_bytes()],
+                    ),
+                },
+            ),
+            (1, Some(ride)) => (driver.clone(), MobilityCall::Accept { ride }),
+            (2, Some(ride)) => (
+                driver.clone(),
+                MobilityCall::Pickup {
+                    ride,
+                    code: pickup.sign(
+                        urbis_mobility::PICKUP_TAG,
+                        &urbis_mobility::pickup_message(ride, &driver.address()),
+                    ),
+                },
+            ),
+            // The passenger confirms the ride first; the driver's confirmation settles it.
+            (3, Some(ride)) => (passenger.clone(), MobilityCall::Complete { ride }),
+            (4, Some(ride)) => (driver.clone(), MobilityCall::Complete { ride }),
+            (5, Some(ride)) => (
+                passenger.clone(),
+                MobilityCall::Rate {
+                    ride,
+                    stars: 4 + (ride % 2) as u8,
+                },
+            ),
+            _ => continue,
+        };
+        let tx = demo.sign(&who, call(urbis_mobility::MODULE, &c)).await?;
+        let r = submit_all(&demo.client, &[tx]).await?;
+        if !r[0].success {
+            // Out of step (a timeout fired, the node restarted): drop this ride.
+            demo.nonces.forget(&who.address());
+            continue;
+        }
+        if run.step == 0 {
+            run.ride = attr(&r[0], "ride", "ride").and_then(|s| s.parse().ok());
+        }
+        run.step += 1;
+        keep.push(run);
+    }
+    sim.rides = keep;
+    Ok(())
 }
 
 fn bus_id(i: usize) -> Hash {
@@ -1003,6 +1304,7 @@ struct Sim {
     riding: BTreeMap<usize, usize>,
     bin_seq: BTreeMap<usize, u64>,
     applications: Vec<Application>,
+    rides: Vec<RideRun>,
     /// The energy interval orders were last posted for.
     ordered_for: u64,
     voted: usize,
@@ -1287,6 +1589,9 @@ async fn tick(demo: &mut Demo, seeded: &Seeded, sim: &mut Sim, budget: f64) -> a
         advance_permits(demo, sim).await?;
     }
 
+    if sim.tick.is_multiple_of(2) {
+        advance_rides(demo, sim).await?;
+    }
     if sim.tick % (ANCHOR_MS / 1_000) == 2 {
         anchor_telemetry(demo, &seeded.buses).await?;
     }

@@ -18,6 +18,7 @@ pub const DEV_ADMIN_KEY: &str = "dev-admin";
 pub fn run(args: DevArgs, keystore: Option<PathBuf>) -> anyhow::Result<()> {
     let demo = args.demo.then_some(DemoConfig {
         rate: args.demo_rate,
+        credentials_dir: None,
     });
     let data_dir = match (&args.data_dir, &demo) {
         (Some(d), _) => Some(d.clone()),
@@ -72,13 +73,16 @@ fn check_demo_dir(dir: &std::path::Path, reset: bool) -> anyhow::Result<()> {
 }
 
 /// Seed the demo city (first start) and run its simulator on a thread of its own.
-fn start_demo(ready: &DevReady, config: DemoConfig) {
+fn start_demo(ready: &DevReady, mut config: DemoConfig) {
     let url = format!("http://{}", ready.api);
+    let credentials = ready.data_dir.join("demo-credentials");
+    config.credentials_dir = Some(credentials.clone());
     let resident = urbis_bench::demo::resident(999);
     println!(
-        "  demo city    seeding, then about {} transactions per second; sign in at {url}/me as a resident\n               with the key {} (every demo key is public)",
+        "  demo city    seeding, then about {} transactions per second; sign in at {url}/me as a resident\n               with the key {} and open their credential\n               {} (every demo key is public)",
         config.rate,
-        hex::encode(resident.seed())
+        hex::encode(resident.seed()),
+        credentials.join("resident-1000.sd-jwt").display()
     );
     let admin = ready.admin.clone();
     let spawned = std::thread::Builder::new()

@@ -133,6 +133,8 @@ def main() -> int:
         if me:
             page.goto(base + "/me", wait_until="load")
             page.fill("#me-seed", me["seed"])
+            if me.get("credential"):
+                page.set_input_files("#me-credentials-files", me["credential"])
             page.click("#me-form button[type=submit]")
             page.wait_for_function(
                 "(a) => document.getElementById('me-status').textContent.includes(a)",
@@ -140,6 +142,12 @@ def main() -> int:
                 timeout=20_000,
             )
             page.wait_for_selector("#me-petitions:not([hidden])", timeout=20_000)
+            if me.get("credential"):
+                page.wait_for_selector("#me-credentials:not([hidden])", timeout=20_000)
+                credentials = page.inner_text("#me-credentials")
+                if "urn:urbis:resident" not in credentials or "valid (list" not in credentials:
+                    print(json.dumps({"failed": "credential on /me", "shown": credentials}))
+                    return 1
             said = verdicts(page, MAX_VERIFY)
             if not said or any(not v.startswith("verified") for v in said):
                 print(json.dumps({"failed": "verify on /me", "verdicts": said}))
@@ -156,7 +164,11 @@ def main() -> int:
                 " return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})); }"
             )
             report["pages"].append({"path": "/me", "load_ms": 0, "violations": result})
-            report["me"] = {"verified": len(said), "petition": page.inner_text("#me-petitions")}
+            report["me"] = {
+                "verified": len(said),
+                "petition": page.inner_text("#me-petitions"),
+                "credentials": page.inner_text("#me-credentials") if me.get("credential") else "",
+            }
         if errors:
             print(json.dumps({"failed": "console", "errors": errors}))
             return 1

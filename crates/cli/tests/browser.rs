@@ -76,8 +76,9 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
     let http = reqwest::blocking::Client::new();
     let q = |path: &str| get_json(&http, &format!("{url}{path}"));
     let log = || std::fs::read_to_string(d.join("demo.log")).unwrap_or_default();
-    // Within two minutes every service has something to show: an energy interval cleared, a
-    // day of journeys, a batch recycled, a permit issued, ballots on the board.
+    // Within a few minutes every service has something to show: an energy interval cleared, a
+    // day of journeys, a ride completed, a batch recycled, a permit issued, ballots cast.
+
     wait_until(
         "the demo city comes alive",
         Duration::from_secs(240),
@@ -92,11 +93,19 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
                 return false;
             };
             let permits = q("/v1/query/governance/processing/building-permit");
+            let rides = q("/v1/query/mobility/rides");
             !clearings["items"].as_array().unwrap().is_empty()
                 && !days["items"].as_array().unwrap().is_empty()
                 && batch["value"]["fate"].is_object()
                 && elections["items"][0]["id"].is_string()
                 && permits.is_some_and(|p| p["value"]["finished"].as_u64().unwrap_or(0) > 0)
+                && rides.is_some_and(|r| {
+                    r["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["state"] == "completed")
+                })
         },
     );
     let election = q("/v1/query/voting/elections").unwrap()["items"][0]["id"]
@@ -143,7 +152,7 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
             {"path": "/participation", "text": "Elm Square"},
             {"path": format!("/participation/elections/{election}"), "text": "Board head"},
             {"path": "/energy", "text": "Clearing per interval"},
-            {"path": "/mobility", "text": "Journeys per day"},
+            {"path": "/mobility", "text": "Ride-sharing"},
             {"path": "/waste", "text": "batch 1"},
             {"path": "/waste/batches/1", "text": "recycled"},
             {"path": "/land/URB-0001", "text": "URB-0001"},
@@ -173,7 +182,8 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
         ],
         // The signed-in view of resident 1000: their account verified in the page, and the
         // petition signed by a transaction built and signed in the browser.
-        "me": {"seed": hex::encode(me.seed()), "address": me.address().to_string()},
+        "me": {"seed": hex::encode(me.seed()), "address": me.address().to_string(),
+            "credential": d.join("demo/demo-credentials/resident-1000.sd-jwt")},
         // And with the proof tampered with on its way to the page.
         "tamper": ["/waste/batches/1", format!("/txs/{tx}"), "/energy"],
     });

@@ -120,7 +120,8 @@ async function showCredentials(files) {
       const ref = payload.status?.status_list;
       let status = "no status entry";
       if (ref) {
-        const list = String(ref.uri).split("/").pop();
+        // `urn:urbis:status-list:<id>`: the list's number ends the URI.
+        const list = (String(ref.uri).match(/(\d+)$/) ?? [])[1];
         const s = await maybe(client.request(`/v1/status-lists/${encodeURIComponent(list)}?idx=${ref.idx}`));
         status = s ? (s.status === 0 ? "valid" : s.status === 1 ? "revoked" : `status ${s.status}`) : "status unknown";
         status += ` (list ${list}, entry ${ref.idx})`;
