@@ -1,12 +1,13 @@
-//! `urbis bench --scenario portal`: the portal's pages under load on a dev node.
+//! `urbis bench --scenario portal`: the portal's pages under load on a dev node running the
+//! demo city (`urbis dev --demo`).
 //!
-//! Set-up (not measured): departments, citizens and merchants with their roles, a reward
-//! program and balances (the load bench's set-up). Measured: while the city mix of
-//! transactions (awards, transfers, escrow, redemptions) is offered at `--rate` for
+//! Set-up (not measured): the demo city is seeded and its simulator runs for 20 s. Measured:
+//! while the simulator keeps every service busy at about `--rate` transactions per second for
 //! `--seconds`, `--concurrency` readers fetch the portal's pages round-robin — the home page,
-//! the latest block, a committed transaction, a citizen's account, and each service page — and
-//! each page's time (request to last byte, on loopback) is recorded. Reported per page: p50,
-//! p95, max and size.
+//! the latest block, a committed transaction, a resident's account, each service page, the
+//! election's page, a waste batch, a parcel, the trust list and the signed-in page's shell —
+//! and each page's time (request to last byte, on loopback) is recorded. Reported per page:
+//! p50, p95, max and size, and the transactions committed per second meanwhile.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,9 +19,7 @@ use anyhow::Context as _;
 use urbis_client::Client;
 
 use crate::cluster::Cluster;
-use crate::load::{self, Pace};
 use crate::records::runtime;
-use crate::workload::{self, Accounts, Mix, Targets};
 
 /// One page's timings.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -86,9 +85,20 @@ const PAGES: &[&str] = &[
     "energy",
     "mobility",
     "waste",
+    "election",
+    "batch",
+    "parcel",
+    "identity",
+    "me",
 ];
 
-/// Run the portal scenario (starts and stops its own dev node).
+/// Wait for the demo's thread; its failure is the bench's.
+fn join(demo: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+    demo.join()
+        .map_err(|_| anyhow::anyhow!("the demo city's thread panicked"))?
+}
+
+/// Run the portal scenario (starts and stops its own dev node, running the demo city).
 pub fn run(
     exe: PathBuf,
     block_time_ms: u64,
@@ -96,53 +106,67 @@ pub fn run(
     seconds: u64,
     readers: usize,
 ) -> anyhow::Result<PortalReport> {
-    eprintln!("starting urbis dev (block time {block_time_ms} ms)…");
-    let cluster = Cluster::start_dev(&exe, block_time_ms)?;
+    eprintln!("starting urbis dev with the demo city (block time {block_time_ms} ms)…");
+    let cluster = Cluster::start_dev_with(&exe, block_time_ms, crate::demo::patch_genesis)?;
     let url = cluster.nodes[0].api.clone();
     let admin = cluster.admin.clone();
     let report = runtime()?.block_on(async move {
         let client = Client::new(&url)?;
-        let status = client.status().await?;
-        let chain = urbis_core::ChainRef::new(status.chain_id.clone(), status.genesis_hash);
-        let accounts = Accounts::new(
-            &format!("urbis-bench/portal/{}", std::process::id()),
-            10,
-            1_000,
-            10,
-        );
-        eprintln!("set-up: 10 departments, 1,000 citizens, 10 merchants, one program…");
-        let setup = load::setup(&client, &chain, &admin, &accounts, 1_000_000).await?;
-        let n = (rate * seconds as f64) as usize;
-        let targets = Targets {
-            program: setup.program,
-            asset: setup.asset.clone(),
-            escrow_expires_ms: load::unix_ms().saturating_add(20_000),
-            mix: Mix::CITY,
+        let stop = Arc::new(AtomicBool::new(false));
+        let demo = {
+            let (url, stop) = (url.clone(), stop.clone());
+            let config = crate::demo::DemoConfig {
+                rate,
+                credentials_dir: None,
+            };
+            // On a thread and runtime of its own, as `urbis dev --demo` runs it.
+            std::thread::spawn(move || {
+                runtime()?.block_on(crate::demo::run(&url, admin, config, stop))
+            })
         };
-        let planned = workload::plan(&accounts, &targets, n, &setup.next_nonce, 7);
-        let citizen = accounts.citizens[0].address().to_string();
-        let signed = {
-            let chain = chain.clone();
-            tokio::task::spawn_blocking(move || workload::sign_all(&accounts, &chain, planned))
-                .await?
-        };
-        let first_tx = signed
+        eprintln!("seeding the demo city, then letting it run for 20 s…");
+        let deadline = Instant::now() + std::time::Duration::from_secs(300);
+        while client.query("waste", &["batch", "1"], false).await.is_err() {
+            if demo.is_finished() || Instant::now() > deadline {
+                stop.store(true, Ordering::Relaxed);
+                join(demo)?;
+                anyhow::bail!("the demo city did not come to life");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        let citizen = crate::demo::resident(0).address().to_string();
+        let election = client
+            .query_list("voting", &["elections"], 1, None)
+            .await?
+            .items
             .first()
-            .map(|t| t.hash)
-            .context("no transaction planned")?;
-        let events_url = format!("{}/v1/events", url.trim_end_matches('/'));
+            .and_then(|e| e["id"].as_str().map(str::to_string))
+            .context("the demo's election")?;
+        let first_tx = client
+            .search_events(&urbis_client::EventQuery {
+                module: Some("identity".into()),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await?
+            .events
+            .first()
+            .and_then(|e| e.tx_hash)
+            .context("a committed transaction")?;
         let done = Arc::new(AtomicBool::new(false));
         let timings: Arc<Mutex<Timings>> = Arc::default();
         let http = reqwest::Client::new();
         let mut tasks = Vec::new();
         for r in 0..readers {
-            let (done, timings, http, url, client, citizen) = (
+            let (done, timings, http, url, client, citizen, election) = (
                 done.clone(),
                 timings.clone(),
                 http.clone(),
                 url.clone(),
                 client.clone(),
                 citizen.clone(),
+                election.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let mut i = r;
@@ -157,6 +181,9 @@ pub fn run(
                         },
                         "transaction" => format!("/txs/{first_tx}"),
                         "account" => format!("/accounts/{citizen}"),
+                        "election" => format!("/participation/elections/{election}"),
+                        "batch" => "/waste/batches/1".to_string(),
+                        "parcel" => "/land/URB-0001".to_string(),
                         other => format!("/{other}"),
                     };
                     let started = Instant::now();
@@ -180,27 +207,25 @@ pub fn run(
                 }
             }));
         }
-        eprintln!(
-            "measuring: {n} transactions at {rate} tx/s while {readers} readers fetch pages…"
-        );
-        let obs = load::run(
-            std::slice::from_ref(&client),
-            &events_url,
-            Arc::new(signed),
-            Pace {
-                concurrency: 8,
-                rate: Some(rate),
-                batch: 50,
-            },
-            || Ok(()),
-            || {},
-        )
-        .await?;
+        eprintln!("measuring: {seconds} s of the demo city at about {rate} tx/s while {readers} readers fetch pages…");
+        let h0 = client.status().await?.height;
+        let started = Instant::now();
+        tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
         done.store(true, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let h1 = client.status().await?.height;
         for t in tasks {
             t.await?;
         }
-        let summary = obs.summary();
+        stop.store(true, Ordering::Relaxed);
+        join(demo)?;
+        let mut committed = 0usize;
+        for h in h0 + 1..=h1 {
+            committed += client
+                .block_page(urbis_client::BlockId::Height(h), None, 1)
+                .await?
+                .tx_count;
+        }
         let timings = timings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let pages = PAGES
             .iter()
@@ -222,7 +247,7 @@ pub fn run(
         anyhow::Ok(PortalReport {
             block_time_ms,
             offered_per_s: rate,
-            committed_per_s: summary.per_s,
+            committed_per_s: committed as f64 / elapsed,
             readers,
             pages,
         })
