@@ -362,18 +362,67 @@ pub async fn run(
     simulate(&mut demo, seeded, config, stop).await
 }
 
-/// The permit issuer's DID (the planning department's), derived as at seeding.
-fn permit_issuer(cast: &Cast) -> (urbis_identity::Document, Hash, Hash, String) {
-    let document = crate::mobility::unit_document(&key("planning-issuer", 0));
-    let next_key_hash = next_key_commitment(&key("planning-issuer-next", 0).address());
-    let salt = Hash([3; 32]);
-    let did = did_string(&did_id(
-        &cast.planning[0].address(),
-        &next_key_hash,
-        &salt,
-        &document,
-    ));
-    (document, next_key_hash, salt, did)
+/// A DID's inception made of demo keys: `key-1` is `vc`'s key, the next controlling account
+/// is `next`'s, under `salt`; `controller` controls it.
+struct Inception {
+    controller: Address,
+    document: urbis_identity::Document,
+    next_key_hash: Hash,
+    salt: Hash,
+}
+
+impl Inception {
+    fn new(controller: Address, vc: &SecretKey, next: &SecretKey, salt: Hash) -> Self {
+        Inception {
+            controller,
+            document: crate::mobility::unit_document(vc),
+            next_key_hash: next_key_commitment(&next.address()),
+            salt,
+        }
+    }
+
+    fn did(&self) -> String {
+        did_string(&did_id(
+            &self.controller,
+            &self.next_key_hash,
+            &self.salt,
+            &self.document,
+        ))
+    }
+
+    /// The call creating it: sent by its controller, or by a department `for_another`.
+    fn create(self, subject: Subject, for_another: bool) -> Call {
+        call(
+            urbis_identity::MODULE,
+            &IdentityCall::Create {
+                controller: for_another.then_some(self.controller),
+                document: self.document,
+                next_key_hash: self.next_key_hash,
+                salt: self.salt,
+                subject,
+            },
+        )
+    }
+}
+
+/// The planning department's issuer DID (permits).
+fn permit_issuer(cast: &Cast) -> Inception {
+    Inception::new(
+        cast.planning[0].address(),
+        &key("planning-issuer", 0),
+        &key("planning-issuer-next", 0),
+        Hash([3; 32]),
+    )
+}
+
+/// The registry office's issuer DID (resident credentials, driving licences).
+fn registry_issuer(cast: &Cast) -> Inception {
+    Inception::new(
+        cast.registry.address(),
+        &key("registry-office-vc", 0),
+        &key("registry-office-next", 0),
+        Hash([5; 32]),
+    )
 }
 
 async fn resume(demo: &mut Demo) -> anyhow::Result<Seeded> {
@@ -463,20 +512,12 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     );
     demo.all(txs, "departments").await?;
 
-    let (document, next_key_hash, salt, issuer) = permit_issuer(&c);
+    let inception = permit_issuer(&c);
+    let issuer = inception.did();
     let txs = vec![
         demo.sign(
             &c.planning[0],
-            call(
-                urbis_identity::MODULE,
-                &IdentityCall::Create {
-                    document,
-                    next_key_hash,
-                    salt,
-                    subject: Subject::Organisation,
-                    controller: None,
-                },
-            ),
+            inception.create(Subject::Organisation, false),
         )
         .await?,
         demo.sign(
@@ -578,23 +619,11 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     // Every resident's DID (a person's, created by themself).
     let mut txs = Vec::with_capacity(CITIZENS);
     for (i, k) in c.citizens.iter().enumerate() {
-        let document = crate::mobility::unit_document(k);
-        let next = next_key_commitment(&key("citizen-next", i).address());
+        let salt = urbis_core::sha256_domain(b"urbis-demo/salt", &[&k.address().0]);
+        let inception = Inception::new(k.address(), k, &key("citizen-next", i), salt);
         txs.push(
-            demo.sign(
-                k,
-                call(
-                    urbis_identity::MODULE,
-                    &IdentityCall::Create {
-                        document,
-                        next_key_hash: next,
-                        salt: urbis_core::sha256_domain(b"urbis-demo/salt", &[&k.address().0]),
-                        subject: Subject::Person,
-                        controller: None,
-                    },
-                ),
-            )
-            .await?,
+            demo.sign(k, inception.create(Subject::Person, false))
+                .await?,
         );
     }
     demo.all(txs, "residents' DIDs").await?;
@@ -891,20 +920,6 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     })
 }
 
-/// The registry office's issuer DID (created at seeding): its document, commitment, salt, id.
-fn registry_issuer(cast: &Cast) -> (urbis_identity::Document, Hash, Hash, String) {
-    let document = crate::mobility::unit_document(&key("registry-office-vc", 0));
-    let next_key_hash = next_key_commitment(&key("registry-office-next", 0).address());
-    let salt = Hash([5; 32]);
-    let did = did_string(&did_id(
-        &cast.registry.address(),
-        &next_key_hash,
-        &salt,
-        &document,
-    ));
-    (document, next_key_hash, salt, did)
-}
-
 /// The registry office: its DID, accredited (by the city) for resident credentials and
 /// driving licences, and a status list; then every resident's resident credential, issued
 /// off-chain (status entry = the resident's number) into `config.credentials_dir`.
@@ -914,23 +929,12 @@ async fn seed_credentials(
     config: &DemoConfig,
 ) -> anyhow::Result<u64> {
     let registry = demo.cast.registry.clone();
-    let (document, next_key_hash, salt, issuer) = registry_issuer(&demo.cast);
+    let inception = registry_issuer(&demo.cast);
+    let issuer = inception.did();
     let now = now_ms();
     let mut txs = vec![
-        demo.sign(
-            &registry,
-            call(
-                urbis_identity::MODULE,
-                &IdentityCall::Create {
-                    document,
-                    next_key_hash,
-                    salt,
-                    subject: Subject::Organisation,
-                    controller: None,
-                },
-            ),
-        )
-        .await?,
+        demo.sign(&registry, inception.create(Subject::Organisation, false))
+            .await?,
     ];
     // The DID first: the accreditations and the list name it.
     demo.all(std::mem::take(&mut txs), "the registry office's DID")
@@ -1029,7 +1033,7 @@ async fn seed_credentials(
 /// the residents').
 async fn seed_drivers(demo: &mut Demo, list: u64) -> anyhow::Result<()> {
     let authority = demo.cast.authority.clone();
-    let (_, _, _, issuer) = registry_issuer(&demo.cast);
+    let issuer = registry_issuer(&demo.cast).did();
     let mut txs = vec![
         demo.sign(
             &authority,
@@ -1187,30 +1191,16 @@ async fn seed_buses(demo: &mut Demo) -> anyhow::Result<Vec<(u32, Hash)>> {
     let mut dids = Vec::new();
     let mut vehicles = Vec::new();
     for (i, unit) in demo.cast.units.clone().iter().enumerate() {
-        let document = crate::mobility::unit_document(unit);
-        let next_key_hash = next_key_commitment(&key("bus-unit-next", i).address());
-        let salt = Hash([(i % 251) as u8; 32]);
-        let did = did_string(&did_id(
-            &operator.address(),
-            &next_key_hash,
-            &salt,
-            &document,
-        ));
+        let inception = Inception::new(
+            operator.address(),
+            unit,
+            &key("bus-unit-next", i),
+            Hash([(i % 251) as u8; 32]),
+        );
+        let did = inception.did();
         dids.push(
-            demo.sign(
-                &transport,
-                call(
-                    urbis_identity::MODULE,
-                    &IdentityCall::Create {
-                        document,
-                        next_key_hash,
-                        salt,
-                        subject: Subject::Device,
-                        controller: Some(operator.address()),
-                    },
-                ),
-            )
-            .await?,
+            demo.sign(&transport, inception.create(Subject::Device, true))
+                .await?,
         );
         vehicles.push(
             demo.sign(
