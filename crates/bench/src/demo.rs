@@ -2,23 +2,28 @@
 //! simulator that keeps it busy, so that the portal shows every service working within a
 //! minute.
 //!
-//! **Seeded** (genesis, then transactions once the chain runs): the city's departments
-//! (social affairs, planning with three officials, environment, a land registrar), a grid
-//! operator, a mobility authority and two transport operators, a collector, a transfer station
-//! and a glass recycler; [`CITIZENS`] citizens, each with a DID and a balance of euro cents; reward
-//! programs (green commute, recycling, energy saving); three feeders with ten meters each;
-//! four transit zones with validators at [`STOPS`] stops and [`CARDS`] travel cards; twelve bins
-//! (four districts, three streams) and the weighbridges; [`PARCELS`] land parcels; the building
-//! permit workflow (`workflows/building-permit.json`) with its issuer DID and status list; a
-//! petition; and a referendum whose key ceremony has run and whose voters' credentials are
-//! registered, open.
+//! **Seeded** (genesis, then transactions once the chain runs): the city's departments (social
+//! affairs, planning with three officials, environment, transport, the registry office), a
+//! land registrar, a grid operator, a mobility authority and two bus operators, a collector, a
+//! transfer station and a glass recycler; this year's budget and a council; [`CITIZENS`]
+//! residents, each with a DID, euro cents and a resident credential (an SD-JWT VC the registry
+//! office issues, written to [`DemoConfig::credentials_dir`]); reward programs (green commute,
+//! recycling, energy saving); three feeders with ten meters each; four transit zones with
+//! validators at [`STOPS`] stops, [`CARDS`] travel cards and [`BUSES`] buses; ride-sharing rules
+//! and ten licensed drivers; twelve bins (four districts, three streams) and two weighbridges;
+//! [`PARCELS`] land parcels; the building permit workflow (`workflows/building-permit.json`)
+//! with its issuer DID and status list; a petition; a consultation; and a referendum whose key
+//! ceremony has run and whose voters' credentials are registered, open.
 //!
 //! **Simulated**, at about `rate` transactions per second: transit taps (in, then out at
-//! another stop), waste deposits weighed at the bins, energy orders for the next interval by
-//! every meter and signed readings of the last one, reward awards, petition signatures,
-//! ballots, building-permit applications taken through the workflow (complete, publish, the
-//! scheduler closes the notice, two approvals issue the permit), and every so often a bin
-//! collected, handed over to the transfer station, then to the recycler who records its fate.
+//! another stop), waste deposits weighed at the bins, energy orders for the interval after next
+//! by every meter and signed readings of the last one, reward awards, petition signatures,
+//! answers to the consultation, ballots, spending against the budget, building-permit
+//! applications taken through the workflow (complete, publish, the scheduler closes the
+//! notice, two approvals issue the permit), rides (offer, request, accept, pickup with the
+//! passenger's signed code, confirmations, rating), telemetry anchors, and every 20 s a glass
+//! bin collected, handed over to the transfer station, then to the recycler who records its
+//! fate.
 //!
 //! Every key is derived from a public label (`urbis-demo/<role>/<n>`): the demo is for
 //! looking at, and anyone may act as any of its residents. Restarting `urbis dev --demo` on the
@@ -263,6 +268,8 @@ impl Nonces {
 
 /// What the seeding left on chain that the simulator needs.
 struct Seeded {
+    /// The consultation residents answer.
+    poll: Option<Hash>,
     /// Each bus: its vehicle number and id.
     buses: Vec<(u32, Hash)>,
     election: Option<Opened>,
@@ -446,7 +453,15 @@ async fn resume(demo: &mut Demo) -> anyhow::Result<Seeded> {
             buses.push((n as u32, id));
         }
     }
+    let poll = demo
+        .client
+        .query_list("polls", &["polls"], 1, None)
+        .await
+        .ok()
+        .and_then(|p| p.items.first().cloned())
+        .and_then(|p| p["id"].as_str().and_then(|s| s.parse().ok()));
     Ok(Seeded {
+        poll,
         buses,
         election: None,
         petition,
@@ -896,6 +911,25 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     let r = demo.all(vec![tx], "the petition").await?;
     let petition = attr(&r[0], "opened", "id").and_then(|s| s.parse().ok());
 
+    // A consultation, asked by the planning department.
+    let tx = demo
+        .sign(
+            &c.planning[0],
+            call(
+                urbis_polls::MODULE,
+                &urbis_polls::PollsCall::Create {
+                    question: "What should the old tram depot become?".into(),
+                    options: ["A covered market", "A sports hall", "Housing", "A park"]
+                        .map(String::from)
+                        .to_vec(),
+                    closes_ms: now + 60 * 86_400_000,
+                },
+            ),
+        )
+        .await?;
+    let r = demo.all(vec![tx], "the consultation").await?;
+    let poll = attr(&r[0], "created", "id").and_then(|s| s.parse().ok());
+
     // The referendum: the key ceremony, the voters' credentials, opened.
     let signer = |k: SecretKey| Signer::new(k, demo.chain_id.clone(), demo.genesis_hash);
     let voters: Vec<SecretKey> = (0..VOTERS).map(|i| key("voter", i)).collect();
@@ -914,6 +948,7 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     let list = seed_credentials(demo, &admin, config).await?;
     seed_drivers(demo, list).await?;
     Ok(Seeded {
+        poll,
         buses,
         election: Some(election),
         petition,
@@ -1298,6 +1333,7 @@ struct Sim {
     /// The energy interval orders were last posted for.
     ordered_for: u64,
     voted: usize,
+    answered: usize,
     signed: usize,
     applied: usize,
 }
@@ -1503,6 +1539,30 @@ async fn tick(demo: &mut Demo, seeded: &Seeded, sim: &mut Sim, budget: f64) -> a
             demo.sign(
                 &who,
                 call(urbis_petitions::MODULE, &PetitionsCall::Sign { id }),
+            )
+            .await?,
+        );
+    }
+    if let Some(id) = seeded.poll
+        && sim.answered + 1 < CITIZENS
+        && sim.tick % 2 == 1
+    {
+        // Residents from the end of the list (the petition's signers come from the start),
+        // leaving the last one, whose key `urbis dev --demo` offers for /me, alone.
+        let who = demo.cast.citizens[CITIZENS - 2 - sim.answered].clone();
+        let option = [0, 0, 1, 2, 3, 3, 3][sim.answered % 7];
+        sim.answered += 1;
+        txs.push(
+            demo.sign(
+                &who,
+                call(
+                    urbis_polls::MODULE,
+                    &urbis_polls::PollsCall::Respond {
+                        id,
+                        option,
+                        comment_hash: None,
+                    },
+                ),
             )
             .await?,
         );

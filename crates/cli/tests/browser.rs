@@ -149,7 +149,7 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
             {"path": "/identity", "text": "Trust list"},
             {"path": "/rewards", "text": "Green commute"},
             {"path": format!("/governance?year={year}"), "text": "public-space"},
-            {"path": "/participation", "text": "Elm Square"},
+            {"path": "/participation", "text": "old tram depot"},
             {"path": format!("/participation/elections/{election}"), "text": "Board head"},
             {"path": "/energy", "text": "Clearing per interval"},
             {"path": "/mobility", "text": "Ride-sharing"},
