@@ -268,6 +268,8 @@ impl Nonces {
 
 /// What the seeding left on chain that the simulator needs.
 struct Seeded {
+    /// The care service's grant from the last resident, and its scope commitments.
+    consent: Option<(Hash, Vec<Hash>)>,
     /// The consultation residents answer.
     poll: Option<Hash>,
     /// Each bus: its vehicle number and id.
@@ -460,7 +462,33 @@ async fn resume(demo: &mut Demo) -> anyhow::Result<Seeded> {
         .ok()
         .and_then(|p| p.items.first().cloned())
         .and_then(|p| p["id"].as_str().and_then(|s| s.parse().ok()));
+    let consent = demo
+        .client
+        .search_events(&urbis_client::EventQuery {
+            module: Some(urbis_consent::MODULE.into()),
+            kind: Some("granted".into()),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .ok()
+        .and_then(|f| {
+            f.events
+                .first()?
+                .event
+                .attr("grant")?
+                .trim_matches('"')
+                .parse()
+                .ok()
+        })
+        .map(|g| {
+            (
+                g,
+                urbis_consent::commitments(&consent_salt(), &consent_items()),
+            )
+        });
     Ok(Seeded {
+        consent,
         poll,
         buses,
         election: None,
@@ -946,8 +974,10 @@ async fn seed(demo: &mut Demo, admin: SecretKey, config: &DemoConfig) -> anyhow:
     demo.nonces.forget(&admin.address());
     let buses = seed_buses(demo).await?;
     let list = seed_credentials(demo, &admin, config).await?;
+    let consent = seed_consent(demo, &admin, config).await?;
     seed_drivers(demo, list).await?;
     Ok(Seeded {
+        consent: Some(consent),
         poll,
         buses,
         election: Some(election),
@@ -1062,6 +1092,93 @@ async fn seed_credentials(
         )?;
     }
     Ok(list)
+}
+
+/// What the last resident lets the home-care service read.
+fn consent_items() -> Vec<String> {
+    vec![
+        "category:care-plan".into(),
+        "credential:urn:urbis:resident".into(),
+    ]
+}
+
+fn consent_salt() -> Hash {
+    urbis_core::sha256_domain(b"urbis-demo/consent-salt", &[b"resident-1000"])
+}
+
+/// The last resident grants a home-care service (the social affairs department's) access to
+/// two items for a year, from pairwise accounts on both sides; the resident's wallet entry
+/// (`resident-1000.wallet.json`, the CLI's `dids.json` layout) is written next to the
+/// credentials so that /me can show who read what.
+async fn seed_consent(
+    demo: &mut Demo,
+    admin: &SecretKey,
+    config: &DemoConfig,
+) -> anyhow::Result<(Hash, Vec<Hash>)> {
+    let (grantor, grantee) = (key("pairwise-grantor", 0), key("pairwise-grantee", 0));
+    let tx = demo
+        .sign(
+            admin,
+            call(
+                urbis_consent::MODULE,
+                &urbis_consent::ConsentCall::RegisterPurpose {
+                    code: "home-care".into(),
+                    description: "Planning home care with the social affairs department".into(),
+                },
+            ),
+        )
+        .await?;
+    demo.all(vec![tx], "the home-care purpose").await?;
+    let scope = urbis_consent::commitments(&consent_salt(), &consent_items());
+    let now = now_ms();
+    let tx = demo
+        .sign(
+            &grantor,
+            call(
+                urbis_consent::MODULE,
+                &urbis_consent::ConsentCall::Grant {
+                    grantee: grantee.address(),
+                    purpose: "home-care".into(),
+                    scope: scope.clone(),
+                    not_before_ms: now,
+                    expires_ms: now + 365 * 86_400_000,
+                    max_uses: 100_000,
+                    by_guardian: false,
+                    sealed: Vec::new(),
+                },
+            ),
+        )
+        .await?;
+    let r = demo.all(vec![tx], "the home-care grant").await?;
+    let grant: Hash = attr(&r[0], "granted", "grant")
+        .and_then(|g| g.parse().ok())
+        .context("the grant's id")?;
+    if let Some(dir) = &config.credentials_dir {
+        let wallet = json!({
+            "dids": {},
+            "consent": [{
+                "name": "resident-1000",
+                "side": "grantor",
+                "key": "resident-1000.p1",
+                "request": {
+                    "grantee_did": "the social affairs department's home-care service",
+                    "grantee_account": grantee.address(),
+                    "purpose": "home-care",
+                    "scope": consent_items(),
+                    "salt": consent_salt(),
+                },
+                "grant": grant,
+                "ward": null,
+            }],
+            "records": [],
+        });
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(
+            dir.join("resident-1000.wallet.json"),
+            serde_json::to_vec_pretty(&wallet)?,
+        )?;
+    }
+    Ok((grant, scope))
 }
 
 /// The ride-sharing rules, and ten licensed drivers (their licences' status entries follow
@@ -1561,6 +1678,26 @@ async fn tick(demo: &mut Demo, seeded: &Seeded, sim: &mut Sim, budget: f64) -> a
                         id,
                         option,
                         comment_hash: None,
+                    },
+                ),
+            )
+            .await?,
+        );
+    }
+    // The home-care service reads one of the items it was granted, every 15 s.
+    if let Some((grant, scope)) = &seeded.consent
+        && sim.tick % 15 == 7
+    {
+        let grantee = key("pairwise-grantee", 0);
+        let item = scope[(sim.tick / 15) as usize % scope.len()];
+        txs.push(
+            demo.sign(
+                &grantee,
+                call(
+                    urbis_consent::MODULE,
+                    &urbis_consent::ConsentCall::Use {
+                        grant: *grant,
+                        item,
                     },
                 ),
             )

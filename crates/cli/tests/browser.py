@@ -135,6 +135,8 @@ def main() -> int:
             page.fill("#me-seed", me["seed"])
             if me.get("credential"):
                 page.set_input_files("#me-credentials-files", me["credential"])
+            if me.get("wallet"):
+                page.set_input_files("#me-wallet", me["wallet"])
             page.click("#me-form button[type=submit]")
             page.wait_for_function(
                 "(a) => document.getElementById('me-status').textContent.includes(a)",
@@ -142,6 +144,12 @@ def main() -> int:
                 timeout=20_000,
             )
             page.wait_for_selector("#me-petitions:not([hidden])", timeout=20_000)
+            if me.get("wallet"):
+                page.wait_for_selector("#me-grants:not([hidden])", timeout=20_000)
+                grants = page.inner_text("#me-grants")
+                if "home-care" not in grants or "category:care-plan" not in grants:
+                    print(json.dumps({"failed": "grants on /me", "shown": grants}))
+                    return 1
             if me.get("credential"):
                 page.wait_for_selector("#me-credentials:not([hidden])", timeout=20_000)
                 credentials = page.inner_text("#me-credentials")
@@ -168,6 +176,7 @@ def main() -> int:
                 "verified": len(said),
                 "petition": page.inner_text("#me-petitions"),
                 "credentials": page.inner_text("#me-credentials") if me.get("credential") else "",
+                "grants": page.inner_text("#me-grants") if me.get("wallet") else "",
             }
         if errors:
             print(json.dumps({"failed": "console", "errors": errors}))

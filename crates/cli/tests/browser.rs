@@ -77,7 +77,8 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
     let q = |path: &str| get_json(&http, &format!("{url}{path}"));
     let log = || std::fs::read_to_string(d.join("demo.log")).unwrap_or_default();
     // Within a few minutes every service has something to show: an energy interval cleared, a
-    // day of journeys, a ride completed, a batch recycled, a permit issued, ballots cast.
+    // day of journeys, a ride completed, a batch recycled, a permit issued, ballots cast, the
+    // home-care grant used.
 
     wait_until(
         "the demo city comes alive",
@@ -94,11 +95,13 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
             };
             let permits = q("/v1/query/governance/processing/building-permit");
             let rides = q("/v1/query/mobility/rides");
+            let used = q("/v1/events/search?module=consent&kind=used&limit=1");
             !clearings["items"].as_array().unwrap().is_empty()
                 && !days["items"].as_array().unwrap().is_empty()
                 && batch["value"]["fate"].is_object()
                 && elections["items"][0]["id"].is_string()
                 && permits.is_some_and(|p| p["value"]["finished"].as_u64().unwrap_or(0) > 0)
+                && used.is_some_and(|u| !u["events"].as_array().unwrap().is_empty())
                 && rides.is_some_and(|r| {
                     r["items"]
                         .as_array()
@@ -183,7 +186,8 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
         // The signed-in view of resident 1000: their account verified in the page, and the
         // petition signed by a transaction built and signed in the browser.
         "me": {"seed": hex::encode(me.seed()), "address": me.address().to_string(),
-            "credential": d.join("demo/demo-credentials/resident-1000.sd-jwt")},
+            "credential": d.join("demo/demo-credentials/resident-1000.sd-jwt"),
+            "wallet": d.join("demo/demo-credentials/resident-1000.wallet.json")},
         // And with the proof tampered with on its way to the page.
         "tamper": ["/waste/batches/1", format!("/txs/{tx}"), "/energy"],
     });
@@ -231,8 +235,11 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
         assert!(v["verified"].as_u64().unwrap() > 0, "{v}");
     }
     eprintln!(
-        "/me: {} values verified; {}",
-        report["me"]["verified"], report["me"]["petition"]
+        "/me: {} values verified\n{}\n{}\n{}",
+        report["me"]["verified"],
+        report["me"]["petition"].as_str().unwrap_or_default(),
+        report["me"]["credentials"].as_str().unwrap_or_default(),
+        report["me"]["grants"].as_str().unwrap_or_default()
     );
     let petitions = q("/v1/query/petitions/petitions").unwrap();
     let id = petitions["items"][0]["id"].as_str().unwrap();

@@ -7,6 +7,7 @@
 import { SigningKey } from "/js/tx.js";
 import { UrbisClient } from "/js/client.js";
 import { verifyControl } from "/portal/portal.js";
+import { hex, sha256Domain, unhex, utf8 } from "/js/bytes.js";
 
 const client = new UrbisClient(location.origin);
 const SEED = "urbis.me.seed";
@@ -137,6 +138,12 @@ async function showCredentials(files) {
     rows.length ? table(["Type", "Issuer", "Valid until", "Status", "Claims"], rows) : el("p", "No credential opened."));
 }
 
+/** The commitment to a scope item under a grant's salt (the consent module's
+ * `scope_commitment`: SHA-256 with domain `urbis/consent-scope/v1` of salt ‖ item). */
+async function scopeCommitment(saltHex, item) {
+  return hex(await sha256Domain("urbis/consent-scope/v1", unhex(saltHex), utf8(item)));
+}
+
 async function showGrants(wallet) {
   const grants = (wallet?.consent ?? []).filter((r) => r.side === "grantor" && r.grant);
   const parts = [el("h2", "Your consent grants and who used them")];
@@ -144,13 +151,23 @@ async function showGrants(wallet) {
   for (const g of grants) {
     const grant = await maybe(client.query("consent", ["grant", g.grant]));
     const uses = (await maybe(client.query("consent", ["uses", g.grant])))?.items ?? [];
-    const h = el("h3", `Grant ${g.grant.slice(0, 12)}… for ${g.request?.purpose ?? "?"}`);
-    parts.push(h, el("p", grant ? (grant.value.revoked_ms ? "revoked" : "active") : "not on chain"));
-    if (grant) parts[parts.length - 1].append(" ", verifyControl("consent", `grant/${g.grant}`));
+    // Which item each receipt names: only the wallet knows the salt and the items.
+    const names = {};
+    for (const item of g.request?.scope ?? []) {
+      names[await scopeCommitment(g.request.salt, item)] = item;
+    }
+    const who = g.request?.grantee_did ?? grant?.value?.grantee ?? "?";
+    parts.push(el("h3", `Grant ${g.grant.slice(0, 12)}… to ${who} for ${g.request?.purpose ?? "?"}`));
+    const state = el("p", grant
+      ? `${grant.value.revoked_ms ? "revoked" : "active"}; used ${grant.value.uses} of ${grant.value.max_uses} times`
+      : "not on chain");
+    if (grant) state.append(" ", verifyControl("consent", `grant/${g.grant}`));
+    parts.push(state);
     parts.push(uses.length
-      ? table(["#", "When", "By", "What"], uses.map((u, i) => [i + 1,
-        u.at_ms ? new Date(u.at_ms).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "",
-        u.by ?? u.grantee ?? "", u.item_commitment ?? u.items ?? ""]))
+      ? table(["#", "When", "What was read", "Transaction"], uses.map((u) => [u.n,
+        new Date(u.at_ms).toISOString().replace("T", " ").slice(0, 19) + " UTC",
+        names[u.item] ?? `an item outside this wallet's list (${String(u.item).slice(0, 12)}…)`,
+        link(`/txs/${u.tx}`, String(u.tx).slice(0, 12) + "…")]))
       : el("p", "Nobody has used it."));
   }
   section("me-grants", ...parts);
