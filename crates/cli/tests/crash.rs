@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,39 +13,6 @@ use common::{Nodes, get_json as get, grant_citizen, key_from_hex, wait_until};
 use serde_json::Value;
 use urbis_core::{Hash, SecretKey, SignedTx};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_node(dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
-        .args(["dev", "--data-dir"])
-        .arg(dir.join("chain"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{port}"),
-            "--block-time-ms",
-            "50",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
-    wait_until("node ready", Duration::from_secs(60), || {
-        http.get(format!("{base}/readyz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
-}
-
 fn grant(admin: &SecretKey, chain: &urbis_core::ChainRef, nonce: u64) -> SignedTx {
     grant_citizen(admin, chain, nonce, "citizen")
 }
@@ -53,14 +20,14 @@ fn grant(admin: &SecretKey, chain: &urbis_core::ChainRef, nonce: u64) -> SignedT
 #[test]
 fn committed_blocks_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut nodes = Nodes(vec![Some(spawn_node(dir.path(), port))]);
-    wait_ready(&http, &base);
+    let mut nodes = Nodes(vec![Some(common::spawn_dev(dir.path(), port))]);
+    common::wait_ready(&base);
     let keys: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("chain/dev-keys.json")).unwrap())
             .unwrap();
@@ -116,8 +83,8 @@ fn committed_blocks_survive_kill_9() {
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
 
-    nodes.0[0] = Some(spawn_node(dir.path(), port));
-    wait_ready(&http, &base);
+    nodes.0[0] = Some(common::spawn_dev(dir.path(), port));
+    common::wait_ready(&base);
     for (hash, h) in &committed {
         let v = get(&http, &format!("{base}/v1/txs/{hash}")).expect("committed tx lost");
         assert_eq!(v["status"], "committed");
@@ -181,7 +148,7 @@ fn refused_start(dir: &Path, port: u16) -> String {
 #[test]
 fn an_inconsistent_data_directory_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::blocking::Client::new();
     let height = |http: &reqwest::blocking::Client| {
@@ -189,8 +156,8 @@ fn an_inconsistent_data_directory_refuses_to_start() {
     };
 
     // Run a while, stop, keep a copy of the chain store.
-    let mut nodes = Nodes(vec![Some(spawn_node(dir.path(), port))]);
-    wait_ready(&http, &base);
+    let mut nodes = Nodes(vec![Some(common::spawn_dev(dir.path(), port))]);
+    common::wait_ready(&base);
     wait_until("a few blocks", Duration::from_secs(60), || {
         height(&http) >= 3
     });
@@ -203,8 +170,8 @@ fn an_inconsistent_data_directory_refuses_to_start() {
 
     // Run further, then put the old chain store back: the state is now ahead of it.
     let at = {
-        nodes.0[0] = Some(spawn_node(dir.path(), port));
-        wait_ready(&http, &base);
+        nodes.0[0] = Some(common::spawn_dev(dir.path(), port));
+        common::wait_ready(&base);
         let start = height(&http);
         wait_until("more blocks", Duration::from_secs(60), || {
             height(&http) >= start + 5

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Nodes, TestNode, get_json, key_from_hex, wait_until};
+use common::{Nodes, TestNode, commit, get_json, key_from_hex, wait_until};
 use serde_json::{Value, json};
-use urbis_core::{ErrorCode, Hash, PublicKey, SecretKey, SignedTx};
+use urbis_core::{ErrorCode, Hash, PublicKey, SecretKey};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -231,64 +231,12 @@ fn every_vector_gets_its_verdict_in_rust_and_javascript() {
 
 // ---- live nodes ----------------------------------------------------------------------------
 
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
 fn get(http: &reqwest::blocking::Client, url: &str) -> Value {
     let r = http.get(url).send().unwrap();
     let status = r.status();
     let body = r.text().unwrap();
     assert!(status.is_success(), "GET {url}: {status} {body}");
     serde_json::from_str(&body).unwrap()
-}
-
-/// Submit `tx` and wait until it is committed (its receipt may record a failure).
-fn commit(http: &reqwest::blocking::Client, url: &str, tx: &SignedTx) -> Hash {
-    let hash = tx.hash();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = http
-            .post(format!("{url}/v1/txs?wait=true"))
-            .json(tx)
-            .send()
-            .unwrap();
-        let body = r.text().unwrap();
-        if !(body.contains("\"nonce_gap\"") || body.contains("\"not_ready\""))
-            || std::time::Instant::now() > deadline
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    wait_until(
-        "the transaction is committed",
-        Duration::from_secs(60),
-        || {
-            get_json(http, &format!("{url}/v1/txs/{hash}"))
-                .is_some_and(|v| v["status"] == "committed")
-        },
-    );
-    hash
-}
-
-fn grant(chain: &urbis_core::ChainRef, admin: &SecretKey, nonce: u64, who: &str) -> SignedTx {
-    use urbis_accounts::{AccountsCall, Role};
-    SignedTx::new(
-        chain,
-        admin,
-        nonce,
-        urbis_core::Call::new(
-            "accounts",
-            &AccountsCall::GrantRole {
-                account: SecretKey::from_label(who).address(),
-                role: Role::Citizen,
-            },
-        ),
-    )
 }
 
 fn trust_of(http: &reqwest::blocking::Client, url: &str) -> Value {
@@ -337,7 +285,7 @@ fn the_javascript_verifier_checks_live_answers() {
     if !have_node() {
         return;
     }
-    let http = http();
+    let http = common::http();
     let script = ["--test", "clients/js/test/verify_live.test.js"];
 
     // A dev chain: a present and an absent key, a successful and a failed transaction.
@@ -345,12 +293,12 @@ fn the_javascript_verifier_checks_live_answers() {
     let ok = commit(
         &http,
         &node.url,
-        &grant(&node.chain, &node.admin, 0, "live-a"),
+        &common::grant_label(&node.chain, &node.admin, 0, "live-a"),
     );
     let failed = commit(
         &http,
         &node.url,
-        &grant(&node.chain, &node.admin, 1, "live-a"),
+        &common::grant_label(&node.chain, &node.admin, 1, "live-a"),
     );
     let present = SecretKey::from_label("live-a").address();
     let absent = SecretKey::from_label("live-absent").address();
@@ -374,7 +322,7 @@ fn the_javascript_verifier_checks_live_answers() {
     let tx = commit(
         &http,
         &net.apis[0],
-        &grant(&net.chain, &net.admin, 0, "net-a"),
+        &common::grant_label(&net.chain, &net.admin, 0, "net-a"),
     );
     let addr = SecretKey::from_label("net-a").address();
     let env = vec![
@@ -574,7 +522,7 @@ fn write_vectors() {
         }
     }
     let w = Writer { dir };
-    let http = http();
+    let http = common::http();
     write_dev_vectors(&w, &http);
     write_network_vectors(&w, &http);
 }
@@ -583,8 +531,16 @@ fn write_dev_vectors(w: &Writer, http: &reqwest::blocking::Client) {
     let node = TestNode::start();
     let url = node.url.clone();
     let trust = trust_of(http, &url);
-    let ok_tx = commit(http, &url, &grant(&node.chain, &node.admin, 0, "vector-a"));
-    let failed_tx = commit(http, &url, &grant(&node.chain, &node.admin, 1, "vector-a"));
+    let ok_tx = commit(
+        http,
+        &url,
+        &common::grant_label(&node.chain, &node.admin, 0, "vector-a"),
+    );
+    let failed_tx = commit(
+        http,
+        &url,
+        &common::grant_label(&node.chain, &node.admin, 1, "vector-a"),
+    );
     let present = SecretKey::from_label("vector-a").address();
     let absent = SecretKey::from_label("vector-absent").address();
 
@@ -691,7 +647,7 @@ fn write_dev_vectors(w: &Writer, http: &reqwest::blocking::Client) {
         commit(
             http,
             &url,
-            &grant(&node.chain, &node.admin, 2 + i, &format!("vector-bulk-{i}")),
+            &common::grant_label(&node.chain, &node.admin, 2 + i, &format!("vector-bulk-{i}")),
         );
     }
     let grafted = (0..300)
@@ -920,7 +876,11 @@ fn write_network_vectors(w: &Writer, http: &reqwest::blocking::Client) {
     let url = net.apis[0].clone();
     let trust = trust_of(http, &url);
     assert_eq!(trust["validators"].as_array().unwrap().len(), 4);
-    let tx = commit(http, &url, &grant(&net.chain, &net.admin, 0, "net-vector"));
+    let tx = commit(
+        http,
+        &url,
+        &common::grant_label(&net.chain, &net.admin, 0, "net-vector"),
+    );
     let addr = SecretKey::from_label("net-vector").address();
     let incl = get(
         http,

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Nodes, TestNode, get_json, key_from_hex, wait_until};
-use urbis_core::{ErrorCode, Hash, SecretKey, SignedTx};
+use common::{Nodes, TestNode, commit, key_from_hex};
+use urbis_core::{ErrorCode, SecretKey};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -103,62 +103,9 @@ fn the_python_verifier_gives_every_vector_its_verdict() {
 
 // ---- live nodes ----------------------------------------------------------------------------
 
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-/// Submit `tx` and wait until it is committed (its receipt may record a failure).
-fn commit(http: &reqwest::blocking::Client, url: &str, tx: &SignedTx) -> Hash {
-    let hash = tx.hash();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let body = http
-            .post(format!("{url}/v1/txs?wait=true"))
-            .json(tx)
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        if !(body.contains("\"nonce_gap\"") || body.contains("\"not_ready\""))
-            || std::time::Instant::now() > deadline
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    wait_until(
-        "the transaction is committed",
-        Duration::from_secs(60),
-        || {
-            get_json(http, &format!("{url}/v1/txs/{hash}"))
-                .is_some_and(|v| v["status"] == "committed")
-        },
-    );
-    hash
-}
-
-fn grant(chain: &urbis_core::ChainRef, admin: &SecretKey, nonce: u64, who: &str) -> SignedTx {
-    use urbis_accounts::{AccountsCall, Role};
-    SignedTx::new(
-        chain,
-        admin,
-        nonce,
-        urbis_core::Call::new(
-            "accounts",
-            &AccountsCall::GrantRole {
-                account: SecretKey::from_label(who).address(),
-                role: Role::Citizen,
-            },
-        ),
-    )
-}
-
 #[test]
 fn the_python_verifier_checks_live_answers() {
-    let http = http();
+    let http = common::http();
 
     // A dev chain: a present and an absent key (an account record, an empty balance), a
     // successful and a failed transaction (the second grant of a role already held).
@@ -166,12 +113,12 @@ fn the_python_verifier_checks_live_answers() {
     let ok = commit(
         &http,
         &node.url,
-        &grant(&node.chain, &node.admin, 0, "py-a"),
+        &common::grant_label(&node.chain, &node.admin, 0, "py-a"),
     );
     let failed = commit(
         &http,
         &node.url,
-        &grant(&node.chain, &node.admin, 1, "py-a"),
+        &common::grant_label(&node.chain, &node.admin, 1, "py-a"),
     );
     let present = SecretKey::from_label("py-a").address();
     let absent = SecretKey::from_label("py-absent").address();
@@ -216,7 +163,11 @@ fn the_python_verifier_checks_live_answers() {
     common::wait_for_network(d, &apis, 3, Duration::from_secs(120));
     let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
     let chain = common::chain_ref(&apis[0]);
-    let tx = commit(&http, &apis[0], &grant(&chain, &admin, 0, "py-net-a"));
+    let tx = common::commit(
+        &http,
+        &apis[0],
+        &common::grant_label(&chain, &admin, 0, "py-net-a"),
+    );
     let addr = SecretKey::from_label("py-net-a").address();
     let absent = SecretKey::from_label("py-net-absent").address();
     let env = vec![

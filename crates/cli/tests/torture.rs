@@ -10,8 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,14 +65,6 @@ fn http() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
-}
-
-fn wait_ready(http: &reqwest::blocking::Client, base: &str) {
-    wait_until("node ready", Duration::from_secs(90), || {
-        http.get(format!("{base}/readyz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
 }
 
 /// Submits the admin's role grants to `apis` (round-robin) until stopped; every transaction
@@ -196,23 +187,6 @@ fn next_nonce(http: &reqwest::blocking::Client, base: &str, who: &SecretKey) -> 
     n.unwrap()
 }
 
-fn spawn_dev(dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
-        .args(["dev", "--data-dir"])
-        .arg(dir.join("chain"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{port}"),
-            "--block-time-ms",
-            "50",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 fn kill(child: &mut Option<Child>) {
     let mut c = child.take().unwrap();
     c.kill().unwrap(); // SIGKILL
@@ -222,15 +196,11 @@ fn kill(child: &mut Option<Child>) {
 #[test]
 fn a_loaded_dev_chain_survives_repeated_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = http();
-    let mut nodes = Nodes(vec![Some(spawn_dev(dir.path(), port))]);
-    wait_ready(&http, &base);
+    let mut nodes = Nodes(vec![Some(common::spawn_dev(dir.path(), port))]);
+    common::wait_ready(&base);
     let keys: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("chain/dev-keys.json")).unwrap())
             .unwrap();
@@ -252,8 +222,8 @@ fn a_loaded_dev_chain_survives_repeated_kill_9() {
         // The kill lands while the load still streams in.
         kill(&mut nodes.0[0]);
         load.stop();
-        nodes.0[0] = Some(spawn_dev(dir.path(), port));
-        wait_ready(&http, &base);
+        nodes.0[0] = Some(common::spawn_dev(dir.path(), port));
+        common::wait_ready(&base);
         seen.check(&http, &base, round);
     }
     // The chain goes on: a last transaction commits after everything above.
@@ -292,7 +262,7 @@ fn a_loaded_testnet_survives_validators_killed_at_random() {
             .collect(),
     );
     for a in &apis {
-        wait_ready(&http, a);
+        common::wait_ready(a);
     }
     let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
     let chain = common::chain_ref(&apis[0]);
@@ -317,7 +287,7 @@ fn a_loaded_testnet_survives_validators_killed_at_random() {
         kill(&mut nodes.0[victim]);
         load.stop();
         nodes.0[victim] = Some(common::start_validator(d, victim));
-        wait_ready(&http, &apis[victim]);
+        common::wait_ready(&apis[victim]);
         // The restarted validator catches up to what was recorded, then every validator holds
         // the same blocks and roots and every committed transaction.
         let top = seen.blocks.keys().next_back().copied().unwrap_or(0);

@@ -568,3 +568,96 @@ pub fn run_cli(node_url: &str, dir: &std::path::Path, args: &[&str]) -> (bool, S
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+// ---- live-node helpers shared by the verifier tests ----
+
+/// A blocking HTTP client with a generous timeout (proof requests wait for the chain).
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Submit `tx` and wait until it is committed (its receipt may record a failure).
+pub fn commit(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    tx: &urbis_core::SignedTx,
+) -> urbis_core::Hash {
+    let hash = tx.hash();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = http
+            .post(format!("{url}/v1/txs?wait=true"))
+            .json(tx)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if !(body.contains("\"nonce_gap\"") || body.contains("\"not_ready\""))
+            || std::time::Instant::now() > deadline
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_until(
+        "the transaction is committed",
+        Duration::from_secs(60),
+        || {
+            get_json(http, &format!("{url}/v1/txs/{hash}"))
+                .is_some_and(|v| v["status"] == "committed")
+        },
+    );
+    hash
+}
+
+/// The admin grants the citizen role to the account of label `who`.
+pub fn grant_label(
+    chain: &urbis_core::ChainRef,
+    admin: &SecretKey,
+    nonce: u64,
+    who: &str,
+) -> urbis_core::SignedTx {
+    use urbis_accounts::{AccountsCall, Role};
+    urbis_core::SignedTx::new(
+        chain,
+        admin,
+        nonce,
+        urbis_core::Call::new(
+            "accounts",
+            &AccountsCall::GrantRole {
+                account: SecretKey::from_label(who).address(),
+                role: Role::Citizen,
+            },
+        ),
+    )
+}
+
+/// A port free on loopback when asked.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `urbis dev` on `dir/chain` (keystore in `dir`), 50 ms blocks, API on `port`.
+pub fn spawn_dev(dir: &std::path::Path, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .env("URBIS_KEYSTORE", dir.join("keystore.json"))
+        .args(["dev", "--data-dir"])
+        .arg(dir.join("chain"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{port}"),
+            "--block-time-ms",
+            "50",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
