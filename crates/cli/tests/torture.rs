@@ -1,6 +1,8 @@
 //! Crash torture: `kill -9` a loaded chain at random moments, again and again. After every
 //! restart, every transaction a node had reported committed before the kill is still committed
-//! at the same height, every block seen keeps its hash and state root, and the chain goes on.
+//! at the same height, every block seen keeps its hash and state root, and the chain goes on
+//! (each round checks all it recorded plus a random sample of older entries; the last check
+//! covers the whole record).
 //! Once with the dev chain (the node killed), once with a 4-validator testnet (a random
 //! validator killed each round, its peers checked to agree block for block).
 //!
@@ -118,12 +120,18 @@ impl Load {
     }
 }
 
-/// What the chain had reported before a kill: committed transactions and blocks.
+/// What the chain had reported before a kill: committed transactions and blocks, each with
+/// the round that recorded it.
 #[derive(Default)]
 struct Seen {
-    txs: BTreeMap<Hash, u64>,
-    blocks: BTreeMap<u64, (Value, Value)>,
+    txs: BTreeMap<Hash, (u64, usize)>,
+    blocks: BTreeMap<u64, (Value, Value, usize)>,
+    round: usize,
 }
+
+/// How many older entries of each kind a round re-checks; everything recorded in the round
+/// itself (what the kill could have lost) is always checked, and the whole record at the end.
+const SAMPLE: usize = 200;
 
 impl Seen {
     /// Record, from `base`, which of `hashes` are committed and the blocks up to its height.
@@ -135,7 +143,8 @@ impl Seen {
             if let Some(v) = get(http, &format!("{base}/v1/txs/{h}"))
                 && v["status"] == "committed"
             {
-                self.txs.insert(*h, v["height"].as_u64().unwrap());
+                self.txs
+                    .insert(*h, (v["height"].as_u64().unwrap(), self.round));
             }
         }
         let Some(status) = get(http, &format!("{base}/v1/status")) else {
@@ -149,20 +158,53 @@ impl Seen {
             if b["state_root_after"].is_null() {
                 break;
             }
-            self.blocks
-                .insert(h, (b["hash"].clone(), b["state_root_after"].clone()));
+            self.blocks.insert(
+                h,
+                (b["hash"].clone(), b["state_root_after"].clone(), self.round),
+            );
         }
     }
 
-    /// Everything recorded is still there on `base`, unchanged.
-    fn check(&self, http: &reqwest::blocking::Client, base: &str, round: usize) {
-        for (hash, height) in &self.txs {
+    /// Every entry recorded this round, and `SAMPLE` older ones of each kind picked by `rng`
+    /// (all of them when `rng` is `None`), is still there on `base`, unchanged. Re-checking
+    /// the whole record every round made long runs quadratic.
+    fn check(
+        &self,
+        http: &reqwest::blocking::Client,
+        base: &str,
+        round: usize,
+        mut rng: Option<&mut Rng>,
+    ) {
+        let fresh = |r: usize| rng.is_none() || r == self.round;
+        let mut txs: Vec<(&Hash, u64)> = (self.txs.iter())
+            .filter(|(_, e)| fresh(e.1))
+            .map(|(h, e)| (h, e.0))
+            .collect();
+        let mut blocks: Vec<(u64, &Value, &Value)> = (self.blocks.iter())
+            .filter(|(_, e)| fresh(e.2))
+            .map(|(h, e)| (*h, &e.0, &e.1))
+            .collect();
+        if let Some(rng) = rng.as_mut() {
+            let old_txs: Vec<_> = self.txs.iter().filter(|(_, e)| e.1 < self.round).collect();
+            for _ in 0..SAMPLE.min(old_txs.len()) {
+                let (h, e) = old_txs[(rng.next() % old_txs.len() as u64) as usize];
+                txs.push((h, e.0));
+            }
+            let old_blocks: Vec<_> = (self.blocks.iter())
+                .filter(|(_, e)| e.2 < self.round)
+                .collect();
+            for _ in 0..SAMPLE.min(old_blocks.len()) {
+                let (h, e) = old_blocks[(rng.next() % old_blocks.len() as u64) as usize];
+                blocks.push((*h, &e.0, &e.1));
+            }
+        }
+        for (hash, height) in txs {
             let v = get(http, &format!("{base}/v1/txs/{hash}"))
                 .unwrap_or_else(|| panic!("round {round}: committed transaction {hash} lost"));
             assert_eq!(v["status"], "committed", "round {round}: {hash}");
-            assert_eq!(v["height"].as_u64(), Some(*height), "round {round}: {hash}");
+            assert_eq!(v["height"].as_u64(), Some(height), "round {round}: {hash}");
         }
-        for (h, (hash, root)) in &self.blocks {
+        for (h, hash, root) in blocks {
             let b = get(http, &format!("{base}/v1/blocks/{h}"))
                 .unwrap_or_else(|| panic!("round {round}: block {h} lost on {base}"));
             assert_eq!(
@@ -218,14 +260,16 @@ fn a_loaded_dev_chain_survives_repeated_kill_9() {
         );
         std::thread::sleep(rng.millis(300, 2_000));
         let sent = load.sent.lock().unwrap().clone();
+        seen.round = round;
         seen.record(&http, &base, &sent);
         // The kill lands while the load still streams in.
         kill(&mut nodes.0[0]);
         load.stop();
         nodes.0[0] = Some(common::spawn_dev(dir.path(), port));
         common::wait_ready(&base);
-        seen.check(&http, &base, round);
+        seen.check(&http, &base, round, Some(&mut rng));
     }
+    seen.check(&http, &base, kills(), None);
     // The chain goes on: a last transaction commits after everything above.
     let tx = grant_citizen(
         &admin,
@@ -283,6 +327,7 @@ fn a_loaded_testnet_survives_validators_killed_at_random() {
         );
         std::thread::sleep(rng.millis(300, 2_000));
         let sent = load.sent.lock().unwrap().clone();
+        seen.round = round;
         seen.record(&http, &live[0], &sent);
         kill(&mut nodes.0[victim]);
         load.stop();
@@ -301,8 +346,11 @@ fn a_loaded_testnet_survives_validators_killed_at_random() {
             },
         );
         for a in &apis {
-            seen.check(&http, a, round);
+            seen.check(&http, a, round, Some(&mut rng));
         }
+    }
+    for a in &apis {
+        seen.check(&http, a, kills(), None);
     }
     eprintln!(
         "testnet: {} validator kills in {:.0} s; {} committed transactions and {} blocks checked on all four after every restart",
