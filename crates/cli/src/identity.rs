@@ -651,26 +651,7 @@ fn read_compact(p: &Path) -> anyhow::Result<String> {
     Ok(t.trim().to_string())
 }
 
-/// The JWK of verification method `fragment` of a resolved document, if it has `purpose`.
-pub(crate) fn method_key(
-    doc: &Value,
-    did: &str,
-    fragment: &str,
-    purpose: &str,
-) -> Option<PublicJwk> {
-    let id = format!("{did}#{fragment}");
-    let listed = doc[purpose]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|r| r.as_str() == Some(&id)));
-    if !listed {
-        return None;
-    }
-    doc["verificationMethod"]
-        .as_array()?
-        .iter()
-        .find(|m| m["id"].as_str() == Some(&id))
-        .and_then(|m| PublicJwk::from_json(&m["publicKeyJwk"]).ok())
-}
+pub(crate) use urbis_credentials::did::method_key;
 
 /// Which status entry a new credential takes.
 pub(crate) enum StatusPick {

@@ -4,6 +4,7 @@
 //! DIDs, accredited issuers and status lists on chain; this crate is what issuers, holders and
 //! verifiers run, and the CLI's `urbis credential …` is built on it.
 
+pub mod did;
 pub mod jose;
 pub mod sdjwt;
 pub mod status;
