@@ -46,7 +46,7 @@ export const ERROR_CODES = Object.freeze([
   "invalid_proof", "internal", "value_too_large", "key_too_large", "overloaded",
   "quota_exceeded", "foreign_write", "too_heavy", "out_of_weight", "schema_mismatch", "expired",
   "not_yet_valid", "revoked", "exhausted", "out_of_scope", "erased", "no_access_receipt",
-  "gate_closed", "mass_balance",
+  "gate_closed", "mass_balance", "method_not_allowed",
 ]);
 
 // ---------------------------------------------------------------------------------------------

@@ -297,9 +297,9 @@ class Encodings(unittest.TestCase):
         self.assertEqual([quorum(n) for n in (1, 4, 7, 10)], [1, 3, 5, 7])
 
     def test_error_codes_table(self):
-        self.assertEqual(len(ERROR_CODES), 41)
+        self.assertEqual(len(ERROR_CODES), 42)
         self.assertEqual(ERROR_CODES.index("already_exists"), 17)
-        self.assertEqual(ERROR_CODES[-1], "mass_balance")
+        self.assertEqual(ERROR_CODES[-1], "method_not_allowed")
 
     def test_module_values(self):
         # docs/proofs.md: "an account holding the citizen role and no label".

@@ -40,7 +40,8 @@ ERROR_CODES = (
     "insufficient_balance over_budget over_cap non_transferable already_exists invalid_state "
     "overflow not_ready timeout invalid_proof internal value_too_large key_too_large overloaded "
     "quota_exceeded foreign_write too_heavy out_of_weight schema_mismatch expired not_yet_valid "
-    "revoked exhausted out_of_scope erased no_access_receipt gate_closed mass_balance"
+    "revoked exhausted out_of_scope erased no_access_receipt gate_closed mass_balance "
+    "method_not_allowed"
 ).split()
 
 

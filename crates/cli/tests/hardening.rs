@@ -398,3 +398,65 @@ async fn every_documented_route_is_served() {
     assert!(checked >= 18, "{checked}");
     node.stop();
 }
+
+/// Malformed query strings and path parameters, and methods an endpoint does not serve, get
+/// the same problem answers as every other error (found by the API fuzz test: axum's own
+/// rejections were plain text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_and_methods_get_problem_answers() {
+    let node = TestNode::start();
+    let http = reqwest::Client::new();
+    let hash = urbis_core::Hash([7; 32]).to_hex();
+    for (method, path, status, code) in [
+        (
+            "GET",
+            format!("/v1/txs/{hash}?prove=maybe"),
+            400,
+            "invalid_argument",
+        ),
+        (
+            "GET",
+            "/v1/blocks/latest?limit=lots".to_string(),
+            400,
+            "invalid_argument",
+        ),
+        (
+            "GET",
+            "/v1/status-lists/abc".to_string(),
+            400,
+            "invalid_argument",
+        ),
+        (
+            "GET",
+            "/v1/events/search?from_height=-1".to_string(),
+            400,
+            "invalid_argument",
+        ),
+        (
+            "DELETE",
+            "/v1/status".to_string(),
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/v1/txs".to_string(), 405, "method_not_allowed"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), format!("{}{path}", node.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        if status == 405 {
+            assert!(r.headers().contains_key("allow"), "{method} {path}");
+        }
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], code, "{method} {path}: {body}");
+        assert_eq!(body["status"], status, "{method} {path}");
+    }
+    node.stop();
+}

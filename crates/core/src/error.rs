@@ -83,6 +83,7 @@ error_codes! {
     NoAccessReceipt => "no_access_receipt", 403, "No committed access receipt";
     GateClosed => "gate_closed", 422, "The market interval's gate has closed";
     MassBalance => "mass_balance", 422, "Outputs would exceed inputs beyond the hard limit";
+    MethodNotAllowed => "method_not_allowed", 405, "Method not allowed";
 }
 
 impl fmt::Display for ErrorCode {

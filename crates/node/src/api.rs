@@ -28,7 +28,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +45,7 @@ use urbis_core::{ErrorCode, Hash, SignedTx, UrbisError, limits};
 use urbis_state::{EventIndex, IndexedEvent, Search};
 
 use crate::node::Ctx;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Path, Query};
 
 /// Largest batch submission: transactions and bytes.
 pub const MAX_BATCH_TXS: usize = 10_000;
@@ -311,6 +311,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/events", get(events))
         .merge(limited)
+        .method_not_allowed_fallback(method_not_allowed)
         // Bodies larger than this are cut off by axum; `submit_tx` reports them as too_large.
         .layer(DefaultBodyLimit::max(4 * limits::MAX_TX_BYTES))
         .with_state(state)
@@ -328,6 +329,13 @@ async fn overload_error(err: tower::BoxError) -> ApiError {
     } else {
         ApiError::new(ErrorCode::Internal, format!("request failed: {err}"))
     }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not serve that method; see /v1/openapi.json",
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -20,8 +20,8 @@ use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ use sha2::{Digest as _, Sha256};
 use urbis_core::{ErrorCode, Hash, UrbisError};
 
 use crate::api::ApiState;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Path as UrlPath};
 
 /// Largest blob by default: 16 MiB.
 pub const DEFAULT_MAX_BLOB: u64 = 16 << 20;

@@ -10,7 +10,7 @@
 //! document. `?prove=true` adds `proof`: the proof bundle of the state key holding the resolved
 //! version (`identity/version/<id>/<n>`), from which a client recomputes the document.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use urbis_identity::{DidRecord, MODULE, did_document, keys, parse_did};
 use urbis_runtime::{StateView, decode_value};
 
 use crate::api::{ApiState, WAIT_TIMEOUT};
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Path, Query};
 
 /// Content type of a resolution result.
 pub const RESOLUTION_TYPE: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";

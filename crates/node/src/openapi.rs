@@ -1,4 +1,9 @@
-//! The OpenAPI 3.1 document served at `/v1/openapi.json`.
+//! The OpenAPI 3.2 document served at `/v1/openapi.json`.
+//!
+//! Every answer is documented by status: `200` (and `202` for an unwaited submission), and each
+//! error status the node can give, with the RFC 9457 problem body (the DID resolver's errors keep
+//! the resolution-result shape, as W3C DID Resolution asks). The event stream documents each
+//! event with `itemSchema` (OpenAPI 3.2 sequential media types).
 //!
 //! Built from [`ROUTES`]; the end-to-end tests call every route of the document on a running
 //! node, so the document cannot list an endpoint that does not exist.
@@ -220,7 +225,7 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
         ),
         ("get", "/v1/events") => (
             "text/event-stream",
-            json!({"type": "string", "description": "`block` messages (data: a BlockEvent), or `event` messages (data: an IndexedEvent) when filtered; `lagged` ({skipped})."}),
+            json!({"description": "`block` messages (data: a BlockEvent), or `event` messages (data: an IndexedEvent) when filtered; `lagged` ({skipped})."}),
         ),
         ("get", "/v1/openapi.json") => ("application/json", json!({"type": "object"})),
         ("get", "/v1/status") => ("application/json", r("Status")),
@@ -237,10 +242,7 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
         ("get", "/v1/evidence") => ("application/json", r("EvidenceList")),
         ("get", "/v1/modules") => ("application/json", r("ModuleList")),
         ("get", "/v1/modules/{name}") => ("application/json", r("Module")),
-        ("get", "/1.0/identifiers/{did}") => (
-            "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
-            r("DidResolutionResult"),
-        ),
+        ("get", "/1.0/identifiers/{did}") => (DID_RESOLUTION, r("DidResolutionResult")),
         ("get", "/v1/status-lists/{id}") => ("application/json", r("StatusListAnswer")),
         ("put", "/v1/blobs") => (
             "application/json",
@@ -333,6 +335,27 @@ fn api_schemas(s: &mut Map<String, Value>) {
             "version": {"type": "string"},
         }),
     ));
+    s.insert(
+        "BlockEvent".into(),
+        obj(
+            &[
+                "height",
+                "hash",
+                "timestamp_ms",
+                "state_root",
+                "receipts",
+                "block_events",
+            ],
+            json!({
+                "height": uint,
+                "hash": r("Hash"),
+                "timestamp_ms": uint,
+                "state_root": r("Hash"),
+                "receipts": {"type": "array", "items": r("Receipt")},
+                "block_events": {"type": "array", "items": r("Event")},
+            }),
+        ),
+    );
     s.insert(
         "DidResolutionResult".into(),
         obj(
@@ -604,12 +627,18 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
         let mut params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": path_param(path, name)}))
             .collect();
         params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
-            json!({"name": name, "in": "query", "required": false, "description": about, "schema": {"type": ty}})
+            json!({"name": name, "in": "query", "required": false, "description": about, "schema": query_param(name, ty)})
         }));
         let (media, schema) = response(method, path);
+        // A server-sent event stream is described event by event (OpenAPI 3.2 `itemSchema`).
+        let success = if media == "text/event-stream" {
+            json!({media: {"itemSchema": sse_event()}})
+        } else {
+            json!({media: {"schema": schema}})
+        };
         let entry = paths
             .entry(path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -617,23 +646,18 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
             m.insert(
                 method.to_string(),
                 json!({
+                    "operationId": operation_id(method, path),
                     "summary": summary,
                     "parameters": params,
-                    "responses": {
-                        "200": {
-                            "description": "Success",
-                            "content": {media: {"schema": schema}}
-                        },
-                        "default": {
-                            "description": "Error",
-                            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-                        }
-                    }
+                    "responses": responses(path, success),
                 }),
             );
             if let Some(Value::Object(op)) = m.get_mut(*method) {
                 if let Some(body) = request(method, path) {
                     op.insert("requestBody".into(), body);
+                }
+                if let Some(links) = links(method, path) {
+                    op["responses"]["200"]["links"] = links;
                 }
                 if (*method, *path) == ("post", "/v1/txs") {
                     // Without ?wait=true the answer is 202 Accepted, status `pending`.
@@ -659,9 +683,132 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
         }),
     );
     json!({
-        "openapi": "3.1.0",
+        "openapi": "3.2.0",
         "info": {"title": "Urbis node API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {"schemas": schemas}
     })
+}
+
+/// One server-sent event of `/v1/events`: its type, id and JSON data.
+fn sse_event() -> Value {
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let data = |schema: Value| json!({"type": "string", "contentMediaType": "application/json", "contentSchema": schema});
+    json!({"oneOf": [
+        {"type": "object", "required": ["event", "data"], "properties": {
+            "event": {"const": "block"}, "id": {"type": "string"}, "data": data(r("BlockEvent"))}},
+        {"type": "object", "required": ["event", "data"], "properties": {
+            "event": {"const": "event"}, "id": {"type": "string"}, "data": data(r("IndexedEvent"))}},
+        {"type": "object", "required": ["event", "data"], "properties": {
+            "event": {"const": "lagged"},
+            "data": data(json!({"type": "object", "required": ["skipped"],
+                "properties": {"skipped": {"type": "integer", "minimum": 0}}}))}},
+    ]})
+}
+
+/// The responses of a route: `200` with `success`, and every error status the node answers
+/// with (those of [`ErrorCode`]), each with its problem body.
+fn responses(path: &str, success: Value) -> Value {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let mut out = Map::new();
+    out.insert(
+        "200".into(),
+        json!({"description": "Success", "content": success}),
+    );
+    let mut statuses: Vec<u16> = ErrorCode::ALL.iter().map(ErrorCode::http_status).collect();
+    if path == "/1.0/identifiers/{did}" {
+        // W3C DID Resolution: a deactivated DID (410), a representation the resolver cannot
+        // give (406), another DID method (501).
+        statuses.extend([406, 410, 501]);
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    for status in statuses {
+        let mut content = problem.clone();
+        if path == "/1.0/identifiers/{did}" {
+            content[DID_RESOLUTION] =
+                json!({"schema": {"$ref": "#/components/schemas/DidResolutionResult"}});
+        }
+        let reason = axum_reason(status);
+        out.insert(
+            status.to_string(),
+            json!({"description": reason, "content": content}),
+        );
+    }
+    Value::Object(out)
+}
+
+const DID_RESOLUTION: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";
+
+fn axum_reason(status: u16) -> &'static str {
+    axum::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+/// The schema of path parameter `name` of `path`: what the node accepts there.
+fn path_param(path: &str, name: &str) -> Value {
+    let hash = json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"});
+    match (path, name) {
+        (_, "hash") => hash,
+        ("/v1/records/{id}/wraps" | "/v1/records/{id}/key", "id") => hash,
+        ("/v1/blocks/{id}", "id") => json!({"type": "string",
+            "description": "A height, a block hash (64 hex digits) or `latest`.",
+            "pattern": "^([0-9]{1,20}|[0-9a-fA-F]{64}|latest)$"}),
+        ("/v1/status-lists/{id}", "id") => json!({"type": "integer", "minimum": 0}),
+        (_, "address") => json!({"$ref": "#/components/schemas/Address"}),
+        (_, "did") => {
+            json!({"type": "string", "description": "A DID (this resolver answers did:urbis).", "pattern": "^did:[a-z0-9]+:.+$"})
+        }
+        (_, "module") => json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}),
+        (_, "path") => {
+            json!({"type": "string", "description": "The query's path segments, e.g. balance/<address> or nonce/<address>."})
+        }
+        (_, "name") => json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}),
+        _ => json!({"type": "string"}),
+    }
+}
+
+/// The schema of a query parameter of type `ty`.
+fn query_param(name: &str, ty: &str) -> Value {
+    match (name, ty) {
+        ("limit", _) => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        (_, "integer") => json!({"type": "integer", "minimum": 0}),
+        _ => json!({"type": ty}),
+    }
+}
+
+/// The operation id of a route: its method and path, e.g. `get_v1_txs_hash`.
+fn operation_id(method: &str, path: &str) -> String {
+    let words: Vec<&str> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    format!("{method}_{}", words.join("_"))
+}
+
+/// Where an answer leads (OpenAPI links; stateful API tests follow them).
+fn links(method: &str, path: &str) -> Option<Value> {
+    let link =
+        |op: &str, param: &str, expr: &str| json!({"operationId": op, "parameters": {param: expr}});
+    match (method, path) {
+        ("post", "/v1/txs") => Some(json!({
+            "TransactionStatus": link("get_v1_txs_hash", "hash", "$response.body#/hash"),
+        })),
+        ("get", "/v1/txs/{hash}") => Some(json!({
+            "Block": link("get_v1_blocks_id", "id", "$response.body#/height"),
+        })),
+        ("get", "/v1/blocks/{id}") => Some(json!({
+            "ParentBlock": link("get_v1_blocks_id", "id", "$response.body#/header/parent"),
+        })),
+        ("put", "/v1/blobs") => Some(json!({
+            "Blob": link("get_v1_blobs_hash", "hash", "$response.body#/hash"),
+        })),
+        ("get", "/v1/status") => Some(json!({
+            "LatestBlock": link("get_v1_blocks_id", "id", "$response.body#/block_hash"),
+        })),
+        _ => None,
+    }
 }

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -46,7 +46,7 @@ use urbis_records::{EmergencyAccess, Head, Kind, subject_pseudonym};
 use urbis_runtime::{StateView, view_get};
 
 use crate::api::ApiState;
-use crate::problem::ApiResult;
+use crate::problem::{ApiResult, Path as UrlPath};
 use urbis_consensus::Shared;
 
 /// Domain of vault request signatures.
