@@ -216,6 +216,14 @@ impl Cluster {
         self.nodes.iter().map(|n| vm_hwm(n.child.id())).collect()
     }
 
+    /// Current resident set (`VmRSS`) of each node, in bytes.
+    pub fn rss(&self) -> Vec<Option<u64>> {
+        self.nodes
+            .iter()
+            .map(|n| proc_status_kb(n.child.id(), "VmRSS:"))
+            .collect()
+    }
+
     /// Bytes on disk of each node's data directory.
     pub fn disk_usage(&self) -> Vec<u64> {
         self.nodes.iter().map(|n| dir_bytes(&n.data_dir)).collect()
@@ -255,10 +263,15 @@ pub fn parse_seed(hex_seed: &str) -> anyhow::Result<SecretKey> {
 
 /// `VmHWM` of a process, in bytes (Linux only).
 pub fn vm_hwm(pid: u32) -> Option<u64> {
+    proc_status_kb(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line
-        .trim_start_matches("VmHWM:")
+        .trim_start_matches(field)
         .trim()
         .trim_end_matches("kB")
         .trim()

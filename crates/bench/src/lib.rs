@@ -23,6 +23,7 @@ pub mod portal;
 pub mod records;
 pub mod report;
 pub mod resolve;
+pub mod soak;
 pub mod stats;
 pub mod storm;
 pub mod waste;

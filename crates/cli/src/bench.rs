@@ -62,6 +62,7 @@ pub fn run(
         ScenarioArg::Transit | ScenarioArg::Telemetry => return mobility(&args, json),
         ScenarioArg::Waste => return waste(&args, json),
         ScenarioArg::Portal => return portal(&args, json),
+        ScenarioArg::Soak => return soak(&args, json),
         ScenarioArg::LandTransfers | ScenarioArg::BlobReplication => {
             return records(&args, json);
         }
@@ -219,6 +220,28 @@ fn portal(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         args.rate.unwrap_or(500.0),
         args.seconds.unwrap_or(if args.quick { 10 } else { 30 }),
         args.clients,
+    )
+    .map_err(|e| fail("bench", format!("{e:#}")))?;
+    print_report(json, &r, r.table())
+}
+
+/// `--scenario soak`.
+fn soak(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locate the urbis binary")?;
+    let r = urbis_bench::soak::run(
+        exe,
+        urbis_bench::soak::SoakOptions {
+            block_time_ms: args.block_time_ms,
+            rate: args.rate,
+            seconds: args.seconds.unwrap_or(if args.quick { 30 } else { 600 }),
+            probe_seconds: args
+                .probe_seconds
+                .unwrap_or(if args.quick { 5 } else { 20 }),
+            departments: args.departments,
+            citizens: args.citizens,
+            merchants: args.merchants,
+            seed: args.seed,
+        },
     )
     .map_err(|e| fail("bench", format!("{e:#}")))?;
     print_report(json, &r, r.table())

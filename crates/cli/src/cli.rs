@@ -212,6 +212,9 @@ pub struct BenchArgs {
     /// did-resolve: concurrent HTTP clients; portal: page readers.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// soak: seconds of the capacity probe before the soak [default: 20, 5 with --quick].
+    #[arg(long)]
+    pub probe_seconds: Option<u64>,
     /// did-resolve: seconds of measurement [default: 5, 2 with --quick].
     #[arg(long)]
     pub seconds: Option<u64>,
@@ -281,6 +284,11 @@ pub enum ScenarioArg {
     /// offered at `--rate` [default 500] for `--seconds` [default 30, 10 with --quick]: each
     /// page's p50, p95 and max.
     Portal,
+    /// A dev node under steady load: a probe measures what it commits offered as fast as it
+    /// takes (`--probe-seconds`, default 20), then half of that (or `--rate`) is offered for
+    /// `--seconds` [default 600, 30 with --quick], signed as it goes; the node's RSS slope,
+    /// committed rate and latency.
+    Soak,
 }
 
 #[derive(Debug, Args)]

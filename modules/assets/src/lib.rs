@@ -33,6 +33,9 @@
 //! | `Issue`       | the issuer                   | `not_found`; `unauthorized`; `invalid_argument` (zero); `overflow`             |
 //! | `Burn`        | the issuer                   | `not_found`; `unauthorized`; `invalid_argument` (zero); `insufficient_balance` |
 //! | `Transfer`    | any holder                   | `invalid_argument` (zero, to self); `not_found`; `insufficient_balance`; `overflow` |
+//! | `Escrow`      | any holder                   | `invalid_argument` (to self, zero, expiry not in the future); `not_found`; `insufficient_balance` |
+//! | `Claim`       | the payee                    | `not_found` (no open escrow payment); `unauthorized` (not the payee) |
+//! | `Cancel`      | the payer                    | `not_found` (no open escrow payment); `unauthorized` (not the payer) |
 //!
 //! # Exported operations ([`AssetsOp`], for modules only)
 //!

@@ -34,7 +34,7 @@
 //! |---|---|---|
 //! | `register_purpose {code, description}` | city admin | `unauthorized`, `invalid_argument`, `already_exists` |
 //! | `grant {grantee, purpose, scope, not_before_ms, expires_ms, max_uses, by_guardian, sealed}` | anyone (open: a pairwise account) | `invalid_argument`, `not_found` (purpose) |
-//! | `revoke {grant}` | the grantor account | `not_found`, `unauthorized`, `revoked` (already) |
+//! | `revoke {grant}` | the grantor account (open) | `not_found`, `unauthorized`, `revoked` (already) |
 //! | `use {grant, item}` | the grantee account (open) | `not_found`, `unauthorized`, `revoked`, `not_yet_valid`, `expired`, `exhausted`, `out_of_scope` |
 //!
 //! Events (no accounts in them): `purpose_registered {code}`, `granted {grant, purpose}`,

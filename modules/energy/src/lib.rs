@@ -87,12 +87,12 @@
 //! | `set_feeder {feeder, name, max_export_wh, max_import_wh}` | grid operator | `unauthorized`, `invalid_argument` |
 //! | `register_meter {meter, key, account, feeder, max_import_w, max_export_w, owner_commitment}` | grid operator | `unauthorized`, `invalid_argument`, `not_found` (feeder), `already_exists` (meter id or device key) |
 //! | `revoke_meter {meter, reason_hash}` | grid operator | `unauthorized`, `not_found`, `revoked` |
-//! | `readings {meter, first_interval, values, signature}` | anyone (the device signs) | `not_found`, `revoked`, `invalid_argument` (1–96 values, over capacity, before registration), `not_yet_valid` (interval not over), `bad_signature`, `expired` (reading window closed), `already_exists` (a reading of that interval) |
+//! | `readings {meter, first_interval, values, signature}` | anyone with a role (the device signs) | `not_found`, `revoked`, `invalid_argument` (1–96 values, over capacity, before registration), `not_yet_valid` (interval not over), `bad_signature`, `expired` (reading window closed), `already_exists` (a reading of that interval) |
 //! | `correct {meter, interval, value, reason_hash}` | grid operator | `unauthorized`, `not_found` |
 //! | `order {meter, interval, side, qty_wh, price}` | the meter's account | `not_found`, `unauthorized`, `revoked`, `invalid_state` (market not configured), `invalid_argument` (zero or too large, too far ahead), `gate_closed`, `invalid_state` (the meter is on the other side), `invalid_argument` (over capacity: no kWh offered twice; too many orders), `quota_exceeded` (book full), `overflow`, `insufficient_balance` |
 //! | `schedule {meter, first_interval, side, quantities, price}` | the meter's account | `invalid_argument` (1–96 quantities, none positive), then each order's failures |
 //! | `cancel {interval, order}` | the order's account | `not_found`, `unauthorized`, `gate_closed` |
-//! | `settle {interval}` | anyone | `not_found`, `invalid_state` (not cleared, or a participant's reading missing) |
+//! | `settle {interval}` | anyone with a role | `not_found`, `invalid_state` (not cleared, or a participant's reading missing) |
 //! | `fund {amount}` / `withdraw {amount}` | grid operator | `unauthorized`, `invalid_argument`, `invalid_state` (not configured), `insufficient_balance` |
 //!
 //! The device signs `len(tag) ‖ "urbis/energy-reading/v1" ‖ meter id (32 bytes) ‖

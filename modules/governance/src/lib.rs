@@ -50,6 +50,11 @@
 //! | `bid {tender, commitment}` | a merchant | `unauthorized`, `not_found`, `invalid_state` (closed), `already_exists` |
 //! | `reveal {tender, amount, salt}` | the bidder | `not_found`, `invalid_state` (too early, too late, twice), `invalid_proof`, `invalid_argument` (above the ceiling) |
 //! | `award {tender, winner, reason_hash}` / `cancel {tender, reason_hash}` | an officer of its department | `unauthorized`, `not_found`, `invalid_state`, `invalid_argument`, `over_budget` |
+//! | `set_council {members, threshold, timelock_ms}` | city admin | `unauthorized`, `invalid_argument` |
+//! | `propose {action, description_hash}` / `approve {proposal}` / `execute {proposal}` | a council member | `not_found` (no council), `unauthorized`, `not_found` (proposal), `invalid_argument`, `invalid_state` (executed, below threshold, timelock running) |
+//! | `define_workflow {definition}` | city admin or department | `unauthorized`, `invalid_argument` (the definition), `invalid_state` (a department redefining another's) |
+//! | `start_workflow {workflow, subject_hash, documents}` | a holder of one of the workflow's starter roles | `invalid_argument`, `not_found`, `unauthorized` |
+//! | `act {instance, transition, document_hash}` | whom the transition names | `not_found`, `invalid_state` (out of turn), `unauthorized` |
 
 use std::sync::Arc;
 

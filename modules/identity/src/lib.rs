@@ -32,7 +32,7 @@
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
-//! | `create {document, next_key_hash, salt, subject, controller?}` | anyone for `person` (open), a department for `organisation`/`device` | `unauthorized`, `invalid_argument` (document, subject), `already_exists` |
+//! | `create {document, next_key_hash, salt, subject, controller?}` | anyone for their own `person` DID without `controller` (open); a department for `organisation`/`device`, or for someone else's `controller` | `unauthorized`, `invalid_argument` (document, subject), `already_exists` |
 //! | `update {did, document}` | the controller (open) | `invalid_argument`, `not_found`, `unauthorized`, `invalid_state` (deactivated) |
 //! | `rotate {did, next_key_hash}` | the committed next account (open) | `invalid_argument`, `not_found`, `unauthorized` (not the committed account), `invalid_state` |
 //! | `deactivate {did}` | the controller (open) | `invalid_argument`, `not_found`, `unauthorized`, `invalid_state` |

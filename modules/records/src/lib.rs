@@ -37,7 +37,7 @@
 //!
 //! | call | who | fails with (in order) |
 //! |---|---|---|
-//! | `create {kind, subject, content_hash, ciphertext_hash, size, locator}` | a custodian (department, credential issuer) | `unauthorized`, `invalid_argument` |
+//! | `create {kind, subject, content_hash, ciphertext_hash, size, locator}` | a custodian (department, credential issuer, hospital) | `unauthorized`, `invalid_argument` |
 //! | `update {id, content_hash, ciphertext_hash, size, locator}` | the record's custodian | `not_found`, `unauthorized`, `invalid_state` (erased), `invalid_argument` |
 //! | `erase {id}` | the record's custodian, or its subject for the kinds in `subject_may_erase` | `not_found`, `unauthorized`, `erased` |
 //! | `break_glass {id, reason}` | a hospital | `not_found`, `unauthorized`, `erased`, `invalid_argument` (not a health record) |

@@ -45,6 +45,7 @@
 //! | `Award`            | `department`         | `unauthorized`; `invalid_argument` (zero amount, empty/long reason, recipient not a citizen); `not_found`; `invalid_state` (inactive); `over_budget`; `over_cap` |
 //! | `Transfer`         | any holder           | `invalid_argument` (to self, zero amount); `not_found`; `non_transferable`; `insufficient_balance` |
 //! | `Redeem`           | any holder           | `invalid_argument` (empty/long item, zero amount, merchant is the sender or lacks the `merchant` role); `not_found`; `insufficient_balance` |
+//! | `SetAwarder`       | `city_admin`         | `unauthorized`; `not_found` (program); `invalid_argument` (not a module name) |
 //!
 //! Checks run in that order (role, arguments, state) and a failing call writes nothing. Data
 //! that does not decode is [`ErrorCode::UnknownCall`]. Deactivating a program only stops new
