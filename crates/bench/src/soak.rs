@@ -9,6 +9,7 @@
 //! (the first fifth), the committed rate, refusals, and the latency of one sampled transaction
 //! per tick (submission to execution, as `/v1/txs/{hash}` sees it).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -54,11 +55,15 @@ pub struct SoakReport {
     pub capacity_tx_s: f64,
     pub offered_tx_s: f64,
     pub seconds: u64,
+    /// Transactions the node accepted.
     pub submitted: u64,
     pub committed: u64,
     pub committed_tx_s: f64,
-    /// Transactions the node refused at submission (busy beyond the retries, or invalid).
-    pub refused: u64,
+    /// Transactions the node refused at submission for good (busy for over a minute, or
+    /// invalid), by error code; a busy refusal is retried first.
+    pub refused: BTreeMap<String, u64>,
+    /// The probe's lasting refusals, by code (it pushes the node to its limit).
+    pub probe_refused: BTreeMap<String, u64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_max_ms: Option<f64>,
@@ -84,7 +89,7 @@ impl SoakReport {
             self.submitted,
             self.committed,
             self.committed_tx_s,
-            self.refused,
+            self.refused.values().sum::<u64>(),
             ms(self.latency_p50_ms),
             ms(self.latency_p99_ms),
             ms(self.latency_max_ms),
@@ -150,7 +155,7 @@ fn generator(
 /// What one phase (probe or soak) did.
 struct Phase {
     submitted: u64,
-    refused: u64,
+    refused: BTreeMap<String, u64>,
     started: Instant,
     first_height: u64,
     latencies_ms: Vec<f64>,
@@ -190,7 +195,8 @@ async fn phase(
     let first_height = client.status().await.context("read /v1/status")?.height;
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
-    let (mut submitted, mut refused) = (0u64, 0u64);
+    let mut submitted = 0u64;
+    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
     let latencies: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
     let pending = Arc::new(AtomicU64::new(0));
     let mut samples = Vec::new();
@@ -215,10 +221,10 @@ async fn phase(
         };
         let refs: Vec<&[u8]> = tick.body.iter().map(Vec::as_slice).collect();
         let sent_at = Instant::now();
-        let results = post_batch(client, &refs).await?;
-        submitted += results.len() as u64;
-        refused += results.iter().filter(|r| r.is_err()).count() as u64;
-        if let (Some(hash), Some(Ok(_))) = (tick.sample, results.first()) {
+        let before: u64 = refused.values().sum();
+        submitted += post_batch(client, &refs, &mut refused).await?;
+        let clean = refused.values().sum::<u64>() == before;
+        if let (Some(hash), true) = (tick.sample, clean) {
             let (client, latencies, pending) = (client.clone(), latencies.clone(), pending.clone());
             pending.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
@@ -239,15 +245,12 @@ async fn phase(
     stop.store(true, Ordering::Relaxed);
     // Close the queue so the signing thread stops, and drop what it queued (never posted).
     rx.close();
-    let mut drained = 0usize;
-    while let Some(t) = rx.recv().await {
-        drained += t.body.len();
-    }
+    while rx.recv().await.is_some() {}
     let mut nonces = tokio::task::spawn_blocking(move || signer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("signing thread panicked"))?;
-    if drained > 0 {
-        // Unposted transactions leave their senders' nonces where the chain has them.
+    {
+        // Unposted or refused transactions leave their senders' nonces where the chain has them.
         for (i, n) in nonces.iter_mut().enumerate() {
             *n = client
                 .next_nonce(&accounts.sender(i).address())
@@ -271,23 +274,53 @@ async fn phase(
     })
 }
 
-/// Post a batch, retrying the whole batch while the node is busy before taking any of it.
+/// Post a tick's batch. While the node is busy the whole batch is retried; transactions it
+/// refuses one by one for being busy (`mempool_full`) are sent again, in order, together with
+/// the later ones that its refusal left with a nonce gap. What is still refused after a minute,
+/// or for any other reason, is counted by code.
 async fn post_batch(
     client: &Client,
     refs: &[&[u8]],
-) -> anyhow::Result<Vec<Result<Hash, (String, String)>>> {
+    refused: &mut BTreeMap<String, u64>,
+) -> anyhow::Result<u64> {
     let start = Instant::now();
+    let mut pending: Vec<&[u8]> = refs.to_vec();
+    let mut accepted = 0u64;
     loop {
-        match client.submit_batch_raw(refs).await {
-            Ok(r) => return Ok(r),
+        let results = match client.submit_batch_raw(&pending).await {
+            Ok(r) => r,
             Err(e) if e.is(ErrorCode::Overloaded) || e.is(ErrorCode::NotReady) => {
                 if start.elapsed() > Duration::from_secs(60) {
                     bail!("the node stayed busy for a minute: {e}");
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
             Err(e) => return Err(e).context("post a batch"),
+        };
+        let busy = |code: &str| code == "mempool_full" || code == "overloaded";
+        let first_busy = results
+            .iter()
+            .position(|r| matches!(r, Err((code, _)) if busy(code)));
+        let mut again = Vec::new();
+        for (i, (r, tx)) in results.iter().zip(&pending).enumerate() {
+            match r {
+                Ok(_) => accepted += 1,
+                Err((code, _))
+                    if first_busy.is_some_and(|f| i >= f)
+                        && (busy(code) || code == "nonce_gap")
+                        && start.elapsed() < Duration::from_secs(60) =>
+                {
+                    again.push(*tx)
+                }
+                Err((code, _)) => *refused.entry(code.clone()).or_default() += 1,
+            }
         }
+        if again.is_empty() {
+            return Ok(accepted);
+        }
+        pending = again;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -397,6 +430,7 @@ pub fn run(exe: std::path::PathBuf, opts: SoakOptions) -> anyhow::Result<SoakRep
             committed,
             committed_tx_s: committed as f64 / elapsed,
             refused: soak.refused,
+            probe_refused: probe.refused,
             latency_p50_ms: percentile(&lat, 50.0),
             latency_p99_ms: percentile(&lat, 99.0),
             latency_max_ms: lat.last().copied(),

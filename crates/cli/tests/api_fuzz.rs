@@ -19,23 +19,12 @@ use std::process::Command;
 
 use common::TestNode;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn schemathesis() -> PathBuf {
-    if let Ok(p) = std::env::var("URBIS_SCHEMATHESIS") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new(repo().join(".ci/schemathesis-env"))
-        .output()
-        .expect("run .ci/schemathesis-env");
-    assert!(
-        out.status.success(),
-        ".ci/schemathesis-env failed (it needs python3 with venv, and PyPI): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    common::ci_tool(
+        "URBIS_SCHEMATHESIS",
+        "schemathesis-env",
+        "python3 with venv, and PyPI",
+    )
 }
 
 #[test]
@@ -56,7 +45,7 @@ fn schemathesis_finds_nothing_in_the_documented_api() {
     cmd.current_dir(dir.path())
         .env("NO_COLOR", "1")
         .args(["--no-color", "--config-file"])
-        .arg(repo().join("crates/cli/tests/schemathesis/schemathesis.toml"))
+        .arg(common::repo().join("crates/cli/tests/schemathesis/schemathesis.toml"))
         .arg("run")
         .arg(format!("{}/v1/openapi.json", node.url))
         .args([

@@ -17,23 +17,12 @@ use std::time::Duration;
 
 use common::{Nodes, get_json, wait_until};
 use serde_json::{Value, json};
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("URBIS_BROWSER_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new(repo().join(".ci/browser-env"))
-        .output()
-        .expect("run .ci/browser-env");
-    assert!(
-        out.status.success(),
-        ".ci/browser-env failed (it needs apt or /usr/bin/chromium, python3 with venv, PyPI and npm): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    common::ci_tool(
+        "URBIS_BROWSER_PYTHON",
+        "browser-env",
+        "apt or /usr/bin/chromium, python3 with venv, PyPI and npm",
+    )
 }
 
 /// A demo city on its own data directory and port, its simulator at a brisk rate.
@@ -141,7 +130,7 @@ fn the_demo_city_renders_and_verifies_in_chromium_and_passes_axe() {
     std::fs::create_dir_all(&shots).unwrap();
     let job = json!({
         "url": url,
-        "axe": repo().join("target/browser-axe/node_modules/axe-core/axe.min.js"),
+        "axe": common::repo().join("target/browser-axe/node_modules/axe-core/axe.min.js"),
         "screenshots": shots,
         "pages": [
             {"path": "/", "text": "Chain status"},

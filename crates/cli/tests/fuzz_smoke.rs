@@ -8,6 +8,8 @@
 //! uses no sanitizer, so it needs no unstable flag); several codegen units keep it short.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,18 +21,11 @@ fn repo() -> PathBuf {
 }
 
 fn cargo_fuzz() -> PathBuf {
-    if let Ok(p) = std::env::var("URBIS_CARGO_FUZZ") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new(repo().join(".ci/fuzz-env"))
-        .output()
-        .expect("run .ci/fuzz-env");
-    assert!(
-        out.status.success(),
-        ".ci/fuzz-env failed (it installs cargo-fuzz from crates.io): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    common::ci_tool(
+        "URBIS_CARGO_FUZZ",
+        "fuzz-env",
+        "crates.io to install cargo-fuzz",
+    )
 }
 
 /// `nightly` when rustup has it installed, else the default toolchain.

@@ -20,29 +20,18 @@ use std::time::Duration;
 use common::{Nodes, TestNode, commit, key_from_hex};
 use urbis_core::{ErrorCode, SecretKey};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("URBIS_VERIFIER_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new(repo().join(".ci/python-verifier-env"))
-        .output()
-        .expect("run .ci/python-verifier-env");
-    assert!(
-        out.status.success(),
-        ".ci/python-verifier-env failed (it needs python3 with venv, and PyPI): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    common::ci_tool(
+        "URBIS_VERIFIER_PYTHON",
+        "python-verifier-env",
+        "python3 with venv, and PyPI",
+    )
 }
 
 /// Run `python <args>` in `clients/python`; its combined output, after asserting success.
 fn run_python(args: &[&str], env: &[(&str, String)]) -> String {
     let mut cmd = Command::new(python());
-    cmd.current_dir(repo().join("clients/python"))
+    cmd.current_dir(common::repo().join("clients/python"))
         .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1");
     for name in [

@@ -661,3 +661,25 @@ pub fn spawn_dev(dir: &std::path::Path, port: u16) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A test tool: the path in environment variable `env` if set, else what the `.ci/<script>`
+/// installer prints (it installs the tool the first time; `needs` says what it needs).
+pub fn ci_tool(env: &str, script: &str, needs: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return PathBuf::from(p);
+    }
+    let out = std::process::Command::new(repo().join(".ci").join(script))
+        .output()
+        .unwrap_or_else(|e| panic!("run .ci/{script}: {e}"));
+    assert!(
+        out.status.success(),
+        ".ci/{script} failed (it needs {needs}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
