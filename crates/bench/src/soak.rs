@@ -133,7 +133,7 @@ fn generator(
     seed: u64,
     stop: Arc<AtomicBool>,
     out: tokio::sync::mpsc::Sender<Tick>,
-) -> Vec<u64> {
+) {
     let mut k = 0u64;
     while !stop.load(Ordering::Relaxed) {
         targets.escrow_expires_ms = crate::load::unix_ms().saturating_add(20_000);
@@ -149,7 +149,6 @@ fn generator(
         }
         k += 1;
     }
-    nonces
 }
 
 /// What one phase (probe or soak) did.
@@ -246,17 +245,15 @@ async fn phase(
     // Close the queue so the signing thread stops, and drop what it queued (never posted).
     rx.close();
     while rx.recv().await.is_some() {}
-    let mut nonces = tokio::task::spawn_blocking(move || signer.join())
+    tokio::task::spawn_blocking(move || signer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("signing thread panicked"))?;
-    {
-        // Unposted or refused transactions leave their senders' nonces where the chain has them.
-        for (i, n) in nonces.iter_mut().enumerate() {
-            *n = client
-                .next_nonce(&accounts.sender(i).address())
-                .await
-                .context("read a nonce")?;
-        }
+    // What the next phase starts from: the chain's nonces (the signing thread ran ahead of what
+    // was posted, and lasting refusals leave gaps).
+    let mut nonces = Vec::with_capacity(accounts.sender_count());
+    for i in 0..accounts.sender_count() {
+        let n = (client.next_nonce(&accounts.sender(i).address()).await).context("read a nonce")?;
+        nonces.push(n);
     }
     let wait = Instant::now();
     while pending.load(Ordering::Relaxed) > 0 && wait.elapsed() < Duration::from_secs(60) {

@@ -13,13 +13,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
 fn cargo_fuzz() -> PathBuf {
     common::ci_tool(
         "URBIS_CARGO_FUZZ",
@@ -41,7 +34,7 @@ fn toolchain() -> Option<&'static str> {
 }
 
 fn targets() -> Vec<String> {
-    let manifest = std::fs::read_to_string(repo().join("fuzz/Cargo.toml")).unwrap();
+    let manifest = std::fs::read_to_string(common::repo().join("fuzz/Cargo.toml")).unwrap();
     let doc: toml::Table = manifest.parse().unwrap();
     (doc["bin"].as_array().unwrap().iter())
         .map(|b| b["name"].as_str().unwrap().to_string())
@@ -50,7 +43,7 @@ fn targets() -> Vec<String> {
 
 fn command(fuzz: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(fuzz);
-    cmd.current_dir(repo()).arg("fuzz").args(args);
+    cmd.current_dir(common::repo()).arg("fuzz").args(args);
     if let Some(t) = toolchain() {
         cmd.env("RUSTUP_TOOLCHAIN", t);
     }
@@ -87,7 +80,7 @@ fn every_fuzz_target_survives_a_smoke_pass() {
             .map(|t| {
                 let fresh = scratch.path().join(t);
                 std::fs::create_dir_all(&fresh).unwrap();
-                let corpus = repo().join("fuzz/corpus").join(t);
+                let corpus = common::repo().join("fuzz/corpus").join(t);
                 assert!(
                     std::fs::read_dir(&corpus).unwrap().count() > 0,
                     "{t} has no committed corpus"

@@ -533,20 +533,7 @@ pub fn grant_citizen(
     nonce: u64,
     label: &str,
 ) -> urbis_core::SignedTx {
-    use urbis_accounts::{AccountsCall, Role};
-    let account = SecretKey::from_label(&format!("{label}-{nonce}")).address();
-    urbis_core::SignedTx::new(
-        chain,
-        admin,
-        nonce,
-        urbis_core::Call::new(
-            "accounts",
-            &AccountsCall::GrantRole {
-                account,
-                role: Role::Citizen,
-            },
-        ),
-    )
+    grant_label(chain, admin, nonce, &format!("{label}-{nonce}"))
 }
 
 /// Run the `urbis` binary against `node_url` with the keystore `dir/keystore.json` (sealed with
