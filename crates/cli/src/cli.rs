@@ -77,7 +77,8 @@ pub enum Command {
     },
     /// Verify a proof bundle against a trusted genesis file.
     Verify(VerifyArgs),
-    /// Create a validator key and node config (consortium set-up).
+    /// Create a validator key and node config, or with --full a full node's config
+    /// (consortium set-up).
     Init(InitArgs),
     /// Assemble a genesis file from validators' public parts.
     Genesis(GenesisArgs),
@@ -310,8 +311,17 @@ pub struct InitArgs {
     pub genesis: PathBuf,
     /// Write validator.key in the clear instead of sealing it with a passphrase (throwaway
     /// keys only).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "full")]
     pub insecure_plaintext_key: bool,
+    /// A full node instead of a validator: it follows the chain through the APIs given with
+    /// --follow, verifies every certificate against the genesis validator set, executes and
+    /// serves the API, proofs and the portal, and never votes (no key is made).
+    #[arg(long, requires = "follow")]
+    pub full: bool,
+    /// Base URL of a node API a full node follows (a validator or another full node);
+    /// repeatable: the next is asked when one fails.
+    #[arg(long, requires = "full", value_name = "URL")]
+    pub follow: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,17 @@ pub fn init(args: InitArgs, passphrase: &crate::passphrase::Source) -> anyhow::R
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "validator".into())
     });
+    if args.full {
+        let path = config::init_full(&args.dir, &name, args.api, &args.genesis, &args.follow)
+            .map_err(|e| fail("init", format!("{e:#}")))?;
+        eprintln!(
+            "wrote {} (a full node: no key; put the chain's genesis file at {} and run `urbis node --config {}`)",
+            path.display(),
+            args.dir.join(&args.genesis).display(),
+            path.display()
+        );
+        return Ok(());
+    }
     let pass = if args.insecure_plaintext_key {
         None
     } else {

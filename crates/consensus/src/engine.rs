@@ -312,7 +312,7 @@ where
     let exec_shared = shared.clone();
     let exec_marshal = mailbox.clone();
     let executor = context.child("executor").spawn(move |ctx| async move {
-        let r = executor::run(ctx, exec_shared, exec_marshal, deliveries).await;
+        let r = executor::run(ctx, exec_shared, Some(exec_marshal), deliveries).await;
         if let Err(e) = &r {
             error!(%e, "executor stopped");
         }

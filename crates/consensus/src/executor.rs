@@ -57,7 +57,10 @@ use crate::prover::ProofRequest;
 use crate::shared::PROOF_QUEUE;
 use crate::shared::{Counters, ExecutedBlock, Shared};
 
-type Delivery = (Digested<ChainBlock>, Exact);
+/// A finalized block for the executor, the acknowledgement to give once it is durable, and its
+/// finalization certificate when the block arrived with one (a full node's); otherwise the
+/// executor asks marshal for it.
+pub type Delivery = (Digested<ChainBlock>, Exact, Option<Vec<u8>>);
 
 /// The marshal-facing side: hands finalized blocks to the executor task without blocking.
 #[derive(Clone)]
@@ -81,7 +84,7 @@ impl Reporter for Finalized {
 
     fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
         match activity {
-            Update::Block(block, ack) => match self.tx.unbounded_send((block, ack)) {
+            Update::Block(block, ack) => match self.tx.unbounded_send((block, ack, None)) {
                 Ok(()) => commonware_actor::Feedback::Ok,
                 Err(_) => commonware_actor::Feedback::Closed,
             },
@@ -113,11 +116,12 @@ enum Next {
     Proof(crate::prover::ProofRequest),
 }
 
-/// Run the executor until marshal's channel closes or storage fails.
+/// Run the executor until its delivery channel closes or storage fails. `marshal` is where
+/// certificates not attached to a delivery are looked up (validators); a full node has none.
 pub async fn run<E>(
     context: E,
     shared: Arc<Shared<E>>,
-    marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    marshal: Option<Mailbox<Scheme, Standard<ChainBlock>>>,
     rx: mpsc::UnboundedReceiver<Delivery>,
 ) -> Result<(), UrbisError>
 where
@@ -149,7 +153,7 @@ where
 /// The execution stage.
 async fn execution<E>(
     shared: Arc<Shared<E>>,
-    marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    marshal: Option<Mailbox<Scheme, Standard<ChainBlock>>>,
     mut rx: mpsc::UnboundedReceiver<Delivery>,
     mut to_store: mpsc::Sender<Executed>,
 ) -> Result<(), UrbisError>
@@ -160,7 +164,7 @@ where
     let mut executed = shared.chain.executed_height()?.unwrap_or(0);
     // Write sets of blocks handed to storage and perhaps not stored yet, the oldest first.
     let mut pending: VecDeque<(u64, Arc<WriteSet>)> = VecDeque::new();
-    while let Some((block, ack)) = rx.next().await {
+    while let Some((block, ack, attached)) = rx.next().await {
         let height = block.inner().block.header.height;
         if height <= executed {
             ack.acknowledge();
@@ -170,10 +174,14 @@ where
             error!(height, executed, "finalized block delivered out of order");
             return Err(UrbisError::new(ErrorCode::Internal, "delivery gap"));
         }
-        let finalization = marshal
-            .get_finalization(Height::new(height))
-            .await
-            .map(|f| f.encode().to_vec());
+        let finalization = match (attached, &marshal) {
+            (Some(cert), _) => Some(cert),
+            (None, Some(marshal)) => marshal
+                .get_finalization(Height::new(height))
+                .await
+                .map(|f| f.encode().to_vec()),
+            (None, None) => None,
+        };
         // Forget what storage has made durable, then take the store's state: it is at least
         // that recent, and never ahead of what this stage executed.
         let stored = shared.executed_height();
@@ -263,6 +271,7 @@ where
                 crate::prover::serve(shared, req).await;
             }
         }
+        check_certified_root(shared, header)?;
         let Executed {
             block,
             ack,
@@ -273,6 +282,31 @@ where
         ack.acknowledge();
     }
     Ok(())
+}
+
+/// A finalized header vouches for the state after its `state_height`: when this node stored
+/// that height, its root must be the one the header names. Validators compared it before
+/// voting; a full node learns here that it computed a different state (a bug, or a different
+/// build), and stops rather than serve it.
+fn check_certified_root<E>(
+    shared: &Shared<E>,
+    header: &urbis_core::Header,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    match shared.chain.state_root(header.state_height)? {
+        Some(root) if root != header.state_root => {
+            let why = format!(
+                "the state this node computed after block {} (root {root}) differs from the \
+                 root {} that finalized block {} certifies",
+                header.state_height, header.state_root, header.height
+            );
+            error!("{why}");
+            Err(UrbisError::new(ErrorCode::Internal, why))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Run one block's transactions and end-of-block work against `view` (its parent's state).

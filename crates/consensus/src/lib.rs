@@ -11,6 +11,7 @@ pub mod codec;
 pub mod engine;
 pub mod evidence;
 pub mod executor;
+pub mod follow;
 pub mod gossip;
 pub mod mempool;
 pub mod peers;

@@ -156,6 +156,8 @@ pub struct ApiState {
     /// The OpenAPI document and the module list, as JSON: fixed for a running node (its
     /// modules do not change), built on first use.
     pub docs: Arc<Docs>,
+    /// A full node's sources: writes are passed to them (see [`crate::follow`]).
+    pub upstream: Option<crate::follow::Sources>,
 }
 
 /// Documents built once per node.
@@ -207,6 +209,7 @@ impl ApiState {
             renders,
             requests: Arc::new(AtomicUsize::new(0)),
             docs: Arc::default(),
+            upstream: None,
         }
     }
 
@@ -264,6 +267,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/txs/{hash}", get(tx_status))
         .route("/v1/blocks/{id}", get(block))
+        .route("/v1/sync/blocks", get(crate::follow::sync_blocks))
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
         .route("/v1/evidence", get(evidence))
@@ -312,6 +316,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events", get(events))
         .merge(limited)
         .method_not_allowed_fallback(method_not_allowed)
+        // A full node passes writes on to the nodes it follows (a validator's state has none).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::follow::forward_writes,
+        ))
         // Bodies larger than this are cut off by axum; `submit_tx` reports them as too_large.
         .layer(DefaultBodyLimit::max(4 * limits::MAX_TX_BYTES))
         .with_state(state)

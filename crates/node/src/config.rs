@@ -21,21 +21,45 @@ use urbis_core::{Address, PublicKey, SecretKey};
 use urbis_runtime::{Genesis, GenesisValidator};
 
 use crate::dev::write_private;
-use crate::node::NodeSpec;
+use crate::node::{NodeSpec, Role};
+
+/// What a node does: votes, or follows.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// A member of the validator set: votes, proposes, keeps the blobs.
+    #[default]
+    Validator,
+    /// A full node: follows the chain through other nodes' APIs, verifies every certificate
+    /// against the genesis validator set, executes every block and serves the API, proofs and
+    /// the portal; never votes (see `docs/full-nodes.md`).
+    Full,
+}
 
 /// `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
-    /// Validator name, used in logs.
+    /// Node name, used in logs.
     pub name: String,
+    /// `"validator"` (the default) or `"full"`.
+    #[serde(default)]
+    pub role: NodeRole,
     pub data_dir: PathBuf,
     pub genesis: PathBuf,
-    pub validator_key: PathBuf,
+    /// Validators: the consensus key file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_key: Option<PathBuf>,
     /// HTTP API listen address.
     pub api: SocketAddr,
-    /// p2p listen address (must match this validator's address in the genesis file).
-    pub p2p: SocketAddr,
+    /// Validators: the p2p listen address (must match this validator's address in the genesis
+    /// file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<SocketAddr>,
+    /// Full nodes: base URLs of the node APIs to follow (validators or other full nodes; none
+    /// is trusted, each is tried in turn when one fails), e.g. `"http://10.0.0.5:8545"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow: Vec<String>,
     #[serde(default = "default_block_time_ms")]
     pub block_time_ms: u64,
     /// File whose first line is the passphrase of a sealed `validator_key` (for service
@@ -198,11 +222,13 @@ pub fn init(
     write_key(&key_path, &key, protection)?;
     let cfg = NodeConfig {
         name: name.to_string(),
+        role: NodeRole::Validator,
         data_dir: PathBuf::from("data"),
         genesis: genesis.to_path_buf(),
-        validator_key: PathBuf::from("validator.key"),
+        validator_key: Some(PathBuf::from("validator.key")),
         api,
-        p2p,
+        p2p: Some(p2p),
+        follow: Vec::new(),
         block_time_ms: default_block_time_ms(),
         passphrase_file: None,
         api_limits: Default::default(),
@@ -218,6 +244,57 @@ pub fn init(
         serde_json::to_vec_pretty(&public)?,
     )?;
     Ok(public)
+}
+
+/// `urbis init --full`: a full node's config in `dir` (no key: a full node never signs).
+/// Each `follow` URL must be an `http://` base URL.
+pub fn init_full(
+    dir: &Path,
+    name: &str,
+    api: SocketAddr,
+    genesis: &Path,
+    follow: &[String],
+) -> anyhow::Result<PathBuf> {
+    check_follow(follow)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("node.toml");
+    if path.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite it",
+            path.display()
+        );
+    }
+    let cfg = NodeConfig {
+        name: name.to_string(),
+        role: NodeRole::Full,
+        data_dir: PathBuf::from("data"),
+        genesis: genesis.to_path_buf(),
+        validator_key: None,
+        api,
+        p2p: None,
+        follow: follow.to_vec(),
+        block_time_ms: default_block_time_ms(),
+        passphrase_file: None,
+        api_limits: Default::default(),
+    };
+    std::fs::write(&path, toml::to_string_pretty(&cfg)?)?;
+    Ok(path)
+}
+
+fn check_follow(follow: &[String]) -> anyhow::Result<()> {
+    if follow.is_empty() {
+        bail!("a full node needs at least one node to follow (`follow` in node.toml)");
+    }
+    // Plain HTTP: a full node checks everything it is given against the genesis file, so
+    // the transport adds nothing to integrity (and the chain is public).
+    for url in follow {
+        let ok = url.starts_with("http://")
+            && reqwest::Url::parse(url).is_ok_and(|u| u.host().is_some());
+        if !ok {
+            bail!("`follow` entry {url:?} is not an http:// base URL");
+        }
+    }
+    Ok(())
 }
 
 /// `urbis genesis`: assemble a genesis from validators' public parts.
@@ -287,32 +364,6 @@ pub fn load(
             .with_context(|| format!("read genesis {}", genesis_path.display()))?,
     )
     .with_context(|| format!("parse genesis {}", genesis_path.display()))?;
-    let key = read_key(&resolve(base, &cfg.validator_key), || {
-        match &cfg.passphrase_file {
-            Some(f) => read_passphrase_file(&resolve(base, f)),
-            None => passphrase(),
-        }
-    })?;
-    let me = key.public_key();
-    let mut peers = Vec::new();
-    for v in &genesis.validators {
-        let addr: SocketAddr = v.address.parse().with_context(|| {
-            format!(
-                "validator {} has no valid p2p address ({:?})",
-                v.name, v.address
-            )
-        })?;
-        if v.public_key == me && addr.port() != cfg.p2p.port() {
-            bail!(
-                "config p2p port {} differs from this validator's genesis address {addr}",
-                cfg.p2p
-            );
-        }
-        peers.push((v.public_key, addr));
-    }
-    if !genesis.validators.iter().any(|v| v.public_key == me) {
-        bail!("validator key {me} is not in the genesis validator set");
-    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -323,19 +374,72 @@ pub fn load(
             (genesis.genesis_time_ms - now) / 1000
         );
     }
+    let role = match cfg.role {
+        NodeRole::Full => {
+            if cfg.validator_key.is_some() || cfg.p2p.is_some() || cfg.passphrase_file.is_some() {
+                bail!(
+                    "a full node has no validator_key, p2p address or passphrase_file: remove them \
+                     from {} (or set role = \"validator\")",
+                    config_path.display()
+                );
+            }
+            check_follow(&cfg.follow)?;
+            Role::Full {
+                follow: cfg.follow.clone(),
+            }
+        }
+        NodeRole::Validator => validator_role(&cfg, base, &genesis, passphrase)?,
+    };
     let spec = NodeSpec {
         data_dir: resolve(base, &cfg.data_dir),
         genesis,
-        validator_key: key,
+        role,
         api: cfg.api,
-        p2p: cfg.p2p,
-        peers,
         block_time: Duration::from_millis(cfg.block_time_ms),
         mempool: MempoolConfig::default(),
         api_limits: cfg.api_limits.clone(),
         shutdown: None,
     };
     Ok((cfg, spec))
+}
+
+/// A validator's key, p2p address and peers from its config and the genesis.
+fn validator_role(
+    cfg: &NodeConfig,
+    base: &Path,
+    genesis: &Genesis,
+    passphrase: impl FnOnce() -> anyhow::Result<zeroize::Zeroizing<String>>,
+) -> anyhow::Result<Role> {
+    if !cfg.follow.is_empty() {
+        bail!(
+            "`follow` is for full nodes (role = \"full\"); a validator takes its peers from the genesis"
+        );
+    }
+    let (Some(key_file), Some(p2p)) = (&cfg.validator_key, cfg.p2p) else {
+        bail!("a validator needs `validator_key` and `p2p` in its node.toml");
+    };
+    let key = read_key(&resolve(base, key_file), || match &cfg.passphrase_file {
+        Some(f) => read_passphrase_file(&resolve(base, f)),
+        None => passphrase(),
+    })?;
+    let me = key.public_key();
+    let mut peers = Vec::new();
+    for v in &genesis.validators {
+        let addr: SocketAddr = v.address.parse().with_context(|| {
+            format!(
+                "validator {} has no valid p2p address ({:?})",
+                v.name, v.address
+            )
+        })?;
+        if v.public_key == me && addr.port() != p2p.port() {
+            bail!("config p2p port {p2p} differs from this validator's genesis address {addr}");
+        }
+        peers.push((v.public_key, addr));
+    }
+    if !genesis.validators.iter().any(|v| v.public_key == me) {
+        bail!("validator key {me} is not in the genesis validator set");
+    }
+    Ok(Role::Validator { key, p2p, peers })
 }
 
 /// `urbis testnet --init-only`: N validators on loopback under `dir`, sharing one genesis, with
@@ -401,7 +505,10 @@ mod tests {
         for (i, c) in configs.iter().enumerate() {
             let (cfg, spec) = load(c, || panic!("testnet keys are in the clear")).unwrap();
             assert_eq!(cfg.name, format!("node{i}"));
-            assert_eq!(spec.peers.len(), 4);
+            let Role::Validator { peers, .. } = &spec.role else {
+                panic!("a testnet node is a validator")
+            };
+            assert_eq!(peers.len(), 4);
             assert_eq!(spec.block_time, Duration::from_millis(100));
             if let Some(g) = &genesis {
                 assert_eq!(g, &spec.genesis);
@@ -427,6 +534,41 @@ mod tests {
         )
         .unwrap();
         assert!(load(&configs[0], || panic!("not sealed")).is_err());
+    }
+
+    #[test]
+    fn full_node_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        init_testnet(dir.path(), 1, "t", 18100, 19100, 100).unwrap();
+        let full = dir.path().join("full");
+        let api: SocketAddr = "127.0.0.1:18200".parse().unwrap();
+        let follow = vec!["http://127.0.0.1:18100".to_string()];
+        let path = init_full(&full, "auditor", api, Path::new("../genesis.json"), &follow).unwrap();
+        let (cfg, spec) = load(&path, || panic!("a full node has no key")).unwrap();
+        assert_eq!(cfg.role, NodeRole::Full);
+        let Role::Full { follow: got } = &spec.role else {
+            panic!("not a full node")
+        };
+        assert_eq!(got, &follow);
+        // Refused: overwriting, nothing to follow, a URL that is not http(s), a key.
+        assert!(init_full(&full, "x", api, Path::new("g"), &follow).is_err());
+        for bad in [
+            vec![],
+            vec!["ftp://x".to_string()],
+            vec!["http://".to_string()],
+        ] {
+            assert!(init_full(&dir.path().join("other"), "x", api, Path::new("g"), &bad).is_err());
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("validator_key = \"k\"\n{text}")).unwrap();
+        let err = load(&path, || panic!("asked")).err().unwrap().to_string();
+        assert!(err.contains("a full node has no validator_key"), "{err}");
+        // A validator config naming sources is refused too.
+        let v = dir.path().join("node0/node.toml");
+        let text = std::fs::read_to_string(&v).unwrap();
+        std::fs::write(&v, format!("follow = [\"http://x:1\"]\n{text}")).unwrap();
+        let err = load(&v, || panic!("clear key")).err().unwrap().to_string();
+        assert!(err.contains("`follow` is for full nodes"), "{err}");
     }
 
     #[test]

@@ -176,10 +176,12 @@ pub fn run(opts: DevOptions, on_ready: Box<dyn FnOnce(&DevReady) + Send>) -> any
     let spec = NodeSpec {
         data_dir: data_dir.clone(),
         genesis,
-        peers: vec![(validator.public_key(), p2p)],
-        validator_key: validator,
+        role: node::Role::Validator {
+            peers: vec![(validator.public_key(), p2p)],
+            key: validator,
+            p2p,
+        },
         api: opts.api,
-        p2p,
         block_time: opts.block_time,
         mempool: MempoolConfig::default(),
         api_limits: opts.api_limits,

@@ -8,6 +8,7 @@ pub mod api;
 pub mod blobs;
 pub mod config;
 pub mod dev;
+pub mod follow;
 pub mod identity;
 pub mod node;
 pub mod openapi;

@@ -25,17 +25,28 @@ const INDEX_BATCH: u64 = 64;
 /// The runtime context every node component runs on.
 pub type Ctx = cw_tokio::Context;
 
-/// Everything needed to run one validator.
+/// What a node does (see [`crate::config::NodeRole`]).
+pub enum Role {
+    Validator {
+        /// The validator's consensus key (32-byte Ed25519 seed).
+        key: SecretKey,
+        /// p2p listen address.
+        p2p: SocketAddr,
+        /// Every validator's consensus key and p2p address (this node included).
+        peers: Vec<(urbis_core::PublicKey, SocketAddr)>,
+    },
+    Full {
+        /// Base URLs of the node APIs it follows.
+        follow: Vec<String>,
+    },
+}
+
+/// Everything needed to run one node.
 pub struct NodeSpec {
     pub data_dir: PathBuf,
     pub genesis: Genesis,
-    /// The validator's consensus key (32-byte Ed25519 seed).
-    pub validator_key: SecretKey,
+    pub role: Role,
     pub api: SocketAddr,
-    /// p2p listen address.
-    pub p2p: SocketAddr,
-    /// Every validator's consensus key and p2p address (this node included).
-    pub peers: Vec<(urbis_core::PublicKey, SocketAddr)>,
     pub block_time: Duration,
     pub mempool: MempoolConfig,
     /// The API's threads and limits.
@@ -65,11 +76,16 @@ pub fn consensus_signer(key: &SecretKey) -> anyhow::Result<ed25519::PrivateKey> 
 pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&spec.data_dir)
         .with_context(|| format!("create data directory {}", spec.data_dir.display()))?;
-    let me = spec.validator_key.public_key();
-    if !spec.genesis.validators.iter().any(|v| v.public_key == me) {
-        bail!("this node's validator key {me} is not in the genesis validator set");
-    }
-    let signer = consensus_signer(&spec.validator_key)?;
+    let validator = match &spec.role {
+        Role::Validator { key, .. } => {
+            let me = key.public_key();
+            if !spec.genesis.validators.iter().any(|v| v.public_key == me) {
+                bail!("this node's validator key {me} is not in the genesis validator set");
+            }
+            Some((me, consensus_signer(key)?))
+        }
+        Role::Full { .. } => None,
+    };
     let api_runtime = ApiRuntime::new(&spec.api_limits).context("start the API runtime")?;
     let api_handle = api_runtime.handle().clone();
     let cfg = cw_tokio::Config::new()
@@ -98,31 +114,42 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
         );
         info!(
             chain_id = %chain_id,
-            validator = %me,
+            validator = ?validator.as_ref().map(|(me, _)| me.to_string()),
             height = shared.executed_height(),
             "state opened"
         );
-        let proposer = ProposerConfig {
-            block_time: spec.block_time,
-            ..ProposerConfig::default()
+        let (executor, blob_link, upstream) = match (spec.role, validator) {
+            (Role::Validator { p2p, peers, .. }, Some((_, signer))) => {
+                let proposer = ProposerConfig {
+                    block_time: spec.block_time,
+                    ..ProposerConfig::default()
+                };
+                let mut keys = Vec::new();
+                for (pk, addr) in &peers {
+                    let key = commonware_cryptography::ed25519::PublicKey::decode(
+                        bytes::Bytes::copy_from_slice(pk.raw()),
+                    )
+                    .map_err(|e| anyhow::anyhow!("validator key {pk}: {e}"))?;
+                    keys.push((key, *addr));
+                }
+                let running = urbis_consensus::start_networked(
+                    context.child("consensus"),
+                    shared.clone(),
+                    signer,
+                    proposer,
+                    p2p,
+                    keys,
+                )
+                .await;
+                (running.executor, running.blobs, None)
+            }
+            (Role::Full { follow }, _) => {
+                let sources = crate::follow::Sources::new(follow)?;
+                let executor = crate::follow::start(&context, shared.clone(), sources.clone());
+                (executor, None, Some(sources))
+            }
+            (Role::Validator { .. }, None) => bail!("a validator without a key"),
         };
-        let mut peers = Vec::new();
-        for (pk, addr) in &spec.peers {
-            let key = commonware_cryptography::ed25519::PublicKey::decode(
-                bytes::Bytes::copy_from_slice(pk.raw()),
-            )
-            .map_err(|e| anyhow::anyhow!("validator key {pk}: {e}"))?;
-            peers.push((key, *addr));
-        }
-        let mut running = urbis_consensus::start_networked(
-            context.child("consensus"),
-            shared.clone(),
-            signer,
-            proposer,
-            spec.p2p,
-            peers,
-        )
-        .await;
 
         let metrics_ctx = context.child("metrics");
         // The event index follows the chain store on a thread of its own.
@@ -205,7 +232,8 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             spec.block_time,
             spec.api_limits.clone(),
         );
-        if let Some(link) = running.blobs.take() {
+        state.upstream = upstream;
+        if let Some(link) = blob_link {
             let sink = Arc::new(crate::vault::VaultSync {
                 shared: shared.clone(),
                 vault: state.vault.clone(),
@@ -270,7 +298,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 info!("shutting down");
                 Ok(())
             }
-            r = running.executor => match r {
+            r = executor => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(anyhow::anyhow!("executor failed: {e}")),
                 Err(e) => Err(anyhow::anyhow!("executor task ended: {e:?}")),

@@ -49,6 +49,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/v1/sync/blocks",
+        "Finalized blocks for full nodes: from height `from`, up to `limit` consecutive blocks (at most 256 and about 8 MiB) with the finalization certificate stored with each, as application/octet-stream records: u32 big-endian length, the block (borsh, as hashed), u32 big-endian length (0: none stored), the certificate (docs/full-nodes.md). Empty when block `from` is not stored yet; with wait_ms, a request for the next block waits for it that long. Header urbis-executed-height: this node's height.",
+    ),
+    (
+        "get",
         "/v1/nonce/{address}",
         "Committed and next nonce of an account.",
     ),
@@ -192,6 +197,15 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
             ),
             ("cursor", "string", "The previous page's next_cursor."),
         ],
+        ("get", "/v1/sync/blocks") => &[
+            ("from", "integer", "First height wanted (1 or more)."),
+            ("limit", "integer", "Most blocks, 1 to 256 (default 64)."),
+            (
+                "wait_ms",
+                "integer",
+                "When `from` is the next block to be stored: wait for it up to this many ms (0 to 10000).",
+            ),
+        ],
         ("get", "/v1/query/{module}/{path}") => &[
             (
                 "prove",
@@ -256,7 +270,7 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
             "application/json",
             json!({"type": "object", "required": ["record", "version", "slot", "wrap"], "properties": {"record": r("Hash"), "version": {"type": "integer", "minimum": 1}, "slot": {"type": "string"}, "wrap": {"type": "string", "pattern": "^[0-9a-f]{160}$"}}}),
         ),
-        ("get", "/v1/blobs/{hash}") => (
+        ("get", "/v1/blobs/{hash}") | ("get", "/v1/sync/blocks") => (
             "application/octet-stream",
             json!({"type": "string", "contentMediaType": "application/octet-stream"}),
         ),
@@ -630,7 +644,8 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": path_param(path, name)}))
             .collect();
         params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
-            json!({"name": name, "in": "query", "required": false, "description": about, "schema": query_param(name, ty)})
+            let required = (*path, *name) == ("/v1/sync/blocks", "from");
+            json!({"name": name, "in": "query", "required": required, "description": about, "schema": query_param(path, name, ty)})
         }));
         let (media, schema) = response(method, path);
         // A server-sent event stream is described event by event (OpenAPI 3.2 `itemSchema`).
@@ -772,7 +787,17 @@ fn path_param(path: &str, name: &str) -> Value {
 }
 
 /// The schema of a query parameter of type `ty`.
-fn query_param(name: &str, ty: &str) -> Value {
+fn query_param(path: &str, name: &str, ty: &str) -> Value {
+    match (path, name) {
+        ("/v1/sync/blocks", "from") => return json!({"type": "integer", "minimum": 1}),
+        ("/v1/sync/blocks", "limit") => {
+            return json!({"type": "integer", "minimum": 1, "maximum": 256});
+        }
+        ("/v1/sync/blocks", "wait_ms") => {
+            return json!({"type": "integer", "minimum": 0, "maximum": 10_000});
+        }
+        _ => {}
+    }
     match (name, ty) {
         ("limit", _) => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
         (_, "integer") => json!({"type": "integer", "minimum": 0}),

@@ -246,6 +246,13 @@ impl ChainStore {
         Ok(())
     }
 
+    /// The stored bytes of block `height` (`Block::encode`), undecoded.
+    pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(BLOCKS).map_err(internal)?;
+        Ok(t.get(height).map_err(internal)?.map(|g| g.value().to_vec()))
+    }
+
     pub fn block(&self, height: u64) -> Result<Option<Block>, UrbisError> {
         let tx = self.db.begin_read().map_err(internal)?;
         let t = tx.open_table(BLOCKS).map_err(internal)?;
