@@ -322,6 +322,10 @@ pub struct InitArgs {
     /// repeatable: the next is asked when one fails.
     #[arg(long, requires = "full", value_name = "URL")]
     pub follow: Vec<String>,
+    /// With --full: on its first start, take the state at a recent certified height from the
+    /// nodes followed instead of replaying the chain from genesis.
+    #[arg(long, requires = "full")]
+    pub state_sync: bool,
 }
 
 #[derive(Debug, Args)]

@@ -52,8 +52,15 @@ pub fn init(args: InitArgs, passphrase: &crate::passphrase::Source) -> anyhow::R
             .unwrap_or_else(|| "validator".into())
     });
     if args.full {
-        let path = config::init_full(&args.dir, &name, args.api, &args.genesis, &args.follow)
-            .map_err(|e| fail("init", format!("{e:#}")))?;
+        let path = config::init_full(
+            &args.dir,
+            &name,
+            args.api,
+            &args.genesis,
+            &args.follow,
+            args.state_sync,
+        )
+        .map_err(|e| fail("init", format!("{e:#}")))?;
         eprintln!(
             "wrote {} (a full node: no key; put the chain's genesis file at {} and run `urbis node --config {}`)",
             path.display(),

@@ -19,6 +19,10 @@ use urbis_core::SecretKey;
 
 const N: usize = 4;
 
+/// The tests of this file run one at a time: each picks free ports for its network, and two
+/// networks starting at once could pick the same.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn urbis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_urbis"))
 }
@@ -103,10 +107,11 @@ fn start_full(dir: &std::path::Path, log: &str) -> std::process::Child {
 
 #[test]
 fn full_node_follows_verifies_serves_and_never_votes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let apis = common::init_testnet(d, N, "full-node");
-    let mut nodes = Nodes(
+    let nodes = Nodes(
         (0..N)
             .map(|i| Some(common::start_validator(d, i)))
             .collect(),
@@ -157,7 +162,7 @@ fn full_node_follows_verifies_serves_and_never_votes() {
     assert!(!out.status.success());
 
     let full_api = format!("http://{api}");
-    let mut child = Some(start_full(&full, "full.log"));
+    let mut guard = Nodes(vec![Some(start_full(&full, "full.log"))]);
     let target = get_json(&http, &format!("{}/v1/status", apis[0])).unwrap()["height"]
         .as_u64()
         .unwrap();
@@ -232,13 +237,13 @@ fn full_node_follows_verifies_serves_and_never_votes() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 
     // kill -9 and restart: it resumes where it stopped and catches up again.
-    let mut victim = child.take().unwrap();
+    let mut victim = guard.0[0].take().unwrap();
     victim.kill().unwrap();
     victim.wait().unwrap();
     let before = get_json(&http, &format!("{}/v1/status", apis[0])).unwrap()["height"]
         .as_u64()
         .unwrap();
-    child = Some(start_full(&full, "full.log"));
+    guard.0[0] = Some(start_full(&full, "full.log"));
     wait_until(
         "the restarted full node to catch up",
         Duration::from_secs(90),
@@ -267,9 +272,134 @@ fn full_node_follows_verifies_serves_and_never_votes() {
     assert!(has_journal(&d.join("node0")));
     assert!(!has_journal(&full), "the full node keeps a vote journal");
 
-    if let Some(mut c) = child.take() {
-        let _ = c.kill();
-        let _ = c.wait();
+    drop(guard);
+    drop(nodes);
+}
+
+#[test]
+fn a_full_node_joins_by_state_sync() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let apis = common::init_testnet(d, N, "state-sync");
+    let _nodes = Nodes(
+        (0..N)
+            .map(|i| Some(common::start_validator(d, i)))
+            .collect(),
+    );
+    let http = common::http();
+    common::wait_for_network(d, &apis, 3, Duration::from_secs(90));
+    let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
+    let chain = common::chain_ref(&apis[0]);
+    for nonce in 0..5 {
+        let r = http
+            .post(format!("{}/v1/txs?wait=true", apis[nonce as usize % N]))
+            .json(&grant_citizen(&admin, &chain, nonce, "resident"))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
     }
-    drop(nodes.0.drain(..));
+
+    let full = d.join("synced");
+    let api = format!("127.0.0.1:{}", common::free_port());
+    let out = urbis()
+        .args(["init", "--full", "--state-sync", "--dir"])
+        .arg(&full)
+        .args(["--api", &api, "--genesis", "../genesis.json"])
+        .args(["--follow", &apis[1], "--follow", &apis[2]])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let full_api = format!("http://{api}");
+    let mut guard = Nodes(vec![Some(start_full(&full, "full.log"))]);
+    let target = get_json(&http, &format!("{}/v1/status", apis[0])).unwrap()["height"]
+        .as_u64()
+        .unwrap();
+    wait_until(
+        "the synced node to catch up",
+        Duration::from_secs(90),
+        || {
+            get_json(&http, &format!("{full_api}/v1/status"))
+                .is_some_and(|s| s["height"].as_u64().unwrap_or(0) >= target)
+        },
+    );
+    let log = std::fs::read_to_string(full.join("full.log")).unwrap();
+    assert!(log.contains("state synced"), "{log}");
+    // It never had the early blocks: it started from the state, not from genesis.
+    let r = http.get(format!("{full_api}/v1/blocks/1")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    // It executes what comes next like everyone else.
+    let r = http
+        .post(format!("{full_api}/v1/txs?wait=true"))
+        .json(&grant_citizen(&admin, &chain, 5, "resident"))
+        .send()
+        .unwrap();
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["receipt"]["success"], true, "{v}");
+    let at = v["height"].as_u64().unwrap();
+    wait_until(
+        "the synced node to execute it",
+        Duration::from_secs(30),
+        || {
+            get_json(&http, &format!("{full_api}/v1/status"))
+                .is_some_and(|s| s["height"].as_u64().unwrap_or(0) > at)
+        },
+    );
+    let mine = get_json(&http, &format!("{full_api}/v1/blocks/{at}")).unwrap();
+    let theirs = get_json(&http, &format!("{}/v1/blocks/{at}", apis[3])).unwrap();
+    assert_eq!(mine["hash"], theirs["hash"]);
+    assert_eq!(mine["state_root_after"], theirs["state_root_after"]);
+    let nonce = get_json(&http, &format!("{full_api}/v1/nonce/{}", admin.address())).unwrap();
+    assert_eq!(nonce["nonce"].as_u64().unwrap(), 6);
+    // Accounts made before the sync are there, with proofs that verify from genesis.
+    let proof = d.join("proof.json");
+    let addr = SecretKey::from_label("resident-1").address().to_string();
+    let out = urbis()
+        .args([
+            "--node", &full_api, "query", "account", &addr, "--prove", "--out",
+        ])
+        .arg(&proof)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = urbis()
+        .arg("verify")
+        .arg(&proof)
+        .arg("--genesis")
+        .arg(d.join("genesis.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Restarted after kill -9, it resumes from its own data (no second sync).
+    let mut victim = guard.0[0].take().unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    guard.0[0] = Some(start_full(&full, "full.log"));
+    let now = get_json(&http, &format!("{}/v1/status", apis[0])).unwrap()["height"]
+        .as_u64()
+        .unwrap();
+    wait_until(
+        "the restarted node to catch up",
+        Duration::from_secs(60),
+        || {
+            get_json(&http, &format!("{full_api}/v1/status"))
+                .is_some_and(|s| s["height"].as_u64().unwrap_or(0) >= now)
+        },
+    );
+    let log = std::fs::read_to_string(full.join("full.log")).unwrap();
+    assert_eq!(log.matches("state synced").count(), 1, "{log}");
 }

@@ -271,6 +271,11 @@ where
                 crate::prover::serve(shared, req).await;
             }
         }
+        if header.state_height == shared.executed_height()
+            && header.height == header.state_height + 1
+        {
+            offer_state(shared, header.height).await?;
+        }
         check_certified_root(shared, header)?;
         let Executed {
             block,
@@ -281,6 +286,56 @@ where
         store(context, shared, &block.inner().block, finalization, done).await?;
         ack.acknowledge();
     }
+    Ok(())
+}
+
+/// Offer the current state to syncing nodes, now that block `certified_by` certifies it, when
+/// one asked since the last offer and the last is [`SYNC_OFFER_EVERY`] blocks old: the
+/// authenticated store's sync target and a read snapshot of the chain store, both at the
+/// stored height. Offers older than [`SYNC_OFFER_TTL`] are dropped.
+async fn offer_state<E>(shared: &Shared<E>, certified_by: u64) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    use crate::shared::{SYNC_OFFER_EVERY, SYNC_OFFER_TTL, SYNC_OFFERS_KEPT, SyncOffer};
+    use std::sync::atomic::Ordering;
+    let height = shared.executed_height();
+    let (due, expired) = {
+        let offers = shared.sync_offers.lock().unwrap_or_else(|p| p.into_inner());
+        let due = shared.sync_wanted.load(Ordering::Relaxed)
+            && offers
+                .back()
+                .is_none_or(|o| height >= o.target.height + SYNC_OFFER_EVERY);
+        let expired = offers
+            .front()
+            .is_some_and(|o| o.made.elapsed() > SYNC_OFFER_TTL);
+        (due, expired)
+    };
+    if !due && !expired {
+        return Ok(());
+    }
+    let mut auth = shared.auth.lock().await;
+    let fresh = if due {
+        shared.sync_wanted.store(false, Ordering::Relaxed);
+        Some(SyncOffer {
+            target: auth.sync_target().await?,
+            certified_by,
+            values: shared.chain.state_view()?,
+            made: Instant::now(),
+        })
+    } else {
+        None
+    };
+    let mut offers = shared.sync_offers.lock().unwrap_or_else(|p| p.into_inner());
+    offers.retain(|o| o.made.elapsed() <= SYNC_OFFER_TTL);
+    if let Some(offer) = fresh {
+        offers.push_back(Arc::new(offer));
+        debug!(height, certified_by, "state offered to syncing nodes");
+    }
+    while offers.len() > SYNC_OFFERS_KEPT {
+        offers.pop_front();
+    }
+    auth.retain_from(offers.front().map(|o| o.target.lower));
     Ok(())
 }
 

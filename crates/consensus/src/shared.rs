@@ -196,6 +196,82 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub startup_height: std::sync::atomic::AtomicU64,
     /// Validators this node hears from (for metrics).
     pub peers: Arc<crate::peers::PeerSeen>,
+    /// State-sync targets this node offers, the oldest first (see [`SyncOffer`]).
+    pub sync_offers: std::sync::Mutex<VecDeque<Arc<SyncOffer>>>,
+    /// Set when a syncing node asked for an offer: offers are made only then (holding one
+    /// keeps a chain-store read snapshot and part of the operation log alive).
+    pub sync_wanted: std::sync::atomic::AtomicBool,
+}
+
+/// A state this node offers to nodes that sync from it: the authenticated store's target at a
+/// height a finalized block certifies, and the logical state (a read snapshot of the chain
+/// store) at that height.
+pub struct SyncOffer {
+    pub target: urbis_state::sync::SyncTarget,
+    /// The block whose header certifies `target.root` (its `state_height` is the target's).
+    pub certified_by: u64,
+    pub values: urbis_state::StateSnapshot,
+    /// When it was made: offers expire after [`SYNC_OFFER_TTL`].
+    pub made: std::time::Instant,
+}
+
+/// How long an offer is kept.
+pub const SYNC_OFFER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Blocks between two state-sync offers.
+pub const SYNC_OFFER_EVERY: u64 = 256;
+
+/// Offers kept: a node syncing from the older one can finish while the newer one is made.
+pub const SYNC_OFFERS_KEPT: usize = 2;
+
+/// The genesis block of `genesis`, whose state has root `root`.
+pub fn genesis_block(genesis: &Genesis, root: Hash) -> Block {
+    let mut sorted: Vec<PublicKey> = genesis.validators.iter().map(|v| v.public_key).collect();
+    sorted.sort();
+    Block {
+        header: Header {
+            chain_id: genesis.chain_id.clone(),
+            height: 0,
+            parent: Hash::ZERO,
+            view: 0,
+            timestamp_ms: genesis.genesis_time_ms,
+            proposer: sorted[0],
+            txs_root: Block::compute_txs_root(&[]),
+            tx_count: 0,
+            state_height: 0,
+            state_root: root,
+            receipts_acc: urbis_core::receipts_acc(
+                &Hash::ZERO,
+                &urbis_core::receipts_root(&[], &[]),
+            ),
+            validator_set: validator_set_hash(&sorted),
+        },
+        txs: vec![],
+    }
+}
+
+/// The genesis block of `genesis`, computing its state in scratch partitions `prefix-*` that
+/// are removed again (for a node that starts from a state sync, not from genesis).
+pub async fn compute_genesis_block<E>(
+    context: E,
+    prefix: &str,
+    genesis: &Genesis,
+    runtime: &Runtime,
+) -> Result<Block, UrbisError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    if genesis.validators.is_empty() {
+        return Err(UrbisError::new(
+            ErrorCode::InvalidArgument,
+            "genesis lists no validators",
+        ));
+    }
+    let writes: WriteSet = runtime.genesis(&MemState::default(), genesis)?;
+    let mut scratch = AuthState::open(context, prefix).await?;
+    let root = scratch.apply(0, &writes).await?;
+    scratch.destroy().await?;
+    Ok(genesis_block(genesis, root))
 }
 
 /// Hash identifying a validator set (sorted public keys).
@@ -269,28 +345,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
                         ));
                     }
                 };
-                let mut sorted = validators.clone();
-                sorted.sort();
-                let block = Block {
-                    header: Header {
-                        chain_id: genesis.chain_id.clone(),
-                        height: 0,
-                        parent: Hash::ZERO,
-                        view: 0,
-                        timestamp_ms: genesis.genesis_time_ms,
-                        proposer: sorted[0],
-                        txs_root: Block::compute_txs_root(&[]),
-                        tx_count: 0,
-                        state_height: 0,
-                        state_root: root,
-                        receipts_acc: urbis_core::receipts_acc(
-                            &Hash::ZERO,
-                            &urbis_core::receipts_root(&[], &[]),
-                        ),
-                        validator_set,
-                    },
-                    txs: vec![],
-                };
+                let block = genesis_block(&genesis, root);
                 chain.commit_block(BlockRecord {
                     block: &block,
                     receipts: &[],
@@ -344,6 +399,8 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             finalized_tip: Arc::new(std::sync::atomic::AtomicU64::new(executed)),
             startup_height: std::sync::atomic::AtomicU64::new(executed),
             peers: Arc::new(crate::peers::PeerSeen::default()),
+            sync_offers: std::sync::Mutex::new(VecDeque::new()),
+            sync_wanted: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

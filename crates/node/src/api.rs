@@ -158,6 +158,8 @@ pub struct ApiState {
     pub docs: Arc<Docs>,
     /// A full node's sources: writes are passed to them (see [`crate::follow`]).
     pub upstream: Option<crate::follow::Sources>,
+    /// The task answering state-sync operation requests (see [`crate::follow`]).
+    pub sync_ops: Option<tokio::sync::mpsc::Sender<crate::follow::OpsRequest>>,
 }
 
 /// Documents built once per node.
@@ -210,6 +212,7 @@ impl ApiState {
             requests: Arc::new(AtomicUsize::new(0)),
             docs: Arc::default(),
             upstream: None,
+            sync_ops: None,
         }
     }
 
@@ -268,6 +271,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/txs/{hash}", get(tx_status))
         .route("/v1/blocks/{id}", get(block))
         .route("/v1/sync/blocks", get(crate::follow::sync_blocks))
+        .route("/v1/sync/state", get(crate::follow::sync_state))
+        .route("/v1/sync/state/ops", post(crate::follow::sync_ops))
+        .route("/v1/sync/state/values", get(crate::follow::sync_values))
         .route("/v1/nonce/{address}", get(nonce))
         .route("/v1/query/{module}/{*path}", get(query))
         .route("/v1/evidence", get(evidence))

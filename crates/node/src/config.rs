@@ -60,6 +60,10 @@ pub struct NodeConfig {
     /// is trusted, each is tried in turn when one fails), e.g. `"http://10.0.0.5:8545"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow: Vec<String>,
+    /// Full nodes: on the first start (an empty data directory), take the state at a recent
+    /// certified height from the nodes followed instead of replaying the chain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub state_sync: bool,
     #[serde(default = "default_block_time_ms")]
     pub block_time_ms: u64,
     /// File whose first line is the passphrase of a sealed `validator_key` (for service
@@ -229,6 +233,7 @@ pub fn init(
         api,
         p2p: Some(p2p),
         follow: Vec::new(),
+        state_sync: false,
         block_time_ms: default_block_time_ms(),
         passphrase_file: None,
         api_limits: Default::default(),
@@ -254,6 +259,7 @@ pub fn init_full(
     api: SocketAddr,
     genesis: &Path,
     follow: &[String],
+    state_sync: bool,
 ) -> anyhow::Result<PathBuf> {
     check_follow(follow)?;
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
@@ -273,6 +279,7 @@ pub fn init_full(
         api,
         p2p: None,
         follow: follow.to_vec(),
+        state_sync,
         block_time_ms: default_block_time_ms(),
         passphrase_file: None,
         api_limits: Default::default(),
@@ -386,6 +393,7 @@ pub fn load(
             check_follow(&cfg.follow)?;
             Role::Full {
                 follow: cfg.follow.clone(),
+                state_sync: cfg.state_sync,
             }
         }
         NodeRole::Validator => validator_role(&cfg, base, &genesis, passphrase)?,
@@ -543,21 +551,39 @@ mod tests {
         let full = dir.path().join("full");
         let api: SocketAddr = "127.0.0.1:18200".parse().unwrap();
         let follow = vec!["http://127.0.0.1:18100".to_string()];
-        let path = init_full(&full, "auditor", api, Path::new("../genesis.json"), &follow).unwrap();
+        let path = init_full(
+            &full,
+            "auditor",
+            api,
+            Path::new("../genesis.json"),
+            &follow,
+            false,
+        )
+        .unwrap();
         let (cfg, spec) = load(&path, || panic!("a full node has no key")).unwrap();
         assert_eq!(cfg.role, NodeRole::Full);
-        let Role::Full { follow: got } = &spec.role else {
+        let Role::Full { follow: got, .. } = &spec.role else {
             panic!("not a full node")
         };
         assert_eq!(got, &follow);
         // Refused: overwriting, nothing to follow, a URL that is not http(s), a key.
-        assert!(init_full(&full, "x", api, Path::new("g"), &follow).is_err());
+        assert!(init_full(&full, "x", api, Path::new("g"), &follow, false).is_err());
         for bad in [
             vec![],
             vec!["ftp://x".to_string()],
             vec!["http://".to_string()],
         ] {
-            assert!(init_full(&dir.path().join("other"), "x", api, Path::new("g"), &bad).is_err());
+            assert!(
+                init_full(
+                    &dir.path().join("other"),
+                    "x",
+                    api,
+                    Path::new("g"),
+                    &bad,
+                    false
+                )
+                .is_err()
+            );
         }
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("validator_key = \"k\"\n{text}")).unwrap();

@@ -33,6 +33,8 @@ use urbis_core::{ErrorCode, UrbisError};
 use crate::api::ApiState;
 use crate::node::Ctx;
 use crate::problem::{ApiError, Query};
+use urbis_state::sync::{FetchError, FetchOps, Fetcher, SyncTarget};
+use urbis_state::{AuthState, ChainStore};
 
 /// Response header: the serving node's executed height.
 pub const EXECUTED_HEADER: &str = "urbis-executed-height";
@@ -250,7 +252,10 @@ pub async fn forward_writes(State(s): State<ApiState>, req: Request, next: Next)
     let Some(sources) = s.upstream.clone() else {
         return next.run(req).await;
     };
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // Reads, and what this node serves to nodes syncing from it, are answered here.
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.uri().path().starts_with("/v1/sync/")
+    {
         return next.run(req).await;
     }
     let method = req.method().clone();
@@ -376,4 +381,454 @@ async fn run(
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State sync: serving.
+
+/// The newest state a node offers (`GET /v1/sync/state`).
+#[derive(Clone, Debug, serde::Serialize, Deserialize)]
+pub struct OfferInfo {
+    pub target: SyncTarget,
+    /// The block whose header certifies `target.root` at `target.height`.
+    pub certified_by: u64,
+}
+
+/// `GET /v1/sync/state`: the newest state-sync target this node offers. Asking is what makes a
+/// node offer one (at its next block that certifies its state); the first asker waits for it
+/// up to 5 s, then gets `not_ready`.
+pub async fn sync_state(State(s): State<ApiState>) -> Result<axum::Json<OfferInfo>, ApiError> {
+    s.shared
+        .sync_wanted
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let newest = || {
+        s.shared
+            .sync_offers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .back()
+            .cloned()
+    };
+    // None yet: one is made at the next certifying block, which a healthy chain has within a
+    // few block times.
+    if newest().is_none() {
+        let _slot = s.wait_slot()?;
+        let mut executed = s.shared.executed.subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while newest().is_none()
+            && tokio::time::timeout_at(deadline, executed.changed())
+                .await
+                .is_ok_and(|r| r.is_ok())
+        {}
+    }
+    match newest() {
+        Some(o) => Ok(axum::Json(OfferInfo {
+            target: o.target.clone(),
+            certified_by: o.certified_by,
+        })),
+        None => Err(ApiError::new(
+            ErrorCode::NotReady,
+            "no state offered yet: one is made at the next block that certifies this node's state; retry in a moment",
+        )),
+    }
+}
+
+/// A request for state-sync operations, for the task that owns the authenticated store.
+pub type OpsRequest = (
+    Vec<u8>,
+    tokio::sync::oneshot::Sender<Result<Vec<u8>, UrbisError>>,
+);
+
+/// The task that answers operation requests on the node's runtime (where the authenticated
+/// store lives), one at a time.
+pub fn spawn_ops_server(
+    context: &Ctx,
+    shared: Arc<Shared<Ctx>>,
+) -> tokio::sync::mpsc::Sender<OpsRequest> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<OpsRequest>(16);
+    context.child("sync_ops").spawn(move |_| async move {
+        while let Some((request, reply)) = rx.recv().await {
+            let offered: Vec<u64> = shared
+                .sync_offers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|o| o.target.size)
+                .collect();
+            let answer = shared
+                .auth
+                .lock()
+                .await
+                .serve_sync(&request, &offered)
+                .await;
+            let _ = reply.send(answer);
+        }
+    });
+    tx
+}
+
+/// `POST /v1/sync/state/ops`: a Commonware QMDB sync request (its encoding) in, the encoded
+/// response out, proven against one of the offered targets' roots.
+pub async fn sync_ops(State(s): State<ApiState>, body: bytes::Bytes) -> Result<Response, ApiError> {
+    if body.len() > 256 {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            "a sync request is a few bytes",
+        ));
+    }
+    let server = s.sync_ops.clone().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotReady,
+            "this node does not serve state sync yet",
+        )
+    })?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    server.try_send((body.to_vec(), tx)).map_err(|_| {
+        ApiError::new(
+            ErrorCode::Overloaded,
+            "too many sync requests; retry shortly",
+        )
+    })?;
+    let answer = rx
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::NotReady, "the node is shutting down"))??;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from(answer),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesParams {
+    /// The offered target's height.
+    pub height: u64,
+    /// Hex of the last key of the previous page.
+    pub after: Option<String>,
+    /// Entries, 1 to 10,000 (default 1,000).
+    pub limit: Option<usize>,
+}
+
+/// Most entries in one `GET /v1/sync/state/values` answer.
+pub const MAX_VALUES_PAGE: usize = 10_000;
+
+/// `GET /v1/sync/state/values?height=H[&after=HEX][&limit=N]`: the logical state at an offered
+/// height, in key order, as records `u32 BE key length, key, u32 BE value length, value`.
+pub async fn sync_values(
+    State(s): State<ApiState>,
+    Query(p): Query<ValuesParams>,
+) -> Result<Response, ApiError> {
+    let limit = p.limit.unwrap_or(1_000);
+    if limit == 0 || limit > MAX_VALUES_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!("limit must be 1 to {MAX_VALUES_PAGE}"),
+        ));
+    }
+    let after = p
+        .after
+        .map(|a| {
+            hex::decode(a)
+                .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "after is not hex"))
+        })
+        .transpose()?;
+    let offer = s
+        .shared
+        .sync_offers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|o| o.target.height == p.height)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("no state offered at height {} (any more)", p.height),
+            )
+        })?;
+    let page = tokio::task::spawn_blocking(move || offer.values.page(after.as_deref(), limit))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("values task: {e}")))??;
+    let mut out = Vec::new();
+    for (k, v) in &page {
+        follow::encode_record(&mut out, k, Some(v));
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from(out),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// State sync: the syncing side.
+
+/// Asks one source for operations over HTTP (a few retries on transport errors).
+struct HttpOps {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl FetchOps for HttpOps {
+    async fn fetch(&self, request: Vec<u8>) -> Result<Vec<u8>, FetchError> {
+        let mut last = String::new();
+        for attempt in 0..3u64 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            let resp = self
+                .http
+                .post(format!("{}/v1/sync/state/ops", self.url))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(request.clone())
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status().is_success() => {
+                    return r
+                        .bytes()
+                        .await
+                        .map(|b| b.to_vec())
+                        .map_err(|e| FetchError(e.to_string()));
+                }
+                Ok(r) => {
+                    last = format!(
+                        "answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(FetchError(last))
+    }
+}
+
+fn sync_error(msg: impl Into<String>) -> UrbisError {
+    UrbisError::new(ErrorCode::InvalidProof, msg)
+}
+
+/// A full node's first start with `state_sync`: take the state at a recent certified height
+/// from one of the nodes it follows instead of replaying the chain (`docs/full-nodes.md`).
+/// Fills the empty authenticated store (partitions `state-*`) and chain store; the node then
+/// opens them and follows from the next block.
+pub async fn state_sync(
+    context: &Ctx,
+    chain: &ChainStore,
+    genesis: &urbis_runtime::Genesis,
+    runtime: &urbis_runtime::Runtime,
+    sources: &Sources,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let genesis_block = urbis_consensus::shared::compute_genesis_block(
+        context.child("genesis_scratch"),
+        "genesis-scratch",
+        genesis,
+        runtime,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
+    let mut round = 0u32;
+    loop {
+        for i in 0..sources.urls.len() {
+            match sync_once(context, chain, genesis, &genesis_block, sources, i).await {
+                Ok((height, keys)) => {
+                    info!(
+                        height,
+                        keys,
+                        source = %sources.urls[i],
+                        ms = started.elapsed().as_millis() as u64,
+                        "state synced"
+                    );
+                    sources
+                        .current
+                        .store(i, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) => {
+                    warn!(source = %sources.urls[i], %e, "state sync from this source failed");
+                    // Start the next attempt from empty partitions.
+                    let partial = AuthState::open(context.child("state_sync_cleanup"), "state")
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    partial
+                        .destroy()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+            }
+        }
+        round += 1;
+        if round >= 5 {
+            anyhow::bail!("state sync failed from every source, five times over");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn sync_once(
+    context: &Ctx,
+    chain: &ChainStore,
+    genesis: &urbis_runtime::Genesis,
+    genesis_block: &urbis_core::Block,
+    sources: &Sources,
+    i: usize,
+) -> Result<(u64, u64), UrbisError> {
+    let url = &sources.urls[i];
+    let unavailable = |e: String| UrbisError::new(ErrorCode::NotReady, e);
+    // 1. The newest offer (made at the source's next certifying block after it is asked).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let offer: OfferInfo = loop {
+        let resp = sources
+            .http
+            .get(format!("{url}/v1/sync/state"))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if resp.status().is_success() {
+            break resp.json().await.map_err(|e| unavailable(e.to_string()))?;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(unavailable(format!("no state offered: {}", resp.status())));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let target = offer.target;
+    let e = target.height;
+    if e == 0 || offer.certified_by != e + 1 {
+        return Err(sync_error("the offer is not certified by the next block"));
+    }
+    // 2. Block e, and the chain from it up to a verified certificate covering block e + 1,
+    //    whose header must certify the target's root.
+    let chain_ref = urbis_core::ChainRef::new(genesis.chain_id.clone(), genesis_block.digest());
+    let validators: Vec<urbis_core::PublicKey> =
+        genesis.validators.iter().map(|v| v.public_key).collect();
+    let (mut batch, _) = sources.fetch(i, e).await?;
+    if batch.is_empty() {
+        return Err(sync_error("the source does not serve the offered block"));
+    }
+    let first = batch.remove(0);
+    let block_e = urbis_core::Block::decode(&first.block)?;
+    if block_e.header.height != e
+        || block_e.header.validator_set != urbis_consensus::validator_set_hash(&validators)
+    {
+        return Err(sync_error(
+            "the source sent another block than the offered one",
+        ));
+    }
+    block_e.check_structure(&chain_ref)?;
+    let mut follower = Follower::new(chain_ref, validators, e, block_e.digest());
+    let mut released = follower.accept(batch)?;
+    let mut asks = 0;
+    while follower.certified() < offer.certified_by {
+        asks += 1;
+        if asks > 64 {
+            return Err(sync_error("no certificate covers the offered state"));
+        }
+        let (batch, _) = sources.fetch(i, follower.next_height()).await?;
+        released.extend(follower.accept(batch)?);
+    }
+    let certifying = released
+        .iter()
+        .find(|r| r.block.header.height == offer.certified_by)
+        .ok_or_else(|| sync_error("the certifying block was not released"))?;
+    let h = &certifying.block.header;
+    if h.state_height != e || h.state_root != target.root {
+        return Err(sync_error(format!(
+            "block {} does not certify the offered root at height {e}",
+            h.height
+        )));
+    }
+    let receipts_acc = h.receipts_acc;
+    // 3. The authenticated store, checked against the target's roots.
+    let fetcher = Fetcher(HttpOps {
+        http: sources.http.clone(),
+        url: url.clone(),
+    });
+    let auth = AuthState::sync_from(context.child("state_sync"), "state", &target, fetcher).await?;
+    // 4. The values, each checked against the synced store, and all of them.
+    let mut values: urbis_runtime::Entries = Vec::new();
+    loop {
+        let mut q = format!("{url}/v1/sync/state/values?height={e}&limit={MAX_VALUES_PAGE}");
+        if let Some((k, _)) = values.last() {
+            q.push_str(&format!("&after={}", hex::encode(k)));
+        }
+        let resp = sources
+            .http
+            .get(&q)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(unavailable(format!("values: {}", resp.status())));
+        }
+        let body = resp.bytes().await.map_err(|e| unavailable(e.to_string()))?;
+        let page = decode_values(&body)?;
+        let n = page.len();
+        for (k, v) in page {
+            if values.last().is_some_and(|(last, _)| *last >= k) {
+                return Err(sync_error("the values are not in key order"));
+            }
+            if !auth.holds(&k, &v).await? {
+                return Err(sync_error(format!(
+                    "the value of {} is not the one the synced state holds",
+                    String::from_utf8_lossy(&k)
+                )));
+            }
+            values.push((k, v));
+        }
+        if n < MAX_VALUES_PAGE {
+            break;
+        }
+    }
+    let keys = auth.key_count().await?;
+    if keys != values.len() as u64 {
+        return Err(sync_error(format!(
+            "the source sent {} values for a state of {keys} keys",
+            values.len()
+        )));
+    }
+    drop(auth);
+    // 5. The chain store, in one transaction.
+    chain.install_synced(
+        genesis_block,
+        &block_e,
+        first.finalization.as_deref(),
+        target.root,
+        receipts_acc,
+        &values,
+    )?;
+    Ok((e, keys))
+}
+
+/// Records of `GET /v1/sync/state/values`.
+fn decode_values(bytes: &[u8]) -> Result<urbis_runtime::Entries, UrbisError> {
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    let take = |rest: &mut &[u8]| -> Result<Vec<u8>, UrbisError> {
+        if rest.len() < 4 {
+            return Err(UrbisError::new(
+                ErrorCode::Malformed,
+                "values answer truncated",
+            ));
+        }
+        let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if rest.len() < 4 + n || n > urbis_core::limits::MAX_VALUE_BYTES.max(4096) {
+            return Err(UrbisError::new(
+                ErrorCode::Malformed,
+                "values answer truncated",
+            ));
+        }
+        let v = rest[4..4 + n].to_vec();
+        *rest = &rest[4 + n..];
+        Ok(v)
+    };
+    while !rest.is_empty() {
+        let k = take(&mut rest)?;
+        let v = take(&mut rest)?;
+        out.push((k, v));
+    }
+    Ok(out)
 }

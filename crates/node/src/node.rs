@@ -38,6 +38,9 @@ pub enum Role {
     Full {
         /// Base URLs of the node APIs it follows.
         follow: Vec<String>,
+        /// On a first start, take the state at a recent certified height from them instead of
+        /// replaying the chain from genesis.
+        state_sync: bool,
     },
 }
 
@@ -99,6 +102,24 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
         let runtime = crate::runtime(&spec.genesis.chain_id);
+        let sources = match &spec.role {
+            Role::Full { follow, .. } => Some(crate::follow::Sources::new(follow.clone())?),
+            Role::Validator { .. } => None,
+        };
+        if let (
+            Some(sources),
+            Role::Full {
+                state_sync: true, ..
+            },
+        ) = (&sources, &spec.role)
+            && chain
+                .executed_height()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .is_none()
+        {
+            info!("empty data directory: syncing the state from the nodes followed");
+            crate::follow::state_sync(&context, &chain, &spec.genesis, &runtime, sources).await?;
+        }
         let chain_id = spec.genesis.chain_id.clone();
         let shared = Arc::new(
             Shared::open(
@@ -143,8 +164,9 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 .await;
                 (running.executor, running.blobs, None)
             }
-            (Role::Full { follow }, _) => {
-                let sources = crate::follow::Sources::new(follow)?;
+            (Role::Full { .. }, _) => {
+                let sources =
+                    sources.ok_or_else(|| anyhow::anyhow!("a full node without sources"))?;
                 let executor = crate::follow::start(&context, shared.clone(), sources.clone());
                 (executor, None, Some(sources))
             }
@@ -233,6 +255,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
             spec.api_limits.clone(),
         );
         state.upstream = upstream;
+        state.sync_ops = Some(crate::follow::spawn_ops_server(&context, shared.clone()));
         if let Some(link) = blob_link {
             let sink = Arc::new(crate::vault::VaultSync {
                 shared: shared.clone(),

@@ -54,6 +54,21 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/v1/sync/state",
+        "The newest state this node offers to nodes that sync from it: {target: {height, size, lower, ops_root, root, witness}, certified_by}. Asking makes the node offer one at its next block that certifies its state (not_ready until then). See docs/full-nodes.md.",
+    ),
+    (
+        "post",
+        "/v1/sync/state/ops",
+        "State sync: a Commonware QMDB sync request (its encoding, application/octet-stream) for one of the offered targets' sizes; answers the encoded response (operations with their proof against the operation log's root at that size, at most 4096 operations).",
+    ),
+    (
+        "get",
+        "/v1/sync/state/values",
+        "State sync: the logical state at an offered height, in key order, as application/octet-stream records (u32 big-endian key length, key, u32 big-endian value length, value); ?after= the previous page's last key in hex; ?limit= 1 to 10000 (default 1000).",
+    ),
+    (
+        "get",
         "/v1/nonce/{address}",
         "Committed and next nonce of an account.",
     ),
@@ -206,6 +221,11 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
                 "When `from` is the next block to be stored: wait for it up to this many ms (0 to 10000).",
             ),
         ],
+        ("get", "/v1/sync/state/values") => &[
+            ("height", "integer", "The offered target's height."),
+            ("after", "string", "Hex of the previous page's last key."),
+            ("limit", "integer", "Entries, 1 to 10000 (default 1000)."),
+        ],
         ("get", "/v1/query/{module}/{path}") => &[
             (
                 "prove",
@@ -243,6 +263,15 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
         ),
         ("get", "/v1/openapi.json") => ("application/json", json!({"type": "object"})),
         ("get", "/v1/status") => ("application/json", r("Status")),
+        ("get", "/v1/sync/state") => (
+            "application/json",
+            json!({"type": "object", "required": ["target", "certified_by"], "properties": {
+                "certified_by": {"type": "integer", "minimum": 1},
+                "target": {"type": "object", "required": ["height", "size", "lower", "ops_root", "root", "witness"], "properties": {
+                    "height": {"type": "integer", "minimum": 0}, "size": {"type": "integer", "minimum": 0},
+                    "lower": {"type": "integer", "minimum": 0}, "ops_root": r("Hash"), "root": r("Hash"),
+                    "witness": {"type": "string", "pattern": "^([0-9a-f]{2})*$"}}}}}),
+        ),
         ("get", "/v1/genesis") => ("application/json", r("Genesis")),
         ("post", "/v1/txs") | ("get", "/v1/txs/{hash}") => ("application/json", r("TxStatus")),
         ("post", "/v1/txs/batch") => ("application/json", r("BatchResult")),
@@ -270,7 +299,10 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
             "application/json",
             json!({"type": "object", "required": ["record", "version", "slot", "wrap"], "properties": {"record": r("Hash"), "version": {"type": "integer", "minimum": 1}, "slot": {"type": "string"}, "wrap": {"type": "string", "pattern": "^[0-9a-f]{160}$"}}}),
         ),
-        ("get", "/v1/blobs/{hash}") | ("get", "/v1/sync/blocks") => (
+        ("get", "/v1/blobs/{hash}")
+        | ("get", "/v1/sync/blocks")
+        | ("post", "/v1/sync/state/ops")
+        | ("get", "/v1/sync/state/values") => (
             "application/octet-stream",
             json!({"type": "string", "contentMediaType": "application/octet-stream"}),
         ),
@@ -290,6 +322,11 @@ fn request(method: &str, path: &str) -> Option<Value> {
                 "application/json": {"schema": {"$ref": "#/components/schemas/SignedTx"}},
                 "application/octet-stream": octets,
             }
+        })),
+        ("post", "/v1/sync/state/ops") => Some(json!({
+            "required": true,
+            "description": "A Commonware QMDB sync request, encoded (at most 256 bytes).",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": 256}}},
         })),
         ("put", "/v1/blobs") => Some(json!({
             "required": true,
@@ -644,7 +681,10 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": path_param(path, name)}))
             .collect();
         params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
-            let required = (*path, *name) == ("/v1/sync/blocks", "from");
+            let required = matches!(
+                (*path, *name),
+                ("/v1/sync/blocks", "from") | ("/v1/sync/state/values", "height")
+            );
             json!({"name": name, "in": "query", "required": required, "description": about, "schema": query_param(path, name, ty)})
         }));
         let (media, schema) = response(method, path);
@@ -792,6 +832,12 @@ fn query_param(path: &str, name: &str, ty: &str) -> Value {
         ("/v1/sync/blocks", "from") => return json!({"type": "integer", "minimum": 1}),
         ("/v1/sync/blocks", "limit") => {
             return json!({"type": "integer", "minimum": 1, "maximum": 256});
+        }
+        ("/v1/sync/state/values", "limit") => {
+            return json!({"type": "integer", "minimum": 1, "maximum": 10_000});
+        }
+        ("/v1/sync/state/values", "after") => {
+            return json!({"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"});
         }
         ("/v1/sync/blocks", "wait_ms") => {
             return json!({"type": "integer", "minimum": 0, "maximum": 10_000});

@@ -71,6 +71,9 @@ fn config(prefix: &str) -> VariableConfig<EightCap, OpCfg, Sequential> {
 pub struct AuthState<E: commonware_storage::Context + Spawner> {
     db: Option<StateDb<E>>,
     height: Option<u64>,
+    /// Never prune the operation log below this location: state-sync targets still offered
+    /// need the operations from there ([`crate::sync`]).
+    retain: Option<u64>,
 }
 
 impl<E: commonware_storage::Context + Spawner> AuthState<E> {
@@ -91,6 +94,7 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         Ok(AuthState {
             db: Some(db),
             height,
+            retain: None,
         })
     }
 
@@ -146,7 +150,10 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         let db = db.apply_batch(merkleized).await.map_err(internal)?;
         let mut db = db.commit().await.map_err(internal)?;
         if height.is_multiple_of(SYNC_EVERY) {
-            let boundary = db.sync_boundary();
+            let mut boundary = db.sync_boundary();
+            if let Some(keep) = self.retain {
+                boundary = boundary.min(commonware_storage::merkle::Location::new(keep));
+            }
             db = db.prune(boundary).await.map_err(internal)?;
             db = db.sync().await.map_err(internal)?;
         }
@@ -194,6 +201,144 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
                 })
             }
         }
+    }
+
+    /// What a node syncing from this one needs to copy the store as it is now (call it right
+    /// after the height it describes is stored).
+    pub async fn sync_target(&self) -> Result<crate::sync::SyncTarget, UrbisError> {
+        let db = self.db()?;
+        let height = self.height.ok_or_else(|| internal("no state yet"))?;
+        let witness = db.ops_root_witness().await.map_err(internal)?;
+        Ok(crate::sync::SyncTarget {
+            height,
+            size: *db.bounds().end,
+            lower: *db.sync_boundary(),
+            ops_root: Hash(db.ops_root().0),
+            root: Hash(db.root().0),
+            witness: witness.encode().to_vec(),
+        })
+    }
+
+    /// Keep the operation log from `lower` on (the lowest `lower` of the sync targets still
+    /// offered), or prune freely (`None`).
+    pub fn retain_from(&mut self, lower: Option<u64>) {
+        self.retain = lower;
+    }
+
+    /// Answer a syncing node's request for operations, proven against the store's root at one
+    /// of the `offered` sizes (answers carry at most [`crate::sync::MAX_SYNC_OPS`]).
+    pub async fn serve_sync(&self, request: &[u8], offered: &[u64]) -> Result<Vec<u8>, UrbisError> {
+        use commonware_storage::qmdb::sync::{Request, Source as _};
+        let request = crate::sync::decode_request(request)?;
+        if !offered.contains(&*request.size()) {
+            return Err(UrbisError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "this node offers no sync target of size {}",
+                    *request.size()
+                ),
+            ));
+        }
+        let request = match request {
+            Request::Operations {
+                size,
+                start,
+                max_ops,
+            } => Request::Operations {
+                size,
+                start,
+                max_ops: max_ops.min(NZU64!(crate::sync::MAX_SYNC_OPS)),
+            },
+            boundary => boundary,
+        };
+        let (response, _) = self.db()?.serve(request).await.map_err(|e| {
+            UrbisError::new(
+                ErrorCode::NotFound,
+                format!("cannot serve these operations (pruned or out of range): {e}"),
+            )
+        })?;
+        Ok(response.encode().to_vec())
+    }
+
+    /// Copy the store at `target` from `source` into partitions `prefix-*` (which must be
+    /// empty), check it against the target's roots, and open it. The caller has checked that
+    /// a verified certificate covers `target.root` at `target.height`.
+    pub async fn sync_from<S>(
+        context: E,
+        prefix: &str,
+        target: &crate::sync::SyncTarget,
+        source: S,
+    ) -> Result<Self, UrbisError>
+    where
+        S: commonware_storage::qmdb::sync::Source<
+                Family = Family,
+                Op = crate::sync::SyncOp,
+                Digest = Digest,
+            > + 'static,
+    {
+        use commonware_storage::merkle::Location;
+        use commonware_storage::qmdb::sync::{Target, engine, sync};
+        target.check_witness()?;
+        let range = commonware_utils::non_empty_range!(
+            Location::<Family>::new(target.lower),
+            Location::new(target.size)
+        );
+        let db: StateDb<E> = sync(engine::Config {
+            context,
+            source,
+            target: Target::new(Digest(target.ops_root.0), range),
+            max_outstanding_requests: NZUsize!(4),
+            fetch_batch_size: NZU64!(crate::sync::MAX_SYNC_OPS),
+            apply_batch_size: NZU64!(1024),
+            db_config: config(prefix),
+            update_rx: None,
+            finish_rx: None,
+            reached_target_tx: None,
+        })
+        .await
+        .map_err(|e| UrbisError::new(ErrorCode::InvalidProof, format!("state sync: {e}")))?;
+        if Hash(db.ops_root().0) != target.ops_root || Hash(db.root().0) != target.root {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidProof,
+                "the synced state does not have the target's roots",
+            ));
+        }
+        let metadata = db.get_metadata().await.map_err(internal)?;
+        if metadata.as_deref() != Some(target.height.to_le_bytes().as_slice()) {
+            return Err(UrbisError::new(
+                ErrorCode::InvalidProof,
+                "the synced state does not end at the target's height",
+            ));
+        }
+        let db = db.sync().await.map_err(internal)?;
+        Ok(AuthState {
+            db: Some(db),
+            height: Some(target.height),
+            retain: None,
+        })
+    }
+
+    /// Whether `value` is what the store holds for `key`.
+    pub async fn holds(&self, key: &[u8], value: &[u8]) -> Result<bool, UrbisError> {
+        Ok(self.get_hash(key).await? == Some(value_hash(value)))
+    }
+
+    /// Number of keys with a value.
+    pub async fn key_count(&self) -> Result<u64, UrbisError> {
+        use futures::StreamExt as _;
+        let mut keys = Box::pin(self.db()?.keys(..));
+        let mut n = 0u64;
+        while let Some(k) = keys.next().await {
+            k.map_err(internal)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Remove the store and its partitions.
+    pub async fn destroy(mut self) -> Result<(), UrbisError> {
+        let db = self.db.take().ok_or_else(|| internal("unavailable"))?;
+        db.destroy().await.map_err(internal)
     }
 
     /// Flush everything to disk (on clean shutdown).

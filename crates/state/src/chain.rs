@@ -29,6 +29,9 @@ const RECEIPT_ROOTS: TableDefinition<u64, &[u8; 64]> = TableDefinition::new("rec
 const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 
 const EXECUTED_HEIGHT: &str = "executed_height";
+/// The height a state-synced store started from (absent: from genesis): blocks, receipts and
+/// transactions between genesis and it are not in this store.
+const BASE_HEIGHT: &str = "base_height";
 
 /// Page cache of the chain store.
 pub const CACHE_BYTES: usize = 128 * 1024 * 1024;
@@ -244,6 +247,65 @@ impl ChainStore {
         meta.insert(EXECUTED_HEIGHT, h.to_le_bytes().as_slice())
             .map_err(internal)?;
         Ok(())
+    }
+
+    /// The height this store's history starts after: 0, or the height it was state-synced at.
+    pub fn base_height(&self) -> Result<u64, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(META).map_err(internal)?;
+        Ok(t.get(BASE_HEIGHT)
+            .map_err(internal)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Fill an empty store from a state sync at `block`'s height, in one transaction: the
+    /// genesis block, `block` (with its certificate if any), the logical state `values`, the
+    /// state root and the receipts accumulator after `block` (as the certifying header names
+    /// it), and the executed and base heights. The receipts of `block` itself are not known:
+    /// its receipts root is recorded as zeros.
+    pub fn install_synced(
+        &self,
+        genesis: &Block,
+        block: &Block,
+        finalization: Option<&[u8]>,
+        root: Hash,
+        receipts_acc: Hash,
+        values: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), UrbisError> {
+        if self.executed_height()?.is_some() {
+            return Err(internal("a state sync needs an empty chain store"));
+        }
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        Self::write_history(&tx, genesis, &[], &[], None)?;
+        Self::write_root(&tx, 0, &genesis.header.state_root)?;
+        let h = block.header.height;
+        {
+            let mut blocks = tx.open_table(BLOCKS).map_err(internal)?;
+            blocks
+                .insert(h, block.encode().as_slice())
+                .map_err(internal)?;
+            let mut by_hash = tx.open_table(BLOCK_BY_HASH).map_err(internal)?;
+            by_hash.insert(&block.digest().0, h).map_err(internal)?;
+            let mut rroots = tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
+            let mut both = [0u8; 64];
+            both[32..].copy_from_slice(&receipts_acc.0);
+            rroots.insert(h, &both).map_err(internal)?;
+            if let Some(f) = finalization {
+                let mut certs = tx.open_table(CERTS).map_err(internal)?;
+                certs.insert(h, f).map_err(internal)?;
+            }
+            let mut state = tx.open_table(STATE).map_err(internal)?;
+            for (k, v) in values {
+                state.insert(k.as_slice(), v.as_slice()).map_err(internal)?;
+            }
+            let mut meta = tx.open_table(META).map_err(internal)?;
+            meta.insert(BASE_HEIGHT, h.to_le_bytes().as_slice())
+                .map_err(internal)?;
+        }
+        Self::write_root(&tx, h, &root)?;
+        tx.commit().map_err(internal)
     }
 
     /// The stored bytes of block `height` (`Block::encode`), undecoded.
@@ -478,6 +540,29 @@ fn split_roots(both: &[u8; 64]) -> (Hash, Hash) {
 /// A read-only state snapshot (a redb read transaction).
 pub struct StateSnapshot {
     table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl StateSnapshot {
+    /// Up to `limit` entries in key order after `after` (from the first key when `None`).
+    pub fn page(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<urbis_runtime::Entries, UrbisError> {
+        let range = match after {
+            Some(a) => self
+                .table
+                .range::<&[u8]>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => self.table.range::<&[u8]>(..),
+        }
+        .map_err(internal)?;
+        let mut out = Vec::new();
+        for item in range.take(limit) {
+            let (k, v) = item.map_err(internal)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
 }
 
 impl StateView for StateSnapshot {

@@ -332,7 +332,11 @@ impl EventIndex {
         let Some(top) = chain.executed_height()? else {
             return Ok(0);
         };
-        let first = self.indexed_height()?.map_or(0, |h| h + 1);
+        // A state-synced store has no history before its base height.
+        let first = self
+            .indexed_height()?
+            .map_or(0, |h| h + 1)
+            .max(chain.base_height()?);
         if first > top {
             return Ok(0);
         }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod chain;
 pub mod events;
 pub mod proof;
+pub mod sync;
 
 pub use auth::AuthState;
 pub use chain::{BlockRecord, ChainStore, StateSnapshot};
