@@ -20,6 +20,13 @@ mod common;
 use common::{get_json, grant_citizen, key_from_hex, wait_until};
 use serde_json::Value;
 
+/// The `urbis` binary the nodes and the bench run (`URBIS_BIN`, else this build's).
+fn urbis_bin() -> PathBuf {
+    std::env::var_os("URBIS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_urbis")))
+}
+
 /// Shown in CI logs even when the test passes (libtest captures only the print macros).
 fn say(msg: &str) {
     let _ = writeln!(std::io::stderr(), "netns: {msg}");
@@ -256,7 +263,7 @@ impl Net {
             let log = std::fs::File::create(d.join(format!("node{i}/test.log"))).unwrap();
             let child = Command::new("ip")
                 .args(["netns", "exec", &format!("{}v{i}", self.tag)])
-                .arg(env!("CARGO_BIN_EXE_urbis"))
+                .arg(urbis_bin())
                 .args(["node", "--config"])
                 .arg(d.join(format!("node{i}/node.toml")))
                 .stdout(Stdio::null())
@@ -478,7 +485,7 @@ fn bench_over_namespaced_links() {
         let net = network(d, n);
         let seed = std::fs::read_to_string(d.join("admin.key")).unwrap();
         let out: PathBuf = d.join("bench.json");
-        let status = Command::new(env!("CARGO_BIN_EXE_urbis"))
+        let status = Command::new(urbis_bin())
             .args([
                 "bench",
                 "--target",
@@ -487,6 +494,11 @@ fn bench_over_namespaced_links() {
                 seed.trim(),
             ])
             .args(["--txs", &txs, "--json"])
+            .args(
+                std::env::var("URBIS_NETNS_BENCH_RATE")
+                    .map(|r| vec!["--rate".to_string(), r])
+                    .unwrap_or_default(),
+            )
             .stdout(std::fs::File::create(&out).unwrap())
             .status()
             .unwrap();

@@ -255,6 +255,25 @@ mod tests {
             assert!(!dst.holds(b"m/counter", &69u64.to_le_bytes()).await.unwrap());
             // 71 blocks of 20 keys, 68 of them deleted again, and the counter.
             assert_eq!(dst.key_count().await.unwrap(), 71 * 20 - 68 + 1);
+            // The values: exactly the state's, or refused.
+            let mut state = std::collections::BTreeMap::new();
+            for h in 0..=70 {
+                for (k, v) in writes(h) {
+                    match v {
+                        Some(v) => state.insert(k, v),
+                        None => state.remove(&k),
+                    };
+                }
+            }
+            let values: Vec<(Vec<u8>, Vec<u8>)> = state.into_iter().collect();
+            dst.check_values(&values).await.unwrap();
+            assert!(dst.check_values(&values[1..]).await.is_err());
+            let mut extra = values.clone();
+            extra.push((b"m/zzz".to_vec(), b"1".to_vec()));
+            assert!(dst.check_values(&extra).await.is_err());
+            let mut changed = values.clone();
+            changed[5].1.push(0);
+            assert!(dst.check_values(&changed).await.is_err());
             // It continues exactly as the source did.
             for h in 71..=140 {
                 assert_eq!(dst.apply(h, &writes(h)).await.unwrap(), roots[h as usize]);
