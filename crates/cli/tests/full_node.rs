@@ -208,33 +208,39 @@ fn full_node_follows_verifies_serves_and_never_votes() {
     assert_eq!(nonce["nonce"].as_u64().unwrap(), 4);
 
     // A proof served by the full node verifies from the genesis file alone.
-    let proof = d.join("proof.json");
     let addr = SecretKey::from_label("resident-3").address().to_string();
-    let out = urbis()
-        .args([
-            "--node", &full_api, "query", "account", &addr, "--prove", "--out",
-        ])
-        .arg(&proof)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::prove_and_verify(
+        &full_api,
+        &addr,
+        &d.join("genesis.json"),
+        &d.join("proof.json"),
     );
-    let out = urbis()
-        .arg("verify")
-        .arg(&proof)
-        .arg("--genesis")
-        .arg(d.join("genesis.json"))
-        .output()
+
+    // A blob uploaded through the full node lands on the validators; the full node serves it,
+    // checked against its name, and still answers not_found for one nobody has.
+    let blob = b"an encrypted file".to_vec();
+    let mut put = http.put(format!("{full_api}/v1/blobs"));
+    for (name, value) in
+        common::signed_headers(&admin, &chain.chain_id, urbis_node::blobs::PUT_TAG, &blob)
+    {
+        put = put.header(name, value);
+    }
+    let stored: Value = put.body(blob.clone()).send().unwrap().json().unwrap();
+    let hash = stored["hash"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{stored}"))
+        .to_string();
+    let got = http
+        .get(format!("{full_api}/v1/blobs/{hash}"))
+        .send()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().unwrap().to_vec(), blob);
+    let missing = http
+        .get(format!("{full_api}/v1/blobs/{}", "ab".repeat(32)))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
 
     // kill -9 and restart: it resumes where it stopped and catches up again.
     let mut victim = guard.0[0].take().unwrap();
@@ -357,31 +363,12 @@ fn a_full_node_joins_by_state_sync() {
     let nonce = get_json(&http, &format!("{full_api}/v1/nonce/{}", admin.address())).unwrap();
     assert_eq!(nonce["nonce"].as_u64().unwrap(), 6);
     // Accounts made before the sync are there, with proofs that verify from genesis.
-    let proof = d.join("proof.json");
     let addr = SecretKey::from_label("resident-1").address().to_string();
-    let out = urbis()
-        .args([
-            "--node", &full_api, "query", "account", &addr, "--prove", "--out",
-        ])
-        .arg(&proof)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = urbis()
-        .arg("verify")
-        .arg(&proof)
-        .arg("--genesis")
-        .arg(d.join("genesis.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::prove_and_verify(
+        &full_api,
+        &addr,
+        &d.join("genesis.json"),
+        &d.join("proof.json"),
     );
 
     // Restarted after kill -9, it resumes from its own data (no second sync).

@@ -21,24 +21,13 @@ fn seed(b: u8) -> [u8; 32] {
 /// POST a signed vault request as `key`; (status, JSON answer).
 fn vault(node: &TestNode, key: &SecretKey, path: &str, body: &Value) -> (u16, Value) {
     let bytes = serde_json::to_vec(body).unwrap();
-    let digest: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&bytes).into()
-    };
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let msg = urbis_node::blobs::put_message(&node.chain_id, time, &digest);
-    let sig = key.sign(urbis_node::vault::VAULT_TAG, &msg);
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}{path}", node.url))
-        .header("x-urbis-key", key.public_key().to_text())
-        .header("x-urbis-time", time.to_string())
-        .header("x-urbis-signature", sig.to_hex())
-        .body(bytes)
-        .send()
-        .unwrap();
+    let mut req = reqwest::blocking::Client::new().post(format!("{}{path}", node.url));
+    for (name, value) in
+        common::signed_headers(key, &node.chain_id, urbis_node::vault::VAULT_TAG, &bytes)
+    {
+        req = req.header(name, value);
+    }
+    let r = req.body(bytes).send().unwrap();
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
 }
 

@@ -3,7 +3,6 @@
 //! on the same height and state root.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,10 +12,6 @@ use serde_json::Value;
 use urbis_core::{SecretKey, SignedTx};
 
 const N: usize = 4;
-
-fn urbis() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_urbis"))
-}
 
 fn status(http: &reqwest::blocking::Client, api: &str) -> Option<Value> {
     get_json(http, &format!("{api}/v1/status"))
@@ -127,34 +122,13 @@ fn four_process_testnet_survives_kill_9_and_converges() {
     assert_eq!(nonce_now["nonce"].as_u64().unwrap(), nonce + 1);
 
     // A proof from any node verifies against the genesis validator set.
-    let genesis = d.join("genesis.json");
-    let proof_path = d.join("proof.json");
     let addr = SecretKey::from_label("resident-0").address().to_string();
-    let out = urbis()
-        .args([
-            "--node", &apis[3], "query", "account", &addr, "--prove", "--out",
-        ])
-        .arg(&proof_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::prove_and_verify(
+        &apis[3],
+        &addr,
+        &d.join("genesis.json"),
+        &d.join("proof.json"),
     );
-    let out = urbis()
-        .arg("verify")
-        .arg(&proof_path)
-        .arg("--genesis")
-        .arg(&genesis)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 
     drop(nodes);
 }

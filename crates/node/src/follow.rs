@@ -197,12 +197,65 @@ impl Sources {
         Ok((follow::decode_batch(&body)?, executed))
     }
 
+    /// Blob `hash` (64 lowercase hex digits) from the first source that has it, checked: its
+    /// bytes must hash to `hash`. A source's `erased` answer is passed on; `None` when no
+    /// source has it.
+    async fn fetch_blob(&self, hash: &str) -> Option<Response> {
+        use sha2::Digest as _;
+        let first = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        let n = self.urls.len();
+        for base in (0..n).map(|k| &self.urls[(first + k) % n]) {
+            let Ok(resp) = self
+                .http
+                .get(format!("{base}/v1/blobs/{hash}"))
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let status = resp.status();
+            if status == reqwest::StatusCode::GONE {
+                let body = resp.bytes().await.unwrap_or_default();
+                let mut out = (axum::http::StatusCode::GONE, body).into_response();
+                out.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                );
+                return Some(out);
+            }
+            if !status.is_success()
+                || resp
+                    .content_length()
+                    .is_some_and(|l| l > crate::blobs::DEFAULT_MAX_BLOB)
+            {
+                continue;
+            }
+            let Ok(bytes) = resp.bytes().await else {
+                continue;
+            };
+            if bytes.len() as u64 > crate::blobs::DEFAULT_MAX_BLOB
+                || hex::encode(sha2::Sha256::digest(&bytes)) != hash
+            {
+                warn!(source = %base, blob = hash, "a source sent a blob whose bytes do not match its name");
+                continue;
+            }
+            return Some(
+                (
+                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                    Body::from(bytes),
+                )
+                    .into_response(),
+            );
+        }
+        None
+    }
+
     /// Pass one write request on to the first source that answers.
     async fn forward(
         &self,
         method: Method,
         path: &str,
-        ctype: Option<HeaderValue>,
+        headers: Vec<(axum::http::HeaderName, HeaderValue)>,
         body: bytes::Bytes,
     ) -> Response {
         let mut last = String::new();
@@ -213,8 +266,8 @@ impl Sources {
                 .http
                 .request(method.clone(), format!("{base}{path}"))
                 .body(body.clone());
-            if let Some(ct) = &ctype {
-                req = req.header(header::CONTENT_TYPE, ct.clone());
+            for (name, value) in &headers {
+                req = req.header(name.clone(), value.clone());
             }
             match req.send().await {
                 Ok(resp) => {
@@ -247,11 +300,23 @@ impl Sources {
 /// Largest write a full node passes on (the largest body any write route takes).
 const MAX_FORWARD_BYTES: usize = 64 * 1024 * 1024;
 
-/// Middleware of a full node's API: requests other than reads go to the nodes it follows.
+/// Middleware of a full node's API: requests other than reads go to the nodes it follows, and
+/// a blob this node does not hold (it keeps none: uploads go to the validators) is fetched from
+/// them and served only if its bytes hash to the name asked for.
 pub async fn forward_writes(State(s): State<ApiState>, req: Request, next: Next) -> Response {
     let Some(sources) = s.upstream.clone() else {
         return next.run(req).await;
     };
+    if *req.method() == Method::GET
+        && let Some(hash) = req.uri().path().strip_prefix("/v1/blobs/")
+    {
+        let hash = hash.to_ascii_lowercase();
+        let local = next.run(req).await;
+        if local.status() != axum::http::StatusCode::NOT_FOUND {
+            return local;
+        }
+        return sources.fetch_blob(&hash).await.unwrap_or(local);
+    }
     // Reads, and what this node serves to nodes syncing from it, are answered here.
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || req.uri().path().starts_with("/v1/sync/")
@@ -264,14 +329,25 @@ pub async fn forward_writes(State(s): State<ApiState>, req: Request, next: Next)
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
-    let ctype = req.headers().get(header::CONTENT_TYPE).cloned();
+    // What the request means travels with it: its media type, what it accepts, and the
+    // signature headers of blob and key uploads (`x-urbis-*`).
+    let headers: Vec<(axum::http::HeaderName, HeaderValue)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| {
+            *name == header::CONTENT_TYPE
+                || *name == header::ACCEPT
+                || name.as_str().starts_with("x-urbis-")
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
     let body = match axum::body::to_bytes(req.into_body(), MAX_FORWARD_BYTES).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(ErrorCode::TooLarge, "request body too large").into_response();
         }
     };
-    sources.forward(method, &path, ctype, body).await
+    sources.forward(method, &path, headers, body).await
 }
 
 /// A full node's executor and the follower that feeds it.

@@ -670,3 +670,64 @@ pub fn ci_tool(env: &str, script: &str, needs: &str) -> PathBuf {
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
+
+/// The headers of a request signed by `key` for the node's blob store or key vault (`tag`):
+/// `x-urbis-key`, `x-urbis-time`, `x-urbis-signature` over the body's SHA-256.
+pub fn signed_headers(
+    key: &SecretKey,
+    chain_id: &str,
+    tag: &[u8],
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let digest: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(body).into()
+    };
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let msg = urbis_node::blobs::put_message(chain_id, time, &digest);
+    let sig = key.sign(tag, &msg);
+    vec![
+        ("x-urbis-key", key.public_key().to_text()),
+        ("x-urbis-time", time.to_string()),
+        ("x-urbis-signature", sig.to_hex()),
+    ]
+}
+
+/// `urbis query account ADDRESS --prove` against `node`, then `urbis verify` of the bundle
+/// against the genesis file `genesis`: both must succeed.
+pub fn prove_and_verify(
+    node: &str,
+    address: &str,
+    genesis: &std::path::Path,
+    out: &std::path::Path,
+) {
+    let urbis = || std::process::Command::new(env!("CARGO_BIN_EXE_urbis"));
+    let run = urbis()
+        .args([
+            "--node", node, "query", "account", address, "--prove", "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run = urbis()
+        .arg("verify")
+        .arg(out)
+        .arg("--genesis")
+        .arg(genesis)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("OK"));
+}
