@@ -5,7 +5,9 @@
 //!
 //! `cargo-fuzz` is `URBIS_CARGO_FUZZ` if set, else what `.ci/fuzz-env` installs. The targets
 //! build with the nightly toolchain when rustup has one, else with the default one (this build
-//! uses no sanitizer, so it needs no unstable flag); several codegen units keep it short.
+//! uses no sanitizer, so it needs no unstable flag); several codegen units keep it short. With
+//! `URBIS_FUZZ_SMOKE_CLEAN` set (CI), the build (`target/fuzz-smoke`, ~1.2 GB) is removed
+//! afterwards.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -126,5 +128,8 @@ fn every_fuzz_target_survives_a_smoke_pass() {
                 .unwrap_or("");
             eprintln!("{t}: {done}");
         }
+    }
+    if std::env::var_os("URBIS_FUZZ_SMOKE_CLEAN").is_some() {
+        let _ = std::fs::remove_dir_all(common::repo().join("target/fuzz-smoke"));
     }
 }
