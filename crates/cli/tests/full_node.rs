@@ -105,31 +105,42 @@ fn start_full(dir: &std::path::Path, log: &str) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn full_node_follows_verifies_serves_and_never_votes() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let apis = common::init_testnet(d, N, "full-node");
+/// A 4-validator network under `d` producing blocks, with `txs` citizen grants committed
+/// (spread over the validators): its APIs, its processes, the admin key and the chain.
+fn network_with_history(
+    d: &std::path::Path,
+    chain_id: &str,
+    txs: u64,
+) -> (Vec<String>, Nodes, SecretKey, urbis_core::ChainRef) {
+    let apis = common::init_testnet(d, N, chain_id);
     let nodes = Nodes(
         (0..N)
             .map(|i| Some(common::start_validator(d, i)))
             .collect(),
     );
-    let http = common::http();
     common::wait_for_network(d, &apis, 3, Duration::from_secs(90));
-
-    // Some history before the full node exists.
     let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
     let chain = common::chain_ref(&apis[0]);
-    for nonce in 0..3 {
+    let http = common::http();
+    for nonce in 0..txs {
         let r = http
-            .post(format!("{}/v1/txs?wait=true", apis[0]))
+            .post(format!("{}/v1/txs?wait=true", apis[nonce as usize % N]))
             .json(&grant_citizen(&admin, &chain, nonce, "resident"))
             .send()
             .unwrap();
         assert!(r.status().is_success(), "{}", r.text().unwrap());
     }
+    (apis, nodes, admin, chain)
+}
+
+#[test]
+fn full_node_follows_verifies_serves_and_never_votes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Some history before the full node exists.
+    let (apis, nodes, admin, chain) = network_with_history(d, "full-node", 3);
+    let http = common::http();
 
     // The full node follows a lying source first, then an honest one.
     let (liar, tampered) = lying_source(apis[0].clone());
@@ -287,24 +298,8 @@ fn a_full_node_joins_by_state_sync() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let apis = common::init_testnet(d, N, "state-sync");
-    let _nodes = Nodes(
-        (0..N)
-            .map(|i| Some(common::start_validator(d, i)))
-            .collect(),
-    );
+    let (apis, _nodes, admin, chain) = network_with_history(d, "state-sync", 5);
     let http = common::http();
-    common::wait_for_network(d, &apis, 3, Duration::from_secs(90));
-    let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
-    let chain = common::chain_ref(&apis[0]);
-    for nonce in 0..5 {
-        let r = http
-            .post(format!("{}/v1/txs?wait=true", apis[nonce as usize % N]))
-            .json(&grant_citizen(&admin, &chain, nonce, "resident"))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().unwrap());
-    }
 
     let full = d.join("synced");
     let api = format!("127.0.0.1:{}", common::free_port());

@@ -362,23 +362,6 @@ impl<E: commonware_storage::Context + Spawner> AuthState<E> {
         }
     }
 
-    /// Whether `value` is what the store holds for `key`.
-    pub async fn holds(&self, key: &[u8], value: &[u8]) -> Result<bool, UrbisError> {
-        Ok(self.get_hash(key).await? == Some(value_hash(value)))
-    }
-
-    /// Number of keys with a value.
-    pub async fn key_count(&self) -> Result<u64, UrbisError> {
-        use futures::StreamExt as _;
-        let mut keys = Box::pin(self.db()?.keys(..));
-        let mut n = 0u64;
-        while let Some(k) = keys.next().await {
-            k.map_err(internal)?;
-            n += 1;
-        }
-        Ok(n)
-    }
-
     /// Remove the store and its partitions.
     pub async fn destroy(mut self) -> Result<(), UrbisError> {
         let db = self.db.take().ok_or_else(|| internal("unavailable"))?;
