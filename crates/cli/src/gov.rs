@@ -199,6 +199,27 @@ pub enum CouncilCmd {
         #[arg(long)]
         description: PathBuf,
     },
+    /// Propose a validator-set change: `--add KEY --name N --address HOST:PORT`, `--remove
+    /// KEY`, or `--rotate KEY --new-key KEY2 [--address HOST:PORT]` (a council member; prints
+    /// the proposal's id). Executed in epoch `e`, it applies from epoch `e + 2`.
+    ProposeValidator {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long, conflicts_with_all = ["remove", "rotate"], requires_all = ["name", "address"])]
+        add: Option<urbis_core::PublicKey>,
+        #[arg(long, conflicts_with = "rotate")]
+        remove: Option<urbis_core::PublicKey>,
+        #[arg(long, requires = "new_key")]
+        rotate: Option<urbis_core::PublicKey>,
+        #[arg(long)]
+        new_key: Option<urbis_core::PublicKey>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        description: PathBuf,
+    },
     /// Approve a proposal (a council member).
     Approve {
         #[command(flatten)]
@@ -326,6 +347,38 @@ async fn council(ctx: &Ctx, cmd: CouncilCmd) -> anyhow::Result<()> {
                     accepted: !reject,
                     answer_hash: file_hash(&answer)?,
                 },
+                description_hash: file_hash(&description)?,
+            };
+            send_print_id(ctx, &tx, c, "proposed").await
+        }
+        CouncilCmd::ProposeValidator {
+            tx,
+            add,
+            remove,
+            rotate,
+            new_key,
+            name,
+            address,
+            description,
+        } => {
+            let action = match (add, remove, rotate, new_key) {
+                (Some(public_key), None, None, None) => CouncilAction::AddValidator {
+                    name: name.unwrap_or_default(),
+                    public_key,
+                    address: address.unwrap_or_default(),
+                },
+                (None, Some(public_key), None, None) => {
+                    CouncilAction::RemoveValidator { public_key }
+                }
+                (None, None, Some(public_key), Some(new_key)) => CouncilAction::RotateValidator {
+                    public_key,
+                    new_key,
+                    address,
+                },
+                _ => anyhow::bail!("give one of --add, --remove or --rotate (with --new-key)"),
+            };
+            let c = GovernanceCall::Propose {
+                action,
                 description_hash: file_hash(&description)?,
             };
             send_print_id(ctx, &tx, c, "proposed").await

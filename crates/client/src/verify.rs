@@ -187,6 +187,7 @@ mod tests {
 
     fn genesis() -> Genesis {
         Genesis {
+            epoch_length: None,
             chain_id: "urbis-test".into(),
             genesis_time_ms: 0,
             validators: vec![GenesisValidator {

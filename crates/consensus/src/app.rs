@@ -170,10 +170,25 @@ where
         if shared.executed_height() < ph.state_height {
             shared.wait_executed(ph.state_height).await;
         }
+        // An epoch's last block certifies a state that proves the set after next (see
+        // `boundary_state_floor`).
+        let state_floor = boundary_state_floor(&shared.sets.epochs, ph.height + 1);
+        if shared.executed_height() < state_floor {
+            shared.wait_executed(state_floor).await;
+        }
         let mut state_height = shared.executed_height().min(ph.height);
         if let Some(every) = self.cfg.faults.certify_every.filter(|e| *e > 1) {
-            state_height = (state_height - state_height % every).max(ph.state_height);
+            state_height = (state_height - state_height % every)
+                .max(ph.state_height)
+                .max(state_floor);
         }
+        let Some(set) = shared.sets.at_height(ph.height + 1) else {
+            warn!(
+                height = ph.height + 1,
+                "the validator set of this height is not known yet"
+            );
+            return None;
+        };
         let state_root = match shared.chain.state_root(state_height) {
             Ok(Some(r)) => r,
             other => {
@@ -258,7 +273,7 @@ where
             state_height,
             state_root,
             receipts_acc,
-            validator_set: shared.validator_set,
+            validator_set: set.hash,
         };
         let block = ChainBlock::new(Block { header, txs });
         shared.arrivals.saw(block.hash(), now);
@@ -311,8 +326,15 @@ where
         if h.proposer != to_public_key(&cctx.leader) {
             return reject("proposer is not the round's leader");
         }
-        if h.validator_set != shared.validator_set {
+        if shared
+            .sets
+            .at_height(h.height)
+            .is_none_or(|set| set.hash != h.validator_set)
+        {
             return reject("validator set hash differs");
+        }
+        if h.state_height < boundary_state_floor(&shared.sets.epochs, h.height) {
+            return reject("an epoch's last block certifies too old a state");
         }
         if h.timestamp_ms <= ph.timestamp_ms {
             return reject("timestamp does not advance");
@@ -523,6 +545,19 @@ where
 /// Never answer (the node is halting; voting either way could be wrong).
 async fn never() -> bool {
     futures::future::pending::<bool>().await
+}
+
+/// Lowest `state_height` the block at `height` may certify: for the last block of an epoch
+/// `e ≥ 1`, the last height of epoch `e − 1` — its state root then proves the validator set of
+/// epoch `e + 1` (final since epoch `e` began), which is how a verifier walks from the genesis
+/// set to later ones. Every other block: 0.
+pub fn boundary_state_floor(epochs: &urbis_runtime::validators::Epochs, height: u64) -> u64 {
+    let e = epochs.of(height);
+    if e >= 1 && epochs.is_boundary(height) {
+        epochs.last(e - 1)
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,13 @@
 //! consortium; the simulated network in deterministic tests). Channels: 0 votes, 1 certificates, 2 consensus resolver, 3 marshal backfill,
 //! 4 block broadcast, 5 transaction gossip, 6 blobs
 //! ([`crate::blobnet`]).
+//!
+//! Consensus runs one simplex engine per epoch (see [`crate::epochs`]): channels 0–2 are
+//! multiplexed by epoch (each message starts with its epoch as a varint), the engine of epoch
+//! `e + 1` starts once this node has executed epoch `e`'s last block (its floor), and the engine
+//! of `e` stops then. Marshal, the block broadcast and backfill run once, across epochs; marshal
+//! verifies each finalization with its epoch's set. Each epoch's peer set (its validators and
+//! the next epoch's) is tracked on the p2p network under the epoch's number.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -19,8 +26,8 @@ use commonware_consensus::marshal::{self, Start};
 use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_consensus::simplex::{self, ForwardPolicy, SkipBudget, SkipPolicy};
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
-use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, ViewDelta};
+use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::{ChaCha20Poly1305, Digested, Sha256, Signer as _, ed25519};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
@@ -28,6 +35,7 @@ use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Quota, Spawner, Storage};
 use commonware_storage::archive::immutable;
 use commonware_utils::ordered::{Map, Set};
+use commonware_utils::vec::NonEmptyVec;
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, TryCollect as _};
 use rand_core::CryptoRng;
 use tracing::{error, info};
@@ -35,9 +43,11 @@ use urbis_core::limits;
 
 use crate::app::{ProposerConfig, UrbisApp};
 use crate::codec::{ChainBlock, to_digest};
+use crate::epochs::{EpochStart, SchemeProvider};
 use crate::evidence::WithEvidence;
 use crate::executor::{self, Finalized};
 use crate::shared::{Shared, consensus_namespace};
+use urbis_runtime::validators::Validator;
 
 pub const CHANNEL_VOTES: u64 = 0;
 pub const CHANNEL_CERTS: u64 = 1;
@@ -52,15 +62,34 @@ pub fn channel_quota() -> Quota {
     Quota::per_second(NonZeroU32::new(10_000).unwrap_or(NZU32!(1)))
 }
 
-/// Largest p2p message the chain needs (blocks with certificates, votes).
+/// Largest p2p message the chain needs (blocks with certificates, votes) with at most
+/// `validators` validators in a set.
 pub fn max_message_size(validators: usize) -> u32 {
     let n = validators as u32;
     let block_cfg = limits::MAX_BLOCK_BYTES;
     commonware_p2p::max_message_size(&[
-        simplex::max_payload_size::<Scheme, commonware_cryptography::sha256::Digest>(n),
+        commonware_p2p::utils::mux::prefixed(simplex::max_payload_size::<
+            Scheme,
+            commonware_cryptography::sha256::Digest,
+        >(n)),
         marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(n, &block_cfg),
     ])
 }
+
+/// Most validators a set of this chain can have: the genesis set's size on a chain without
+/// epochs, else the schedule's limit.
+pub fn max_set_size<E: NodeContext>(shared: &Shared<E>) -> usize {
+    if shared.sets.epochs.enabled() {
+        urbis_runtime::validators::MAX_VALIDATORS
+    } else {
+        shared.validators.len()
+    }
+}
+
+/// Tells the p2p network whom to talk to in an epoch: `track(epoch, peers)` with the epoch's
+/// validators and the next epoch's (so that joining validators connect and catch up one epoch
+/// ahead). Ids only grow.
+pub type Tracker = Arc<dyn Fn(u64, &[Validator]) + Send + Sync>;
 
 /// Consensus timing.
 #[derive(Clone, Debug)]
@@ -153,27 +182,28 @@ pub async fn start_validator<E, S, R, B, P>(
     blocker: B,
     provider: P,
     channels: Channels<S, R>,
+    tracker: Tracker,
 ) -> Running
 where
     E: NodeContext,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
-    B: Blocker<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Sync,
     P: Provider<PublicKey = ed25519::PublicKey>,
 {
-    let participants = participant_set(&shared.validators);
     let namespace = consensus_namespace(&shared.chain_id);
-    let scheme = Scheme::signer(&namespace, participants.clone(), signer.clone())
-        .expect("this validator's key is in the genesis validator set");
+    let schemes = SchemeProvider::new(shared.sets.clone(), namespace, Some(signer.clone()));
     let me = signer.public_key();
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let epocher = FixedEpocher::new(
+        std::num::NonZeroU64::new(shared.sets.epochs.length).unwrap_or(NZU64!(u64::MAX)),
+    );
     let page_cache = CacheRef::new(NZU16!(16_384), NZUsize!(4_096));
     let block_cfg = limits::MAX_BLOCK_BYTES;
 
     let genesis = ChainBlock::new(shared.genesis_block.clone());
     let genesis_digest = to_digest(&genesis.hash());
     let config = marshal::Config {
-        provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+        provider: schemes.clone(),
         epocher: epocher.clone(),
         start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
         partition_prefix: format!("{}marshal", shared.partition_prefix),
@@ -338,58 +368,216 @@ where
         ..proposer
     };
     let app = UrbisApp::new(shared.clone(), proposer);
-    let inline = Inline::new(context.child("application"), app, mailbox.clone(), epocher);
-    let reporter = WithEvidence {
-        inner: inline.clone(),
-        log: shared.evidence.clone(),
-        scheme: scheme.clone(),
-    };
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline,
-            reporter,
-            partition: format!("{}simplex", shared.partition_prefix),
-            mailbox_size: NZUsize!(1024),
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1 << 20),
-            write_buffer: NZUsize!(1 << 20),
-            leader_timeout: timing.leader_timeout,
-            certification_timeout: timing.certification_timeout,
-            timeout_retry: timing.timeout_retry,
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: timing.timeout_retry + Duration::from_secs(1),
-                budget: SkipBudget::Participants,
-            },
-            page_cache,
-            strategy: Sequential,
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
+    let inline = Inline::new(
+        context.child("application"),
+        app,
+        mailbox.clone(),
+        epocher.clone(),
     );
     let (votes_sender, votes_receiver) = channels.votes;
     let votes_receiver = crate::peers::Observed {
         inner: votes_receiver,
         seen: shared.peers.clone(),
     };
-    let engine = engine.start(
-        (votes_sender, votes_receiver),
-        channels.certs,
-        channels.resolver,
-    );
+    let orchestrator = Orchestrator {
+        shared,
+        schemes,
+        inline,
+        marshal: mailbox.clone(),
+        epocher,
+        blocker,
+        timing,
+        page_cache,
+        tracker,
+    };
+    let engine = context.child("orchestrator").spawn(move |ctx| {
+        orchestrator.run(
+            ctx,
+            (votes_sender, votes_receiver),
+            channels.certs,
+            channels.resolver,
+        )
+    });
     Running {
         marshal: mailbox,
         engine,
         executor,
         blobs: None,
+    }
+}
+
+/// Runs the simplex engine of the current epoch and moves to the next one at each boundary.
+struct Orchestrator<E: NodeContext, B> {
+    shared: Arc<Shared<E>>,
+    schemes: SchemeProvider,
+    inline: Inline<E, Scheme, UrbisApp<E>, ChainBlock, FixedEpocher>,
+    marshal: Mailbox<Scheme, Standard<ChainBlock>>,
+    epocher: FixedEpocher,
+    blocker: B,
+    timing: TimingConfig,
+    page_cache: CacheRef,
+    tracker: Tracker,
+}
+
+impl<E, B> Orchestrator<E, B>
+where
+    E: NodeContext,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Sync,
+{
+    async fn run<S, R>(
+        self,
+        ctx: E,
+        votes: (S, crate::peers::Observed<R>),
+        certs: Channel<S, R>,
+        resolver: Channel<S, R>,
+    ) where
+        S: Sender<PublicKey = ed25519::PublicKey>,
+        R: Receiver<PublicKey = ed25519::PublicKey>,
+    {
+        use commonware_p2p::utils::mux::{Builder as _, Muxer};
+        use futures::FutureExt as _;
+
+        let (mux, mut votes_mux, mut votes_other) =
+            Muxer::builder(ctx.child("votes_mux"), votes.0, votes.1)
+                .with_backup()
+                .build();
+        mux.start();
+        let (mux, mut certs_mux) = Muxer::new(ctx.child("certs_mux"), certs.0, certs.1);
+        mux.start();
+        let (mux, mut resolver_mux) = Muxer::new(ctx.child("resolver_mux"), resolver.0, resolver.1);
+        mux.start();
+
+        let mut current = self.shared.sets.current.subscribe();
+        let mut running: Option<(u64, Handle<()>)> = None;
+        let mut tracked: Option<u64> = None;
+        loop {
+            let start = *current.borrow_and_update();
+            if running.as_ref().is_none_or(|(e, _)| *e < start.epoch) {
+                if let Some((old, handle)) = running.take() {
+                    handle.abort();
+                    info!(epoch = old, "left epoch");
+                }
+                if tracked.is_none_or(|t| t < start.epoch) {
+                    self.track(start.epoch);
+                    tracked = Some(start.epoch);
+                }
+                let Some(handle) = self
+                    .enter(
+                        &ctx,
+                        start,
+                        &mut votes_mux,
+                        &mut certs_mux,
+                        &mut resolver_mux,
+                    )
+                    .await
+                else {
+                    return;
+                };
+                running = Some((start.epoch, handle));
+            }
+            futures::select_biased! {
+                changed = current.changed().fuse() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                other = votes_other.recv().fuse() => {
+                    let Some((their_epoch, (from, _))) = other else {
+                        return;
+                    };
+                    // A peer votes in a later epoch: this node has not seen the finalization
+                    // of its epoch's last block yet; ask that peer for it.
+                    if their_epoch > start.epoch
+                        && let Some(last) = self.epocher.last(Epoch::new(start.epoch))
+                    {
+                        self.marshal.hint_finalized(last, NonEmptyVec::new(from));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tell the p2p network about `epoch`'s validators and the next epoch's.
+    fn track(&self, epoch: u64) {
+        let sets = &self.shared.sets;
+        let mut peers: Vec<Validator> = Vec::new();
+        for e in [epoch, epoch.saturating_add(1)] {
+            if let Some(set) = sets.get(e) {
+                for v in &set.validators {
+                    if !peers.iter().any(|p| p.public_key == v.public_key) {
+                        peers.push(v.clone());
+                    }
+                }
+            }
+        }
+        (self.tracker)(epoch, &peers);
+    }
+
+    /// Start the engine of `start.epoch` from its floor.
+    async fn enter<S>(
+        &self,
+        ctx: &E,
+        start: EpochStart,
+        votes: &mut commonware_p2p::utils::mux::MuxHandle<S>,
+        certs: &mut commonware_p2p::utils::mux::MuxHandle<S>,
+        resolver: &mut commonware_p2p::utils::mux::MuxHandle<S>,
+    ) -> Option<Handle<()>>
+    where
+        S: Sender<PublicKey = ed25519::PublicKey>,
+    {
+        let epoch = start.epoch;
+        let Some((scheme, signs)) = self.schemes.scheme_for(epoch) else {
+            error!(epoch, "no validator set for the epoch to enter");
+            return None;
+        };
+        let shared = &self.shared;
+        let partition = if epoch == 0 {
+            format!("{}simplex", shared.partition_prefix)
+        } else {
+            format!("{}simplex-{epoch}", shared.partition_prefix)
+        };
+        let reporter = WithEvidence {
+            inner: self.inline.clone(),
+            log: shared.evidence.clone(),
+            scheme: scheme.clone(),
+        };
+        let timing = &self.timing;
+        let engine = simplex::Engine::new(
+            ctx.child("simplex").with_attribute("epoch", epoch),
+            simplex::Config {
+                scheme,
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter,
+                partition,
+                mailbox_size: NZUsize!(1024),
+                epoch: Epoch::new(epoch),
+                floor: simplex::Floor::Genesis(to_digest(&start.floor)),
+                replay_buffer: NZUsize!(1 << 20),
+                write_buffer: NZUsize!(1 << 20),
+                leader_timeout: timing.leader_timeout,
+                certification_timeout: timing.certification_timeout,
+                timeout_retry: timing.timeout_retry,
+                fetch_timeout: NZDuration!(Duration::from_secs(1)),
+                fetch_retry_delay: Duration::from_millis(100),
+                view_retention: ViewDelta::new(10),
+                skip: SkipPolicy::Enabled {
+                    timeout: timing.timeout_retry + Duration::from_secs(1),
+                    budget: SkipBudget::Participants,
+                },
+                page_cache: self.page_cache.clone(),
+                strategy: Sequential,
+                forward: ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+        );
+        let v = votes.register(epoch).await.ok()?;
+        let c = certs.register(epoch).await.ok()?;
+        let r = resolver.register(epoch).await.ok()?;
+        info!(epoch, signs, floor = %start.floor, "entered epoch");
+        Some(engine.start(v, c, r))
     }
 }
 
@@ -413,8 +601,14 @@ where
     use commonware_stream::sake::{self, Sake};
 
     let me = signer.public_key();
-    let participants = participant_set(&shared.validators);
     let p2p_namespace = format!("urbis/{}/p2p", shared.chain_id).into_bytes();
+    let set_size = max_set_size(&shared);
+    // A peer set is an epoch's validators and the next epoch's.
+    let per_set = if shared.sets.epochs.enabled() {
+        NZUsize!(2 * urbis_runtime::validators::MAX_VALIDATORS + 1)
+    } else {
+        authenticated::peer_set_limit(participant_set(&shared.validators).iter(), &me)
+    };
     let cfg = lookup::Config::local(
         Cups::<_, ChaCha20Poly1305>::new(
             Sake {
@@ -427,19 +621,50 @@ where
         ),
         &p2p_namespace,
         listen,
-        authenticated::peer_set_limit(participants.iter(), &me),
-        max_message_size(participants.len())
+        per_set,
+        max_message_size(set_size)
             .max(crate::gossip::max_gossip_bytes() as u32)
             .max(crate::blobnet::MAX_BLOB_MESSAGE as u32),
         NZUsize!(4_096),
     );
-    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), cfg);
-    let addresses: Map<ed25519::PublicKey, commonware_p2p::Address> = peers
-        .into_iter()
-        .map(|(pk, addr)| (pk, addr.into()))
-        .try_collect()
-        .expect("peer keys are unique");
-    let _ = oracle.track(0, addresses);
+    let (mut network, oracle) = lookup::Network::new(context.child("network"), cfg);
+    // Addresses from this node's configuration win over those the chain records (a validator
+    // may reach a peer at a private address); the others come from the validator schedule.
+    let configured: std::collections::BTreeMap<ed25519::PublicKey, SocketAddr> =
+        peers.into_iter().collect();
+    let tracking = oracle.clone();
+    let tracker: Tracker = Arc::new(move |epoch, validators| {
+        let mut known = Vec::new();
+        for v in validators {
+            let Some(pk) = try_participant_set(std::slice::from_ref(&v.public_key))
+                .and_then(|s| s.iter().next().cloned())
+            else {
+                continue;
+            };
+            if pk == me {
+                continue;
+            }
+            let addr = configured
+                .get(&pk)
+                .copied()
+                .or_else(|| v.address.parse::<SocketAddr>().ok());
+            match addr {
+                Some(a) => known.push((pk, commonware_p2p::Address::from(a))),
+                None => tracing::warn!(
+                    validator = %v.name,
+                    address = %v.address,
+                    "no usable p2p address for a validator; it is not dialled"
+                ),
+            }
+        }
+        let Ok(map) = known
+            .into_iter()
+            .try_collect::<Map<ed25519::PublicKey, commonware_p2p::Address>>()
+        else {
+            return;
+        };
+        let _ = tracking.clone().track(epoch, map);
+    });
     let q = channel_quota();
     let channels = Channels {
         votes: network.register(CHANNEL_VOTES, q),
@@ -464,6 +689,7 @@ where
         oracle.clone(),
         oracle,
         channels,
+        tracker,
     )
     .await;
     running.blobs = Some(link);

@@ -540,6 +540,24 @@ where
     shared
         .finalized_tip
         .fetch_max(h.height, std::sync::atomic::Ordering::Relaxed);
+    if shared.sets.epochs.enabled() {
+        shared
+            .sets
+            .executed(h.height, &shared.chain.state_view()?)?;
+        if shared.sets.epochs.is_boundary(h.height) {
+            let next = crate::epochs::EpochStart {
+                epoch: shared.sets.epochs.of(h.height) + 1,
+                floor: block.digest(),
+            };
+            shared.sets.current.send_if_modified(|c| {
+                let newer = next.epoch > c.epoch;
+                if newer {
+                    *c = next;
+                }
+                newer
+            });
+        }
+    }
     shared.executed.send_replace(h.height);
     let ms = |a: Instant, b: Instant| b.duration_since(a).as_millis() as u64;
     debug!(

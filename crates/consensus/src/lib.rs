@@ -9,6 +9,7 @@ pub mod blobnet;
 pub mod bundle;
 pub mod codec;
 pub mod engine;
+pub mod epochs;
 pub mod evidence;
 pub mod executor;
 pub mod follow;

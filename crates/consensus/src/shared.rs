@@ -165,8 +165,10 @@ pub struct Shared<E: commonware_storage::Context + Spawner> {
     pub partition_prefix: String,
     pub genesis: Genesis,
     pub genesis_block: Block,
+    /// The genesis validators.
     pub validators: Vec<PublicKey>,
-    pub validator_set: Hash,
+    /// Epochs and each one's validators (see [`crate::epochs`]).
+    pub sets: Arc<crate::epochs::EpochSets>,
     pub runtime: Runtime,
     pub chain: Arc<ChainStore>,
     pub auth: Mutex<AuthState<E>>,
@@ -274,6 +276,29 @@ where
     Ok(genesis_block(genesis, root))
 }
 
+/// Where consensus starts after executing `executed`: the epoch after it if it is its epoch's
+/// last block, else its own epoch, from the block before that epoch (genesis for epoch 0).
+/// A state-synced node that lacks that block gets a zero floor (it runs no consensus).
+pub fn epoch_start(
+    chain: &ChainStore,
+    genesis: &Genesis,
+    genesis_block: &Block,
+    executed: u64,
+) -> Result<crate::epochs::EpochStart, UrbisError> {
+    let epochs = urbis_runtime::validators::Epochs::new(genesis.epoch_length);
+    let (epoch, floor_height) = if epochs.is_boundary(executed) {
+        (epochs.of(executed) + 1, Some(executed))
+    } else {
+        let e = epochs.of(executed);
+        (e, e.checked_sub(1).map(|p| epochs.last(p)))
+    };
+    let floor = match floor_height {
+        None => genesis_block.digest(),
+        Some(h) => chain.block(h)?.map_or(Hash::ZERO, |b| b.digest()),
+    };
+    Ok(crate::epochs::EpochStart { epoch, floor })
+}
+
 /// Hash identifying a validator set (sorted public keys).
 pub fn validator_set_hash(validators: &[PublicKey]) -> Hash {
     let mut sorted = validators.to_vec();
@@ -366,6 +391,13 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             ));
         }
         let executed = chain.executed_height()?.unwrap_or(0);
+        let start = epoch_start(&chain, &genesis, &genesis_block, executed)?;
+        let sets = Arc::new(crate::epochs::EpochSets::open(
+            &genesis,
+            &chain.state_view()?,
+            executed,
+            start,
+        )?);
         let (executed_tx, _) = watch::channel(executed);
         // Executed blocks (with their receipts) kept for slow event-stream readers: bounded so
         // that a stalled reader costs at most this many blocks of memory (it then gets `lagged`).
@@ -381,7 +413,7 @@ impl<E: commonware_storage::Context + Spawner> Shared<E> {
             genesis,
             genesis_block,
             validators,
-            validator_set,
+            sets,
             runtime,
             chain,
             auth: Mutex::new(auth),

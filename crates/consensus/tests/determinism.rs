@@ -24,6 +24,7 @@ fn genesis() -> Genesis {
         serde_json::json!({"accounts": [{"address": admin, "roles": ["city_admin"]}]}),
     );
     Genesis {
+        epoch_length: None,
         chain_id: CHAIN.into(),
         genesis_time_ms: 1_000,
         validators: vec![GenesisValidator {
@@ -193,7 +194,7 @@ fn run_node(seed: u64, blocks: Vec<Vec<SignedTx>>) -> Vec<Hash> {
                     state_height: height - 1,
                     state_root: *roots.last().unwrap(),
                     receipts_acc: Hash::ZERO,
-                    validator_set: shared.validator_set,
+                    validator_set: shared.genesis_block.header.validator_set,
                 },
                 txs,
             };

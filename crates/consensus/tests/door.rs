@@ -20,6 +20,7 @@ fn genesis() -> Genesis {
         serde_json::json!({"accounts": [{"address": admin, "roles": ["city_admin"]}]}),
     );
     Genesis {
+        epoch_length: None,
         chain_id: "door".into(),
         genesis_time_ms: 1_000,
         validators: vec![GenesisValidator {

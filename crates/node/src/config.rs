@@ -336,6 +336,7 @@ pub fn assemble_genesis(
         serde_json::json!({ "accounts": accounts }),
     );
     Ok(Genesis {
+        epoch_length: None,
         chain_id: chain_id.to_string(),
         genesis_time_ms,
         validators: validators

@@ -142,6 +142,7 @@ pub fn dev_genesis(validator: &SecretKey, admin: &SecretKey, genesis_time_ms: u6
         }),
     );
     Genesis {
+        epoch_length: None,
         chain_id: DEV_CHAIN_ID.to_string(),
         genesis_time_ms,
         validators: vec![GenesisValidator {

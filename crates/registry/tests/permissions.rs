@@ -198,6 +198,7 @@ fn world() -> World {
         .map(|r| json!([sender(r).address(), 1_000_000u64]))
         .collect();
     let genesis = Genesis {
+        epoch_length: None,
         chain_id: CHAIN.into(),
         genesis_time_ms: GENESIS_MS,
         validators: Vec::new(),

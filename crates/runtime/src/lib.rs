@@ -20,6 +20,7 @@ mod state;
 pub mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod validators;
 pub mod weight;
 
 pub use ctx::{

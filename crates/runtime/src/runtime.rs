@@ -30,6 +30,11 @@ pub struct Genesis {
     /// Genesis time (milliseconds since the Unix epoch); block timestamps must exceed it.
     pub genesis_time_ms: u64,
     pub validators: Vec<GenesisValidator>,
+    /// Blocks per epoch (at least 2). With it the council can change the validator set (one
+    /// change takes effect two epochs after it is decided, see [`crate::validators`]); without
+    /// it the chain has one epoch and the genesis validators sign forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_length: Option<u64>,
     /// Per-module configuration, keyed by module name.
     #[serde(default)]
     pub modules: BTreeMap<String, serde_json::Value>,
@@ -115,6 +120,11 @@ pub struct Runtime {
 
 impl Dispatch for Runtime {
     fn invoke(&self, ctx: &mut Ctx<'_>, module: &str, op: &[u8]) -> Result<Vec<u8>, UrbisError> {
+        if module == SYSTEM {
+            return ctx.nested(SYSTEM, |inner| {
+                guarded(|| crate::validators::run(inner, op))
+            });
+        }
         let (name, m) = self.modules.get_key_value(module).ok_or_else(|| {
             UrbisError::new(
                 ErrorCode::UnknownModule,
@@ -339,13 +349,29 @@ impl Runtime {
         for name in genesis.modules.keys() {
             self.module(name)?;
         }
+        let mut writes = WriteSet::new();
+        if let Some(length) = genesis.epoch_length {
+            if length < crate::validators::MIN_EPOCH_LENGTH {
+                return Err(UrbisError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "epoch_length is at least {}",
+                        crate::validators::MIN_EPOCH_LENGTH
+                    ),
+                ));
+            }
+            let schedule = crate::validators::Schedule::genesis(length, &genesis.validators);
+            writes.insert(
+                crate::validators::SCHEDULE_KEY.to_vec(),
+                Some(borsh::to_vec(&schedule).expect("borsh to vec never fails")),
+            );
+        }
         let env = BlockEnv {
             chain_id: self.chain_id.clone(),
             height: 0,
             timestamp_ms: genesis.genesis_time_ms,
             proposer: None,
         };
-        let mut writes = WriteSet::new();
         for (name, module) in &self.modules {
             let config = genesis
                 .modules

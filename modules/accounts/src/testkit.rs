@@ -58,6 +58,7 @@ impl TestChain {
     ) -> Result<Self, UrbisError> {
         let runtime = Runtime::new(CHAIN, modules).with_gate(crate::gate(OPEN_CALLS_PER_BLOCK));
         let genesis = Genesis {
+            epoch_length: None,
             chain_id: CHAIN.to_string(),
             genesis_time_ms: GENESIS_MS,
             validators: Vec::new(),

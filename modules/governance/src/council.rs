@@ -14,10 +14,14 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use urbis_accounts::{AccountsOp, Role};
-use urbis_core::{Address, ErrorCode, Event, Hash, UrbisError};
+use urbis_core::{Address, ErrorCode, Event, Hash, PublicKey, UrbisError};
+use urbis_runtime::validators::SystemOp;
 use urbis_runtime::{Ctx, kit};
 
 use super::{MODULE, err, only_admin, utc_date};
+
+/// The runtime's namespace, whose validator schedule the council changes.
+const SYSTEM: &str = "system";
 
 /// Most council members.
 pub const MAX_MEMBERS: usize = 32;
@@ -87,6 +91,25 @@ pub enum CouncilAction {
         category: String,
         title: String,
         document_hash: Hash,
+    },
+    /// Add a validator (its consensus key and p2p `host:port`). Like every validator-set
+    /// change it takes effect two epochs after the epoch it is executed in (see
+    /// `urbis_runtime::validators`); refused on a chain without epochs.
+    AddValidator {
+        name: String,
+        public_key: PublicKey,
+        address: String,
+    },
+    /// Remove a validator.
+    RemoveValidator {
+        public_key: PublicKey,
+    },
+    /// Replace a validator's key (and, if given, its p2p address).
+    RotateValidator {
+        public_key: PublicKey,
+        new_key: PublicKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
     },
 }
 
@@ -384,6 +407,40 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, id: Hash) -> Result<(), UrbisError> {
                     answer_hash,
                 },
             )?;
+        }
+        CouncilAction::AddValidator {
+            name,
+            public_key,
+            address,
+        } => {
+            let from = ctx.invoke::<u64>(
+                SYSTEM,
+                &SystemOp::AddValidator {
+                    name,
+                    public_key,
+                    address,
+                },
+            )?;
+            ctx.emit(dated(ctx, "validator_change", id).with("from_epoch", from));
+        }
+        CouncilAction::RemoveValidator { public_key } => {
+            let from = ctx.invoke::<u64>(SYSTEM, &SystemOp::RemoveValidator { public_key })?;
+            ctx.emit(dated(ctx, "validator_change", id).with("from_epoch", from));
+        }
+        CouncilAction::RotateValidator {
+            public_key,
+            new_key,
+            address,
+        } => {
+            let from = ctx.invoke::<u64>(
+                SYSTEM,
+                &SystemOp::RotateValidator {
+                    public_key,
+                    new_key,
+                    address,
+                },
+            )?;
+            ctx.emit(dated(ctx, "validator_change", id).with("from_epoch", from));
         }
         CouncilAction::SetCouncil {
             members,

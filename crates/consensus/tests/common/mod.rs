@@ -52,7 +52,13 @@ pub fn link() -> Link {
 
 impl Net {
     pub async fn new(ctx: &Ctx) -> Net {
-        let keys: Vec<SecretKey> = (0..N)
+        Net::with(ctx, N, N, None).await
+    }
+
+    /// `keys` validator keys of which the first `in_genesis` are the genesis set; epochs of
+    /// `epoch_length` blocks if given.
+    pub async fn with(ctx: &Ctx, keys: usize, in_genesis: usize, epoch_length: Option<u64>) -> Net {
+        let keys: Vec<SecretKey> = (0..keys)
             .map(|i| SecretKey::from_label(&format!("validator-{i}")))
             .collect();
         let admin = SecretKey::from_label("admin").address();
@@ -62,10 +68,12 @@ impl Net {
             serde_json::json!({"accounts": [{"address": admin, "roles": ["city_admin"]}]}),
         );
         let genesis = Genesis {
+            epoch_length,
             chain_id: CHAIN.into(),
             genesis_time_ms: 0,
             validators: keys
                 .iter()
+                .take(in_genesis)
                 .enumerate()
                 .map(|(i, k)| GenesisValidator {
                     name: format!("v{i}"),
@@ -79,11 +87,11 @@ impl Net {
         let (network, oracle) = simulated::Network::new_with_peers(
             ctx.child("network"),
             simulated::Config {
-                max_size: engine::max_message_size(N)
+                max_size: engine::max_message_size(urbis_runtime::validators::MAX_VALIDATORS)
                     .max(urbis_consensus::gossip::max_gossip_bytes() as u32),
-                max_peers_per_set: NZUsize!(N),
+                max_peers_per_set: NZUsize!(N + 4),
                 disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
+                tracked_peer_sets: NZUsize!(3),
             },
             participants.clone(),
         )
@@ -95,7 +103,8 @@ impl Net {
             dir: tempfile::tempdir().unwrap(),
             oracle,
         };
-        net.connect_all(&(0..N).collect::<Vec<_>>()).await;
+        net.connect_all(&(0..net.keys.len()).collect::<Vec<_>>())
+            .await;
         net
     }
 
@@ -211,8 +220,9 @@ impl Net {
                         proposer,
                         timing,
                         control,
-                        manager,
+                        manager.clone(),
                         channels,
+                        sim_tracker(manager),
                     )
                     .await;
                     let _ = tx.send(shared);
@@ -241,9 +251,30 @@ impl Net {
         )
         .unwrap();
         let ch = self.channels(i).await;
+        // Votes travel on the epoch's sub-channel (epoch 0 here).
+        let (mux, mut handle) = commonware_p2p::utils::mux::Muxer::new(
+            ctx.child("byzantine_mux"),
+            ch.votes.0,
+            ch.votes.1,
+        );
+        mux.start();
+        let votes = handle.register(0).await.unwrap();
         Conflicter::<_, _, Sha256>::new(ctx.child("byzantine"), ConflicterConfig { scheme })
-            .start(ch.votes)
+            .start(votes)
     }
+}
+
+/// Tracks each epoch's peer set on the simulated network.
+pub fn sim_tracker<M>(manager: M) -> engine::Tracker
+where
+    M: commonware_p2p::Manager<PublicKey = ed25519::PublicKey> + Sync,
+{
+    std::sync::Arc::new(move |epoch, validators| {
+        let keys: Vec<urbis_core::PublicKey> = validators.iter().map(|v| v.public_key).collect();
+        if let Some(set) = engine::try_participant_set(&keys) {
+            let _ = manager.clone().track(epoch, set);
+        }
+    })
 }
 
 pub fn height(n: &Node) -> u64 {
@@ -287,15 +318,10 @@ pub fn assert_consistent(nodes: &[&Node]) {
 /// The simulated chain's runtime: the city modules and the misbehaving `probe` module, behind
 /// the accounts gate.
 pub fn runtime() -> Runtime {
-    Runtime::new(
-        CHAIN,
-        vec![
-            urbis_accounts::module(),
-            urbis_rewards::module(),
-            urbis_runtime::testkit::module(),
-        ],
-    )
-    .with_gate(urbis_accounts::gate(urbis_registry::OPEN_CALLS_PER_BLOCK))
+    let mut modules = urbis_registry::modules();
+    modules.push(urbis_runtime::testkit::module());
+    Runtime::new(CHAIN, modules)
+        .with_gate(urbis_accounts::gate(urbis_registry::OPEN_CALLS_PER_BLOCK))
 }
 
 /// A transaction of the city admin (who holds a role) on `node`'s chain.

@@ -1,0 +1,227 @@
+//! Validator-set changes by council decision, in the deterministic simulation: a validator that
+//! is not in the genesis set is added, one genesis validator is removed, each taking effect two
+//! epochs after the epoch its decision executed in, without restarting anyone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use commonware_runtime::Clock as _;
+use urbis_core::{Call, Hash, SecretKey, SignedTx};
+use urbis_governance::GovernanceCall;
+use urbis_governance::council::CouncilAction;
+
+const EPOCH: u64 = 20;
+
+/// Submit the admin's transaction `call` with `nonce` to `node` and wait until it is executed;
+/// returns its events.
+async fn commit(
+    ctx: &Ctx,
+    node: &Node,
+    nonce: u64,
+    call: GovernanceCall,
+) -> Vec<urbis_core::Event> {
+    let tx: SignedTx = admin_tx(node, nonce, Call::new("governance", &call));
+    let hash = tx.hash();
+    node.submit(tx).unwrap();
+    for _ in 0..1_200 {
+        if let Some(r) = node.chain.receipt(&hash).unwrap() {
+            assert!(r.success, "{call:?} failed: {:?}", r.error);
+            return r.events;
+        }
+        ctx.sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{call:?} was not committed");
+}
+
+fn attr(events: &[urbis_core::Event], kind: &str, key: &str) -> String {
+    events
+        .iter()
+        .find(|e| e.kind == kind)
+        .and_then(|e| e.attributes.iter().find(|(k, _)| k == key))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {kind}/{key} in {events:?}"))
+}
+
+/// Propose `action` and execute it at once (a one-member council without timelock); the epoch
+/// it applies from.
+async fn decide(ctx: &Ctx, node: &Node, nonce: &mut u64, action: CouncilAction) -> u64 {
+    let proposed = commit(
+        ctx,
+        node,
+        *nonce,
+        GovernanceCall::Propose {
+            action,
+            description_hash: Hash([7; 32]),
+        },
+    )
+    .await;
+    let id: Hash = attr(&proposed, "proposed", "id").parse().unwrap();
+    let executed = commit(
+        ctx,
+        node,
+        *nonce + 1,
+        GovernanceCall::Execute { proposal: id },
+    )
+    .await;
+    *nonce += 2;
+    attr(&executed, "validator_change", "from_epoch")
+        .parse()
+        .unwrap()
+}
+
+fn set_hash(net: &Net, members: &[usize]) -> Hash {
+    let keys: Vec<_> = members.iter().map(|i| net.keys[*i].public_key()).collect();
+    urbis_consensus::validator_set_hash(&keys)
+}
+
+#[test]
+fn council_adds_and_removes_validators_at_epoch_boundaries() {
+    run(11, |ctx| async move {
+        // Keys 0–4; the genesis set is 0–3; validator 4 runs from the start, following.
+        let net = Net::with(&ctx, 5, 4, Some(EPOCH)).await;
+        let mut nodes = Vec::new();
+        for i in 0..5 {
+            nodes.push(net.start(&ctx, i).await);
+        }
+        let all: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
+        wait_all_reach(&ctx, &all, 3, Duration::from_secs(60)).await;
+        let n0 = all[1].clone();
+        let admin = SecretKey::from_label("admin").address();
+        let mut nonce = 0;
+        commit(
+            &ctx,
+            &n0,
+            nonce,
+            GovernanceCall::SetCouncil {
+                members: vec![admin],
+                threshold: 1,
+                timelock_ms: 0,
+            },
+        )
+        .await;
+        nonce += 1;
+
+        let added_from = decide(
+            &ctx,
+            &n0,
+            &mut nonce,
+            CouncilAction::AddValidator {
+                name: "v4".into(),
+                public_key: net.keys[4].public_key(),
+                address: "10.0.0.4:7000".into(),
+            },
+        )
+        .await;
+        // Remove validator 0 in a later epoch than the addition.
+        let epochs = n0.sets.epochs;
+        let next_epoch = epochs.first(epochs.of(n0.executed_height()) + 1);
+        wait_all_reach(&ctx, &all[1..], next_epoch + 1, Duration::from_secs(120)).await;
+        let removed_from = decide(
+            &ctx,
+            &n0,
+            &mut nonce,
+            CouncilAction::RemoveValidator {
+                public_key: net.keys[0].public_key(),
+            },
+        )
+        .await;
+        assert!(added_from >= 2 && removed_from > added_from);
+
+        // Refusals: removing a key that is not a validator, adding one twice.
+        let refused = commit_refused(&ctx, &n0, &mut nonce).await;
+        assert_eq!(refused, "not_found");
+
+        // Run into the epoch after the removal, then stop validators 0 and 1: the set is now
+        // {1, 2, 3, 4}, so 2, 3 and 4 are a quorum (with 0 still counted they would not be).
+        let removal_height = epochs.first(removed_from);
+        wait_all_reach(&ctx, &all, removal_height + 2, Duration::from_secs(300)).await;
+        let (h0, _) = nodes.remove(0);
+        h0.abort();
+        let (h1, _) = nodes.remove(0);
+        h1.abort();
+        let alive: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
+        let target = removal_height + 2 * EPOCH + 3;
+        wait_all_reach(&ctx, &alive, target, Duration::from_secs(300)).await;
+        assert_consistent(&alive);
+
+        // Every header carries its epoch's set.
+        let chain = &alive[0].chain;
+        let v4 = net.keys[4].public_key();
+        let mut v4_proposed = 0;
+        for h in 1..=target {
+            let b = chain.block(h).unwrap().unwrap();
+            let e = epochs.of(h);
+            let expected = if e >= removed_from {
+                set_hash(&net, &[1, 2, 3, 4])
+            } else if e >= added_from {
+                set_hash(&net, &[0, 1, 2, 3, 4])
+            } else {
+                set_hash(&net, &[0, 1, 2, 3])
+            };
+            assert_eq!(b.header.validator_set, expected, "set of block {h}");
+            if b.header.proposer == v4 {
+                assert!(e >= added_from, "validator 4 proposed before it was added");
+                v4_proposed += 1;
+            }
+            if epochs.is_boundary(h) && e >= 1 {
+                assert!(b.header.state_height >= epochs.last(e - 1), "boundary {h}");
+            }
+        }
+        eprintln!(
+            "added from epoch {added_from}, removed from epoch {removed_from}, chain at {target}, \
+             validator 4 proposed {v4_proposed} blocks"
+        );
+        assert!(v4_proposed > 0, "the added validator proposes");
+        for n in &alive {
+            assert!(n.evidence.list().is_empty());
+            assert_eq!(n.sets.current_set().keys.len(), 4);
+        }
+    });
+}
+
+/// A change the schedule refuses fails the council's execution with its own error code and
+/// changes nothing; returns that code.
+async fn commit_refused(ctx: &Ctx, node: &Node, nonce: &mut u64) -> String {
+    let before = node
+        .chain
+        .state_view()
+        .map(|v| urbis_runtime::validators::read_schedule(&v).unwrap())
+        .unwrap();
+    let proposed = commit(
+        ctx,
+        node,
+        *nonce,
+        GovernanceCall::Propose {
+            action: CouncilAction::RemoveValidator {
+                public_key: SecretKey::from_label("nobody").public_key(),
+            },
+            description_hash: Hash([8; 32]),
+        },
+    )
+    .await;
+    let id: Hash = attr(&proposed, "proposed", "id").parse().unwrap();
+    let tx = admin_tx(
+        node,
+        *nonce + 1,
+        Call::new("governance", &GovernanceCall::Execute { proposal: id }),
+    );
+    let hash = tx.hash();
+    node.submit(tx).unwrap();
+    *nonce += 2;
+    loop {
+        if let Some(r) = node.chain.receipt(&hash).unwrap() {
+            assert!(!r.success);
+            let after = node
+                .chain
+                .state_view()
+                .map(|v| urbis_runtime::validators::read_schedule(&v).unwrap())
+                .unwrap();
+            assert_eq!(before, after, "a refused change changes nothing");
+            return r.error.unwrap().code.to_string();
+        }
+        ctx.sleep(Duration::from_millis(50)).await;
+    }
+}
