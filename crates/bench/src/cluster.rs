@@ -151,6 +151,7 @@ impl Cluster {
             base_api,
             base_p2p,
             block_time_ms,
+            None,
         )?;
         let admin = urbis_node::config::read_key(&dir.path().join("admin.key"), || {
             anyhow::bail!("a local testnet's admin key is not sealed")

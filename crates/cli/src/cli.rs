@@ -338,6 +338,10 @@ pub struct GenesisArgs {
     /// Address given the city_admin role; repeatable.
     #[arg(long)]
     pub admin: Vec<urbis_core::Address>,
+    /// Blocks per epoch: lets the council change the validator set (a change applies two epochs
+    /// after the one it is decided in). Without it the genesis validators sign forever.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub epoch_length: Option<u64>,
     #[arg(long, default_value = "genesis.json")]
     pub out: PathBuf,
 }
@@ -370,6 +374,9 @@ pub struct TestnetArgs {
     pub base_p2p: u16,
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     pub block_time_ms: u64,
+    /// Blocks per epoch (see `urbis genesis --epoch-length`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub epoch_length: Option<u64>,
 }
 
 #[derive(Debug, Args)]

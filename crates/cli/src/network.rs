@@ -127,8 +127,14 @@ pub fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let g = config::assemble_genesis(&args.chain_id, &validators, &args.admin, now)
-        .map_err(|e| fail("genesis", format!("{e:#}")))?;
+    let g = config::assemble_genesis(
+        &args.chain_id,
+        &validators,
+        &args.admin,
+        now,
+        args.epoch_length,
+    )
+    .map_err(|e| fail("genesis", format!("{e:#}")))?;
     std::fs::write(&args.out, serde_json::to_vec_pretty(&g)?)
         .with_context(|| format!("write {}", args.out.display()))?;
     eprintln!(
@@ -176,6 +182,7 @@ pub fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
             args.base_api,
             args.base_p2p,
             args.block_time_ms,
+            args.epoch_length,
         )
         .map_err(|e| fail("testnet", format!("{e:#}")))?
     } else {

@@ -114,7 +114,7 @@ fn rust_verdict(v: &Value) -> Result<(), (String, String)> {
         Some("state") => {
             let b: urbis_client::ProofBundle =
                 serde_json::from_value(v["bundle"].clone()).map_err(malformed)?;
-            urbis_client::verify_bundle_with_genesis(&b, &genesis)
+            urbis_client::verify_bundle_with_genesis(&b, &genesis).map(|_| ())
         }
         Some("receipt") => {
             let b: urbis_client::ReceiptBundle =

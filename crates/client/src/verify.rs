@@ -61,7 +61,10 @@ pub fn verify_receipt(
             "the genesis file lists no validators",
         ));
     }
-    urbis_consensus::verify_receipt_bundle(bundle, &genesis.chain_id, &validators)?;
+    let signers = urbis_consensus::verify_receipt_bundle(
+        bundle,
+        &urbis_consensus::Trust::from_genesis(genesis),
+    )?;
     let last = bundle
         .headers
         .last()
@@ -71,7 +74,7 @@ pub fn verify_receipt(
         receipt: bundle.receipt.clone(),
         certified_height: last.height,
         certified_block: last.digest(),
-        validators: validators.len(),
+        validators: signers,
     })
 }
 
@@ -80,12 +83,13 @@ pub fn genesis_validators(genesis: &Genesis) -> Vec<PublicKey> {
     genesis.validators.iter().map(|v| v.public_key).collect()
 }
 
-/// Check every link of `bundle` (state proof, headers, finalization certificate) against the
-/// chain id and validator set of `genesis`.
+/// Check every link of `bundle` (state proof, headers, finalization certificate, and on a chain
+/// with epochs the hand-overs from the genesis set to the certifying one) against `genesis`;
+/// returns the size of the set that certified it.
 pub fn verify_bundle_with_genesis(
     bundle: &ProofBundle,
     genesis: &Genesis,
-) -> Result<(), UrbisError> {
+) -> Result<usize, UrbisError> {
     let validators = genesis_validators(genesis);
     if validators.is_empty() {
         return Err(UrbisError::new(
@@ -93,12 +97,12 @@ pub fn verify_bundle_with_genesis(
             "the genesis file lists no validators",
         ));
     }
-    urbis_consensus::verify_bundle(bundle, &genesis.chain_id, &validators)
+    urbis_consensus::verify_bundle(bundle, &urbis_consensus::Trust::from_genesis(genesis))
 }
 
 /// [`verify_bundle_with_genesis`], returning what the bundle proves.
 pub fn verify_proof(bundle: &ProofBundle, genesis: &Genesis) -> Result<VerifiedProof, UrbisError> {
-    verify_bundle_with_genesis(bundle, genesis)?;
+    let signers = verify_bundle_with_genesis(bundle, genesis)?;
     let last = bundle
         .headers
         .last()
@@ -110,7 +114,7 @@ pub fn verify_proof(bundle: &ProofBundle, genesis: &Genesis) -> Result<VerifiedP
         state_height: bundle.state_height,
         certified_height: last.height,
         certified_block: last.digest(),
-        validators: genesis.validators.len(),
+        validators: signers,
         answer: None,
     })
 }
@@ -201,6 +205,7 @@ mod tests {
 
     fn bundle() -> ProofBundle {
         ProofBundle {
+            handovers: None,
             version: 1,
             chain_id: "urbis-test".into(),
             state_height: 1,

@@ -170,17 +170,18 @@ where
         if shared.executed_height() < ph.state_height {
             shared.wait_executed(ph.state_height).await;
         }
-        // An epoch's last block certifies a state that proves the set after next (see
-        // `boundary_state_floor`).
-        let state_floor = boundary_state_floor(&shared.sets.epochs, ph.height + 1);
-        if shared.executed_height() < state_floor {
-            shared.wait_executed(state_floor).await;
+        // An epoch's last block certifies the state just before it (see
+        // `boundary_state_height`).
+        let boundary = boundary_state_height(&shared.sets.epochs, ph.height + 1);
+        if let Some(b) = boundary {
+            shared.wait_executed(b).await;
         }
         let mut state_height = shared.executed_height().min(ph.height);
         if let Some(every) = self.cfg.faults.certify_every.filter(|e| *e > 1) {
-            state_height = (state_height - state_height % every)
-                .max(ph.state_height)
-                .max(state_floor);
+            state_height = (state_height - state_height % every).max(ph.state_height);
+        }
+        if let Some(b) = boundary {
+            state_height = b;
         }
         let Some(set) = shared.sets.at_height(ph.height + 1) else {
             warn!(
@@ -333,8 +334,9 @@ where
         {
             return reject("validator set hash differs");
         }
-        if h.state_height < boundary_state_floor(&shared.sets.epochs, h.height) {
-            return reject("an epoch's last block certifies too old a state");
+        if boundary_state_height(&shared.sets.epochs, h.height).is_some_and(|b| h.state_height != b)
+        {
+            return reject("an epoch's last block must certify the state of its parent");
         }
         if h.timestamp_ms <= ph.timestamp_ms {
             return reject("timestamp does not advance");
@@ -547,17 +549,16 @@ async fn never() -> bool {
     futures::future::pending::<bool>().await
 }
 
-/// Lowest `state_height` the block at `height` may certify: for the last block of an epoch
-/// `e ≥ 1`, the last height of epoch `e − 1` — its state root then proves the validator set of
-/// epoch `e + 1` (final since epoch `e` began), which is how a verifier walks from the genesis
-/// set to later ones. Every other block: 0.
-pub fn boundary_state_floor(epochs: &urbis_runtime::validators::Epochs, height: u64) -> u64 {
-    let e = epochs.of(height);
-    if e >= 1 && epochs.is_boundary(height) {
-        epochs.last(e - 1)
-    } else {
-        0
-    }
+/// The `state_height` the block at `height` must certify, if it is the last block of an epoch:
+/// `height − 1`. Its state root then proves the validator set of the next epoch (final since
+/// the previous epoch ended), every node can prove it the moment it stores the block (the
+/// epoch's hand-over, see [`crate::bundle::Handover`]), and a verifier walks from the genesis
+/// set to later ones through these blocks.
+pub fn boundary_state_height(
+    epochs: &urbis_runtime::validators::Epochs,
+    height: u64,
+) -> Option<u64> {
+    epochs.is_boundary(height).then(|| height.saturating_sub(1))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! The schedule lives in the state (`urbis_runtime::validators`); this keeps the sets the node
 //! has learnt from it: after executing a block of epoch `c`, every set up to epoch `c + 1` is
-//! final. The executor updates it; consensus (the per-epoch engines, marshal's certificate
+//! final (up to `c + 2` once the last block of `c` is executed). The executor updates it; consensus (the per-epoch engines, marshal's certificate
 //! provider, the p2p peer sets) and the application (the header's `validator_set`) read it.
 
 use std::collections::BTreeMap;
@@ -123,9 +123,62 @@ impl EpochSets {
         Ok(sets)
     }
 
+    /// One set forever (a chain without epochs).
+    pub fn fixed(keys: &[PublicKey], start: EpochStart) -> Result<Self, UrbisError> {
+        let validators = keys
+            .iter()
+            .map(|k| Validator {
+                name: String::new(),
+                public_key: *k,
+                address: String::new(),
+            })
+            .collect();
+        let mut by_start = BTreeMap::new();
+        by_start.insert(0, Arc::new(EpochSet::new(0, validators)?));
+        Ok(EpochSets {
+            epochs: Epochs::NONE,
+            sets: RwLock::new(Known {
+                by_start,
+                final_until: u64::MAX,
+            }),
+            current: watch::channel(start).0,
+        })
+    }
+
+    /// The sets of epochs `0..=sets.len() − 1` (`sets[e]` signs epoch `e`), as a verifier
+    /// walked them through hand-overs (a node joining by state sync).
+    pub fn walked(
+        epochs: Epochs,
+        sets: Vec<Vec<PublicKey>>,
+        start: EpochStart,
+    ) -> Result<Self, UrbisError> {
+        let final_until = (sets.len() as u64).saturating_sub(1);
+        let mut by_start = BTreeMap::new();
+        for (e, keys) in sets.into_iter().enumerate() {
+            let validators = keys
+                .into_iter()
+                .map(|k| Validator {
+                    name: String::new(),
+                    public_key: k,
+                    address: String::new(),
+                })
+                .collect();
+            by_start.insert(e as u64, Arc::new(EpochSet::new(e as u64, validators)?));
+        }
+        Ok(EpochSets {
+            epochs,
+            sets: RwLock::new(Known {
+                by_start,
+                final_until,
+            }),
+            current: watch::channel(start).0,
+        })
+    }
+
     /// Take what `schedule` (the state after executing `executed`) makes final.
     fn learn(&self, schedule: &Schedule, executed: u64) -> Result<(), UrbisError> {
-        let final_until = self.epochs.of(executed).saturating_add(1);
+        // After the last block of epoch `c − 1` the set of `c + 1` is final.
+        let final_until = self.epochs.of(executed.saturating_add(1)).saturating_add(1);
         let mut by_start = BTreeMap::new();
         for s in schedule.sets.iter().filter(|s| s.from_epoch <= final_until) {
             by_start.insert(
@@ -148,7 +201,7 @@ impl EpochSets {
         if !self.epochs.enabled() {
             return Ok(());
         }
-        let next = self.epochs.of(height).saturating_add(1);
+        let next = self.epochs.of(height.saturating_add(1)).saturating_add(1);
         if self.final_until() >= next {
             return Ok(());
         }

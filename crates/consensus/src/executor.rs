@@ -277,6 +277,11 @@ where
             offer_state(shared, header.height).await?;
         }
         check_certified_root(shared, header)?;
+        if shared.sets.epochs.is_boundary(header.height)
+            && header.state_height == shared.executed_height()
+        {
+            capture_handover(shared, header, job.finalization.as_deref()).await?;
+        }
         let Executed {
             block,
             ack,
@@ -287,6 +292,42 @@ where
         ack.acknowledge();
     }
     Ok(())
+}
+
+/// Record the hand-over of the epoch that `header` (its last block) ends: the header, its
+/// certificate and a proof of the validator schedule in the state it certifies (the current
+/// one: a boundary block certifies its parent's state). A certificate marshal did not have
+/// is filled in from the chain store when a bundle needs it.
+async fn capture_handover<E>(
+    shared: &Shared<E>,
+    header: &urbis_core::Header,
+    finalization: Option<&[u8]>,
+) -> Result<(), UrbisError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    use urbis_runtime::validators::SCHEDULE_KEY;
+    let epoch = shared.sets.epochs.of(header.height);
+    let auth = shared.auth.lock().await;
+    let value = urbis_runtime::StateView::get(&shared.chain.state_view()?, SCHEDULE_KEY)?;
+    let schedule = auth.prove(SCHEDULE_KEY, value.as_deref()).await?;
+    drop(auth);
+    if finalization.is_none() {
+        warn!(
+            epoch,
+            height = header.height,
+            "the last block of an epoch came without its certificate; its hand-over waits for it"
+        );
+    }
+    let handover = crate::bundle::Handover {
+        epoch,
+        header: header.clone(),
+        finalization: finalization.map(<[u8]>::to_vec).unwrap_or_default(),
+        schedule,
+    };
+    let bytes = serde_json::to_vec(&handover)
+        .map_err(|e| UrbisError::new(ErrorCode::Internal, format!("encode a hand-over: {e}")))?;
+    shared.chain.put_handover(epoch, &bytes)
 }
 
 /// Offer the current state to syncing nodes, now that block `certified_by` certifies it, when

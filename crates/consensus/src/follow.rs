@@ -6,12 +6,14 @@
 //! releases those that are proven final:
 //!
 //! - each block is the next height, its `parent` is the digest of the block before (the last
-//!   one released or still pending), it belongs to this chain, its header names the genesis
-//!   validator set, and its transactions are the ones its header commits to (count, root,
+//!   one released or still pending), it belongs to this chain, its header names the validator
+//!   set of its epoch, and its transactions are the ones its header commits to (count, root,
 //!   signatures: [`urbis_core::Block::check_structure`]);
 //! - every finalization certificate that comes with a block must verify for that block against
-//!   the trusted set ([`crate::verify_finalization`]) — one that does not fails the whole
-//!   answer;
+//!   the set of its epoch ([`crate::verify_finalization_in`]) — one that does not fails the
+//!   whole answer. The sets come from [`crate::epochs::EpochSets`]: the genesis set, then each
+//!   set the node's own execution has made final (a block whose epoch's set is not known yet
+//!   ends the answer there; it is asked for again once execution has moved on);
 //! - a block is released once it or a descendant carries a verified certificate (the
 //!   certificate signs the descendant's digest, which commits by parent links to each
 //!   ancestor). Blocks not covered yet wait, at most [`MAX_PENDING`] of them, and only for
@@ -22,10 +24,12 @@
 //! The state roots in later headers are checked by the executor when it stores each block
 //! (`executor::storage`), for full nodes and validators alike.
 
-use urbis_core::{Block, ChainRef, ErrorCode, Hash, PublicKey, UrbisError, limits};
+use urbis_core::{Block, ChainRef, ErrorCode, Hash, UrbisError, limits};
 
-use crate::bundle::verify_finalization;
-use crate::shared::validator_set_hash;
+use std::sync::Arc;
+
+use crate::bundle::verify_finalization_in;
+use crate::epochs::EpochSets;
 
 /// Most blocks one `GET /v1/sync/blocks` answer carries.
 pub const MAX_BATCH_BLOCKS: u64 = 256;
@@ -121,8 +125,9 @@ pub struct Released {
 /// The full node's verifier of finalized blocks (see the module documentation).
 pub struct Follower {
     chain: ChainRef,
-    validators: Vec<PublicKey>,
-    validator_set: Hash,
+    sets: Arc<EpochSets>,
+    /// The last answer stopped at a block whose epoch's set this node does not know yet.
+    blocked_on_set: bool,
     /// Height and digest of the last block released.
     released: (u64, Hash),
     /// Blocks accepted but not yet covered by a certificate, in height order.
@@ -131,12 +136,11 @@ pub struct Follower {
 
 impl Follower {
     /// A follower whose next block is `height + 1`, child of the block `digest`.
-    pub fn new(chain: ChainRef, validators: Vec<PublicKey>, height: u64, digest: Hash) -> Self {
-        let validator_set = validator_set_hash(&validators);
+    pub fn new(chain: ChainRef, sets: Arc<EpochSets>, height: u64, digest: Hash) -> Self {
         Follower {
             chain,
-            validators,
-            validator_set,
+            sets,
+            blocked_on_set: false,
             released: (height, digest),
             pending: Vec::new(),
         }
@@ -164,6 +168,12 @@ impl Follower {
         self.released.0
     }
 
+    /// Whether the last answer stopped at a block of an epoch whose set is not known yet (wait
+    /// for execution before asking again).
+    pub fn blocked_on_set(&self) -> bool {
+        self.blocked_on_set
+    }
+
     /// Blocks waiting for a certificate.
     pub fn pending(&self) -> usize {
         self.pending.len()
@@ -176,9 +186,14 @@ impl Follower {
         let mut tip = self.tip();
         let mut fresh: Vec<Released> = Vec::with_capacity(batch.len());
         let mut covered: Option<usize> = None;
+        self.blocked_on_set = false;
         for item in batch {
             let block = Block::decode(&item.block)?;
             let h = &block.header;
+            let Some(set) = self.sets.at_height(h.height) else {
+                self.blocked_on_set = true;
+                break;
+            };
             if h.height != tip.0 + 1 {
                 return Err(malformed(format!(
                     "expected block {}, the source sent block {}",
@@ -195,19 +210,20 @@ impl Follower {
                     ),
                 ));
             }
-            if h.validator_set != self.validator_set {
+            if h.validator_set != set.hash {
                 return Err(UrbisError::new(
                     ErrorCode::InvalidProof,
                     format!(
-                        "block {} names validator set {}, not the genesis set {}",
-                        h.height, h.validator_set, self.validator_set
+                        "block {} names validator set {}, not its epoch's set {}",
+                        h.height, h.validator_set, set.hash
                     ),
                 ));
             }
             block.check_structure(&self.chain)?;
             let digest = block.digest();
             if let Some(cert) = &item.finalization {
-                verify_finalization(&self.chain.chain_id, &self.validators, cert, &digest)
+                let epoch = self.sets.epochs.of(h.height);
+                verify_finalization_in(&self.chain.chain_id, &set.keys, epoch, cert, &digest)
                     .map_err(|e| {
                         UrbisError::new(e.code, format!("block {}: {}", h.height, e.message))
                     })?;
@@ -251,10 +267,19 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use urbis_core::{Block, Header, SecretKey};
+    use crate::shared::validator_set_hash;
+    use urbis_core::{Block, Header, PublicKey, SecretKey};
 
     fn chain() -> ChainRef {
         ChainRef::new("follow-test", Hash([7; 32]))
+    }
+
+    fn sets() -> Arc<EpochSets> {
+        let start = crate::epochs::EpochStart {
+            epoch: 0,
+            floor: genesis(),
+        };
+        Arc::new(EpochSets::fixed(&validators(), start).unwrap())
     }
 
     fn validators() -> Vec<PublicKey> {
@@ -323,7 +348,7 @@ mod tests {
 
     #[test]
     fn uncertified_blocks_wait_and_bad_links_change_nothing() {
-        let mut f = Follower::new(chain(), validators(), 0, genesis());
+        let mut f = Follower::new(chain(), sets(), 0, genesis());
         let run = run_of(1, 3, genesis());
         assert!(f.accept(run.clone()).unwrap().is_empty());
         assert_eq!((f.next_height(), f.pending(), f.certified()), (4, 3, 0));
@@ -371,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_source_that_never_certifies_is_cut_off() {
-        let mut f = Follower::new(chain(), validators(), 0, genesis());
+        let mut f = Follower::new(chain(), sets(), 0, genesis());
         let mut parent = genesis();
         let mut height = 1;
         loop {

@@ -21,7 +21,8 @@ pub mod shared;
 
 pub use app::ProposerConfig;
 pub use bundle::{
-    ProofBundle, ReceiptBundle, verify_bundle, verify_finalization, verify_receipt_bundle,
+    Handover, ProofBundle, ReceiptBundle, Trust, verify_bundle, verify_finalization_in,
+    verify_receipt_bundle,
 };
 pub use engine::{Running, start_networked, start_validator};
 pub use mempool::{Mempool, MempoolConfig};

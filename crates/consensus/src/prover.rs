@@ -26,7 +26,7 @@ use urbis_core::{ErrorCode, UrbisError};
 use urbis_runtime::QueryAnswer;
 use urbis_state::StateProof;
 
-use crate::bundle::{BUNDLE_VERSION, ProofBundle};
+use crate::bundle::ProofBundle;
 use crate::shared::Shared;
 
 /// A request to the executor: answer `module`/`path` and prove the key it read.
@@ -271,8 +271,11 @@ where
                 .ok_or_else(|| internal(format!("block {h} missing")))?;
             headers.push(header);
         }
+        self.same_epoch(c, f)?;
+        let handovers = self.handovers_for(f)?;
         Ok(Some(crate::bundle::ReceiptBundle {
-            version: BUNDLE_VERSION,
+            handovers,
+            version: self.bundle_version(),
             chain_id: self.chain_id.clone(),
             receipt,
             path,
@@ -331,6 +334,86 @@ where
         Ok((now == raw).then_some((answer, bundle)))
     }
 
+    /// A bundle's headers `c..=f` must lie in one epoch (an epoch's last block has its own
+    /// certificate, so this fails only while that certificate has not reached this node).
+    fn same_epoch(&self, c: u64, f: u64) -> Result<(), UrbisError> {
+        let epochs = self.sets.epochs;
+        if epochs.of(c) == epochs.of(f) {
+            return Ok(());
+        }
+        Err(UrbisError::new(
+            ErrorCode::NotReady,
+            format!(
+                "the certificate of epoch {}'s last block has not reached this node; retry",
+                epochs.of(c)
+            ),
+        ))
+    }
+
+    fn bundle_version(&self) -> u32 {
+        if self.sets.epochs.enabled() {
+            crate::bundle::BUNDLE_VERSION_EPOCHS
+        } else {
+            crate::bundle::BUNDLE_VERSION
+        }
+    }
+
+    /// The hand-overs a bundle certified at height `certified` carries: none on a chain without
+    /// epochs, else those of epochs 1 to the certified block's epoch − 1 (see
+    /// [`crate::bundle`]).
+    pub fn handovers_for(
+        &self,
+        certified: u64,
+    ) -> Result<Option<Vec<crate::bundle::Handover>>, UrbisError> {
+        let epochs = self.sets.epochs;
+        if !epochs.enabled() {
+            return Ok(None);
+        }
+        self.handovers_to(epochs.of(certified)).map(Some)
+    }
+
+    /// The hand-overs of epochs 1 to `epoch − 1` (what proves the set of `epoch` from the
+    /// genesis set).
+    pub fn handovers_to(&self, epoch: u64) -> Result<Vec<crate::bundle::Handover>, UrbisError> {
+        let epochs = self.sets.epochs;
+        if epoch <= 1 {
+            return Ok(Vec::new());
+        }
+        let stored = self.chain.handovers(1, epoch)?;
+        let not_ready = |msg: String| UrbisError::new(ErrorCode::NotReady, msg);
+        if stored.len() as u64 != epoch - 1 {
+            return Err(not_ready(format!(
+                "this node holds {} of the {} epoch hand-overs a proof from epoch {epoch} needs \
+                 (it started from a state sync?); ask a node that executed the whole chain",
+                stored.len(),
+                epoch - 1
+            )));
+        }
+        let mut out = Vec::with_capacity(stored.len());
+        for (k, bytes) in stored {
+            let mut h: crate::bundle::Handover = serde_json::from_slice(&bytes).map_err(|e| {
+                UrbisError::new(ErrorCode::Internal, format!("stored hand-over {k}: {e}"))
+            })?;
+            if h.finalization.is_empty() {
+                let last = epochs.last(k);
+                match self.chain.next_finalized(last)? {
+                    Some((f, cert)) if f == last => {
+                        h.finalization = cert;
+                        self.chain
+                            .put_handover(k, &serde_json::to_vec(&h).unwrap_or_default())?;
+                    }
+                    _ => {
+                        return Err(not_ready(format!(
+                            "the certificate of epoch {k}'s last block has not reached this node"
+                        )));
+                    }
+                }
+            }
+            out.push(h);
+        }
+        Ok(out)
+    }
+
     /// The bundle for `proven`, once a finalized block certifies its height and a certificate
     /// at or after that block is stored.
     fn bundle(&self, proven: &ProvenAnswer) -> Result<Option<ProofBundle>, UrbisError> {
@@ -347,8 +430,11 @@ where
             })?;
             headers.push(header);
         }
+        self.same_epoch(c, f)?;
+        let handovers = self.handovers_for(f)?;
         Ok(Some(ProofBundle {
-            version: BUNDLE_VERSION,
+            handovers,
+            version: self.bundle_version(),
             chain_id: self.chain_id.clone(),
             state_height: proven.height,
             state: proven.proof.clone(),

@@ -246,7 +246,11 @@ async fn check_value(ctx: &Ctx, net: &Net, node: &Node, key: &str, len: Option<u
         .prove_certified("probe", &[key], ctx.sleep(Duration::from_secs(30)))
         .await
         .unwrap();
-    urbis_consensus::verify_bundle(&bundle, CHAIN, &validators(net)).unwrap();
+    urbis_consensus::verify_bundle(
+        &bundle,
+        &urbis_consensus::Trust::fixed(CHAIN, &validators(net)),
+    )
+    .unwrap();
     assert_eq!(bundle.state.value.as_ref().map(Vec::len), len);
     assert_eq!(
         answer.value,
@@ -333,7 +337,11 @@ fn proofs_succeed_when_heights_are_skipped() {
                 )
                 .await
                 .unwrap_or_else(|e| panic!("proof {round}: {e}"));
-            urbis_consensus::verify_bundle(&bundle, CHAIN, &validators).unwrap();
+            urbis_consensus::verify_bundle(
+                &bundle,
+                &urbis_consensus::Trust::fixed(CHAIN, &validators),
+            )
+            .unwrap();
             assert_eq!(
                 bundle.state_height % 2,
                 0,
@@ -359,11 +367,21 @@ fn proofs_succeed_when_heights_are_skipped() {
                 .prove_receipt(h, ctx.sleep(Duration::from_secs(20)))
                 .await
                 .unwrap();
-            urbis_consensus::verify_receipt_bundle(&bundle, CHAIN, &validators).unwrap();
+            urbis_consensus::verify_receipt_bundle(
+                &bundle,
+                &urbis_consensus::Trust::fixed(CHAIN, &validators),
+            )
+            .unwrap();
             later += usize::from(!bundle.later_roots.is_empty());
             let mut t = bundle.clone();
             t.later_roots.push(urbis_core::Hash::ZERO);
-            assert!(urbis_consensus::verify_receipt_bundle(&t, CHAIN, &validators).is_err());
+            assert!(
+                urbis_consensus::verify_receipt_bundle(
+                    &t,
+                    &urbis_consensus::Trust::fixed(CHAIN, &validators)
+                )
+                .is_err()
+            );
         }
         assert!(
             later > 0,
@@ -394,7 +412,8 @@ fn proofs_succeed_when_heights_are_skipped() {
         let (changed, fresh) = prove().await.unwrap();
         assert_eq!(changed.value["nonce"], 7);
         assert!(fresh.state_height > kept.state_height);
-        urbis_consensus::verify_bundle(&fresh, CHAIN, &validators).unwrap();
+        urbis_consensus::verify_bundle(&fresh, &urbis_consensus::Trust::fixed(CHAIN, &validators))
+            .unwrap();
     });
 }
 

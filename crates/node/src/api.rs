@@ -262,6 +262,8 @@ pub fn router(state: ApiState) -> Router {
     let limited = Router::new()
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/status", get(status))
+        .route("/v1/validators", get(validators))
+        .route("/v1/validators/handovers", get(handovers))
         .route("/v1/genesis", get(genesis))
         .route("/v1/txs", post(submit_tx))
         .route(
@@ -561,12 +563,71 @@ async fn status(State(s): State<ApiState>) -> ApiResult<Json<Value>> {
         "state_root": root,
         "state_height": height,
         "genesis_hash": sh.chain_ref.genesis_hash,
-        "validators": sh.validators,
+        "validators": sh.sets.current_set().keys,
+        "epoch": sh.sets.current.borrow().epoch,
         "mempool": sh.mempool.stats(),
         "ready": is_ready(&s),
         "lag": sh.lag(),
         "version": env!("CARGO_PKG_VERSION"),
     })))
+}
+
+/// `GET /v1/validators`: the epochs and every validator set this node knows to be final (each
+/// with the epoch it starts at and the hash block headers carry).
+async fn validators(State(s): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let sh = &s.shared;
+    let epochs = sh.sets.epochs;
+    let sets: Vec<serde_json::Value> = sh
+        .sets
+        .all()
+        .iter()
+        .map(|set| {
+            json!({
+                "from_epoch": set.from_epoch,
+                "from_height": epochs.first(set.from_epoch),
+                "set_hash": set.hash,
+                "validators": set.validators,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "epoch_length": epochs.enabled().then_some(epochs.length),
+        "epoch": sh.sets.current.borrow().epoch,
+        "final_until_epoch": epochs.enabled().then(|| sh.sets.final_until()),
+        "sets": sets,
+    })))
+}
+
+#[derive(Deserialize)]
+struct EpochParam {
+    epoch: u64,
+}
+
+/// `GET /v1/validators/handovers?epoch=E`: the hand-overs of epochs 1 to `E − 1`, which prove
+/// the validator set of epoch `E` from the genesis set (the format of `docs/proofs.md`).
+async fn handovers(
+    State(s): State<ApiState>,
+    crate::problem::Query(p): crate::problem::Query<EpochParam>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sh = &s.shared;
+    if !sh.sets.epochs.enabled() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            "this chain has no epochs: its genesis validators sign every block",
+        ));
+    }
+    let current = sh.sets.current.borrow().epoch;
+    if p.epoch > current {
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "epoch {} has not begun (this node is in epoch {current})",
+                p.epoch
+            ),
+        ));
+    }
+    let list = sh.handovers_to(p.epoch)?;
+    Ok(Json(json!({ "epoch": p.epoch, "handovers": list })))
 }
 
 #[derive(Deserialize)]

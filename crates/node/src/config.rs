@@ -310,7 +310,14 @@ pub fn assemble_genesis(
     validators: &[ValidatorPublic],
     admins: &[Address],
     genesis_time_ms: u64,
+    epoch_length: Option<u64>,
 ) -> anyhow::Result<Genesis> {
+    if epoch_length.is_some_and(|l| l < urbis_runtime::validators::MIN_EPOCH_LENGTH) {
+        bail!(
+            "an epoch is at least {} blocks",
+            urbis_runtime::validators::MIN_EPOCH_LENGTH
+        );
+    }
     if validators.is_empty() {
         bail!("a genesis needs at least one validator");
     }
@@ -336,7 +343,7 @@ pub fn assemble_genesis(
         serde_json::json!({ "accounts": accounts }),
     );
     Ok(Genesis {
-        epoch_length: None,
+        epoch_length,
         chain_id: chain_id.to_string(),
         genesis_time_ms,
         validators: validators
@@ -445,7 +452,9 @@ fn validator_role(
         }
         peers.push((v.public_key, addr));
     }
-    if !genesis.validators.iter().any(|v| v.public_key == me) {
+    // On a chain with epochs a validator may join later, by council decision; until its epoch
+    // it follows.
+    if genesis.epoch_length.is_none() && !genesis.validators.iter().any(|v| v.public_key == me) {
         bail!("validator key {me} is not in the genesis validator set");
     }
     Ok(Role::Validator { key, p2p, peers })
@@ -460,6 +469,7 @@ pub fn init_testnet(
     base_api: u16,
     base_p2p: u16,
     block_time_ms: u64,
+    epoch_length: Option<u64>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     if validators == 0 {
         bail!("a testnet needs at least one validator");
@@ -493,7 +503,7 @@ pub fn init_testnet(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let genesis = assemble_genesis(chain_id, &publics, &[admin.address()], now)?;
+    let genesis = assemble_genesis(chain_id, &publics, &[admin.address()], now, epoch_length)?;
     std::fs::write(
         dir.join("genesis.json"),
         serde_json::to_vec_pretty(&genesis)?,
@@ -508,7 +518,7 @@ mod tests {
     #[test]
     fn testnet_configs_load_and_agree() {
         let dir = tempfile::tempdir().unwrap();
-        let configs = init_testnet(dir.path(), 4, "t", 18000, 19000, 100).unwrap();
+        let configs = init_testnet(dir.path(), 4, "t", 18000, 19000, 100, None).unwrap();
         assert_eq!(configs.len(), 4);
         let mut genesis = None;
         for (i, c) in configs.iter().enumerate() {
@@ -548,7 +558,7 @@ mod tests {
     #[test]
     fn full_node_configs() {
         let dir = tempfile::tempdir().unwrap();
-        init_testnet(dir.path(), 1, "t", 18100, 19100, 100).unwrap();
+        init_testnet(dir.path(), 1, "t", 18100, 19100, 100, None).unwrap();
         let full = dir.path().join("full");
         let api: SocketAddr = "127.0.0.1:18200".parse().unwrap();
         let follow = vec!["http://127.0.0.1:18100".to_string()];

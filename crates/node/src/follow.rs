@@ -392,7 +392,7 @@ async fn run(
     };
     let mut follower = Follower::new(
         shared.chain_ref.clone(),
-        shared.validators.clone(),
+        shared.sets.clone(),
         executed,
         digest,
     );
@@ -438,6 +438,14 @@ async fn run(
                 shared
                     .finalized_tip
                     .fetch_max(follower.certified(), std::sync::atomic::Ordering::Relaxed);
+                // The next block is of an epoch whose set this node learns by executing what
+                // it has released.
+                if follower.blocked_on_set() {
+                    let certified = follower.certified();
+                    if executed_rx.wait_for(|h| *h >= certified).await.is_err() {
+                        return;
+                    }
+                }
             }
             Err(e) => {
                 follower.drop_pending();
@@ -779,8 +787,9 @@ async fn sync_once(
     // 2. Block e, and the chain from it up to a verified certificate covering block e + 1,
     //    whose header must certify the target's root.
     let chain_ref = urbis_core::ChainRef::new(genesis.chain_id.clone(), genesis_block.digest());
-    let validators: Vec<urbis_core::PublicKey> =
-        genesis.validators.iter().map(|v| v.public_key).collect();
+    //    On a chain with epochs, the sets up to the certifying block's epoch come from the
+    //    source's hand-overs, each checked from the genesis set.
+    let (sets, handovers) = walk_sets(sources, i, genesis, e + 1).await?;
     let (mut batch, _) = sources.fetch(i, e).await?;
     if batch.is_empty() {
         return Err(sync_error("the source does not serve the offered block"));
@@ -788,14 +797,16 @@ async fn sync_once(
     let first = batch.remove(0);
     let block_e = urbis_core::Block::decode(&first.block)?;
     if block_e.header.height != e
-        || block_e.header.validator_set != urbis_consensus::validator_set_hash(&validators)
+        || sets
+            .at_height(e)
+            .is_none_or(|s| s.hash != block_e.header.validator_set)
     {
         return Err(sync_error(
             "the source sent another block than the offered one",
         ));
     }
     block_e.check_structure(&chain_ref)?;
-    let mut follower = Follower::new(chain_ref, validators, e, block_e.digest());
+    let mut follower = Follower::new(chain_ref, sets, e, block_e.digest());
     let mut released = follower.accept(batch)?;
     let mut asks = 0;
     while follower.certified() < offer.certified_by {
@@ -865,7 +876,79 @@ async fn sync_once(
         receipts_acc,
         &values,
     )?;
+    for h in &handovers {
+        let bytes = serde_json::to_vec(h)
+            .map_err(|e| UrbisError::new(ErrorCode::Internal, format!("hand-over: {e}")))?;
+        chain.put_handover(h.epoch, &bytes)?;
+    }
     Ok((e, keys))
+}
+
+/// The validator sets of epochs 0 to the epoch of `height`, from the genesis and the source's
+/// hand-overs (each checked with the set before it), and those hand-overs.
+async fn walk_sets(
+    sources: &Sources,
+    i: usize,
+    genesis: &urbis_runtime::Genesis,
+    height: u64,
+) -> Result<
+    (
+        Arc<urbis_consensus::epochs::EpochSets>,
+        Vec<urbis_consensus::Handover>,
+    ),
+    UrbisError,
+> {
+    let trust = urbis_consensus::Trust::from_genesis(genesis);
+    let start = urbis_consensus::epochs::EpochStart {
+        epoch: 0,
+        floor: urbis_core::Hash::ZERO,
+    };
+    if !trust.epochs.enabled() {
+        let sets = urbis_consensus::epochs::EpochSets::fixed(&trust.validators, start)?;
+        return Ok((Arc::new(sets), Vec::new()));
+    }
+    let epoch = trust.epochs.of(height);
+    let mut handovers: Vec<urbis_consensus::Handover> = Vec::new();
+    if epoch >= 2 {
+        let url = format!("{}/v1/validators/handovers?epoch={epoch}", sources.urls[i]);
+        let resp = sources
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| UrbisError::new(ErrorCode::NotReady, e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(UrbisError::new(
+                ErrorCode::NotReady,
+                format!("hand-overs: {}", resp.status()),
+            ));
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            handovers: Vec<urbis_consensus::Handover>,
+        }
+        let answer: Answer = resp
+            .json()
+            .await
+            .map_err(|e| sync_error(format!("hand-overs do not parse: {e}")))?;
+        handovers = answer.handovers;
+    }
+    if handovers.len() as u64 != epoch.saturating_sub(1) {
+        return Err(sync_error(format!(
+            "the source sent {} hand-overs for epoch {epoch}",
+            handovers.len()
+        )));
+    }
+    // Epochs 0 and 1 have the genesis set; each hand-over gives the next.
+    let mut sets = vec![trust.validators.clone(), trust.validators.clone()];
+    for (k, h) in handovers.iter().enumerate() {
+        let k = k as u64 + 1;
+        let next = urbis_consensus::bundle::verify_handover(&trust, k, &sets[k as usize], h)?;
+        sets.push(next);
+    }
+    sets.truncate(epoch as usize + 1);
+    let sets = urbis_consensus::epochs::EpochSets::walked(trust.epochs, sets, start)?;
+    Ok((Arc::new(sets), handovers))
 }
 
 /// Records of `GET /v1/sync/state/values`.

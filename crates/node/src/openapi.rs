@@ -24,7 +24,17 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/v1/status",
-        "Chain id, height, state root, validators, mempool.",
+        "Chain id, height, state root, the current epoch and its validators, mempool.",
+    ),
+    (
+        "get",
+        "/v1/validators",
+        "Epochs and every validator set known to be final: the genesis set and each council change, with the epoch it starts at.",
+    ),
+    (
+        "get",
+        "/v1/validators/handovers",
+        "The hand-overs of epochs 1 to epoch-1: what proves the validator set of `epoch` from the genesis set (docs/proofs.md).",
     ),
     ("get", "/v1/genesis", "The genesis document of this chain."),
     (
@@ -221,6 +231,11 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
                 "When `from` is the next block to be stored: wait for it up to this many ms (0 to 10000).",
             ),
         ],
+        ("get", "/v1/validators/handovers") => &[(
+            "epoch",
+            "integer",
+            "The epoch whose set the hand-overs prove (at most the node's current epoch).",
+        )],
         ("get", "/v1/sync/state/values") => &[
             ("height", "integer", "The offered target's height."),
             ("after", "string", "Hex of the previous page's last key."),
@@ -263,6 +278,14 @@ fn response(method: &str, path: &str) -> (&'static str, Value) {
         ),
         ("get", "/v1/openapi.json") => ("application/json", json!({"type": "object"})),
         ("get", "/v1/status") => ("application/json", r("Status")),
+        ("get", "/v1/validators") => ("application/json", r("Validators")),
+        ("get", "/v1/validators/handovers") => (
+            "application/json",
+            json!({"type": "object", "required": ["epoch", "handovers"], "properties": {
+                "epoch": {"type": "integer", "minimum": 0},
+                "handovers": {"type": "array", "items": {"type": "object"}},
+            }}),
+        ),
         ("get", "/v1/sync/state") => (
             "application/json",
             json!({"type": "object", "required": ["target", "certified_by"], "properties": {
@@ -370,7 +393,7 @@ fn api_schemas(s: &mut Map<String, Value>) {
     let uint = json!({"type": "integer", "minimum": 0});
     let obj = |required: &[&str], props: Value| json!({"type": "object", "required": required, "properties": props});
     s.insert("Status".into(), obj(
-        &["chain_id", "height", "block_hash", "block_time_ms", "state_root", "state_height", "genesis_hash", "validators", "mempool", "ready", "lag", "version"],
+        &["chain_id", "height", "block_hash", "block_time_ms", "state_root", "state_height", "genesis_hash", "validators", "epoch", "mempool", "ready", "lag", "version"],
         json!({
             "chain_id": {"type": "string"},
             "height": uint,
@@ -380,12 +403,37 @@ fn api_schemas(s: &mut Map<String, Value>) {
             "state_height": uint,
             "genesis_hash": r("Hash"),
             "validators": {"type": "array", "items": r("PublicKey")},
+            "epoch": uint,
             "mempool": obj(&["txs", "bytes", "senders"], json!({"txs": uint, "bytes": uint, "senders": uint})),
             "ready": {"type": "boolean"},
             "lag": uint,
             "version": {"type": "string"},
         }),
     ));
+    let validator = obj(
+        &["name", "public_key", "address"],
+        json!({"name": {"type": "string"}, "public_key": r("PublicKey"), "address": {"type": "string"}}),
+    );
+    s.insert(
+        "Validators".into(),
+        obj(
+            &["epoch_length", "epoch", "final_until_epoch", "sets"],
+            json!({
+                "epoch_length": nullable(json!({"type": "integer", "minimum": 2})),
+                "epoch": uint,
+                "final_until_epoch": nullable(uint.clone()),
+                "sets": {"type": "array", "items": obj(
+                    &["from_epoch", "from_height", "set_hash", "validators"],
+                    json!({
+                        "from_epoch": uint,
+                        "from_height": uint,
+                        "set_hash": r("Hash"),
+                        "validators": {"type": "array", "items": validator},
+                    }),
+                )},
+            }),
+        ),
+    );
     s.insert(
         "BlockEvent".into(),
         obj(
@@ -683,7 +731,9 @@ pub fn document(runtime: &urbis_runtime::Runtime) -> Value {
         params.extend(query_params(method, path).iter().map(|(name, ty, about)| {
             let required = matches!(
                 (*path, *name),
-                ("/v1/sync/blocks", "from") | ("/v1/sync/state/values", "height")
+                ("/v1/sync/blocks", "from")
+                    | ("/v1/sync/state/values", "height")
+                    | ("/v1/validators/handovers", "epoch")
             );
             json!({"name": name, "in": "query", "required": required, "description": about, "schema": query_param(path, name, ty)})
         }));

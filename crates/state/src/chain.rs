@@ -27,6 +27,8 @@ const BLOCK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_ev
 /// Per height: the block's receipts root (32 bytes) then the receipts accumulator (32 bytes).
 const RECEIPT_ROOTS: TableDefinition<u64, &[u8; 64]> = TableDefinition::new("receipt_roots");
 const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
+/// Epoch hand-overs (the consensus crate's encoding), by epoch.
+const HANDOVERS: TableDefinition<u64, &[u8]> = TableDefinition::new("handovers");
 
 const EXECUTED_HEIGHT: &str = "executed_height";
 /// The height a state-synced store started from (absent: from genesis): blocks, receipts and
@@ -93,6 +95,7 @@ impl ChainStore {
             tx.open_table(BLOCK_EVENTS).map_err(internal)?;
             tx.open_table(RECEIPT_ROOTS).map_err(internal)?;
             tx.open_table(EVIDENCE).map_err(internal)?;
+            tx.open_table(HANDOVERS).map_err(internal)?;
         }
         tx.commit().map_err(internal)?;
         Ok(store)
@@ -373,6 +376,30 @@ impl ChainStore {
             }
         }
         Ok(None)
+    }
+
+    /// Record the hand-over of `epoch` (durable; a record already there is replaced).
+    pub fn put_handover(&self, epoch: u64, record: &[u8]) -> Result<(), UrbisError> {
+        let mut tx = self.db.begin_write().map_err(internal)?;
+        tx.set_quick_repair(true);
+        {
+            let mut t = tx.open_table(HANDOVERS).map_err(internal)?;
+            t.insert(epoch, record).map_err(internal)?;
+        }
+        tx.commit().map_err(internal)
+    }
+
+    /// The hand-overs of epochs `from..to` this node holds, in epoch order.
+    pub fn handovers(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>, UrbisError> {
+        let tx = self.db.begin_read().map_err(internal)?;
+        let t = tx.open_table(HANDOVERS).map_err(internal)?;
+        t.range(from..to)
+            .map_err(internal)?
+            .map(|r| {
+                r.map(|(k, v)| (k.value(), v.value().to_vec()))
+                    .map_err(internal)
+            })
+            .collect()
     }
 
     /// Append one record to the evidence log (durable).
