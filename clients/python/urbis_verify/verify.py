@@ -17,6 +17,7 @@ from .codec import (
     boolean,
     borsh_string,
     fail,
+    is_uint,
     field,
     hash32,
     hexstr,
@@ -32,6 +33,9 @@ from .codec import (
 from .store import verify_state_proof
 
 BUNDLE_VERSION = 1
+# Bundles of a chain with epochs: they carry the hand-overs from the genesis set.
+BUNDLE_VERSION_EPOCHS = 2
+SCHEDULE_KEY = b"system/validators"
 
 # `ErrorCode` in declaration order: a receipt error's borsh code is its index here.
 ERROR_CODES = (
@@ -85,8 +89,9 @@ def _guarded(body):
 
 
 def trust_from_genesis(genesis_json):
-    """The trust anchor `{chain_id, validators}` of a genesis document (JSON text, bytes or
-    an already parsed dict). Raises ValueError if it is not a genesis document."""
+    """The trust anchor `{chain_id, validators[, epoch_length]}` of a genesis document (JSON
+    text, bytes or an already parsed dict). Raises ValueError if it is not a genesis
+    document."""
     g = genesis_json
     if isinstance(g, (str, bytes, bytearray)):
         g = json.loads(g)
@@ -100,11 +105,14 @@ def trust_from_genesis(genesis_json):
         if not isinstance(v, dict) or not isinstance(v.get("public_key"), str):
             raise ValueError(f"genesis validator {i} has no public_key")
         keys.append(v["public_key"])
-    return {"chain_id": g["chain_id"], "validators": keys}
+    trust = {"chain_id": g["chain_id"], "validators": keys}
+    if g.get("epoch_length") is not None:
+        trust["epoch_length"] = g["epoch_length"]
+    return trust
 
 
 def _parse_trust(trust):
-    """(chain_id, keys sorted by their bytes: the participant order)."""
+    """(chain_id, keys sorted by their bytes: the participant order, epoch length or None)."""
     if not isinstance(trust, dict):
         fail("trust", "trust is not an object")
     chain_id = trust.get("chain_id")
@@ -127,7 +135,12 @@ def _parse_trust(trust):
     for a, b in zip(keys, keys[1:]):
         if a == b:
             fail("trust", f"trust lists validator ed25519:{hexstr(a)} twice")
-    return chain_id, keys
+    epoch_length = trust.get("epoch_length")
+    if epoch_length is not None and (
+        isinstance(epoch_length, bool) or not is_uint(epoch_length) or epoch_length < 2
+    ):
+        fail("trust", "trust.epoch_length is not an integer of at least 2")
+    return chain_id, keys, epoch_length
 
 
 def validator_set_hash(keys):
@@ -139,8 +152,8 @@ def validator_set_hash(keys):
 # ---- headers -------------------------------------------------------------------------------
 
 
-def _parse_header(h, i):
-    what = f"bundle.headers[{i}]"
+def _parse_header(h, i, what=None):
+    what = what or f"bundle.headers[{i}]"
     if not isinstance(h, dict):
         fail("malformed", f"{what} is not an object")
     return {
@@ -238,11 +251,13 @@ def _decode_finalization(data, n):
     }
 
 
-def _verify_finalization(chain_id, keys, data, digest):
+def _verify_finalization(chain_id, keys, data, digest, epoch=0):
     n = len(keys)
     fin = _decode_finalization(data, n)
     if fin["payload"] != digest:
         fail("certificate", "finalization is for a different block")
+    if fin["epoch"] != epoch:
+        fail("certificate", f"finalization was made in epoch {fin['epoch']}, the block is in epoch {epoch}")
     if fin["bits"] != n:
         fail("certificate", f"signer bitmap covers {fin['bits']} of {n} validators")
     if len(fin["signers"]) < quorum(n):
@@ -258,25 +273,143 @@ def _verify_finalization(chain_id, keys, data, digest):
 # ---- bundles -------------------------------------------------------------------------------
 
 
-def _check_envelope(bundle, chain_id):
+def _check_envelope(bundle, chain_id, epoch_length=None):
     if not isinstance(bundle, dict):
         fail("malformed", "bundle is not an object")
     version = field(bundle, "version", "bundle")
     bundle_chain = string(bundle, "chain_id", "bundle")
-    if isinstance(version, bool) or version != BUNDLE_VERSION:
+    expected = BUNDLE_VERSION if epoch_length is None else BUNDLE_VERSION_EPOCHS
+    if isinstance(version, bool) or version not in (BUNDLE_VERSION, BUNDLE_VERSION_EPOCHS):
         fail("version", f"unsupported bundle version {version!r}")
     if bundle_chain != chain_id:
         fail("chain-id", f"bundle is for chain {bundle_chain!r}, expected {chain_id!r}")
+    if version != expected or ("handovers" in bundle) != (version == BUNDLE_VERSION_EPOCHS):
+        fail("version", f"unsupported bundle version {version!r} for this chain: its bundles are version {expected}")
 
 
-def _certify(bundle, headers, finalization, chain_id, keys):
+# ---- epochs and hand-overs -----------------------------------------------------------------
+
+
+class _Borsh:
+    """Little-endian borsh reads of a hand-over's validator schedule."""
+
+    def __init__(self, data, what):
+        self.r = Reader(data, "handover", what)
+
+    def u32(self):
+        return int.from_bytes(self.r.take(4), "little")
+
+    def u64(self):
+        return int.from_bytes(self.r.take(8), "little")
+
+    def string(self):
+        raw = self.r.take(self.u32())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.r.bad("a string is not UTF-8")
+        return None
+
+
+def decode_schedule(data, what="schedule"):
+    """borsh `Schedule {epoch_length: u64, sets: Vec<{from_epoch: u64, validators:
+    Vec<{name: String, public_key: PublicKey, address: String}>}>}` (docs/proofs.md)."""
+    b = _Borsh(data, what)
+    epoch_length = b.u64()
+    sets = []
+    for _ in range(b.u32()):
+        from_epoch = b.u64()
+        keys = []
+        for _ in range(b.u32()):
+            b.string()
+            if b.r.u8() != 0:
+                b.r.bad("a validator key is not Ed25519")
+            keys.append(b.r.take(32))
+            b.string()
+        sets.append((from_epoch, keys))
+    b.r.end()
+    return epoch_length, sets
+
+
+def _set_of(sets, epoch):
+    found = None
+    for from_epoch, keys in sets:
+        if from_epoch <= epoch:
+            found = keys
+    return found
+
+
+def _verify_handover(chain_id, epoch_length, epoch, keys, h, i):
+    """Check hand-over `i`, expected for `epoch` whose set is `keys`; the set of `epoch + 1`."""
+    what = f"bundle.handovers[{i}]"
+    if not isinstance(h, dict):
+        fail("malformed", f"{what} is not an object")
+    if uint(h, "epoch", what) != epoch:
+        fail("handover", f"{what} is for epoch {h['epoch']}, expected {epoch}")
+    header = _parse_header(field(h, "header", what), i, f"{what}.header")
+    last = epoch * epoch_length + epoch_length - 1
+    if header["chain_id"] != chain_id:
+        fail("handover", f"{what}: its header is for chain {header['chain_id']!r}")
+    if header["height"] != last or header["state_height"] + 1 != header["height"]:
+        fail("handover", f"{what}: its header is not epoch {epoch}'s last block {last} certifying its parent")
+    if header["validator_set"] != validator_set_hash(keys):
+        fail("handover", f"{what}: its header names another validator set")
+    cert = unhex(string(h, "finalization", what), f"{what}.finalization")
+    try:
+        _verify_finalization(chain_id, keys, cert, header_digest(header), epoch)
+    except Failure as f:
+        fail("handover", f"{what}: {f.reason}")
+    state = field(h, "schedule", what)
+    key = unhex(string(state, "key", f"{what}.schedule"), f"{what}.schedule.key")
+    raw = field(state, "value", f"{what}.schedule")
+    root = hash32(state, "root", f"{what}.schedule")
+    proof = unhex(string(state, "proof", f"{what}.schedule"), f"{what}.schedule.proof")
+    if key != SCHEDULE_KEY or root != header["state_root"]:
+        fail("handover", f"{what}: its state proof is not of the validator schedule at the header's state root")
+    if raw is None:
+        fail("handover", f"{what}: the state holds no validator schedule")
+    value = unhex(raw, f"{what}.schedule.value")
+    try:
+        verify_state_proof(key, value, root, proof)
+    except Failure as f:
+        fail("handover", f"{what}: {f.reason}")
+    length, sets = decode_schedule(value, f"{what}.schedule.value")
+    if length != epoch_length:
+        fail("handover", f"{what}: the schedule's epoch length differs from the genesis")
+    nxt = _set_of(sets, epoch + 1)
+    if not nxt:
+        fail("handover", f"{what}: the set of epoch {epoch + 1} is empty")
+    nxt = sorted(nxt)
+    for k in nxt:
+        why = ed25519.check_validator_key(k)
+        if why:
+            fail("handover", f"{what}: a validator of epoch {epoch + 1} {why}")
+    for a, b in zip(nxt, nxt[1:]):
+        if a == b:
+            fail("handover", f"{what}: the set of epoch {epoch + 1} names a key twice")
+    return nxt
+
+
+def _certify(bundle, headers, finalization, chain_id, keys, epoch_length=None):
+    epoch = 0
+    if epoch_length is not None:
+        epoch = headers[-1]["height"] // epoch_length
+        if any(h["height"] // epoch_length != epoch for h in headers):
+            fail("header-chain", "the bundle's headers span two epochs")
+        handovers = array(bundle, "handovers", "bundle")
+        if len(handovers) != max(epoch - 1, 0):
+            fail("handover", f"a proof certified in epoch {epoch} carries {max(epoch - 1, 0)} hand-overs, not {len(handovers)}")
+        # Epochs 0 and 1 have the genesis set; hand-over k names the set of k + 1.
+        for i, h in enumerate(handovers):
+            keys = _verify_handover(chain_id, epoch_length, i + 1, keys, h, i)
     digests = _check_headers(headers, chain_id, validator_set_hash(keys))
-    fin = _verify_finalization(chain_id, keys, finalization, digests[-1])
+    fin = _verify_finalization(chain_id, keys, finalization, digests[-1], epoch)
     return {
         "certified_height": headers[-1]["height"],
         "certified_block": hexstr(digests[-1]),
         "signers": len(fin["signers"]),
         "validators": len(keys),
+        "epoch": epoch,
     }
 
 
@@ -288,8 +421,8 @@ def verify_state_bundle(bundle, trust):
     `certified_block`, `signers`, `validators`."""
 
     def body():
-        chain_id, keys = _parse_trust(trust)
-        _check_envelope(bundle, chain_id)
+        chain_id, keys, epoch_length = _parse_trust(trust)
+        _check_envelope(bundle, chain_id, epoch_length)
         state_height = uint(bundle, "state_height", "bundle")
         state = field(bundle, "state", "bundle")
         key = unhex(string(state, "key", "bundle.state"), "bundle.state.key")
@@ -305,7 +438,7 @@ def verify_state_bundle(bundle, trust):
             fail("header-chain", "bundle has no headers")
         if headers[0]["state_height"] != state_height or headers[0]["state_root"] != root:
             fail("anchor", "the first header does not certify the proven state root")
-        facts = _certify(bundle, headers, finalization, chain_id, keys)
+        facts = _certify(bundle, headers, finalization, chain_id, keys, epoch_length)
         try:
             key_text = key.decode("utf-8")
         except UnicodeDecodeError:
@@ -373,8 +506,8 @@ def verify_receipt_bundle(bundle, trust):
     receipt's JSON), `certified_height`, `certified_block`, `signers`, `validators`."""
 
     def body():
-        chain_id, keys = _parse_trust(trust)
-        _check_envelope(bundle, chain_id)
+        chain_id, keys, epoch_length = _parse_trust(trust)
+        _check_envelope(bundle, chain_id, epoch_length)
         receipt = field(bundle, "receipt", "bundle")
         encoded = encode_receipt(receipt)
         path = []
@@ -410,7 +543,7 @@ def verify_receipt_bundle(bundle, trust):
             fail("anchor", "height overflows")
         if headers[0]["state_height"] != certified or headers[0]["receipts_acc"] != acc:
             fail("anchor", "the first header does not certify this receipt's accumulator")
-        facts = _certify(bundle, headers, finalization, chain_id, keys)
+        facts = _certify(bundle, headers, finalization, chain_id, keys, epoch_length)
         return Result(
             True,
             facts={

@@ -86,6 +86,18 @@ pub fn max_set_size<E: NodeContext>(shared: &Shared<E>) -> usize {
     }
 }
 
+/// Most identities in one tracked peer set of a chain with epochs whose genesis has `genesis`
+/// validators: the epoch's set and the next one's (each at most the genesis set and 4 more, at
+/// least 8), and this node. Commonware preallocates every channel's inbound mailbox for a quota burst
+/// from each identity it may track, so a bound of [`MAX_VALIDATORS`] for every chain would
+/// cost gigabytes.
+///
+/// [`MAX_VALIDATORS`]: urbis_runtime::validators::MAX_VALIDATORS
+pub fn peer_set_bound(genesis: usize) -> std::num::NonZeroUsize {
+    let per_epoch = (genesis + 4).clamp(8, urbis_runtime::validators::MAX_VALIDATORS);
+    std::num::NonZeroUsize::new(2 * per_epoch + 1).unwrap_or(NZUsize!(1))
+}
+
 /// Tells the p2p network whom to talk to in an epoch: `track(epoch, peers)` with the epoch's
 /// validators and the next epoch's (so that joining validators connect and catch up one epoch
 /// ahead). Ids only grow.
@@ -603,13 +615,15 @@ where
     let me = signer.public_key();
     let p2p_namespace = format!("urbis/{}/p2p", shared.chain_id).into_bytes();
     let set_size = max_set_size(&shared);
-    // A peer set is an epoch's validators and the next epoch's.
+    // A peer set is an epoch's validators and the next epoch's. Commonware sizes each
+    // channel's inbound mailbox for a quota burst from every identity it may track, so the
+    // bound is kept to what a consortium needs (see `peer_set_bound`).
     let per_set = if shared.sets.epochs.enabled() {
-        NZUsize!(2 * urbis_runtime::validators::MAX_VALIDATORS + 1)
+        peer_set_bound(shared.validators.len())
     } else {
         authenticated::peer_set_limit(participant_set(&shared.validators).iter(), &me)
     };
-    let cfg = lookup::Config::local(
+    let mut cfg = lookup::Config::local(
         Cups::<_, ChaCha20Poly1305>::new(
             Sake {
                 signer: signer.clone(),
@@ -627,15 +641,28 @@ where
             .max(crate::blobnet::MAX_BLOB_MESSAGE as u32),
         NZUsize!(4_096),
     );
+    // One peer set: the current epoch's validators and the next epoch's (which includes every
+    // validator that still matters to a straggler of the epoch before).
+    cfg.tracked_peer_sets = NZUsize!(1);
     let (mut network, oracle) = lookup::Network::new(context.child("network"), cfg);
     // Addresses from this node's configuration win over those the chain records (a validator
     // may reach a peer at a private address); the others come from the validator schedule.
     let configured: std::collections::BTreeMap<ed25519::PublicKey, SocketAddr> =
         peers.into_iter().collect();
     let tracking = oracle.clone();
+    let room = per_set.get().saturating_sub(1);
     let tracker: Tracker = Arc::new(move |epoch, validators| {
         let mut known = Vec::new();
-        for v in validators {
+        if validators.len() > room {
+            error!(
+                epoch,
+                validators = validators.len(),
+                room,
+                "more validators than this node's p2p network was sized for: only the first are \
+                 tracked; restart the node to size it for the new set"
+            );
+        }
+        for v in validators.iter().take(room) {
             let Some(pk) = try_participant_set(std::slice::from_ref(&v.public_key))
                 .and_then(|s| s.iter().next().cloned())
             else {

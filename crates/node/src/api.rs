@@ -590,11 +590,31 @@ async fn validators(State(s): State<ApiState>) -> Result<Json<serde_json::Value>
             })
         })
         .collect();
+    // Decided by the council but still open to further changes this epoch.
+    let final_until = sh.sets.final_until();
+    let scheduled: Vec<serde_json::Value> =
+        urbis_runtime::validators::read_schedule(&sh.chain.state_view()?)?
+            .map(|s| s.sets)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.from_epoch > final_until)
+            .map(|s| {
+                json!({
+                    "from_epoch": s.from_epoch,
+                    "from_height": epochs.first(s.from_epoch),
+                    "set_hash": urbis_consensus::validator_set_hash(
+                        &s.validators.iter().map(|v| v.public_key).collect::<Vec<_>>()
+                    ),
+                    "validators": s.validators,
+                })
+            })
+            .collect();
     Ok(Json(json!({
         "epoch_length": epochs.enabled().then_some(epochs.length),
         "epoch": sh.sets.current.borrow().epoch,
-        "final_until_epoch": epochs.enabled().then(|| sh.sets.final_until()),
+        "final_until_epoch": epochs.enabled().then_some(final_until),
         "sets": sets,
+        "scheduled": scheduled,
     })))
 }
 

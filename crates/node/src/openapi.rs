@@ -414,23 +414,31 @@ fn api_schemas(s: &mut Map<String, Value>) {
         &["name", "public_key", "address"],
         json!({"name": {"type": "string"}, "public_key": r("PublicKey"), "address": {"type": "string"}}),
     );
+    let set = obj(
+        &["from_epoch", "from_height", "set_hash", "validators"],
+        json!({
+            "from_epoch": uint,
+            "from_height": uint,
+            "set_hash": r("Hash"),
+            "validators": {"type": "array", "items": validator},
+        }),
+    );
     s.insert(
         "Validators".into(),
         obj(
-            &["epoch_length", "epoch", "final_until_epoch", "sets"],
+            &[
+                "epoch_length",
+                "epoch",
+                "final_until_epoch",
+                "sets",
+                "scheduled",
+            ],
             json!({
                 "epoch_length": nullable(json!({"type": "integer", "minimum": 2})),
                 "epoch": uint,
                 "final_until_epoch": nullable(uint.clone()),
-                "sets": {"type": "array", "items": obj(
-                    &["from_epoch", "from_height", "set_hash", "validators"],
-                    json!({
-                        "from_epoch": uint,
-                        "from_height": uint,
-                        "set_hash": r("Hash"),
-                        "validators": {"type": "array", "items": validator},
-                    }),
-                )},
+                "sets": {"type": "array", "items": set.clone()},
+                "scheduled": {"type": "array", "items": set},
             }),
         ),
     );

@@ -385,6 +385,16 @@ pub fn free_base(n: usize) -> u16 {
 /// Write an `n`-validator loopback testnet under `d` (`urbis testnet --init-only`); the API
 /// URLs.
 pub fn init_testnet(d: &std::path::Path, n: usize, chain_id: &str) -> Vec<String> {
+    init_testnet_with(d, n, chain_id, &[])
+}
+
+/// [`init_testnet`] with more `urbis testnet` arguments (e.g. `--epoch-length`).
+pub fn init_testnet_with(
+    d: &std::path::Path,
+    n: usize,
+    chain_id: &str,
+    extra: &[&str],
+) -> Vec<String> {
     let base = free_base(n);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbis"))
         .args([
@@ -402,6 +412,7 @@ pub fn init_testnet(d: &std::path::Path, n: usize, chain_id: &str) -> Vec<String
             &(base + n as u16).to_string(),
         ])
         .args(["--block-time-ms", "100", "--chain-id", chain_id])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
