@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: an in-process dev node on port 0 in a temp dir.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod changes;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc;
