@@ -50,11 +50,11 @@ pub fn run(
 
     // Load: a department account labels itself ~20 times a second through validator 3.
     let admin = key_from_hex(&std::fs::read_to_string(d.join("admin.key")).unwrap());
-    let chain = super::chain_ref(&apis[0]);
+    let chain = super::chain_ref(apis[0]);
     let loader = SecretKey::from_label("changes-loader");
     super::commit(
         &http,
-        &apis[0],
+        apis[0],
         &super::grant_label(&chain, &admin, 0, "changes-loader"),
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -94,7 +94,7 @@ pub fn run(
     let wallet = tempfile::tempdir().unwrap();
     let w = wallet.path();
     let on = |args: &[&str]| {
-        let r = run_cli(&apis[1], w, args);
+        let r = run_cli(apis[1], w, args);
         assert!(r.0, "{args:?}: {} {}", r.1, r.2);
         r.1
     };
@@ -133,7 +133,7 @@ pub fn run(
         desc,
     ]));
     on(&["gov", "council", "execute", "--from", "admin", &id]);
-    let added_from = newest_set_epoch(&http, &apis[1]);
+    let added_from = newest_set_epoch(&http, apis[1]);
     // A proposal the schedule refuses fails at execution, with its error code.
     let id = last(on(&[
         "gov",
@@ -151,7 +151,7 @@ pub fn run(
         desc,
     ]));
     let r = run_cli(
-        &apis[1],
+        apis[1],
         w,
         &["gov", "council", "execute", "--from", "admin", &id],
     );
@@ -161,9 +161,9 @@ pub fn run(
     );
 
     // Once the chain is in the epoch after the addition was decided, remove validator 0.
-    let decided = status(&http, &apis[1])["epoch"].as_u64().unwrap();
+    let decided = status(&http, apis[1])["epoch"].as_u64().unwrap();
     wait_until("the next epoch", Duration::from_secs(120), || {
-        status(&http, &apis[1])["epoch"].as_u64().unwrap_or(0) > decided
+        status(&http, apis[1])["epoch"].as_u64().unwrap_or(0) > decided
     });
     let id = last(on(&[
         "gov",
@@ -177,7 +177,7 @@ pub fn run(
         desc,
     ]));
     on(&["gov", "council", "execute", "--from", "admin", &id]);
-    let removed_from = newest_set_epoch(&http, &apis[1]);
+    let removed_from = newest_set_epoch(&http, apis[1]);
     assert!(
         added_from >= 2 && removed_from > added_from,
         "{added_from} {removed_from}"
@@ -189,7 +189,7 @@ pub fn run(
             .iter()
             .all(|a| status(&http, a)["epoch"].as_u64().unwrap_or(0) >= removed_from)
     });
-    let s4 = status(&http, &apis[4]);
+    let s4 = status(&http, apis[4]);
     let current: Vec<&str> = s4["validators"]
         .as_array()
         .unwrap()
@@ -203,7 +203,7 @@ pub fn run(
     for i in [0, 1] {
         kill(i);
     }
-    let h = height(&http, &apis[2]);
+    let h = height(&http, apis[2]);
     wait_until("the new set goes on", Duration::from_secs(120), || {
         [&apis[2], &apis[3], &apis[4]]
             .iter()
@@ -232,7 +232,7 @@ pub fn run(
 
     // Validator 4 proposed blocks of the new epochs.
     let key4_text = key4.to_string();
-    let top = height(&http, &apis[2]);
+    let top = height(&http, apis[2]);
     let proposed = (removed_from * epoch..top)
         .filter(|h| {
             get_json(&http, &format!("{}/v1/blocks/{h}", apis[2]))
