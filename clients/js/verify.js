@@ -24,6 +24,10 @@ const subtle = globalThis.crypto.subtle;
 
 /** The only bundle version this verifier understands. */
 export const BUNDLE_VERSION = 1;
+/** Bundles of a chain with epochs: they carry the hand-overs from the genesis set. */
+export const BUNDLE_VERSION_EPOCHS = 2;
+/** The state key of the validator schedule. */
+const SCHEDULE_KEY = "system/validators";
 /** Bytes per activity-bitmap chunk of the authenticated store (256 bits). */
 export const CHUNK_BYTES = 32;
 /** log2(bits per chunk): the height at which chunks are grafted onto the operations MMR. */
@@ -440,8 +444,7 @@ function containsCyclic(start, end, key) {
 }
 
 /** Check a `StateProof` (JSON) against its own root; returns its key, value and root bytes. */
-async function verifyStateProof(state) {
-  const what = "bundle.state";
+async function verifyStateProof(state, what = "bundle.state") {
   const key = hexBytes(str(state, "key", what), `${what}.key`);
   const rawValue = field(state, "value", what);
   const value = rawValue === null ? null : hexBytes(rawValue, `${what}.value`);
@@ -491,8 +494,8 @@ async function verifyStateProof(state) {
 // ---------------------------------------------------------------------------------------------
 // Headers (§ Headers) and the validator set (§ Validator set)
 
-function parseHeader(h, i) {
-  const what = `bundle.headers[${i}]`;
+function parseHeader(h, i, label) {
+  const what = label || `bundle.headers[${i}]`;
   if (!isObject(h)) fail("malformed", `${what} is not an object`);
   return {
     chain_id: str(h, "chain_id", what),
@@ -632,7 +635,15 @@ function parseTrust(trust) {
   for (let i = 1; i < keys.length; i++) {
     if (equal(keys[i - 1], keys[i])) fail("trust", "trust lists a validator twice");
   }
-  return { chainId, keys };
+  let epochLength = null;
+  if (trust.epoch_length !== undefined && trust.epoch_length !== null) {
+    const l = trust.epoch_length;
+    if (typeof l !== "number" || !Number.isSafeInteger(l) || l < 2) {
+      fail("trust", "trust.epoch_length is not an integer of at least 2");
+    }
+    epochLength = BigInt(l);
+  }
+  return { chainId, keys, epochLength };
 }
 
 /** The trust anchor from the JSON of `GET /v1/genesis`. */
@@ -641,7 +652,7 @@ export function trustFromGenesis(genesisJson) {
   if (!isObject(g) || typeof g.chain_id !== "string" || !Array.isArray(g.validators)) {
     throw new Error("not a genesis document: expected chain_id and validators");
   }
-  return {
+  const trust = {
     chain_id: g.chain_id,
     validators: g.validators.map((v, i) => {
       if (!isObject(v) || typeof v.public_key !== "string") {
@@ -650,6 +661,8 @@ export function trustFromGenesis(genesisJson) {
       return v.public_key;
     }),
   };
+  if (g.epoch_length !== undefined && g.epoch_length !== null) trust.epoch_length = g.epoch_length;
+  return trust;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,9 +698,12 @@ function decodeFinalization(bytes, participants) {
   return { epoch, view, parent, payload, proposal, bits: nbits, signers, signatures };
 }
 
-async function verifyFinalization(chainId, keys, finalization, digest) {
+async function verifyFinalization(chainId, keys, finalization, digest, epoch = 0n) {
   const fin = decodeFinalization(finalization, keys.length);
   if (!equal(fin.payload, digest)) fail("certificate", "finalization is for a different block");
+  if (BigInt(fin.epoch) !== epoch) {
+    fail("certificate", `finalization was made in epoch ${fin.epoch}, the block is in epoch ${epoch}`);
+  }
   const n = keys.length;
   if (fin.bits !== n) fail("certificate", `signer bitmap covers ${fin.bits} of ${n} validators`);
   if (fin.signers.length < quorum(n)) {
@@ -723,23 +739,143 @@ function checkEnvelope(bundle, trust) {
   if (!isObject(bundle)) fail("malformed", "bundle is not an object");
   const version = field(bundle, "version", "bundle");
   const chainId = str(bundle, "chain_id", "bundle");
-  if (version !== BUNDLE_VERSION) fail("version", `unsupported bundle version ${version}`);
+  if (version !== BUNDLE_VERSION && version !== BUNDLE_VERSION_EPOCHS) {
+    fail("version", `unsupported bundle version ${version}`);
+  }
   if (chainId !== trust.chainId) {
     fail("chain-id", `bundle is for chain ${JSON.stringify(chainId)}, expected ${JSON.stringify(trust.chainId)}`);
   }
+  const expected = trust.epochLength === null ? BUNDLE_VERSION : BUNDLE_VERSION_EPOCHS;
+  if (version !== expected || ("handovers" in bundle) !== (version === BUNDLE_VERSION_EPOCHS)) {
+    fail("version", `unsupported bundle version ${version} for this chain: its bundles are version ${expected}`);
+  }
 }
 
-/** Headers, then the certificate over the last one's digest; returns the certified facts. */
+// ---------------------------------------------------------------------------------------------
+// Epochs and hand-overs (§ Validator-set changes)
+
+/**
+ * borsh `Schedule {epoch_length: u64, sets: Vec<{from_epoch: u64, validators: Vec<{name:
+ * String, public_key: PublicKey, address: String}>}>}` → `{epochLength, sets: [{from, keys}]}`.
+ */
+export function decodeSchedule(bytes, what = "schedule") {
+  const r = new Reader(bytes, "handover", what);
+  const le = (n) => {
+    const b = r.take(n);
+    let v = 0n;
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    return v;
+  };
+  const string = () => {
+    const raw = r.take(Number(le(4)));
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      r.bad("a string is not UTF-8");
+    }
+    return null;
+  };
+  const epochLength = le(8);
+  const sets = [];
+  for (let n = le(4); n > 0n; n--) {
+    const from = le(8);
+    const keys = [];
+    for (let m = le(4); m > 0n; m--) {
+      string();
+      if (r.byte() !== 0) r.bad("a validator key is not Ed25519");
+      keys.push(r.take(32));
+      string();
+    }
+    sets.push({ from, keys });
+  }
+  r.end();
+  return { epochLength, sets };
+}
+
+/** Check hand-over `i`, expected for `epoch` whose set is `keys`; the set of `epoch + 1`. */
+async function verifyHandover(trust, epoch, keys, h, i) {
+  const what = `bundle.handovers[${i}]`;
+  if (!isObject(h)) fail("malformed", `${what} is not an object`);
+  if (uint(h, "epoch", what) !== epoch) fail("handover", `${what} is for another epoch than ${epoch}`);
+  const header = parseHeader(field(h, "header", what), i, `${what}.header`);
+  const L = trust.epochLength;
+  const last = epoch * L + L - 1n;
+  if (header.chain_id !== trust.chainId) fail("handover", `${what}: its header is for another chain`);
+  if (header.height !== last || header.state_height + 1n !== header.height) {
+    fail("handover", `${what}: its header is not epoch ${epoch}'s last block ${last} certifying its parent`);
+  }
+  if (!equal(header.validator_set, await validatorSetHash(keys))) {
+    fail("handover", `${what}: its header names another validator set`);
+  }
+  const cert = hexBytes(str(h, "finalization", what), `${what}.finalization`);
+  try {
+    await verifyFinalization(trust.chainId, keys, cert, await headerDigest(header), epoch);
+  } catch (e) {
+    fail("handover", `${what}: ${e.reason || e}`);
+  }
+  let proven;
+  try {
+    proven = await verifyStateProof(field(h, "schedule", what), `${what}.schedule`);
+  } catch (e) {
+    fail("handover", `${what}: ${e.reason || e}`);
+  }
+  if (new TextDecoder().decode(proven.key) !== SCHEDULE_KEY || !equal(proven.root, header.state_root)) {
+    fail("handover", `${what}: its state proof is not of the validator schedule at the header's state root`);
+  }
+  if (proven.value === null) fail("handover", `${what}: the state holds no validator schedule`);
+  const schedule = decodeSchedule(proven.value, `${what}.schedule.value`);
+  if (schedule.epochLength !== L) {
+    fail("handover", `${what}: the schedule's epoch length differs from the genesis`);
+  }
+  let next = null;
+  for (const s of schedule.sets) if (s.from <= epoch + 1n) next = s.keys;
+  if (!next || next.length === 0) fail("handover", `${what}: the set of epoch ${epoch + 1n} is empty`);
+  next = [...next].sort(compareKeys);
+  for (let k = 0; k < next.length; k++) {
+    const point = decodePoint(next[k]);
+    if (!point || isSmallOrder(point)) {
+      fail("handover", `${what}: a validator of epoch ${epoch + 1n} is not a usable key`);
+    }
+    if (k > 0 && equal(next[k - 1], next[k])) {
+      fail("handover", `${what}: the set of epoch ${epoch + 1n} names a key twice`);
+    }
+  }
+  return next;
+}
+
+/**
+ * Headers, then the certificate over the last one's digest, by the set of its epoch (walked
+ * from the genesis set through the hand-overs on a chain with epochs); the certified facts.
+ */
 async function certify(bundle, headers, trust) {
   const finalization = hexBytes(str(bundle, "finalization", "bundle"), "bundle.finalization");
-  const digests = await checkHeaders(headers, trust.chainId, await validatorSetHash(trust.keys));
   const last = headers.length - 1;
-  const fin = await verifyFinalization(trust.chainId, trust.keys, finalization, digests[last]);
+  let keys = trust.keys;
+  let epoch = 0n;
+  if (trust.epochLength !== null) {
+    const L = trust.epochLength;
+    epoch = headers[last].height / L;
+    if (headers.some((h) => h.height / L !== epoch)) {
+      fail("header-chain", "the bundle's headers span two epochs");
+    }
+    const handovers = arr(bundle, "handovers", "bundle");
+    const needed = epoch > 1n ? epoch - 1n : 0n;
+    if (BigInt(handovers.length) !== needed) {
+      fail("handover", `a proof certified in epoch ${epoch} carries ${needed} hand-overs, not ${handovers.length}`);
+    }
+    // Epochs 0 and 1 have the genesis set; hand-over k names the set of k + 1.
+    for (let i = 0; i < handovers.length; i++) {
+      keys = await verifyHandover(trust, BigInt(i + 1), keys, handovers[i], i);
+    }
+  }
+  const digests = await checkHeaders(headers, trust.chainId, await validatorSetHash(keys));
+  const fin = await verifyFinalization(trust.chainId, keys, finalization, digests[last], epoch);
   return {
     certified_height: Number(headers[last].height),
     certified_block: hex(digests[last]),
     signers: fin.signers.length,
-    validators: trust.keys.length,
+    validators: keys.length,
+    epoch: Number(epoch),
   };
 }
 

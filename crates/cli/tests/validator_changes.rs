@@ -139,22 +139,89 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
         proof["handovers"].as_array().unwrap().len() as u64,
         certified / EPOCH - 1
     );
-    {
-        let python = common::ci_tool(
-            "URBIS_VERIFIER_PYTHON",
-            "python-verifier-env",
-            "python3 with venv, and PyPI",
-        );
-        let out = std::process::Command::new(python)
+    // A copy with one hand-over's certificate changed: every verifier refuses it.
+    let mut bad = saved.clone();
+    let cert = bad["handovers"][0]["finalization"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = if cert.ends_with('0') { "1" } else { "0" };
+    bad["handovers"][0]["finalization"] =
+        serde_json::Value::String(format!("{}{flipped}", &cert[..cert.len() - 1]));
+    let tampered = d.join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let run = urbis()
+        .arg("verify")
+        .arg(&tampered)
+        .arg("--genesis")
+        .arg(&genesis)
+        .output()
+        .unwrap();
+    assert!(
+        !run.status.success(),
+        "urbis verify took a changed hand-over"
+    );
+
+    let python = common::ci_tool(
+        "URBIS_VERIFIER_PYTHON",
+        "python-verifier-env",
+        "python3 with venv, and PyPI",
+    );
+    let py = |file: &std::path::Path| {
+        let out = std::process::Command::new(&python)
             .current_dir(common::repo().join("clients/python"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args(["-m", "urbis_verify", "--genesis"])
             .arg(&genesis)
-            .arg(&answer)
+            .arg(file)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains("verified"), "{text}");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, text) = py(&answer);
+    assert!(ok && text.contains("verified"), "{text}");
+    let (ok, text) = py(&tampered);
+    assert!(!ok && text.contains("handover"), "{text}");
+
+    // The JavaScript verifier (the portal's), where Node is installed.
+    let have_node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        have_node || std::env::var_os("URBIS_REQUIRE_NODE").is_none(),
+        "URBIS_REQUIRE_NODE is set but node does not run"
+    );
+    if have_node {
+        let js = |file: &std::path::Path| {
+            let out = std::process::Command::new("node")
+                .current_dir(common::repo())
+                .env("GENESIS", &genesis)
+                .env("BUNDLE", file)
+                .args(["--input-type=module", "-e"])
+                .arg(
+                    "import { verifyStateBundle, trustFromGenesis } from './clients/js/verify.js';\n\
+                     import { readFileSync } from 'node:fs';\n\
+                     const trust = trustFromGenesis(readFileSync(process.env.GENESIS, 'utf8'));\n\
+                     const r = await verifyStateBundle(JSON.parse(readFileSync(process.env.BUNDLE, 'utf8')), trust);\n\
+                     console.log(JSON.stringify(r));\n\
+                     process.exit(r.ok ? 0 : 1);",
+                )
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).to_string()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+        let (ok, text) = js(&answer);
+        assert!(ok && text.contains("\"validators\":4"), "{text}");
+        let (ok, text) = js(&tampered);
+        assert!(!ok && text.contains("handover"), "{text}");
     }
 }
