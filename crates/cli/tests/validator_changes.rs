@@ -124,6 +124,44 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
         |api: &str| get_json(&http, &format!("{api}/v1/blocks/{top}")).unwrap()["hash"].clone();
     assert_eq!(block(&full_api), block(&apis[2]));
 
+    // A full node joining now by state sync walks the hand-overs to the new set, follows, and
+    // serves proofs that verify from genesis (with the hand-overs it kept).
+    let synced = d.join("synced");
+    let synced_port = common::free_port();
+    let out = urbis()
+        .args(["init", "--full", "--state-sync", "--dir"])
+        .arg(&synced)
+        .args(["--api", &format!("127.0.0.1:{synced_port}")])
+        .args(["--genesis", "../genesis.json", "--follow", &apis[3]])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    nodes.0.push(Some(start(&synced)));
+    let synced_api = format!("http://127.0.0.1:{synced_port}");
+    let now = height(&http, &apis[2]);
+    wait_until(
+        "the state-synced node follows",
+        Duration::from_secs(120),
+        || height(&http, &synced_api) >= now,
+    );
+    let log = std::fs::read_to_string(synced.join("test.log")).unwrap_or_default();
+    assert!(
+        log.contains("state synced"),
+        "it did not join by state sync:\n{log}"
+    );
+    common::prove_and_verify(
+        &synced_api,
+        &SecretKey::from_label("changes-loader")
+            .address()
+            .to_string(),
+        &genesis,
+        &d.join("synced-answer.json"),
+    );
+
     // A proof from the new set verifies from the genesis file, in Rust and in Python.
     let answer = d.join("answer.json");
     let loader_addr = SecretKey::from_label("changes-loader").address();

@@ -1,6 +1,7 @@
 //! Validator-set changes by council decision, in the deterministic simulation: a validator that
-//! is not in the genesis set is added, one genesis validator is removed, each taking effect two
-//! epochs after the epoch its decision executed in, without restarting anyone.
+//! is not in the genesis set is added, one genesis validator is removed and another's key is
+//! rotated, each taking effect two epochs after the epoch its decision executed in, without
+//! restarting anyone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -78,12 +79,12 @@ fn set_hash(net: &Net, members: &[usize]) -> Hash {
 }
 
 #[test]
-fn council_adds_and_removes_validators_at_epoch_boundaries() {
+fn council_adds_removes_and_rotates_validators_at_epoch_boundaries() {
     run(11, |ctx| async move {
-        // Keys 0–4; the genesis set is 0–3; validator 4 runs from the start, following.
-        let net = Net::with(&ctx, 5, 4, Some(EPOCH)).await;
+        // Keys 0–5; the genesis set is 0–3; validators 4 and 5 run from the start, following.
+        let net = Net::with(&ctx, 6, 4, Some(EPOCH)).await;
         let mut nodes = Vec::new();
-        for i in 0..5 {
+        for i in 0..6 {
             nodes.push(net.start(&ctx, i).await);
         }
         let all: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
@@ -147,14 +148,31 @@ fn council_adds_and_removes_validators_at_epoch_boundaries() {
         let refused = commit_refused(&ctx, &n0, &mut nonce).await;
         assert_eq!(refused, "not_found");
 
-        // Run into the epoch after the removal, then stop validators 0 and 1: the set is now
-        // {1, 2, 3, 4}, so 2, 3 and 4 are a quorum (with 0 still counted they would not be).
-        let removal_height = epochs.first(removed_from);
+        // Validator 3 hands over to key 5, in a later epoch again.
+        let next_epoch = epochs.first(epochs.of(n0.executed_height()) + 1);
+        wait_all_reach(&ctx, &all[1..], next_epoch + 1, Duration::from_secs(120)).await;
+        let rotated_from = decide(
+            &ctx,
+            &n0,
+            &mut nonce,
+            CouncilAction::RotateValidator {
+                public_key: net.keys[3].public_key(),
+                new_key: net.keys[5].public_key(),
+                address: Some("10.0.0.5:7000".into()),
+            },
+        )
+        .await;
+        assert!(rotated_from > removed_from);
+
+        // Run into the rotation's epoch, then stop validators 0, 1 and 3: the set is now
+        // {1, 2, 4, 5}, so 2, 4 and 5 are a quorum (without the removal or the rotation they
+        // would not be).
+        let removal_height = epochs.first(rotated_from);
         wait_all_reach(&ctx, &all, removal_height + 2, Duration::from_secs(300)).await;
-        let (h0, _) = nodes.remove(0);
-        h0.abort();
-        let (h1, _) = nodes.remove(0);
-        h1.abort();
+        for i in [3, 1, 0] {
+            let (h, _) = nodes.remove(i);
+            h.abort();
+        }
         let alive: Vec<&Node> = nodes.iter().map(|(_, n)| n).collect();
         let target = removal_height + 2 * EPOCH + 3;
         wait_all_reach(&ctx, &alive, target, Duration::from_secs(300)).await;
@@ -167,7 +185,9 @@ fn council_adds_and_removes_validators_at_epoch_boundaries() {
         for h in 1..=target {
             let b = chain.block(h).unwrap().unwrap();
             let e = epochs.of(h);
-            let expected = if e >= removed_from {
+            let expected = if e >= rotated_from {
+                set_hash(&net, &[1, 2, 4, 5])
+            } else if e >= removed_from {
                 set_hash(&net, &[1, 2, 3, 4])
             } else if e >= added_from {
                 set_hash(&net, &[0, 1, 2, 3, 4])
@@ -184,8 +204,8 @@ fn council_adds_and_removes_validators_at_epoch_boundaries() {
             }
         }
         eprintln!(
-            "added from epoch {added_from}, removed from epoch {removed_from}, chain at {target}, \
-             validator 4 proposed {v4_proposed} blocks"
+            "added from epoch {added_from}, removed from epoch {removed_from}, rotated from epoch \
+             {rotated_from}, chain at {target}, validator 4 proposed {v4_proposed} blocks"
         );
         assert!(v4_proposed > 0, "the added validator proposes");
         for n in &alive {
