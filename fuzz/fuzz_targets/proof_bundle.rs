@@ -1,6 +1,7 @@
 //! Proof-bundle verification, on inputs shaped like the committed vectors
 //! (`clients/vectors/proofs/*.json`: `{trust, kind, bundle}`): whatever the bytes, the
-//! verifier answers (a verdict, never a panic).
+//! verifier answers (a verdict, never a panic). A `trust.epoch_length` makes it a chain with
+//! epochs (version-2 bundles, hand-overs).
 #![no_main]
 
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .collect();
     let Ok(genesis) = serde_json::from_value::<Genesis>(json!({
         "chain_id": v["trust"]["chain_id"], "genesis_time_ms": 0, "validators": validators,
+        "epoch_length": v["trust"]["epoch_length"],
     })) else {
         return;
     };

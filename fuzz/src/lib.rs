@@ -65,6 +65,7 @@ pub fn genesis() -> Genesis {
         ("energy", json!({ "interval_ms": 900_000u64 })),
     ];
     Genesis {
+        epoch_length: None,
         chain_id: CHAIN.to_string(),
         genesis_time_ms: GENESIS_MS,
         validators: Vec::new(),
