@@ -206,18 +206,13 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
         "python3 with venv, and PyPI",
     );
     let py = |file: &std::path::Path| {
-        let out = std::process::Command::new(&python)
-            .current_dir(common::repo().join("clients/python"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args(["-m", "urbis_verify", "--genesis"])
-            .arg(&genesis)
-            .arg(file)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
+        outcome(
+            std::process::Command::new(&python)
+                .current_dir(common::repo().join("clients/python"))
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .args(["-m", "urbis_verify", "--genesis"])
+                .arg(&genesis)
+                .arg(file),
         )
     };
     let (ok, text) = py(&answer);
@@ -236,8 +231,9 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
     );
     if have_node {
         let js = |file: &std::path::Path| {
-            let out = std::process::Command::new("node")
-                .current_dir(common::repo())
+            outcome(
+                std::process::Command::new("node")
+                    .current_dir(common::repo())
                 .env("GENESIS", &genesis)
                 .env("BUNDLE", file)
                 .args(["--input-type=module", "-e"])
@@ -248,13 +244,7 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
                      const r = await verifyStateBundle(JSON.parse(readFileSync(process.env.BUNDLE, 'utf8')), trust);\n\
                      console.log(JSON.stringify(r));\n\
                      process.exit(r.ok ? 0 : 1);",
-                )
-                .output()
-                .unwrap();
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).to_string()
-                    + &String::from_utf8_lossy(&out.stderr),
+                    ),
             )
         };
         let (ok, text) = js(&answer);
@@ -262,4 +252,13 @@ fn council_changes_the_validator_set_under_load_and_proofs_verify_from_genesis()
         let (ok, text) = js(&tampered);
         assert!(!ok && text.contains("handover"), "{text}");
     }
+}
+
+/// Run `cmd`: whether it succeeded, and its output and error text.
+fn outcome(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
 }

@@ -116,40 +116,18 @@ pub fn run(
         "--timelock-secs",
         "0",
     ]);
-    let last = |out: String| out.lines().last().unwrap().trim().to_string();
-    let id = last(on(&[
-        "gov",
-        "council",
-        "propose-validator",
-        "--from",
-        "admin",
-        "--add",
-        key4,
-        "--name",
-        "node4",
-        "--address",
-        p2p4,
-        "--description",
-        desc,
-    ]));
+    // `propose-validator` with `change`, by the admin; the proposal id.
+    let propose = |change: &[&str]| {
+        let mut args = vec!["gov", "council", "propose-validator", "--from", "admin"];
+        args.extend_from_slice(change);
+        args.extend_from_slice(&["--description", desc]);
+        on(&args).lines().last().unwrap().trim().to_string()
+    };
+    let id = propose(&["--add", key4, "--name", "node4", "--address", p2p4]);
     on(&["gov", "council", "execute", "--from", "admin", &id]);
     let added_from = newest_set_epoch(&http, apis[1]);
     // A proposal the schedule refuses fails at execution, with its error code.
-    let id = last(on(&[
-        "gov",
-        "council",
-        "propose-validator",
-        "--from",
-        "admin",
-        "--add",
-        key4,
-        "--name",
-        "again",
-        "--address",
-        p2p4,
-        "--description",
-        desc,
-    ]));
+    let id = propose(&["--add", key4, "--name", "again", "--address", p2p4]);
     let r = run_cli(
         apis[1],
         w,
@@ -165,17 +143,7 @@ pub fn run(
     wait_until("the next epoch", Duration::from_secs(120), || {
         status(&http, apis[1])["epoch"].as_u64().unwrap_or(0) > decided
     });
-    let id = last(on(&[
-        "gov",
-        "council",
-        "propose-validator",
-        "--from",
-        "admin",
-        "--remove",
-        &key0,
-        "--description",
-        desc,
-    ]));
+    let id = propose(&["--remove", &key0]);
     on(&["gov", "council", "execute", "--from", "admin", &id]);
     let removed_from = newest_set_epoch(&http, apis[1]);
     assert!(
