@@ -652,25 +652,25 @@ where
     let tracking = oracle.clone();
     let room = per_set.get().saturating_sub(1);
     let tracker: Tracker = Arc::new(move |epoch, validators| {
-        let mut known = Vec::new();
-        if validators.len() > room {
+        let others: Vec<(ed25519::PublicKey, &Validator)> = validators
+            .iter()
+            .filter_map(|v| {
+                let pk = try_participant_set(std::slice::from_ref(&v.public_key))
+                    .and_then(|s| s.iter().next().cloned())?;
+                (pk != me).then_some((pk, v))
+            })
+            .collect();
+        if others.len() > room {
             error!(
                 epoch,
-                validators = validators.len(),
+                peers = others.len(),
                 room,
                 "more validators than this node's p2p network was sized for: only the first are \
                  tracked; restart the node to size it for the new set"
             );
         }
-        for v in validators.iter().take(room) {
-            let Some(pk) = try_participant_set(std::slice::from_ref(&v.public_key))
-                .and_then(|s| s.iter().next().cloned())
-            else {
-                continue;
-            };
-            if pk == me {
-                continue;
-            }
+        let mut known = Vec::new();
+        for (pk, v) in others.into_iter().take(room) {
             let addr = configured
                 .get(&pk)
                 .copied()

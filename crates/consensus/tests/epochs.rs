@@ -235,6 +235,12 @@ fn council_adds_removes_and_rotates_validators_at_epoch_boundaries() {
             urbis_consensus::bundle::BUNDLE_VERSION_EPOCHS
         );
         assert_eq!(urbis_consensus::verify_bundle(&bundle, &trust).unwrap(), 4);
+        eprintln!(
+            "a bundle certified in epoch {epoch}: {} bytes of JSON, its {} hand-overs {} bytes",
+            serde_json::to_vec(&bundle).unwrap().len(),
+            handovers.len(),
+            serde_json::to_vec(&handovers).unwrap().len()
+        );
         assert!(answer.value.is_object());
         let receipt = node
             .prove_receipt(&first_tx, ctx.sleep(Duration::from_secs(30)))

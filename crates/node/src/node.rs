@@ -263,7 +263,7 @@ pub fn run(spec: NodeSpec, on_started: Box<dyn FnOnce(&Started) + Send>) -> anyh
                 shared: shared.clone(),
                 vault: state.vault.clone(),
             });
-            let peers = shared.validators.len().saturating_sub(1);
+            let peers = shared.sets.current_set().keys.len().saturating_sub(1);
             state.replicator = Some(crate::replicate::Replicator::start(
                 blobs, sink, link, peers,
             ));

@@ -347,7 +347,7 @@ fn home_page(s: &ApiState) -> PageResult {
                     dt { "Latest block" } dd { (utc(b.header.timestamp_ms)) }
                 }
                 dt { "State root" } dd { code { (root) } }
-                dt { "Validators" } dd { (sh.validators.len()) }
+                dt { "Validators" } dd { (sh.sets.current_set().keys.len()) }
                 dt { "Pending transactions" } dd { (stats.txs) }
                 dt { "Genesis" } dd { code { (sh.chain_ref.genesis_hash) } }
             }
