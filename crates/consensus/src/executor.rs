@@ -573,18 +573,19 @@ where
     c.last_finality_ms
         .store(latency, std::sync::atomic::Ordering::Relaxed);
 
-    if let Ok(view) = shared.chain.state_view() {
+    // One read view of the stored state for the mempool and the epoch sets.
+    let view = shared.chain.state_view();
+    if let Ok(view) = &view {
         shared.mempool.on_executed(h.height, &block.txs, |a| {
-            urbis_runtime::read_nonce(&view, a).unwrap_or(0)
+            urbis_runtime::read_nonce(view, a).unwrap_or(0)
         });
     }
     shared
         .finalized_tip
         .fetch_max(h.height, std::sync::atomic::Ordering::Relaxed);
     if shared.sets.epochs.enabled() {
-        shared
-            .sets
-            .executed(h.height, &shared.chain.state_view()?)?;
+        let view = view.as_ref().map_err(Clone::clone)?;
+        shared.sets.executed(h.height, view)?;
         if shared.sets.epochs.is_boundary(h.height) {
             let next = crate::epochs::EpochStart {
                 epoch: shared.sets.epochs.of(h.height) + 1,
